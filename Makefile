@@ -1,0 +1,25 @@
+# mirrorsink: build, test, bench. Needs only Go; the tests use the machine's PostgreSQL and MariaDB.
+GO ?= go
+PKGS := ./...
+
+.PHONY: build test bench lint demo fuzz
+
+build:
+	$(GO) build -o bin/mirrorsink ./cmd/mirrorsink
+
+test: lint
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./protocol/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzScannerMatchesEncodingXML -fuzztime 60s ./protocol/
+
+demo:
+	$(GO) run ./cmd/mirrorsink demo

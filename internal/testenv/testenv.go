@@ -1,0 +1,99 @@
+// Package testenv finds the live database servers that tests run against. A test whose server is
+// missing skips with a message, unless MIRRORSINK_REQUIRE_SERVICES names that service (CI sets
+// "postgres,mysql"), in which case it fails: a green run must never hide an untested dialect.
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	// The MySQL driver registers "mysql" with database/sql for the reachability probe.
+	_ "github.com/go-sql-driver/mysql"
+)
+
+// Default DSNs of the machine's local services, used when the environment names none.
+const (
+	DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	DefaultMySQL    = "root@tcp(127.0.0.1:3306)/test"
+)
+
+// Required reports whether service (postgres, mysql, sqlserver) is named in MIRRORSINK_REQUIRE_SERVICES.
+func Required(service string) bool {
+	for _, s := range strings.Split(os.Getenv("MIRRORSINK_REQUIRE_SERVICES"), ",") {
+		if strings.TrimSpace(s) == service {
+			return true
+		}
+	}
+	return false
+}
+
+// unavailable skips the test, or fails it when the service is required.
+func unavailable(t testing.TB, service, why string) {
+	t.Helper()
+	if Required(service) {
+		t.Fatalf("%s is required (MIRRORSINK_REQUIRE_SERVICES) but not usable: %s", service, why)
+	}
+	t.Skipf("%s not available, skipping (%s); set MIRRORSINK_TEST_%s to a reachable server", service, why, strings.ToUpper(service))
+}
+
+// Postgres returns a DSN of a reachable PostgreSQL server, from MIRRORSINK_TEST_POSTGRES or the default.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	dsn := envOr("MIRRORSINK_TEST_POSTGRES", DefaultPostgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		unavailable(t, "postgres", err.Error())
+		return ""
+	}
+	defer conn.Close(ctx)
+	if err := conn.Ping(ctx); err != nil {
+		unavailable(t, "postgres", err.Error())
+	}
+	return dsn
+}
+
+// MySQL returns a DSN (go-sql-driver format) of a reachable MySQL or MariaDB server, from
+// MIRRORSINK_TEST_MYSQL or the default.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	dsn := envOr("MIRRORSINK_TEST_MYSQL", DefaultMySQL)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		unavailable(t, "mysql", err.Error())
+		return ""
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		unavailable(t, "mysql", err.Error())
+	}
+	return dsn
+}
+
+// SQLServer returns the DSN in MIRRORSINK_TEST_SQLSERVER. There is no default: without it the test
+// skips (or fails, when sqlserver is required). Reachability is left to the test, which needs the
+// go-mssqldb driver that this package does not import.
+func SQLServer(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("MIRRORSINK_TEST_SQLSERVER")
+	if dsn == "" {
+		unavailable(t, "sqlserver", "MIRRORSINK_TEST_SQLSERVER is not set; the SQL Server dialect is covered by golden SQL only")
+	}
+	return dsn
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
