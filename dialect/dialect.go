@@ -11,8 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/Masterminds/squirrel"
 
@@ -114,7 +116,14 @@ type OpenOptions struct {
 	Schema string
 	// MaxConns bounds the connection pool; 0 means the dialect's default.
 	MaxConns int
+	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
+	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
+	Logger *slog.Logger
 }
+
+// NULsReplaced counts U+0000 characters that a dialect whose text type cannot hold them (PostgreSQL)
+// replaced with U+FFFD. It is exported as a metric.
+var NULsReplaced atomic.Int64
 
 // Dialect is one kind of target database.
 type Dialect interface {
