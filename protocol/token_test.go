@@ -111,7 +111,7 @@ func TestVerifySamples(t *testing.T) {
 func TestVerifySampleFailures(t *testing.T) {
 	tok := sampleToken(t, "SampleAuthenticateRequest.xml")
 	pinned := sampleClock(t, tok)
-	late := func() time.Time { return pinned().Add(8 * time.Minute) }  // exp is nbf+6m; skew 2m
+	late := func() time.Time { return pinned().Add(8 * time.Minute) }   // exp is nbf+6m; skew 2m
 	early := func() time.Time { return pinned().Add(-4 * time.Minute) } // nbf-3m
 	justLate := func() time.Time { return pinned().Add(6*time.Minute + 30*time.Second) }
 
