@@ -1,0 +1,316 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mirrorsink/mirrorsink/contract"
+)
+
+// A RowDataBatch carries its rows before its TableInfo, so the decoder cannot hand rows to the engine
+// as they arrive: it spools each batch's rows in a compact binary form and hands out the batch once its
+// TableInfo is read. The format of one row is
+//
+//	op byte, value count (uint32 little-endian), then per value uvarint(len+1) and len bytes, 0 for NULL
+//
+// with entity references already resolved. Rows stay in one reused buffer up to the spool's memory
+// limit; beyond it the buffer is written to a temporary file and reused, and when the batch is read the
+// same buffer serves as the file's read window. Memory per call is therefore bounded by the limit (plus
+// the largest single row), not by the batch.
+
+const (
+	rowHeaderSize = 5
+	// firstSpoolBuf is the spool's first allocation; small calls never need more.
+	firstSpoolBuf = 64 << 10
+	// DefaultSpoolMemory is the default of DecodeOptions.SpoolMemory.
+	DefaultSpoolMemory = 8 << 20
+)
+
+type spool struct {
+	limit int
+	dir   string
+
+	buf     []byte
+	file    *os.File
+	fileLen int64
+
+	rowStart int
+	nvals    uint32
+
+	rows, inserts, updates, deletes int
+	rowsIter                        spoolRows
+}
+
+func newSpool(limit int64, dir string) *spool {
+	if limit <= 0 {
+		limit = DefaultSpoolMemory
+	}
+	if limit < firstSpoolBuf {
+		limit = firstSpoolBuf
+	}
+	sp := &spool{limit: int(limit), dir: dir}
+	sp.rowsIter.sp = sp
+	return sp
+}
+
+// reset empties the spool for a new batch, keeping its buffer and file.
+func (sp *spool) reset() {
+	sp.buf = sp.buf[:0]
+	sp.fileLen = 0
+	sp.rows, sp.inserts, sp.updates, sp.deletes = 0, 0, 0, 0
+}
+
+// grow makes room for n more bytes. It grows in few large steps, so that a spilling batch leaves little
+// garbage behind: firstSpoolBuf, then the limit, then whatever a single huge row needs.
+func (sp *spool) grow(n int) {
+	need := len(sp.buf) + n
+	if need <= cap(sp.buf) {
+		return
+	}
+	c := firstSpoolBuf
+	if cap(sp.buf) >= firstSpoolBuf || need > c {
+		c = sp.limit
+	}
+	if need > c {
+		c = need + need/4
+	}
+	nb := make([]byte, len(sp.buf), c)
+	copy(nb, sp.buf)
+	sp.buf = nb
+}
+
+// spill writes the buffer to the spool file.
+func (sp *spool) spill() error {
+	if len(sp.buf) == 0 {
+		return nil
+	}
+	if sp.file == nil {
+		dir := sp.dir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		f, err := os.CreateTemp(dir, "mirrorsink-spool-*")
+		if err != nil {
+			return fmt.Errorf("spool: create file: %w", err)
+		}
+		sp.file = f
+	}
+	if _, err := sp.file.WriteAt(sp.buf, sp.fileLen); err != nil {
+		return fmt.Errorf("spool: write: %w", err)
+	}
+	sp.fileLen += int64(len(sp.buf))
+	sp.buf = sp.buf[:0]
+	return nil
+}
+
+// beginRow starts a row; rows are only ever spilled whole, so that the header can be patched.
+func (sp *spool) beginRow() error {
+	if len(sp.buf) >= sp.limit-rowHeaderSize {
+		if err := sp.spill(); err != nil {
+			return err
+		}
+		if cap(sp.buf) > 2*sp.limit {
+			// A huge row grew the buffer: give the memory back.
+			sp.buf = nil
+		}
+	}
+	sp.grow(rowHeaderSize)
+	sp.rowStart = len(sp.buf)
+	sp.buf = append(sp.buf, 0, 0, 0, 0, 0)
+	sp.nvals = 0
+	return nil
+}
+
+func (sp *spool) addValue(text []byte, null bool) {
+	sp.nvals++
+	if null {
+		sp.grow(1)
+		sp.buf = append(sp.buf, 0)
+		return
+	}
+	sp.grow(binary.MaxVarintLen64 + len(text))
+	sp.buf = binary.AppendUvarint(sp.buf, uint64(len(text))+1)
+	sp.buf = append(sp.buf, text...)
+}
+
+func (sp *spool) endRow(op contract.Operation) {
+	sp.buf[sp.rowStart] = byte(op)
+	binary.LittleEndian.PutUint32(sp.buf[sp.rowStart+1:], sp.nvals)
+	sp.rows++
+	switch op {
+	case contract.Insert:
+		sp.inserts++
+	case contract.Update:
+		sp.updates++
+	case contract.Delete:
+		sp.deletes++
+	}
+}
+
+// finish ends the batch's writing and returns its rows, rewound.
+func (sp *spool) finish() (*spoolRows, error) {
+	if sp.file != nil && sp.fileLen > 0 {
+		if err := sp.spill(); err != nil {
+			return nil, err
+		}
+	}
+	r := &sp.rowsIter
+	r.memLen = len(sp.buf)
+	r.err = nil
+	if err := r.Reset(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (sp *spool) close() error {
+	sp.buf = nil
+	sp.rowsIter.vals = nil
+	if sp.file == nil {
+		return nil
+	}
+	name := sp.file.Name()
+	err := sp.file.Close()
+	sp.file = nil
+	if rerr := os.Remove(name); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("spool: close: %w", err)
+	}
+	return nil
+}
+
+// spoolRows iterates a finished batch. Row values point into the spool buffer and a reused slice.
+type spoolRows struct {
+	sp     *spool
+	memLen int // rows bytes held in buf when the batch did not spill
+
+	// The window of unread rows: buf[off:end]; in file mode refilled from fileOff.
+	off, end int
+	fileOff  int64
+
+	vals []contract.Value
+	row  contract.Row
+	n    int
+	err  error
+}
+
+var errSpoolCorrupt = errors.New("spool: corrupt row")
+
+// Next advances to the next row.
+func (r *spoolRows) Next() bool {
+	if r.err != nil || r.n >= r.sp.rows {
+		return false
+	}
+	for {
+		used, ok, err := r.parse(r.sp.buf[r.off:r.end])
+		if err != nil {
+			r.err = err
+			return false
+		}
+		if ok {
+			r.off += used
+			r.n++
+			return true
+		}
+		if err := r.refill(); err != nil {
+			r.err = err
+			return false
+		}
+	}
+}
+
+// refill moves the unread bytes to the front of the buffer and reads more of the spool file.
+func (r *spoolRows) refill() error {
+	sp := r.sp
+	if sp.file == nil || r.fileOff >= sp.fileLen {
+		return errSpoolCorrupt
+	}
+	rest := copy(sp.buf[:cap(sp.buf)], sp.buf[r.off:r.end])
+	buf := sp.buf[:cap(sp.buf)]
+	if rest == len(buf) {
+		// One row larger than the buffer: grow it.
+		nb := make([]byte, max(2*len(buf), firstSpoolBuf))
+		copy(nb, buf[:rest])
+		buf = nb
+	}
+	n, err := sp.file.ReadAt(buf[rest:], r.fileOff)
+	if n == 0 && err != nil {
+		if err == io.EOF {
+			return errSpoolCorrupt
+		}
+		return fmt.Errorf("spool: read: %w", err)
+	}
+	r.fileOff += int64(n)
+	sp.buf = buf[:rest+n]
+	r.off, r.end = 0, rest+n
+	return nil
+}
+
+// parse decodes one row from b; ok is false when b does not hold the whole row.
+func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
+	if len(b) < rowHeaderSize {
+		return 0, false, nil
+	}
+	op := contract.Operation(b[0])
+	nv := binary.LittleEndian.Uint32(b[1:])
+	i := rowHeaderSize
+	vals := r.vals[:0]
+	for k := uint32(0); k < nv; k++ {
+		l, w := binary.Uvarint(b[i:])
+		if w == 0 {
+			return 0, false, nil
+		}
+		if w < 0 {
+			return 0, false, errSpoolCorrupt
+		}
+		i += w
+		if l == 0 {
+			vals = append(vals, contract.Value{Null: true})
+			continue
+		}
+		l--
+		if uint64(len(b)-i) < l {
+			return 0, false, nil
+		}
+		vals = append(vals, contract.Value{Text: b[i : i+int(l) : i+int(l)]})
+		i += int(l)
+	}
+	r.vals = vals
+	r.row = contract.Row{Op: op, Values: vals}
+	return i, true, nil
+}
+
+// Row returns the current row; it is valid until the next call to Next or Reset.
+func (r *spoolRows) Row() contract.Row { return r.row }
+
+// Err returns the error that stopped iteration.
+func (r *spoolRows) Err() error { return r.err }
+
+// Reset rewinds to the first row.
+func (r *spoolRows) Reset() error {
+	r.n = 0
+	r.row = contract.Row{}
+	r.err = nil
+	r.off = 0
+	if r.sp.file != nil && r.sp.fileLen > 0 {
+		r.end = 0
+		r.fileOff = 0
+		r.sp.buf = r.sp.buf[:0]
+		return nil
+	}
+	r.end = r.memLen
+	return nil
+}
+
+// Len returns the number of rows in the batch.
+func (r *spoolRows) Len() int { return r.sp.rows }
+
+// Counts returns how many rows of each operation the batch holds.
+func (r *spoolRows) Counts() (inserts, updates, deletes int) {
+	return r.sp.inserts, r.sp.updates, r.sp.deletes
+}
