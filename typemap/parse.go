@@ -202,7 +202,10 @@ func parseType(s string) (Type, error) {
 			} else {
 				n, err := intArg(params[0], 1, limit, "length")
 				if err != nil {
-					return Type{}, fmt.Errorf("%w (or max)", err)
+					if kind == VarChar || kind == NVarChar || kind == VarBinary {
+						return Type{}, fmt.Errorf("%w (or max)", err)
+					}
+					return Type{}, err
 				}
 				t.Length = n
 			}
