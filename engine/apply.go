@@ -1,0 +1,359 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+// RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
+// commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
+// failed one, which is harmless because I and U are upserts.
+func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) error {
+	t, err := e.tenant(ctx, call.Tenant)
+	if err != nil {
+		return err
+	}
+	for {
+		b, err := batches.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := e.applyBatch(ctx, t, b); err != nil {
+			e.metrics.batchFailures.Add(1)
+			return err
+		}
+	}
+}
+
+// applyBatch applies one batch: the bulk path when it only inserts into a table being repopulated,
+// else upserts and deletes through the dialect's staging path.
+func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) error {
+	name := b.Table.Name
+	if name == "" {
+		return fmt.Errorf("a batch has no table name")
+	}
+	inserts, updates, deletes := b.Rows.Counts()
+	return e.inTx(ctx, t, name, func(tx dialect.Tx) error {
+		rows, err := t.readMeta(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		r := rows[name]
+		if r == nil {
+			return fmt.Errorf("table %q is not known to the mirror; TableSchema must come first", name)
+		}
+		m, err := t.model(r)
+		if err != nil {
+			return err
+		}
+		if err := sameShape(m, b.Table); err != nil {
+			return err
+		}
+		if r.lsn == -1 && b.LSN <= 0 {
+			if fc, ok := tx.(dialect.FastCommitter); ok {
+				if err := fc.SetFastCommit(ctx); err != nil {
+					return fmt.Errorf("table %q: %w", name, err)
+				}
+			}
+		}
+		a := &applier{table: m.table, rows: b.Rows}
+		if r.lsn == -1 && updates == 0 && deletes == 0 && inserts > 0 {
+			err := a.bulk(ctx, tx)
+			if err == nil {
+				e.metrics.rowsBulk.Add(int64(inserts))
+				return e.finishBatch(ctx, t, tx, name, b.LSN)
+			}
+			if !errors.Is(err, dialect.ErrDuplicateKey) {
+				return err
+			}
+			// A resent batch, or a table repopulated without a wipe: apply it as upserts.
+			e.metrics.bulkFallbacks.Add(1)
+		}
+		if err := a.upsertAndDelete(ctx, tx, inserts+updates, deletes); err != nil {
+			return err
+		}
+		e.metrics.rowsUpserted.Add(int64(inserts + updates))
+		e.metrics.rowsDeleted.Add(int64(deletes))
+		return e.finishBatch(ctx, t, tx, name, b.LSN)
+	})
+}
+
+// finishBatch stores the batch's LSN, when it carries a valid one, in the batch's transaction.
+func (e *Engine) finishBatch(ctx context.Context, t *tenant, tx dialect.Tx, table string, lsn int64) error {
+	if lsn > 0 {
+		return t.setLSN(ctx, tx, table, &lsn, e.now())
+	}
+	return t.setLSN(ctx, tx, table, nil, e.now())
+}
+
+// applier applies the rows of one batch to one table.
+type applier struct {
+	table dialect.Table
+	rows  contract.Rows
+	// skip marks rows superseded by a later row with the same key in the same batch.
+	skip map[int]bool
+}
+
+const bulkSavepoint = "mirrorsink_bulk"
+
+// bulk loads every row through the bulk path, inside a savepoint so that a duplicate key can fall back.
+func (a *applier) bulk(ctx context.Context, tx dialect.Tx) error {
+	if err := tx.Savepoint(ctx, bulkSavepoint); err != nil {
+		return fmt.Errorf("table %q: %w", a.table.Name, err)
+	}
+	src := a.source(func(contract.Operation) bool { return true }, nil)
+	if _, err := tx.BulkInsert(ctx, a.table, src); err != nil {
+		if errors.Is(err, dialect.ErrDuplicateKey) {
+			if rbErr := tx.RollbackTo(ctx, bulkSavepoint); rbErr != nil {
+				return fmt.Errorf("table %q: %w", a.table.Name, rbErr)
+			}
+			return err
+		}
+		return src.explain(err)
+	}
+	return nil
+}
+
+// upsertAndDelete writes the batch through the staging path.
+func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, deletes int) error {
+	if err := a.rows.Reset(); err != nil {
+		return fmt.Errorf("table %q: %w", a.table.Name, err)
+	}
+	if err := a.findSuperseded(); err != nil {
+		return err
+	}
+	if upserts > 0 {
+		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
+		if _, err := tx.Upsert(ctx, a.table, src); err != nil {
+			return src.explain(err)
+		}
+	}
+	if deletes > 0 {
+		src := a.source(func(op contract.Operation) bool { return op == contract.Delete }, a.table.Key)
+		if _, err := tx.Delete(ctx, a.table, src); err != nil {
+			return src.explain(err)
+		}
+	}
+	return nil
+}
+
+// findSuperseded marks every row whose key appears again later in the batch: a row changed several
+// times should arrive once, in its final state, but if it does not, the last one wins.
+func (a *applier) findSuperseded() error {
+	if a.rows.Len() < 2 {
+		return nil
+	}
+	defer a.rows.Reset()
+	src := a.source(func(contract.Operation) bool { return true }, a.table.Key)
+	last := make(map[string]int, a.rows.Len())
+	var buf []byte
+	for src.Next() {
+		vals, err := src.Values()
+		if err != nil {
+			return src.explain(err)
+		}
+		buf = appendKey(buf[:0], vals)
+		if prev, dup := last[string(buf)]; dup {
+			if a.skip == nil {
+				a.skip = map[int]bool{}
+			}
+			a.skip[prev] = true
+		}
+		last[string(buf)] = src.index
+	}
+	return src.Err()
+}
+
+// appendKey appends a canonical, unambiguous text form of a key's decoded values.
+func appendKey(buf []byte, vals []any) []byte {
+	for _, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			buf = strconv.AppendInt(buf, x, 10)
+		case string:
+			buf = strconv.AppendQuote(buf, x)
+		default:
+			buf = fmt.Appendf(buf, "%T:%v", v, v)
+		}
+		buf = append(buf, 0)
+	}
+	return buf
+}
+
+// source returns a RowSource over the rows whose operation passes keep; cols selects the columns to
+// hand over (nil: all of them, in table order).
+func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSource {
+	if cols == nil {
+		cols = make([]int, len(a.table.Columns))
+		for i := range cols {
+			cols[i] = i
+		}
+	}
+	s := &rowSource{
+		a:        a,
+		keep:     keep,
+		cols:     cols,
+		decoders: make([]typemap.Decoder, len(cols)),
+		vals:     make([]any, len(cols)),
+		index:    -1,
+	}
+	for i, c := range cols {
+		s.decoders[i] = typemap.DecoderFor(a.table.Columns[c].Type)
+	}
+	_ = a.rows.Reset()
+	return s
+}
+
+// rowSource decodes the wire values of a batch into typed values for a dialect's loader.
+type rowSource struct {
+	a        *applier
+	keep     func(contract.Operation) bool
+	cols     []int
+	decoders []typemap.Decoder
+	vals     []any
+	// index is the 0-based position of the current row in the batch; handed maps the loader's row
+	// numbers (1-based, counted over the rows this source handed over) back to it.
+	index  int
+	handed []int
+	err    error
+}
+
+// Next advances to the next row that this source hands over.
+func (s *rowSource) Next() bool {
+	if s.err != nil {
+		return false
+	}
+	for s.a.rows.Next() {
+		s.index++
+		op := s.a.rows.Row().Op
+		if !s.keep(op) || s.a.skip[s.index] {
+			continue
+		}
+		s.handed = append(s.handed, s.index)
+		return true
+	}
+	s.err = s.a.rows.Err()
+	return false
+}
+
+// Values decodes the current row.
+func (s *rowSource) Values() ([]any, error) {
+	row := s.a.rows.Row()
+	t := s.a.table
+	values := row.Values
+	keyOnly := row.Op == contract.Delete && len(values) == len(t.Key) && len(values) != len(t.Columns)
+	if !keyOnly && len(values) != len(t.Columns) {
+		s.err = s.rowError("", fmt.Sprintf("has %d values, the table has %d columns", len(values), len(t.Columns)), nil)
+		return nil, s.err
+	}
+	for i, c := range s.cols {
+		pos := c
+		if keyOnly {
+			pos = keyPosition(t.Key, c)
+		}
+		v := values[pos]
+		col := &t.Columns[c]
+		if v.Null {
+			if !col.Nullable {
+				s.err = s.rowError(col.Name, "NULL in a NOT NULL column", nil)
+				return nil, s.err
+			}
+			s.vals[i] = nil
+			continue
+		}
+		x, err := s.decoders[i](v.Text)
+		if err != nil {
+			s.err = s.rowError(col.Name, err.Error(), v.Text)
+			return nil, s.err
+		}
+		s.vals[i] = x
+	}
+	return s.vals, nil
+}
+
+// Err returns the error that stopped the source.
+func (s *rowSource) Err() error { return s.err }
+
+func keyPosition(key []int, col int) int {
+	for i, k := range key {
+		if k == col {
+			return i
+		}
+	}
+	return 0
+}
+
+// BatchError is a batch that could not be applied because of one of its values. Its message names the
+// table, column, row and (cut to 100 characters) value, for SuperOffice; Redacted leaves the value out
+// for logs, which must never hold row data.
+type BatchError struct {
+	Table, Column string
+	Row           int // 1-based within the batch
+	Reason        string
+	Value         string
+}
+
+func (e *BatchError) Error() string {
+	msg := e.Redacted()
+	if e.Value != "" {
+		msg += fmt.Sprintf(" (value %q)", e.Value)
+	}
+	return msg
+}
+
+// Redacted returns the message without the offending value.
+func (e *BatchError) Redacted() string {
+	if e.Column == "" {
+		return fmt.Sprintf("table %q, row %d: %s", e.Table, e.Row, e.Reason)
+	}
+	return fmt.Sprintf("table %q, column %q, row %d: %s", e.Table, e.Column, e.Row, e.Reason)
+}
+
+func (s *rowSource) rowError(column, reason string, value []byte) error {
+	return &BatchError{Table: s.a.table.Name, Column: column, Row: s.index + 1, Reason: reason, Value: cut(value, 100)}
+}
+
+// explain turns a loader's error into one that names the table and, for a value error, the batch row.
+func (s *rowSource) explain(err error) error {
+	var be *BatchError
+	if errors.As(err, &be) {
+		return be
+	}
+	var ve *dialect.ValueError
+	if errors.As(err, &ve) {
+		row := 0
+		if ve.Row >= 1 && ve.Row <= len(s.handed) {
+			row = s.handed[ve.Row-1] + 1
+		}
+		return &BatchError{Table: s.a.table.Name, Column: ve.Column, Row: row, Reason: ve.Reason}
+	}
+	return fmt.Errorf("table %q: %w", s.a.table.Name, err)
+}
+
+// cut returns at most n characters of b as a string, on a character boundary.
+func cut(b []byte, n int) string {
+	if b == nil {
+		return ""
+	}
+	count := 0
+	for i := range len(b) {
+		if utf8.RuneStart(b[i]) {
+			if count == n {
+				return string(b[:i]) + "…"
+			}
+			count++
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,346 @@
+// Package engine carries out SuperOffice's mirroring rules (PROTOCOL.md) against any dialect: tenant
+// routing, the schema model and its hash, reconciliation plans, the metadata table, batch application
+// with its LSN in one transaction, locks, hooks and cycle records. It knows nothing about XML (package
+// protocol decodes the wire) and nothing about any one SQL dialect (it asks a dialect.Dialect).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/migrations"
+)
+
+// Route says where a tenant's mirror lives.
+type Route struct {
+	// Dialect is a registered dialect name: postgres, mysql, sqlserver, sqlite.
+	Dialect string
+	// DSN is the connection string; "{ctx}" in it is replaced by the tenant, so that each tenant gets a
+	// database (or, for SQLite, a file) of its own.
+	DSN string
+	// Schema, when set, puts the tenant into this schema of the DSN's database instead ("{ctx}" replaced
+	// too). Only dialects with schemas accept it.
+	Schema string
+	// MaxConns bounds the tenant's connection pool (0: the dialect's default).
+	MaxConns int
+	// Paused tenants are asked to skip their cycles (Authenticate answers doNotReplicate).
+	Paused bool
+}
+
+// Hooks are SQL statements run in a tenant's mirror after an event. "{table}" is replaced by the quoted
+// table name. A failing hook is logged and does not fail the call: the data change it follows is
+// already committed.
+type Hooks struct {
+	AfterWipe  []string
+	AfterCycle []string
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Tenants routes named tenants.
+	Tenants map[string]Route
+	// Default routes every tenant not named in Tenants; nil rejects them.
+	Default *Route
+	// Keys overrides the primary key of tables by name (the default key is the first column).
+	Keys map[string][]string
+	// KeepMissingTables keeps tables that vanish from the TableSchema request; by default they are
+	// dropped, as they were deleted at the source.
+	KeepMissingTables bool
+	// SchemaWorkers bounds how many tables one TableSchema call creates or changes at once (default 4).
+	SchemaWorkers int
+	Hooks         Hooks
+	Logger        *slog.Logger
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+}
+
+// Engine implements contract.Handler. It is safe for concurrent use: calls for different tenants and
+// tables run in parallel, and one (tenant, table) is applied by one call at a time, guarded by a
+// process mutex and by the dialect's database lock (so that replicas of mirrorsink exclude each other).
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	metrics *Metrics
+
+	mu      sync.Mutex
+	tenants map[string]*tenant
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex
+}
+
+var _ contract.Handler = (*Engine)(nil)
+
+// tenant is one open tenant mirror.
+type tenant struct {
+	name    string
+	route   Route
+	dialect dialect.Dialect
+	store   dialect.Store
+	names   migrations.Names
+	q       quotedNames
+
+	modelsMu sync.Mutex
+	models   map[string]*tableModel // by schema hash: parsed stored schemas
+}
+
+// quotedNames are the quoted identifiers of the engine's own tables and columns.
+type quotedNames struct {
+	meta, cycles, migrations string
+	col                      map[string]string
+}
+
+// migrationsLock is the lock name under which a tenant's own tables are migrated. It cannot clash with
+// a table's lock in a harmful way: at worst the two serialise.
+const migrationsLock = "#migrations"
+
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,50}$`)
+
+// New validates the options and returns an Engine. Tenant mirrors are opened on first use.
+func New(opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SchemaWorkers <= 0 {
+		opts.SchemaWorkers = 4
+	}
+	check := func(what string, r Route) error {
+		if _, err := dialect.Lookup(r.Dialect); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if r.DSN == "" {
+			return fmt.Errorf("%s: no dsn", what)
+		}
+		return nil
+	}
+	for name, r := range opts.Tenants {
+		if !tenantPattern.MatchString(name) {
+			return nil, fmt.Errorf("tenant %q: a tenant name matches ^[A-Za-z0-9_]{1,50}$", name)
+		}
+		if err := check("tenant "+name, r); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Default != nil {
+		if err := check("default route", *opts.Default); err != nil {
+			return nil, err
+		}
+	}
+	return &Engine{
+		opts:    opts,
+		log:     opts.Logger,
+		metrics: newMetrics(),
+		tenants: map[string]*tenant{},
+		locks:   map[string]*sync.Mutex{},
+	}, nil
+}
+
+// Metrics returns the engine's counters.
+func (e *Engine) Metrics() *Metrics { return e.metrics }
+
+// Close closes every open tenant mirror.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for name, t := range e.tenants {
+		if err := t.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", name, err))
+		}
+		delete(e.tenants, name)
+	}
+	return errors.Join(errs...)
+}
+
+// RouteFor returns the route of a tenant, or contract.ErrUnknownTenant.
+func (e *Engine) RouteFor(name string) (Route, error) {
+	if !tenantPattern.MatchString(name) {
+		return Route{}, fmt.Errorf("tenant %q: %w (a tenant name matches ^[A-Za-z0-9_]{1,50}$)", name, contract.ErrUnknownTenant)
+	}
+	if r, ok := e.opts.Tenants[name]; ok {
+		return r, nil
+	}
+	if e.opts.Default != nil {
+		return *e.opts.Default, nil
+	}
+	return Route{}, fmt.Errorf("tenant %q: %w", name, contract.ErrUnknownTenant)
+}
+
+// tenant opens (once) and returns the tenant's mirror, with mirrorsink's own tables migrated.
+func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t, ok := e.tenants[name]; ok {
+		return t, nil
+	}
+	route, err := e.RouteFor(name)
+	if err != nil {
+		return nil, err
+	}
+	d, err := dialect.Lookup(route.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	store, err := d.Open(ctx, expand(route.DSN, name), dialect.OpenOptions{
+		Schema:   expand(route.Schema, name),
+		MaxConns: route.MaxConns,
+		Logger:   e.log.With("tenant", name),
+	})
+	if err != nil {
+		// The dialect's message may hold the DSN; it goes to the log, never to SuperOffice.
+		e.log.Error("cannot open tenant mirror", "tenant", name, "dialect", route.Dialect, "err", err)
+		return nil, fmt.Errorf("the mirror database of tenant %s cannot be opened (see the service log)", name)
+	}
+	t := &tenant{name: name, route: route, dialect: d, store: store, names: migrations.TenantNames(name), models: map[string]*tableModel{}}
+	if err := t.quoteNames(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := e.migrate(ctx, t); err != nil {
+		store.Close()
+		return nil, err
+	}
+	e.tenants[name] = t
+	return t, nil
+}
+
+func expand(template, tenant string) string { return strings.ReplaceAll(template, "{ctx}", tenant) }
+
+func (t *tenant) quoteNames() error {
+	var err error
+	quote := func(s string) string {
+		q, qerr := t.dialect.Quote(s)
+		if qerr != nil && err == nil {
+			err = fmt.Errorf("tenant %s: %w", t.name, qerr)
+		}
+		return q
+	}
+	t.q = quotedNames{meta: quote(t.names.Meta), cycles: quote(t.names.Cycles), migrations: quote(t.names.Migrations), col: map[string]string{}}
+	for _, c := range []string{"version", "applied", "tablename", "lsn", "schemahash", "schemajson", "schemachanged", "lastapplied", "id", "completed", "tables", "inserts", "updates", "deletes", "summary"} {
+		t.q.col[c] = quote(c)
+	}
+	return err
+}
+
+// isOwnTable reports whether a source table name collides with one of mirrorsink's own tables.
+func (t *tenant) isOwnTable(name string) bool {
+	return strings.EqualFold(name, t.names.Meta) || strings.EqualFold(name, t.names.Cycles) || strings.EqualFold(name, t.names.Migrations)
+}
+
+// migrate applies the missing migrations of mirrorsink's own tables, under a lock so that replicas
+// starting together do not race.
+func (e *Engine) migrate(ctx context.Context, t *tenant) error {
+	ms, err := migrations.For(t.dialect.Name(), t.names, t.dialect.Quote)
+	if err != nil {
+		return err
+	}
+	return e.inTx(ctx, t, migrationsLock, func(tx dialect.Tx) error {
+		// Version 1 creates the migrations table, so it always runs (it is idempotent).
+		applied := map[int]bool{}
+		for _, s := range ms[0].Statements {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return fmt.Errorf("tenant %s: migration %s: %w", t.name, ms[0].Name, err)
+			}
+		}
+		q, args, err := t.dialect.Builder().Select(t.q.col["version"]).From(t.q.migrations).ToSql()
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("tenant %s: read migrations: %w", t.name, err)
+		}
+		for rows.Next() {
+			var v int64
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			applied[int(v)] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if applied[m.Version] {
+				continue
+			}
+			if m.Version > 1 {
+				for _, s := range m.Statements {
+					if _, err := tx.Exec(ctx, s); err != nil {
+						return fmt.Errorf("tenant %s: migration %s: %w", t.name, m.Name, err)
+					}
+				}
+			}
+			q, args, err := t.dialect.Builder().Insert(t.q.migrations).Columns(t.q.col["version"], t.q.col["applied"]).Values(m.Version, e.now()).ToSql()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("tenant %s: record migration %s: %w", t.name, m.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
+
+// tableLock returns the process mutex of one (tenant, table).
+func (e *Engine) tableLock(tenant, table string) *sync.Mutex {
+	key := tenant + "\x00" + table
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	m, ok := e.locks[key]
+	if !ok {
+		m = &sync.Mutex{}
+		e.locks[key] = m
+	}
+	return m
+}
+
+// inTx runs fn in one transaction that holds the lock of table (a table name, or one of the engine's
+// own lock names), in this process and in the database; with an empty table it takes no lock. Nothing
+// of fn is committed unless it returns nil.
+func (e *Engine) inTx(ctx context.Context, t *tenant, table string, fn func(tx dialect.Tx) error) (err error) {
+	if table != "" {
+		mu := e.tableLock(t.name, table)
+		mu.Lock()
+		defer mu.Unlock()
+	}
+	tx, err := t.store.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("tenant %s: begin: %w", t.name, err)
+	}
+	defer func() {
+		if err != nil {
+			if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil {
+				e.log.Warn("rollback failed", "tenant", t.name, "table", table, "err", rbErr)
+			}
+		}
+	}()
+	if table != "" {
+		if err := tx.Lock(ctx, "mirrorsink/"+t.name+"/"+table); err != nil {
+			return fmt.Errorf("lock table %q: %w", table, err)
+		}
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit table %q: %w", table, err)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/Masterminds/squirrel"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+)
+
+// TableStatus is what the mirror knows of one table.
+type TableStatus struct {
+	Table string `json:"table"`
+	// LSN is the stored LSN; -1 while the table waits for (or is in) a repopulation.
+	LSN int64 `json:"lsn"`
+	// Rows is the table's row count (-1 when it could not be counted).
+	Rows          int64      `json:"rows"`
+	SchemaChanged time.Time  `json:"schemaChanged"`
+	LastApplied   *time.Time `json:"lastApplied,omitempty"`
+}
+
+// CycleStatus is one recorded replication cycle.
+type CycleStatus struct {
+	Completed time.Time `json:"completed"`
+	Tables    int64     `json:"tables"`
+	Inserts   int64     `json:"inserts"`
+	Updates   int64     `json:"updates"`
+	Deletes   int64     `json:"deletes"`
+}
+
+// TenantStatus is the state of one tenant's mirror.
+type TenantStatus struct {
+	Tenant    string        `json:"tenant"`
+	Dialect   string        `json:"dialect"`
+	Tables    []TableStatus `json:"tables"`
+	LastCycle *CycleStatus  `json:"lastCycle,omitempty"`
+}
+
+// Tenants lists the tenants named in the configuration.
+func (e *Engine) Tenants() []string {
+	names := make([]string, 0, len(e.opts.Tenants))
+	for n := range e.opts.Tenants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Status reads the state of a tenant's mirror: per table the LSN, row count and times, and the last
+// cycle.
+func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, error) {
+	t, err := e.tenant(ctx, tenantName)
+	if err != nil {
+		return TenantStatus{}, err
+	}
+	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
+	err = e.inTx(ctx, t, "", func(tx dialect.Tx) error {
+		meta, err := t.readMeta(ctx, tx, "")
+		if err != nil {
+			return err
+		}
+		for _, r := range meta {
+			ts := TableStatus{Table: r.table, LSN: r.lsn, SchemaChanged: r.schemaChanged, LastApplied: r.lastApplied, Rows: -1}
+			if q, err := t.dialect.Quote(r.table); err == nil {
+				rows, err := tx.Query(ctx, "SELECT COUNT(*) FROM "+q)
+				if err == nil {
+					if rows.Next() {
+						_ = rows.Scan(&ts.Rows)
+					}
+					rows.Close()
+				}
+			}
+			st.Tables = append(st.Tables, ts)
+		}
+		sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].Table < st.Tables[j].Table })
+		c := t.q.col
+		// The newest cycle by id, written without LIMIT/TOP so that every dialect reads it the same way.
+		newest := t.dialect.Builder().Select("MAX(" + c["id"] + ")").From(t.q.cycles)
+		q, args, err := t.dialect.Builder().Select(c["completed"], c["tables"], c["inserts"], c["updates"], c["deletes"]).
+			From(t.q.cycles).Where(squirrel.Expr(c["id"]+" = (?)", newest)).ToSql()
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", t.names.Cycles, err)
+		}
+		defer rows.Close()
+		if rows.Next() {
+			var cs CycleStatus
+			var completed any
+			if err := rows.Scan(&completed, &cs.Tables, &cs.Inserts, &cs.Updates, &cs.Deletes); err != nil {
+				return err
+			}
+			if cs.Completed, err = asTime(completed); err != nil {
+				return err
+			}
+			st.LastCycle = &cs
+		}
+		return rows.Err()
+	})
+	return st, err
+}
+
+// Resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
+// cycle wipes and repopulates it. It returns how many tables were marked.
+func (e *Engine) Resync(ctx context.Context, tenantName, table string) (int64, error) {
+	t, err := e.tenant(ctx, tenantName)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = e.inTx(ctx, t, table, func(tx dialect.Tx) error {
+		upd := t.dialect.Builder().Update(t.q.meta).Set(t.q.col["lsn"], -1)
+		if table != "" {
+			upd = upd.Where(squirrel.Eq{t.q.col["tablename"]: table})
+		}
+		q, args, err := upd.ToSql()
+		if err != nil {
+			return err
+		}
+		n, err = tx.Exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("resync: %w", err)
+		}
+		if table != "" && n == 0 {
+			return fmt.Errorf("table %q is not known to the mirror of %s", table, tenantName)
+		}
+		return nil
+	})
+	return n, err
+}
