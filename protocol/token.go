@@ -162,10 +162,10 @@ func (v *TokenVerifier) Verify(token string) (Claims, error) {
 		return Claims{}, errors.New("token has no ctx claim")
 	}
 	if !tenantPattern.MatchString(c.Tenant) {
-		return Claims{}, fmt.Errorf("token ctx %s is not a valid tenant name", clip(c.Tenant, 60))
+		return Claims{}, fmt.Errorf("token ctx %s is not a valid tenant name", quoteClip(c.Tenant, 60))
 	}
 	if c.Subject != "" && c.Subject != c.Tenant {
-		return Claims{}, fmt.Errorf("token ctx %s differs from its subject %s", c.Tenant, clip(c.Subject, 60))
+		return Claims{}, fmt.Errorf("token ctx %s differs from its subject %s", c.Tenant, quoteClip(c.Subject, 60))
 	}
 	return c, nil
 }
@@ -180,7 +180,7 @@ func (v *TokenVerifier) keyFor(t *jwt.Token) (any, error) {
 	if k, ok := v.keys[strings.ToUpper(kid)]; ok {
 		return k, nil
 	}
-	return nil, &keyError{fmt.Sprintf("token key id %s is not a configured certificate", clip(kid, 60))}
+	return nil, &keyError{fmt.Sprintf("token key id %s is not a configured certificate", quoteClip(kid, 60))}
 }
 
 // keyError is keyFor's reason, recovered by explain from the jwt error chain.
@@ -220,15 +220,15 @@ func (v *TokenVerifier) explain(err error, tc *tokenClaims) error {
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && len(tc.Audience) == 0:
 		return fmt.Errorf("token has no audience, want %s", v.audience)
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return fmt.Errorf("token issuer is %s, want %s", clip(tc.Issuer, 60), v.issuer)
+		return fmt.Errorf("token issuer is %s, want %s", quoteClip(tc.Issuer, 60), v.issuer)
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return fmt.Errorf("token audience is %s, want %s", clip(strings.Join(tc.Audience, ","), 100), v.audience)
+		return fmt.Errorf("token audience is %s, want %s", quoteClip(strings.Join(tc.Audience, ","), 100), v.audience)
 	}
 	return errors.New("token is invalid")
 }
 
-// clip cuts s to n bytes for messages, so an attacker-chosen claim cannot flood a log line.
-func clip(s string, n int) string {
+// quoteClip cuts s to n bytes for messages, so an attacker-chosen claim cannot flood a log line.
+func quoteClip(s string, n int) string {
 	if len(s) > n {
 		s = s[:n] + "…"
 	}
