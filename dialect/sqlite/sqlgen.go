@@ -46,17 +46,17 @@ func QuoteIdent(name string) (string, error) {
 type storage uint8
 
 const (
-	stInvalid storage = iota
-	stInteger         // INTEGER: bit 0/1 and the integer types
-	stReal            // REAL: float and real
-	stDecimal         // TEXT holding exact decimal text
-	stDate            // TEXT YYYY-MM-DD
-	stTime            // TEXT HH:MM:SS.fffffff
-	stDateTime        // TEXT YYYY-MM-DD HH:MM:SS.fffffff
-	stDateTimeOffset  // TEXT YYYY-MM-DD HH:MM:SS.fffffff+hh:mm
-	stUUID            // TEXT lower-case 8-4-4-4-12
-	stText            // TEXT as received
-	stBlob            // BLOB
+	stInvalid        storage = iota
+	stInteger                // INTEGER: bit 0/1 and the integer types
+	stReal                   // REAL: float and real
+	stDecimal                // TEXT holding exact decimal text
+	stDate                   // TEXT YYYY-MM-DD
+	stTime                   // TEXT HH:MM:SS.fffffff
+	stDateTime               // TEXT YYYY-MM-DD HH:MM:SS.fffffff
+	stDateTimeOffset         // TEXT YYYY-MM-DD HH:MM:SS.fffffff+hh:mm
+	stUUID                   // TEXT lower-case 8-4-4-4-12
+	stText                   // TEXT as received
+	stBlob                   // BLOB
 )
 
 func storageOf(t typemap.Type) storage {
@@ -114,11 +114,15 @@ const (
 	nowLocalTime     = "(strftime('%H:%M:%f','now','localtime') || '0000')"
 	nowUTCTime       = "(strftime('%H:%M:%f','now') || '0000')"
 	nowUTCOffset     = "(strftime('%Y-%m-%d %H:%M:%f','now') || '0000+00:00')"
-	// newUUID builds a random (version 4, variant 1) UUID in its text form. random() & 3 picks the
-	// variant nibble; abs(random()) would overflow on the smallest int64.
-	newUUID = "(lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || " +
-		"substr('89AB', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))))"
 )
+
+// newUUIDExpr builds a random (version 4, variant 1) UUID in its text form, in the case that caseFn
+// (lower or upper) gives. random() & 3 picks the variant nibble; abs(random()) would overflow on the
+// smallest int64.
+func newUUIDExpr(caseFn string) string {
+	return "(" + caseFn + "(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || " +
+		"substr('89AB', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))))"
+}
 
 // ColumnDefault renders c's default as the text after DEFAULT. It returns "" when the column has no
 // default, and ("", warning) when SQLite cannot express it (the caller logs the warning and creates
@@ -164,10 +168,10 @@ func ColumnDefault(c typemap.Column) (expr string, constant bool, warning string
 	case typemap.DefaultNewID:
 		switch st {
 		case stUUID:
-			return newUUID, false, ""
+			return newUUIDExpr("lower"), false, ""
 		case stText:
 			// SQL Server converts a uniqueidentifier to upper-case text.
-			return "(upper" + newUUID + ")", false, ""
+			return newUUIDExpr("upper"), false, ""
 		}
 		return drop("newid() on a column that is not a uniqueidentifier or text")
 	case typemap.DefaultLiteral:
@@ -246,7 +250,7 @@ func literalDefault(st storage, t typemap.Type, d *typemap.Default) (string, err
 		if len(h)%2 != 0 || strings.Trim(h, "0123456789abcdefABCDEF") != "" {
 			return "", fmt.Errorf("%q is not a binary literal", s)
 		}
-		return "X'" + h + "'", nil
+		return "X'" + strings.ToUpper(h) + "'", nil
 	}
 	return "", errors.New("unknown column type")
 }
