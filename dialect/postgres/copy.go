@@ -112,7 +112,7 @@ func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, target string, col
 		if src.err != nil {
 			return n, src.err
 		}
-		return n, mapError(err, cols)
+		return n, mapError(err, target, cols)
 	}
 	return n, nil
 }
@@ -279,8 +279,8 @@ func (s *copySource) keyValue(k int) any {
 }
 
 // mapError turns a server error into the dialect's errors: a unique violation into ErrDuplicateKey,
-// a data exception into a *dialect.ValueError naming the column and, for COPY, the row.
-func mapError(err error, cols []typemap.Column) error {
+// a data exception into a *dialect.ValueError naming the column and, for a COPY into target, the row.
+func mapError(err error, target string, cols []typemap.Column) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
@@ -290,25 +290,24 @@ func mapError(err error, cols []typemap.Column) error {
 		// The detail names the key's value; the message (with the constraint) is enough to act on.
 		return fmt.Errorf("%w: %s", dialect.ErrDuplicateKey, pe.Message)
 	case strings.HasPrefix(pe.Code, "22") || pe.Code == "23502":
-		col, row := copyContext(pe, cols)
+		col, row := copyContext(pe, target, cols)
 		return &dialect.ValueError{Column: col, Row: row, Reason: pe.Message + " (SQLSTATE " + pe.Code + ")"}
 	}
 	return err
 }
 
 // copyContext recovers the column and row from a COPY error, whose context reads
-// `COPY <table>, line <n>, column <column>[: <value>]` (in binary COPY the line is the row number).
-func copyContext(pe *pgconn.PgError, cols []typemap.Column) (column string, row int) {
+// `COPY <target>, line <n>, column <column>[: <value>]` (in binary COPY the line is the row number).
+// Neither name is quoted there, so both are matched against the known names instead of split on
+// separators a name may contain.
+func copyContext(pe *pgconn.PgError, target string, cols []typemap.Column) (column string, row int) {
 	column = pe.ColumnName
-	w := pe.Where
-	if i := strings.LastIndex(w, "COPY "); i >= 0 {
-		w = w[i:]
-	}
-	i := strings.Index(w, ", line ")
-	if i < 0 {
+	prefix := "COPY " + target + ", line "
+	i := strings.Index(pe.Where, prefix)
+	if target == "" || i < 0 {
 		return column, 0
 	}
-	rest := w[i+len(", line "):]
+	rest := pe.Where[i+len(prefix):]
 	j := 0
 	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
 		j++
@@ -318,8 +317,6 @@ func copyContext(pe *pgconn.PgError, cols []typemap.Column) (column string, row 
 	if !ok || column != "" {
 		return column, row
 	}
-	// The column name is not quoted in the context, so match it against the known names, longest
-	// first, rather than split on a ':' that a name may contain.
 	best := ""
 	for _, c := range cols {
 		if len(c.Name) > len(best) && strings.HasPrefix(rest, c.Name) &&

@@ -50,11 +50,16 @@ func quoteUnchecked(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
-// quoteLiteral renders s as a standard-conforming string literal. NUL cannot live in PostgreSQL text,
-// so it becomes U+FFFD here as it does in row data.
+// quoteLiteral renders s as a string literal. NUL cannot live in PostgreSQL text, so it becomes U+FFFD
+// here as it does in row data. A backslash switches to an E'' literal, whose meaning does not depend on
+// the server's standard_conforming_strings.
 func quoteLiteral(s string) string {
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+	s = strings.ReplaceAll(s, "'", "''")
+	if strings.Contains(s, `\`) {
+		return "E'" + strings.ReplaceAll(s, `\`, `\\`) + "'"
+	}
+	return "'" + s + "'"
 }
 
 // quoteColumns quotes every name of cols, joined by ", ".
@@ -194,7 +199,7 @@ func DefaultExpr(c typemap.Column) (expr, dropped string) {
 	case typemap.DefaultUnsupported:
 		return "", fmt.Sprintf("default %q has no PostgreSQL equivalent", d.Raw)
 	}
-	return "", fmt.Sprintf("default %q does not fit a %s column", d.Raw, kindName(c.Type))
+	return "", fmt.Sprintf("default %q does not fit column type %s", d.Raw, kindName(c.Type))
 }
 
 func kindName(t typemap.Type) string {

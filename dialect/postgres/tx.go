@@ -286,7 +286,7 @@ func (t *Tx) Upsert(ctx context.Context, tbl dialect.Table, rows dialect.RowSour
 	}
 	n, err := t.simple(ctx, merge)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: upsert into %s: %w", quoteUnchecked(tbl.Name), mapError(err, tbl.Columns))
+		return 0, fmt.Errorf("postgres: upsert into %s: %w", quoteUnchecked(tbl.Name), mapError(err, "", tbl.Columns))
 	}
 	if _, err := t.simple(ctx, DropStaging(staging)); err != nil {
 		return n, fmt.Errorf("postgres: upsert into %s: drop staging table: %w", quoteUnchecked(tbl.Name), err)
