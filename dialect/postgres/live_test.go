@@ -259,8 +259,8 @@ func TestLiveRoundTripEveryType(t *testing.T) {
 	// Each case: the column, the value of row 1 (maxima), of row 2 (minima), and what PostgreSQL gives
 	// back as text (char columns: as stored, padded).
 	cases := []struct {
-		col        string
-		v1, v2     any
+		col       string
+		v1, v2    any
 		want1, w2 string
 	}{
 		{"c_bit", true, false, "true", "false"},
