@@ -276,6 +276,9 @@ func (s *scanner) scanText() (tokenKind, error) {
 		i++
 	}
 	if i < len(buf) && buf[i] == '<' && i+1 < len(buf) && buf[i+1] != '!' && buf[i+1] != '?' {
+		if i-s.pos > s.maxText {
+			return tokNone, s.fail(errLimit, "text longer than %d bytes", s.maxText)
+		}
 		s.text = buf[s.pos:i]
 		s.pos = i
 		s.kind = tokText
