@@ -210,11 +210,13 @@ const (
 )
 
 // ConvertExpr returns the expression that turns the staged text of column c (the quoted reference
-// ref, e.g. src.[c]) into the column's native type. NULL stays NULL without calling the CLR method.
+// ref, e.g. src.[c]) into the column's native type: CAST for hierarchyid (which parses the /1/2/
+// form) and sql_variant, STGeomFromText for the spatial types. NULL stays NULL without calling the
+// CLR method.
 func ConvertExpr(c typemap.Column, ref string) string {
 	switch c.Type.Kind {
 	case typemap.HierarchyID:
-		return "hierarchyid::Parse(" + ref + ")"
+		return "CAST(" + ref + " AS hierarchyid)"
 	case typemap.Geography:
 		return fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE geography::STGeomFromText(%s, %d) END", ref, ref, GeographySRID)
 	case typemap.Geometry:
@@ -240,13 +242,16 @@ func StagingType(t typemap.Type) (string, error) {
 		return "nvarchar(max) COLLATE DATABASE_DEFAULT", nil
 	case t.Kind == typemap.Image:
 		return "varbinary(max)", nil
+	case t.Kind == typemap.SysName:
+		// sysname is an alias type; spelled out so that a collation can be attached.
+		return "nvarchar(128) COLLATE DATABASE_DEFAULT", nil
 	}
 	ct, err := ColumnType(t)
 	if err != nil {
 		return "", err
 	}
 	switch t.Kind {
-	case typemap.Char, typemap.VarChar, typemap.NChar, typemap.NVarChar, typemap.SysName:
+	case typemap.Char, typemap.VarChar, typemap.NChar, typemap.NVarChar:
 		ct += " COLLATE DATABASE_DEFAULT"
 	}
 	return ct, nil
