@@ -1,0 +1,235 @@
+package sqlserver
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf16"
+
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+func enc(t *testing.T, typ typemap.Type, cp int) encoder {
+	t.Helper()
+	e, err := encoderFor(typemap.Column{Name: "c", Type: typ}, false, encoderOptions{CodePage: map[string]int{"c": cp}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b
+}
+
+// TestEncoders checks the Go type and value handed to the bulk copier for each SQL Server type, and
+// that values which do not fit fail before the copier sees them.
+func TestEncoders(t *testing.T) {
+	oslo := time.FixedZone("", 2*3600)
+	minus := time.FixedZone("", -(9*3600 + 30*60))
+	ty := func(k typemap.Kind, l, p, s int) typemap.Type {
+		return typemap.Type{Kind: k, Length: l, Precision: p, Scale: s}
+	}
+	cases := []struct {
+		name string
+		typ  typemap.Type
+		cp   int
+		in   any
+		want any    // when fail is ""
+		fail string // a substring of the reason
+	}{
+		{"bit true", ty(typemap.Bit, 0, 0, 0), 0, true, true, ""},
+		{"bit null", ty(typemap.Bit, 0, 0, 0), 0, nil, nil, ""},
+		{"bit wrong type", ty(typemap.Bit, 0, 0, 0), 0, int64(1), nil, "want bool"},
+		{"tinyint max", ty(typemap.TinyInt, 0, 0, 0), 0, int64(255), int64(255), ""},
+		{"tinyint min", ty(typemap.TinyInt, 0, 0, 0), 0, int64(0), int64(0), ""},
+		{"tinyint over", ty(typemap.TinyInt, 0, 0, 0), 0, int64(256), nil, "outside"},
+		{"tinyint negative", ty(typemap.TinyInt, 0, 0, 0), 0, int64(-1), nil, "outside"},
+		{"smallint min", ty(typemap.SmallInt, 0, 0, 0), 0, int64(math.MinInt16), int64(math.MinInt16), ""},
+		{"smallint over", ty(typemap.SmallInt, 0, 0, 0), 0, int64(math.MaxInt16 + 1), nil, "outside"},
+		{"int max", ty(typemap.Int, 0, 0, 0), 0, int64(math.MaxInt32), int64(math.MaxInt32), ""},
+		{"int under", ty(typemap.Int, 0, 0, 0), 0, int64(math.MinInt32 - 1), nil, "outside"},
+		{"bigint min", ty(typemap.BigInt, 0, 0, 0), 0, int64(math.MinInt64), int64(math.MinInt64), ""},
+		{"bigint max", ty(typemap.BigInt, 0, 0, 0), 0, int64(math.MaxInt64), int64(math.MaxInt64), ""},
+		{"int wrong type", ty(typemap.Int, 0, 0, 0), 0, "1", nil, "want int64"},
+		{"decimal(38,10) full", ty(typemap.Decimal, 0, 38, 10), 0, typemap.DecimalValue("-9999999999999999999999999999.9999999999"), "-9999999999999999999999999999.9999999999", ""},
+		{"decimal(38,10) too many digits", ty(typemap.Decimal, 0, 38, 10), 0, typemap.DecimalValue("99999999999999999999999999999"), nil, "does not fit"},
+		{"decimal too many places", ty(typemap.Decimal, 0, 10, 2), 0, typemap.DecimalValue("1.234"), nil, "decimal places"},
+		{"decimal trailing zeros", ty(typemap.Decimal, 0, 10, 2), 0, typemap.DecimalValue("1.2300"), "1.23", ""},
+		{"decimal zero", ty(typemap.Decimal, 0, 18, 0), 0, typemap.DecimalValue("0"), "0", ""},
+		{"decimal below one", ty(typemap.Decimal, 0, 4, 4), 0, typemap.DecimalValue("-0.0001"), "-0.0001", ""},
+		{"decimal garbage", ty(typemap.Decimal, 0, 10, 2), 0, typemap.DecimalValue("1e5"), nil, "not exact decimal"},
+		{"decimal float64 refused", ty(typemap.Decimal, 0, 10, 2), 0, 1.5, nil, "want typemap.DecimalValue"},
+		{"money max", ty(typemap.Money, 0, 0, 0), 0, typemap.DecimalValue("922337203685477.5807"), "922337203685477.5807", ""},
+		{"money min", ty(typemap.Money, 0, 0, 0), 0, typemap.DecimalValue("-922337203685477.5808"), "-922337203685477.5808", ""},
+		{"money over", ty(typemap.Money, 0, 0, 0), 0, typemap.DecimalValue("922337203685477.5808"), nil, "range of money"},
+		{"smallmoney min", ty(typemap.SmallMoney, 0, 0, 0), 0, typemap.DecimalValue("-214748.3648"), "-214748.3648", ""},
+		{"smallmoney over", ty(typemap.SmallMoney, 0, 0, 0), 0, typemap.DecimalValue("214748.3648"), nil, "range of smallmoney"},
+		{"float", ty(typemap.Float, 0, 53, 0), 0, math.MaxFloat64, math.MaxFloat64, ""},
+		{"float NaN", ty(typemap.Float, 0, 53, 0), 0, math.NaN(), nil, "not a number"},
+		{"float inf", ty(typemap.Float, 0, 53, 0), 0, math.Inf(-1), nil, "not a number"},
+		{"real over", ty(typemap.Real, 0, 24, 0), 0, 1e39, nil, "range of real"},
+		{"real", ty(typemap.Real, 0, 24, 0), 0, 1.5, 1.5, ""},
+		{"date min", ty(typemap.Date, 0, 0, 0), 0, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"datetime2(7) 100ns", ty(typemap.DateTime2, 0, 7, 0), 0, time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC), ""},
+		{"datetime2 keeps the wall clock", ty(typemap.DateTime2, 0, 7, 0), 0, time.Date(2020, 5, 18, 10, 40, 43, 100, oslo), time.Date(2020, 5, 18, 10, 40, 43, 100, time.UTC), ""},
+		{"datetime min", ty(typemap.DateTime, 0, 0, 0), 0, time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"datetime before 1753", ty(typemap.DateTime, 0, 0, 0), 0, time.Date(1752, 12, 31, 0, 0, 0, 0, time.UTC), nil, "outside the range"},
+		{"datetime no-date value", ty(typemap.DateTime, 0, 0, 0), 0, time.Date(1760, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1760, 1, 1, 0, 0, 0, 0, time.UTC), ""},
+		{"datetime .997", ty(typemap.DateTime, 0, 0, 0), 0, time.Date(9999, 12, 31, 23, 59, 59, 997000000, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 997000000, time.UTC), ""},
+		{"smalldatetime max", ty(typemap.SmallDateTime, 0, 0, 0), 0, time.Date(2079, 6, 6, 23, 59, 0, 0, time.UTC), time.Date(2079, 6, 6, 23, 59, 0, 0, time.UTC), ""},
+		{"smalldatetime over", ty(typemap.SmallDateTime, 0, 0, 0), 0, time.Date(2079, 6, 7, 0, 0, 0, 0, time.UTC), nil, "outside the range"},
+		{"smalldatetime seconds", ty(typemap.SmallDateTime, 0, 0, 0), 0, time.Date(2000, 1, 1, 0, 0, 1, 0, time.UTC), nil, "seconds"},
+		{"datetimeoffset +02:00", ty(typemap.DateTimeOffset, 0, 7, 0), 0, time.Date(2020, 1, 1, 1, 0, 0, 100, oslo), time.Date(2020, 1, 1, 1, 0, 0, 100, oslo), ""},
+		{"datetimeoffset -09:30", ty(typemap.DateTimeOffset, 0, 7, 0), 0, time.Date(2020, 1, 1, 1, 0, 0, 0, minus), time.Date(2020, 1, 1, 1, 0, 0, 0, minus), ""},
+		{"datetimeoffset seconds offset", ty(typemap.DateTimeOffset, 0, 7, 0), 0, time.Date(2020, 1, 1, 1, 0, 0, 0, time.FixedZone("", 30)), nil, "whole minutes"},
+		{"datetimeoffset UTC before year 1", ty(typemap.DateTimeOffset, 0, 7, 0), 0, time.Date(1, 1, 1, 0, 0, 0, 0, oslo), nil, "outside the range"},
+		{"time max", ty(typemap.Time, 0, 7, 0), 0, typemap.TimeOfDay(24*time.Hour - 100), time.Unix(0, int64(24*time.Hour-100)).UTC(), ""},
+		{"time 24h", ty(typemap.Time, 0, 7, 0), 0, typemap.TimeOfDay(24 * time.Hour), nil, "not a time of day"},
+		{"nvarchar", ty(typemap.NVarChar, 5, 0, 0), 0, "héllo", utf16le("héllo"), ""},
+		{"nvarchar surrogate pair", ty(typemap.NVarChar, 4, 0, 0), 0, "a😀b", utf16le("a😀b"), ""},
+		{"nvarchar UTF-16 units count", ty(typemap.NVarChar, 3, 0, 0), 0, "a😀b", nil, "does not fit 3"},
+		{"nvarchar NUL kept", ty(typemap.NVarChar, 10, 0, 0), 0, "a\x00b", utf16le("a\x00b"), ""},
+		{"nvarchar empty", ty(typemap.NVarChar, 10, 0, 0), 0, "", []byte{}, ""},
+		{"nvarchar invalid UTF-8", ty(typemap.NVarChar, 10, 0, 0), 0, "a\xffb", nil, "not valid UTF-8"},
+		{"nvarchar over-long", ty(typemap.NVarChar, 4000, 0, 0), 0, strings.Repeat("x", 4001), nil, "does not fit 4000"},
+		{"nvarchar(max) long", ty(typemap.NVarChar, typemap.Max, 0, 0), 0, strings.Repeat("x", 40000), utf16le(strings.Repeat("x", 40000)), ""},
+		{"nchar", ty(typemap.NChar, 2, 0, 0), 0, "abc", nil, "does not fit 2"},
+		{"sysname", ty(typemap.SysName, 128, 0, 0), 0, strings.Repeat("s", 129), nil, "does not fit 128"},
+		{"xml as UTF-16", ty(typemap.XML, 0, 0, 0), 0, "<a>ø</a>", utf16le("<a>ø</a>"), ""},
+		{"varchar ascii", ty(typemap.VarChar, 5, 0, 0), 1252, "hello", []byte("hello"), ""},
+		{"varchar cp1252", ty(typemap.VarChar, 5, 0, 0), 1252, "Søt€", []byte{'S', 0xF8, 't', 0x80}, ""},
+		{"varchar cp1252 lacks a character", ty(typemap.VarChar, 50, 0, 0), 1252, "Ωmega", nil, "not in code page 1252"},
+		{"varchar cp1251", ty(typemap.VarChar, 10, 0, 0), 1251, "Жук", []byte{0xC6, 0xF3, 0xEA}, ""},
+		{"varchar NUL kept", ty(typemap.VarChar, 10, 0, 0), 1252, "a\x00b", []byte("a\x00b"), ""},
+		{"varchar bytes counted", ty(typemap.VarChar, 3, 0, 0), 932, "日本", nil, "does not fit 3"},
+		{"varchar cp932", ty(typemap.VarChar, 4, 0, 0), 932, "日本", []byte{0x93, 0xfa, 0x96, 0x7b}, ""},
+		{"varchar UTF-8 collation", ty(typemap.VarChar, 10, 0, 0), 65001, "Søt", []byte("Søt"), ""},
+		{"varchar over-long", ty(typemap.VarChar, 3, 0, 0), 1252, "abcd", nil, "does not fit 3"},
+		{"char", ty(typemap.Char, 3, 0, 0), 1252, "ab", []byte("ab"), ""},
+		{"text unbounded", ty(typemap.Text, 0, 0, 0), 1252, strings.Repeat("t", 10000), []byte(strings.Repeat("t", 10000)), ""},
+		{"binary", ty(typemap.VarBinary, 4, 0, 0), 0, []byte{1, 2, 3, 4}, []byte{1, 2, 3, 4}, ""},
+		{"binary over-long", ty(typemap.VarBinary, 4, 0, 0), 0, []byte{1, 2, 3, 4, 5}, nil, "do not fit 4"},
+		{"binary empty is not NULL", ty(typemap.VarBinary, 4, 0, 0), 0, []byte(nil), []byte{}, ""},
+		{"rowversion", ty(typemap.RowVersion, 0, 0, 0), 0, []byte{0, 0, 0, 0, 0, 0, 7, 0xd1}, []byte{0, 0, 0, 0, 0, 0, 7, 0xd1}, ""},
+		{"rowversion over-long", ty(typemap.RowVersion, 0, 0, 0), 0, make([]byte, 9), nil, "do not fit 8"},
+		{"uuid wrong length", ty(typemap.UniqueIdentifier, 0, 0, 0), 0, make([]byte, 15), nil, "16 bytes, not 15"},
+		{"uuid wrong type", ty(typemap.UniqueIdentifier, 0, 0, 0), 0, "6f9619ff-8b86-d011-b42d-00c04fc964ff", nil, "want typemap.UUID"},
+		{"hierarchyid staged as text", ty(typemap.HierarchyID, 0, 0, 0), 0, "/1/2/", utf16le("/1/2/"), ""},
+		{"geography staged as text", ty(typemap.Geography, 0, 0, 0), 0, "POINT (10 59)", utf16le("POINT (10 59)"), ""},
+		{"sql_variant staged as text", ty(typemap.SQLVariant, 0, 0, 0), 0, "42", utf16le("42"), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := enc(t, c.typ, c.cp)(c.in)
+			if c.fail != "" {
+				var r reason
+				if err == nil || !errors.As(err, &r) || !strings.Contains(err.Error(), c.fail) {
+					t.Fatalf("got %#v, %v; want a reason containing %q", got, err, c.fail)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reflect.TypeOf(got) != reflect.TypeOf(c.want) {
+				t.Fatalf("Go type %T, want %T", got, c.want)
+			}
+			switch w := c.want.(type) {
+			case time.Time:
+				g := got.(time.Time)
+				_, goff := g.Zone()
+				_, woff := w.Zone()
+				if !g.Equal(w) || goff != woff || g.Location() != w.Location() && w.Location() == time.UTC {
+					t.Fatalf("got %v, want %v", g, w)
+				}
+			case []byte:
+				if !bytes.Equal(got.([]byte), w) {
+					t.Fatalf("got % x, want % x", got, w)
+				}
+			default:
+				if got != c.want {
+					t.Fatalf("got %#v, want %#v", got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// TestUUIDByteOrder checks that a UUID reaches the copier in SQL Server's mixed-endian order (the
+// first three groups byte-swapped), so that the server shows the same text, and that the driver's
+// own reading of those bytes gives the text back.
+func TestUUIDByteOrder(t *testing.T) {
+	text := "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+	u := typemap.UUID{0x6f, 0x96, 0x19, 0xff, 0x8b, 0x86, 0xd0, 0x11, 0xb4, 0x2d, 0x00, 0xc0, 0x4f, 0xc9, 0x64, 0xff}
+	if u.String() != text {
+		t.Fatalf("fixture: %s", u)
+	}
+	e := uuidEncoder(false)
+	got, err := e(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := []byte{0xff, 0x19, 0x96, 0x6f, 0x86, 0x8b, 0x11, 0xd0, 0xb4, 0x2d, 0x00, 0xc0, 0x4f, 0xc9, 0x64, 0xff}
+	if !bytes.Equal(got.([]byte), wire) {
+		t.Fatalf("wire bytes % x, want % x", got, wire)
+	}
+	// Read back the way go-mssqldb scans a uniqueidentifier column.
+	var back mssql.UniqueIdentifier
+	if err := back.Scan(got); err != nil {
+		t.Fatal(err)
+	}
+	if typemap.UUID(back).String() != text {
+		t.Fatalf("round trip gives %s, want %s", typemap.UUID(back), text)
+	}
+	// With "guid conversion" in the DSN the driver swaps itself: hand over text order.
+	got, _ = uuidEncoder(true)(u)
+	if !bytes.Equal(got.([]byte), u[:]) {
+		t.Fatalf("with driver conversion: % x, want text order", got)
+	}
+	// A []byte of 16 is taken in text order too.
+	got, _ = e(u[:])
+	if !bytes.Equal(got.([]byte), wire) {
+		t.Fatalf("from []byte: % x", got)
+	}
+}
+
+// TestReusedBuffersAreSafe checks that reused encoder buffers give each call its own right value
+// (the copier copies a row before the next call).
+func TestReusedBuffersAreSafe(t *testing.T) {
+	e := nvarcharEncoder(0)
+	a, _ := e("first")
+	want := utf16le("first")
+	if !bytes.Equal(a.([]byte), want) {
+		t.Fatal("first value wrong")
+	}
+	b, _ := e("2nd")
+	if !bytes.Equal(b.([]byte), utf16le("2nd")) {
+		t.Fatal("second value wrong")
+	}
+}
+
+func TestUnknownCodePage(t *testing.T) {
+	for _, cp := range []int{0, 12345} {
+		_, err := encoderFor(typemap.Column{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 5}}, false, encoderOptions{CodePage: map[string]int{"c": cp}})
+		if err == nil {
+			t.Errorf("code page %d accepted", cp)
+		}
+	}
+	if _, err := encoderFor(typemap.Column{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 5}}, false, encoderOptions{}); err == nil {
+		t.Error("a varchar column without a known code page was accepted")
+	}
+}
