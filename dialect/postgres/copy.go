@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -37,7 +38,11 @@ type copySource struct {
 	cols  []typemap.Column
 	keyAt []int // positions of the key columns in cols, for NUL warnings
 	log   *slog.Logger
+	warns int // NUL warnings logged by this copy
 }
+
+// maxNULWarnings bounds the NUL warnings of one copy; the metric still counts every replacement.
+const maxNULWarnings = 10
 
 func (s *copySource) Next() bool {
 	if !s.src.Next() {
@@ -202,7 +207,11 @@ func convertReal(v any) (any, error) {
 	if !ok {
 		return nil, typeError(v, "float64")
 	}
-	return float32(f), nil
+	r := float32(f)
+	if math.IsInf(float64(r), 0) && !math.IsInf(f, 0) {
+		return nil, &dialect.ValueError{Reason: "out of range for real"}
+	}
+	return r, nil
 }
 
 // convertTime rounds a time of day half up to microseconds (TYPES.md).
@@ -247,8 +256,15 @@ func (s *copySource) convertText(i int, v any) (any, error) {
 	}
 	n := strings.Count(str, "\x00")
 	dialect.NULsReplaced.Add(int64(n))
-	s.log.Warn("postgres: NUL characters replaced with U+FFFD", "table", s.table, "column", s.cols[i].Name,
-		"key", s.keyText(), "row", s.row, "count", n)
+	s.warns++
+	switch {
+	case s.warns <= maxNULWarnings:
+		s.log.Warn("postgres: NUL characters replaced with U+FFFD", "table", s.table, "column", s.cols[i].Name,
+			"key", s.keyText(), "row", s.row, "count", n)
+	case s.warns == maxNULWarnings+1:
+		s.log.Warn("postgres: more NUL characters replaced in this batch; not logging each",
+			"table", s.table, "column", s.cols[i].Name, "key", s.keyText(), "row", s.row)
+	}
 	return strings.ReplaceAll(str, "\x00", "\uFFFD"), nil
 }
 

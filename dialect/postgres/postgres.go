@@ -27,6 +27,12 @@ import (
 
 func init() { dialect.Register(Dialect{}) }
 
+var (
+	_ dialect.Dialect = Dialect{}
+	_ dialect.Store   = (*Store)(nil)
+	_ dialect.Tx      = (*Tx)(nil)
+)
+
 // Dialect is the PostgreSQL dialect.Dialect.
 type Dialect struct{}
 

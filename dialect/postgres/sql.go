@@ -51,8 +51,8 @@ func quoteUnchecked(name string) string {
 }
 
 // quoteLiteral renders s as a string literal. NUL cannot live in PostgreSQL text, so it becomes U+FFFD
-// here as it does in row data. A backslash switches to an E” literal, whose meaning does not depend on
-// the server's standard_conforming_strings.
+// here as it does in row data. A backslash switches to the escape-string form (E prefix), whose
+// meaning does not depend on the server's standard_conforming_strings.
 func quoteLiteral(s string) string {
 	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
 	s = strings.ReplaceAll(s, "'", "''")

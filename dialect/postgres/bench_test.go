@@ -1,0 +1,206 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/internal/testenv"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+const benchRows = 100_000
+
+// benchTable is a CRM-like table of 30 columns: keys and counters, names and texts, dates, amounts.
+func benchTable(tb testing.TB, name string) dialect.Table {
+	tbl := dialect.Table{Name: name, Key: []int{0}}
+	add := func(n, typ string) { tbl.Columns = append(tbl.Columns, col(tb, n, typ, true, "")) }
+	tbl.Columns = append(tbl.Columns, col(tb, "id", "int", false, ""))
+	for i := range 7 {
+		add(fmt.Sprintf("ref_%d", i), "int")
+	}
+	for i := range 10 {
+		add(fmt.Sprintf("text_%d", i), "nvarchar(255)")
+	}
+	for i := range 6 {
+		add(fmt.Sprintf("date_%d", i), "datetime")
+	}
+	for i := range 6 {
+		add(fmt.Sprintf("amount_%d", i), "float")
+	}
+	return tbl
+}
+
+// benchData builds the rows once, as the decoder would hand them over.
+func benchData(tbl dialect.Table) [][]any {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields("Acme Nordic Consulting AS Oslo Bergen sales meeting follow-up contract renewal " +
+		"invoice support ticket project Ørsted Zürich customer partner lead quote order")
+	base := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([][]any, benchRows)
+	for r := range rows {
+		row := make([]any, len(tbl.Columns))
+		for i, c := range tbl.Columns {
+			switch {
+			case i == 0:
+				row[i] = int64(r + 1)
+			case c.Type.Kind == typemap.Int:
+				row[i] = int64(rng.IntN(1_000_000))
+			case c.Type.Kind == typemap.NVarChar:
+				n := 1 + rng.IntN(6)
+				var b strings.Builder
+				for w := range n {
+					if w > 0 {
+						b.WriteByte(' ')
+					}
+					b.WriteString(words[rng.IntN(len(words))])
+				}
+				row[i] = b.String()
+			case c.Type.Kind == typemap.DateTime:
+				ms := rng.Int64N(10 * 365 * 24 * 3600 * 1000)
+				row[i] = base.Add(time.Duration(ms) * time.Millisecond)
+			default:
+				row[i] = float64(rng.IntN(10_000_000)) / 100
+			}
+			if i > 0 && rng.IntN(10) == 0 {
+				row[i] = nil
+			}
+		}
+		rows[r] = row
+	}
+	return rows
+}
+
+// BenchmarkBulkInsert loads 100k rows of 30 columns per iteration through BulkInsert and, for the
+// ratio, the same rows as TSV through psql's \copy (text COPY, the database's own bulk tool) into an
+// identical table. Run with -benchtime 2x.
+func BenchmarkBulkInsert(b *testing.B) {
+	st, _ := openTenantB(b)
+	ctx := context.Background()
+	tbl := benchTable(b, "bench")
+	rows := benchData(tbl)
+
+	b.Run("dialect", func(b *testing.B) {
+		b.ReportAllocs()
+		var elapsed time.Duration
+		for b.Loop() {
+			tx, err := st.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.DropTable(ctx, tbl.Name); err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.CreateTable(ctx, tbl); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			n, err := tx.BulkInsert(ctx, tbl, &rowsOf{rows: rows})
+			if err != nil || n != benchRows {
+				b.Fatalf("BulkInsert = %d, %v", n, err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			elapsed += time.Since(start)
+		}
+		b.ReportMetric(float64(benchRows*b.N)/elapsed.Seconds(), "rows/s")
+	})
+
+	b.Run("psql_copy", func(b *testing.B) {
+		psql, err := exec.LookPath("psql")
+		if err != nil {
+			b.Skip("psql not installed")
+		}
+		file := filepath.Join(b.TempDir(), "rows.tsv")
+		writeTSV(b, file, tbl, rows)
+		raw := tbl
+		raw.Name = "bench_psql"
+		var elapsed time.Duration
+		for b.Loop() {
+			tx, err := st.Begin(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.DropTable(ctx, raw.Name); err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.CreateTable(ctx, raw); err != nil {
+				b.Fatal(err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			cmd := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", benchDSN,
+				"-c", `\copy bench_psql from '`+file+`'`)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("psql: %v: %s", err, out)
+			}
+			elapsed += time.Since(start)
+		}
+		b.ReportMetric(float64(benchRows*b.N)/elapsed.Seconds(), "rows/s")
+	})
+}
+
+// benchDSN is the tenant database of the running benchmark, for psql.
+var benchDSN string
+
+func openTenantB(b *testing.B) (dialect.Store, string) {
+	base := testenv.Postgres(b)
+	db := "mirrorsink_pgbench_" + randomSuffix(b)
+	benchDSN = withDatabase(b, base, db)
+	st, err := Dialect{}.Open(context.Background(), benchDSN, dialect.OpenOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		st.Close()
+		admin(b, base, "DROP DATABASE IF EXISTS "+quoteUnchecked(db)+" WITH (FORCE)")
+	})
+	return st, db
+}
+
+// writeTSV writes rows in COPY text format (the generated strings hold no tab, newline or backslash).
+func writeTSV(b *testing.B, path string, tbl dialect.Table, rows [][]any) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for _, row := range rows {
+		for i, v := range row {
+			if i > 0 {
+				w.WriteByte('\t')
+			}
+			switch v := v.(type) {
+			case nil:
+				w.WriteString(`\N`)
+			case int64:
+				w.WriteString(strconv.FormatInt(v, 10))
+			case float64:
+				w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+			case string:
+				w.WriteString(v)
+			case time.Time:
+				w.WriteString(v.Format("2006-01-02 15:04:05.000"))
+			}
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
