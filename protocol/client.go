@@ -13,6 +13,9 @@ import (
 	"strings"
 )
 
+// errRequestFinished stops a RowData writer whose request is over.
+var errRequestFinished = errors.New("request finished")
+
 // maxFaultBody is how much of a non-200 response the client reads looking for a Fault.
 const maxFaultBody = 1 << 20
 
@@ -67,9 +70,11 @@ func (c *Client) RowData(ctx context.Context, token, clientState string, write f
 	}()
 	resp, err := c.post(ctx, OpRowData, pr)
 	// Stop the writer if the server answered without reading everything (e.g. a failed token).
-	_ = pr.CloseWithError(errors.New("request finished"))
+	_ = pr.CloseWithError(errRequestFinished)
 	writeErr := <-done
-	if writeErr != nil && err != nil {
+	// A write that failed because the body was closed under it is a consequence, not the cause.
+	ownErr := writeErr != nil && !errors.Is(writeErr, io.ErrClosedPipe) && !errors.Is(writeErr, errRequestFinished)
+	if ownErr && err != nil {
 		return RowDataResponse{}, fmt.Errorf("mirroring client: RowData: writing the request: %w", writeErr)
 	}
 	if err != nil {

@@ -444,8 +444,12 @@ func decompress(encoding string, body io.Reader) (io.Reader, error) {
 }
 
 func (s *Server) logCall(r *http.Request, c *call, d time.Duration) {
+	op := "unknown"
+	if c.op.valid() {
+		op = c.op.String()
+	}
 	attrs := []any{
-		"op", c.op.String(), "tenant", c.tenant, "duration", d.Round(time.Microsecond),
+		"op", op, "tenant", c.tenant, "duration", d.Round(time.Microsecond),
 		"success", c.ok, "status", c.status, "bytes", c.wireIn.n, "remote", r.RemoteAddr,
 	}
 	if c.plainIn != nil {
