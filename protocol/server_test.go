@@ -214,6 +214,9 @@ func newFixture(t *testing.T, h *recorder, tune func(*ServerConfig)) *fixture {
 	f := &fixture{t: t, h: h, srv: srv, client: &Client{URL: srv.URL + "/mirror", HTTP: srv.Client()},
 		kid: CertificateThumbprint(cert), logs: logs, cfg: cfg}
 	t.Cleanup(func() {
+		if os.Getenv("SHOWLOG") != "" {
+			t.Log(logs.String())
+		}
 		if l := logs.String(); strings.Contains(l, "eyJ") {
 			t.Errorf("a token reached the log:\n%s", l)
 		}
