@@ -147,10 +147,11 @@ func (d elemDecoder) text() (b []byte, isNil bool, err error) {
 		return nil, false, d.wrap(err)
 	}
 	if k == tokText {
-		b = d.s.text
 		if k, err = d.s.next(); err != nil {
 			return nil, false, d.wrap(err)
 		}
+		// Read text only now: reading the end tag may have moved it out of the scanner's buffer.
+		b = d.s.text
 	}
 	if k != tokEnd {
 		return nil, false, d.errorf("unexpected element %s inside <%s>, which holds only text", d.elemName(), name)
@@ -742,7 +743,9 @@ func (b *batchReader) readValues() error {
 		if err != nil {
 			return err
 		}
-		sp.addValue(t, isNil)
+		if err := sp.addValue(t, isNil); err != nil {
+			return &DecodeError{Offset: s.offset(), Msg: fmt.Sprintf("RowDataBatch %d", b.n), Err: err}
+		}
 	}
 }
 

@@ -296,3 +296,36 @@ func TestOpFromSOAPAction(t *testing.T) {
 func sprint(v any) string { return fmt.Sprintf("%+v", v) }
 
 func quote(b []byte) string { return strconv.Quote(string(b)) }
+
+// chunkReader hands out at most n bytes per Read, so that tokens straddle the scanner's refills.
+type chunkReader struct {
+	b []byte
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), c.n, len(c.b))
+	copy(p, c.b[:k])
+	c.b = c.b[k:]
+	return k, nil
+}
+
+func TestChunkedReads(t *testing.T) {
+	body := rowDataBody(t, 300<<10)
+	want, err := decodeDoc(bytes.NewReader(body), DecodeOptions{})
+	if err != nil || strings.Count(want, "\n") < 100 {
+		t.Fatalf("%v, %d lines", err, strings.Count(want, "\n"))
+	}
+	for _, n := range []int{1, 2, 3, 7, 1000, 4093, 32 << 10} {
+		got, err := decodeDoc(&chunkReader{b: body, n: n}, DecodeOptions{SpoolMemory: 1})
+		if err != nil {
+			t.Fatalf("chunks of %d: %v", n, err)
+		}
+		if got != want {
+			t.Fatalf("chunks of %d: decoded differently", n)
+		}
+	}
+}

@@ -94,6 +94,8 @@ type scanner struct {
 	maxText int
 
 	// The current token; local and text are valid until the next call to next.
+	// text stays valid through the following call to next, so that an element's text can be read
+	// together with its end tag.
 	kind   tokenKind
 	space  string
 	local  []byte
@@ -103,6 +105,8 @@ type scanner struct {
 
 	pendingEnd bool
 	popFrame   bool
+	// textInBuf reports that text aliases buf (the fast path); it stays valid through the next token.
+	textInBuf bool
 
 	textBuf []byte
 	attrBuf []byte
@@ -151,6 +155,13 @@ func (s *scanner) internBytes(b []byte) string {
 func (s *scanner) fill(keep int) (shift int, ok bool) {
 	if s.eof {
 		return 0, false
+	}
+	if s.textInBuf {
+		// The last text token points into buf, and callers read it together with the end tag that
+		// follows it: move it out of the way before the buffer shifts.
+		s.textBuf = append(s.textBuf[:0], s.text...)
+		s.text = s.textBuf
+		s.textInBuf = false
 	}
 	if keep > 0 {
 		n := copy(s.buf, s.buf[keep:s.end])
@@ -280,10 +291,12 @@ func (s *scanner) scanText() (tokenKind, error) {
 			return tokNone, s.fail(errLimit, "text longer than %d bytes", s.maxText)
 		}
 		s.text = buf[s.pos:i]
+		s.textInBuf = true
 		s.pos = i
 		s.kind = tokText
 		return tokText, nil
 	}
+	s.textInBuf = false
 	s.textBuf = s.textBuf[:0]
 	for {
 		if s.pos >= s.end {

@@ -59,16 +59,30 @@ func newSpool(limit int64, dir string) *spool {
 // reset empties the spool for a new batch, keeping its buffer and file.
 func (sp *spool) reset() {
 	sp.buf = sp.buf[:0]
+	sp.rowStart = 0
 	sp.fileLen = 0
 	sp.rows, sp.inserts, sp.updates, sp.deletes = 0, 0, 0, 0
 }
 
-// grow makes room for n more bytes. It grows in few large steps, so that a spilling batch leaves little
-// garbage behind: firstSpoolBuf, then the limit, then whatever a single huge row needs.
-func (sp *spool) grow(n int) {
+// grow makes room for n more bytes. Once the buffer has reached the limit, the rows completed before
+// the current one are spilled to make room, so the buffer grows beyond the limit only for a single row
+// larger than it. Otherwise it grows in few large steps (firstSpoolBuf, then the limit), so that a
+// spilling batch leaves little garbage behind.
+func (sp *spool) grow(n int) error {
 	need := len(sp.buf) + n
 	if need <= cap(sp.buf) {
-		return
+		return nil
+	}
+	if cap(sp.buf) >= sp.limit && sp.rowStart > 0 {
+		if err := sp.writeFile(sp.buf[:sp.rowStart]); err != nil {
+			return err
+		}
+		k := copy(sp.buf, sp.buf[sp.rowStart:])
+		sp.buf = sp.buf[:k]
+		sp.rowStart = 0
+		if need = len(sp.buf) + n; need <= cap(sp.buf) {
+			return nil
+		}
 	}
 	c := firstSpoolBuf
 	if cap(sp.buf) >= firstSpoolBuf || need > c {
@@ -80,11 +94,21 @@ func (sp *spool) grow(n int) {
 	nb := make([]byte, len(sp.buf), c)
 	copy(nb, sp.buf)
 	sp.buf = nb
+	return nil
 }
 
-// spill writes the buffer to the spool file.
+// spill writes the whole buffer to the spool file.
 func (sp *spool) spill() error {
-	if len(sp.buf) == 0 {
+	if err := sp.writeFile(sp.buf); err != nil {
+		return err
+	}
+	sp.buf = sp.buf[:0]
+	return nil
+}
+
+// writeFile appends b to the spool file, creating it on first use.
+func (sp *spool) writeFile(b []byte) error {
+	if len(b) == 0 {
 		return nil
 	}
 	if sp.file == nil {
@@ -98,11 +122,10 @@ func (sp *spool) spill() error {
 		}
 		sp.file = f
 	}
-	if _, err := sp.file.WriteAt(sp.buf, sp.fileLen); err != nil {
+	if _, err := sp.file.WriteAt(b, sp.fileLen); err != nil {
 		return fmt.Errorf("spool: write: %w", err)
 	}
-	sp.fileLen += int64(len(sp.buf))
-	sp.buf = sp.buf[:0]
+	sp.fileLen += int64(len(b))
 	return nil
 }
 
@@ -117,28 +140,38 @@ func (sp *spool) beginRow() error {
 			sp.buf = nil
 		}
 	}
-	sp.grow(rowHeaderSize)
+	sp.rowStart = len(sp.buf)
+	if err := sp.grow(rowHeaderSize); err != nil {
+		return err
+	}
 	sp.rowStart = len(sp.buf)
 	sp.buf = append(sp.buf, 0, 0, 0, 0, 0)
 	sp.nvals = 0
 	return nil
 }
 
-func (sp *spool) addValue(text []byte, null bool) {
+func (sp *spool) addValue(text []byte, null bool) error {
 	sp.nvals++
 	if null {
-		sp.grow(1)
+		if err := sp.grow(1); err != nil {
+			return err
+		}
 		sp.buf = append(sp.buf, 0)
-		return
+		return nil
 	}
-	sp.grow(binary.MaxVarintLen64 + len(text))
+	if err := sp.grow(binary.MaxVarintLen64 + len(text)); err != nil {
+		return err
+	}
 	sp.buf = binary.AppendUvarint(sp.buf, uint64(len(text))+1)
 	sp.buf = append(sp.buf, text...)
+	return nil
 }
 
 func (sp *spool) endRow(op contract.Operation) {
 	sp.buf[sp.rowStart] = byte(op)
 	binary.LittleEndian.PutUint32(sp.buf[sp.rowStart+1:], sp.nvals)
+	// Everything before rowStart is complete rows, which grow may spill.
+	sp.rowStart = len(sp.buf)
 	sp.rows++
 	switch op {
 	case contract.Insert:

@@ -1,0 +1,213 @@
+package protocol
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mirrorsink/mirrorsink/contract"
+)
+
+func TestSpoolSpillsAndRereads(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		rows  int
+		spill bool
+	}{
+		{"memory", 1 << 20, 1000, false},
+		{"spill", 1, 30000, true}, // the limit is raised to the 64 KiB minimum
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := newSpool(tc.limit, dir)
+			defer sp.close()
+			for batch := 0; batch < 2; batch++ { // the second batch reuses buffer and file
+				sp.reset()
+				for i := 0; i < tc.rows; i++ {
+					if err := sp.beginRow(); err != nil {
+						t.Fatal(err)
+					}
+					sp.addValue([]byte(strconv.Itoa(i+batch)), false)
+					sp.addValue(nil, true)
+					sp.addValue([]byte{}, false)
+					sp.endRow([]contract.Operation{contract.Insert, contract.Update, contract.Delete}[i%3])
+				}
+				rows, err := sp.finish()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (sp.file != nil && sp.fileLen > 0) != tc.spill {
+					t.Fatalf("spilled = %v, want %v", sp.fileLen > 0, tc.spill)
+				}
+				if rows.Len() != tc.rows {
+					t.Fatalf("Len %d", rows.Len())
+				}
+				if i, u, d := rows.Counts(); i+u+d != tc.rows || i != (tc.rows+2)/3 {
+					t.Fatalf("Counts %d %d %d", i, u, d)
+				}
+				for pass := 0; pass < 2; pass++ {
+					n := 0
+					for rows.Next() {
+						r := rows.Row()
+						if string(r.Values[0].Text) != strconv.Itoa(n+batch) || !r.Values[1].Null || r.Values[2].Null || r.Values[2].Text == nil || len(r.Values) != 3 {
+							t.Fatalf("row %d = %+v", n, r)
+						}
+						n++
+					}
+					if rows.Err() != nil || n != tc.rows {
+						t.Fatalf("pass %d: %d rows, %v", pass, n, rows.Err())
+					}
+					if err := rows.Reset(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			name := ""
+			if sp.file != nil {
+				name = sp.file.Name()
+			}
+			if err := sp.close(); err != nil {
+				t.Fatal(err)
+			}
+			if name != "" {
+				if _, err := os.Stat(name); !os.IsNotExist(err) {
+					t.Fatalf("spool file %s not removed: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+// Iterating a batch must not allocate per row.
+func TestRowsZeroAllocation(t *testing.T) {
+	body := rowDataBody(t, 256<<10)
+	d := NewRequestDecoder(bytes.NewReader(body), DecodeOptions{})
+	defer d.Close()
+	d.ReadHeader()
+	req, _ := d.RowData()
+	b, err := req.Batches.Next(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(5, func() {
+		b.Rows.Reset()
+		for b.Rows.Next() {
+			_ = b.Rows.Row()
+		}
+	})
+	if allocs > 0 {
+		t.Fatalf("%v allocations per pass over %d rows", allocs, b.Rows.Len())
+	}
+}
+
+// pipeBody streams a RowData request of about size bytes from a generator goroutine, so that the
+// test itself never holds the body.
+func pipeBody(t *testing.T, size int) (io.Reader, *atomic.Int64, func()) {
+	var probe bytes.Buffer
+	if err := writeRowData(&probe, 100); err != nil {
+		t.Fatal(err)
+	}
+	rows := size / (probe.Len() / 100)
+	pr, pw := io.Pipe()
+	var written atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pw.CloseWithError(writeRowData(countingWriter{pw, &written}, rows))
+	}()
+	return pr, &written, func() { pr.Close(); wg.Wait() }
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// A 50 MB single-batch RowData call must decode in bounded memory: the spool spills to disk.
+func TestRowDataMemoryBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 MB decode")
+	}
+	const size = 50 << 20
+	const budget = 16 << 20
+	body, written, stop := pipeBody(t, size)
+	defer stop()
+
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	runtime.GC()
+	runtime.GC()
+	base := heap()
+	var peak atomic.Uint64
+	note := func() {
+		if h := heap(); h > peak.Load() {
+			peak.Store(h)
+		}
+	}
+	quit := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tk := time.NewTicker(2 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tk.C:
+				note()
+			}
+		}
+	}()
+	n := 0
+	dir := t.TempDir()
+	spilled := false
+	rows, valueBytes, err := consumeRowData(body, DecodeOptions{SpoolDir: dir}, func() {
+		if n++; n%2000 == 0 {
+			note()
+		}
+		if n == 1 {
+			files, _ := os.ReadDir(dir)
+			spilled = len(files) == 1
+		}
+	})
+	note()
+	close(quit)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written.Load() < size*9/10 {
+		t.Fatalf("only %d bytes generated", written.Load())
+	}
+	used := int64(peak.Load()) - int64(base)
+	t.Logf("decoded %d MB of XML, %d rows, %d MB of values; peak heap above baseline %.1f MiB (budget %d MiB)",
+		written.Load()>>20, rows, valueBytes>>20, float64(used)/(1<<20), budget>>20)
+	if !spilled {
+		t.Error("the batch did not spill to a file in SpoolDir")
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Errorf("spool file left behind after Close")
+	}
+	if used > budget {
+		t.Fatalf("peak heap %d bytes above baseline exceeds %d", used, budget)
+	}
+}
