@@ -40,7 +40,7 @@ func TestEncodeWire(t *testing.T) {
 		{"datetime2", utc(1, 1, 1, 0, 0, 0, 100), "[DT:01/01/0001 00:00:00.0000001]"},
 		{"datetime2(3)", utc(2020, 5, 18, 10, 40, 43, 123000000), "[DT:05/18/2020 10:40:43.1230000]"},
 		{"datetimeoffset", time.Date(2020, 5, 18, 10, 40, 43, 0, plus2), "[DT:05/18/2020 10:40:43.0000000 +02:00]"},
-		{"datetimeoffset", time.Date(2020, 5, 18, 10, 40, 43, 0, time.FixedZone("", -(5*3600 + 30*60))),
+		{"datetimeoffset", time.Date(2020, 5, 18, 10, 40, 43, 0, time.FixedZone("", -(5*3600+30*60))),
 			"[DT:05/18/2020 10:40:43.0000000 -05:30]"},
 		{"datetimeoffset", utc(2020, 5, 18, 10, 40, 43, 0), "[DT:05/18/2020 10:40:43.0000000 +00:00]"},
 		{"time", tod(10, 40, 43, 123456700), "[T:10:40:43.1234567]"},
@@ -184,10 +184,10 @@ func TestRoundToMicro(t *testing.T) {
 
 func TestTypePredicates(t *testing.T) {
 	tests := []struct {
-		typ                                                            string
+		typ                                                           string
 		text, unicode, str, binary, integer, decimal, float, temporal bool
-		fixed, max, unbounded                                          bool
-		maxLen, prec, scale, frac                                      int
+		fixed, max, unbounded                                         bool
+		maxLen, prec, scale, frac                                     int
 	}{
 		{typ: "nvarchar(255)", text: true, unicode: true, str: true, maxLen: 255},
 		{typ: "nvarchar(max)", text: true, unicode: true, str: true, max: true, unbounded: true},
