@@ -31,7 +31,11 @@ type Decoder func(text []byte) (any, error)
 //	uniqueidentifier                           UUID
 //
 // Wire forms are those of PROTOCOL.md ("Values in ColumnValues"). Temporal values with more fraction
-// digits than the type stores are rounded half up, as SQL Server would have stored them. Decoders do
+// digits than the type stores are rounded half up, as SQL Server would have stored them (datetime to
+// the millisecond, smalldatetime to the minute); a time(p) that would round up to 24:00:00 is clamped
+// to the largest time(p) instead. A real is the float64 of the text as written (within float32 range),
+// not widened from a float32, so "0.1" is 0.1. Money ranges are SQL Server's exact ones
+// (-922337203685477.5808..922337203685477.5807, smallmoney -214748.3648..214748.3647). Decoders do
 // no allocation beyond the returned value and are safe for concurrent use.
 func DecoderFor(t Type) Decoder {
 	switch t.Kind {
