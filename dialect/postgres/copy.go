@@ -122,25 +122,42 @@ func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, target string, col
 	return n, nil
 }
 
-// converter picks the conversion of column i.
+// converter picks the conversion of column i. Each conversion writes into a scratch value of its own
+// column and hands pgx a pointer to it: a pointer fits an interface without allocating, where boxing a
+// time.Time or int64 (as pgx's own wrappers do) costs an allocation per value. pgx encodes a row
+// before it asks for the next, so one scratch value per column is enough.
 func (s *copySource) converter(i int) convertFunc {
 	t := s.cols[i].Type
 	switch t.Kind {
+	case typemap.Bit:
+		return nil // bool boxes without allocating
+	case typemap.TinyInt, typemap.SmallInt:
+		return intConverter(math.MinInt16, math.MaxInt16, "smallint")
+	case typemap.Int:
+		return intConverter(math.MinInt32, math.MaxInt32, "integer")
+	case typemap.BigInt:
+		return intConverter(math.MinInt64, math.MaxInt64, "bigint")
 	case typemap.Decimal, typemap.Money, typemap.SmallMoney:
 		return decimalConverter()
+	case typemap.Float:
+		return floatConverter()
 	case typemap.Real:
-		return convertReal
+		return realConverter()
+	case typemap.Date:
+		return dateConverter()
 	case typemap.Time:
-		return convertTime
-	case typemap.SmallDateTime, typemap.DateTime, typemap.DateTime2, typemap.DateTimeOffset:
-		return convertTimestamp
+		return timeConverter()
+	case typemap.SmallDateTime, typemap.DateTime, typemap.DateTime2:
+		return timestampConverter()
+	case typemap.DateTimeOffset:
+		return timestamptzConverter()
 	case typemap.UniqueIdentifier:
-		return convertUUID
+		return uuidConverter()
 	}
 	if isTextual(t.Kind) {
 		return func(v any) (any, error) { return s.convertText(i, v) }
 	}
-	// bool, int64, float64, date as time.Time and []byte go to pgx unchanged.
+	// []byte goes to pgx unchanged.
 	return nil
 }
 
@@ -148,10 +165,130 @@ func typeError(v any, want string) error {
 	return fmt.Errorf("value of Go type %T where %s was expected", v, want)
 }
 
-// decimalConverter parses exact decimal text into a pgtype.Numeric without floating point. The
-// big.Int is reused for every row of the column.
+// intConverter checks the range of the PostgreSQL column, so that a bad value is a ValueError rather
+// than an encoding failure inside pgx.
+func intConverter(lo, hi int64, typ string) convertFunc {
+	scratch := &pgtype.Int8{Valid: true}
+	return func(v any) (any, error) {
+		n, ok := v.(int64)
+		if !ok {
+			return nil, typeError(v, "int64")
+		}
+		if n < lo || n > hi {
+			return nil, &dialect.ValueError{Reason: "out of range for " + typ}
+		}
+		scratch.Int64 = n
+		return scratch, nil
+	}
+}
+
+func floatConverter() convertFunc {
+	scratch := &pgtype.Float8{Valid: true}
+	return func(v any) (any, error) {
+		f, ok := v.(float64)
+		if !ok {
+			return nil, typeError(v, "float64")
+		}
+		scratch.Float64 = f
+		return scratch, nil
+	}
+}
+
+// realConverter narrows a real's float64 back to float32, which is exact for values that came from a
+// 4-byte real.
+func realConverter() convertFunc {
+	scratch := &pgtype.Float4{Valid: true}
+	return func(v any) (any, error) {
+		f, ok := v.(float64)
+		if !ok {
+			return nil, typeError(v, "float64")
+		}
+		r := float32(f)
+		if math.IsInf(float64(r), 0) && !math.IsInf(f, 0) {
+			return nil, &dialect.ValueError{Reason: "out of range for real"}
+		}
+		scratch.Float32 = r
+		return scratch, nil
+	}
+}
+
+// dateConverter sends the date of the value's wall clock.
+func dateConverter() convertFunc {
+	scratch := &pgtype.Date{Valid: true}
+	return func(v any) (any, error) {
+		t, ok := v.(time.Time)
+		if !ok {
+			return nil, typeError(v, "time.Time")
+		}
+		scratch.Time = t
+		return scratch, nil
+	}
+}
+
+// timeConverter rounds a time of day half up to microseconds (TYPES.md).
+func timeConverter() convertFunc {
+	scratch := &pgtype.Time{Valid: true}
+	return func(v any) (any, error) {
+		t, ok := v.(typemap.TimeOfDay)
+		if !ok {
+			return nil, typeError(v, "typemap.TimeOfDay")
+		}
+		scratch.Microseconds = int64(t.RoundToMicro()) / 1000
+		return scratch, nil
+	}
+}
+
+// roundMicro rounds half up to microseconds, where pgx would truncate. The server rounds further to
+// the column's precision (timestamp(3), timestamp(0)) on input.
+func roundMicro(t time.Time) time.Time {
+	if t.Nanosecond()%1000 == 0 {
+		return t
+	}
+	return typemap.RoundToMicro(t)
+}
+
+// timestampConverter sends a naive value's wall clock (pgx drops the location).
+func timestampConverter() convertFunc {
+	scratch := &pgtype.Timestamp{Valid: true}
+	return func(v any) (any, error) {
+		t, ok := v.(time.Time)
+		if !ok {
+			return nil, typeError(v, "time.Time")
+		}
+		scratch.Time = roundMicro(t)
+		return scratch, nil
+	}
+}
+
+// timestamptzConverter sends a datetimeoffset's instant.
+func timestamptzConverter() convertFunc {
+	scratch := &pgtype.Timestamptz{Valid: true}
+	return func(v any) (any, error) {
+		t, ok := v.(time.Time)
+		if !ok {
+			return nil, typeError(v, "time.Time")
+		}
+		scratch.Time = roundMicro(t)
+		return scratch, nil
+	}
+}
+
+func uuidConverter() convertFunc {
+	scratch := &pgtype.UUID{Valid: true}
+	return func(v any) (any, error) {
+		u, ok := v.(typemap.UUID)
+		if !ok {
+			return nil, typeError(v, "typemap.UUID")
+		}
+		scratch.Bytes = u
+		return scratch, nil
+	}
+}
+
+// decimalConverter parses exact decimal text into a pgtype.Numeric (digits as a big.Int and a decimal
+// exponent) without floating point.
 func decimalConverter() convertFunc {
-	n := new(big.Int)
+	scratch := &pgtype.Numeric{Int: new(big.Int), Valid: true}
 	var digits []byte
 	return func(v any) (any, error) {
 		d, ok := v.(typemap.DecimalValue)
@@ -183,6 +320,7 @@ func decimalConverter() convertFunc {
 		if len(digits) == 0 {
 			return nil, &dialect.ValueError{Reason: "not an exact decimal number"}
 		}
+		n := scratch.Int
 		if len(digits) <= 19 {
 			// Fits uint64: skip the string conversion and big.Int's parser.
 			var u uint64
@@ -196,53 +334,9 @@ func decimalConverter() convertFunc {
 		if neg {
 			n.Neg(n)
 		}
-		return pgtype.Numeric{Int: n, Exp: exp, Valid: true}, nil
+		scratch.Exp = exp
+		return scratch, nil
 	}
-}
-
-// convertReal narrows a real's float64 back to float32, which is exact for values that came from a
-// 4-byte real.
-func convertReal(v any) (any, error) {
-	f, ok := v.(float64)
-	if !ok {
-		return nil, typeError(v, "float64")
-	}
-	r := float32(f)
-	if math.IsInf(float64(r), 0) && !math.IsInf(f, 0) {
-		return nil, &dialect.ValueError{Reason: "out of range for real"}
-	}
-	return r, nil
-}
-
-// convertTime rounds a time of day half up to microseconds (TYPES.md).
-func convertTime(v any) (any, error) {
-	t, ok := v.(typemap.TimeOfDay)
-	if !ok {
-		return nil, typeError(v, "typemap.TimeOfDay")
-	}
-	return pgtype.Time{Microseconds: int64(t.RoundToMicro()) / 1000, Valid: true}, nil
-}
-
-// convertTimestamp rounds half up to microseconds; pgx would truncate. The server rounds further to
-// the column's precision (timestamp(3), timestamp(0)) on input. Naive values arrive in UTC and are
-// sent as their wall clock; offset values keep their instant.
-func convertTimestamp(v any) (any, error) {
-	t, ok := v.(time.Time)
-	if !ok {
-		return nil, typeError(v, "time.Time")
-	}
-	if t.Nanosecond()%1000 == 0 {
-		return v, nil
-	}
-	return typemap.RoundToMicro(t), nil
-}
-
-func convertUUID(v any) (any, error) {
-	u, ok := v.(typemap.UUID)
-	if !ok {
-		return nil, typeError(v, "typemap.UUID")
-	}
-	return pgtype.UUID{Bytes: u, Valid: true}, nil
 }
 
 // convertText replaces U+0000, which PostgreSQL text cannot hold, with U+FFFD, and says so.

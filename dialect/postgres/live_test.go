@@ -485,6 +485,7 @@ func TestLiveValueErrors(t *testing.T) {
 	}{
 		{"string too long", [][]any{{int64(1), "ok", nil, int64(0)}, {int64(2), "toolong", nil, int64(0)}}, "short name", 2},
 		{"numeric overflow", [][]any{{int64(1), nil, typemap.DecimalValue("999.99"), int64(0)}, {int64(2), nil, typemap.DecimalValue("1000"), int64(0)}, {int64(3), nil, nil, int64(0)}}, "amount", 2},
+		{"integer out of range", [][]any{{int64(1), nil, nil, int64(math.MaxInt32)}, {int64(2), nil, nil, int64(math.MaxInt32) + 1}}, "req", 2},
 		{"not a decimal", [][]any{{int64(1), nil, typemap.DecimalValue("1e5"), int64(0)}}, "amount", 1},
 		{"null in not null", [][]any{{int64(1), nil, nil, int64(0)}, {int64(2), nil, nil, int64(0)}, {int64(3), nil, nil, nil}}, "req", 3},
 	} {
