@@ -583,8 +583,20 @@ func TestLiveAlterTable(t *testing.T) {
 	if s := sprint(cols); s != want {
 		t.Errorf("columns after AlterTable:\n got %s\nwant %s", s, want)
 	}
-	if s := sprint(queryStrings(t, tx, `SELECT n::text, s, d::text, "when"::text, coalesce(note, '-'), flag::text FROM "Evolving"`)); s != "[[7 abcde 123.450 2020-01-02 03:04:05.997 - true]]" {
+	if s := sprint(queryStrings(t, tx, `SELECT n::text, s, d::text, "when"::text, coalesce(note, '-'), flag::text FROM "Evolving" WHERE id = 1`)); s != "[[7 abcde 123.450 2020-01-02 03:04:05.997 - true]]" {
 		t.Errorf("data after AlterTable: %s", s)
+	}
+	// The same connection must load the new shape at once (no stale statement description).
+	evolved := dialect.Table{Name: "Evolving", Key: []int{0}, Columns: []typemap.Column{
+		c("id", "int", false, ""), c("n", "bigint", false, ""), c("s", "nvarchar(max)", true, ""),
+		c("d", "decimal(9,3)", true, ""), c("when", "datetime2(7)", true, ""), c("note", "nvarchar(100)", true, ""),
+		c("flag", "bit", false, ""),
+	}}
+	_, err = tx.BulkInsert(ctx, evolved, source([]any{int64(2), int64(1) << 40, strings.Repeat("s", 100),
+		typemap.DecimalValue("123456.789"), dt(2020, 1, 2, 3, 4, 5, 123456700), nil, false}))
+	must(t, err)
+	if s := sprint(queryStrings(t, tx, `SELECT n::text, d::text, "when"::text FROM "Evolving" WHERE id = 2`)); s != "[[1099511627776 123456.789 2020-01-02 03:04:05.123457]]" {
+		t.Errorf("row loaded after AlterTable: %s", s)
 	}
 	if !strings.Contains(logs.String(), "whatever()") {
 		t.Errorf("dropped default not logged: %s", logs.String())
@@ -696,4 +708,44 @@ func TestLiveFastCommitAndDefaults(t *testing.T) {
 		t.Errorf("defaults:\n got %s\nwant %s", s, want)
 	}
 	must(t, tx.Commit(ctx))
+}
+
+func TestLivePool(t *testing.T) {
+	base := testenv.Postgres(t)
+	ctx := context.Background()
+	st, err := Dialect{}.Open(ctx, base, dialect.OpenOptions{MaxConns: 1})
+	must(t, err)
+	defer st.Close()
+	tx1, err := st.Begin(ctx)
+	must(t, err)
+	// The only connection is taken: a second Begin waits, here until its deadline.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if tx, err := st.Begin(short); err == nil {
+		tx.Rollback(ctx)
+		t.Fatal("second Begin succeeded with MaxConns 1 while the first transaction was open")
+	}
+	// A failed statement aborts the transaction; after Rollback the connection is usable again.
+	if _, err := tx1.Exec(ctx, "SELECT 1/0"); err == nil {
+		t.Fatal("SELECT 1/0 succeeded")
+	}
+	must(t, tx1.Rollback(ctx))
+	tx2, err := st.Begin(ctx)
+	must(t, err)
+	var one int
+	rows, err := tx2.Query(ctx, "SELECT $1::int", 1)
+	must(t, err)
+	for rows.Next() {
+		must(t, rows.Scan(&one))
+	}
+	rows.Close()
+	must(t, rows.Err())
+	if one != 1 {
+		t.Errorf("query on the reused connection = %d, want 1", one)
+	}
+	must(t, tx2.Commit(ctx))
+	st.Close()
+	if _, err := st.Begin(ctx); err == nil {
+		t.Error("Begin after Close succeeded")
+	}
 }
