@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mirrorsink/mirrorsink/engine"
+	"github.com/mirrorsink/mirrorsink/protocol"
+)
+
+func init() {
+	register("keygen", "write a new application key pair (RSA XML for SuperOffice's portal, PEM beside it)", runKeygen)
+	register("status", "show each table's LSN, row count, last change and the last cycle of a tenant", runStatus)
+	register("resync", "mark a tenant's table (or all its tables) for repopulation in the next cycle", runResync)
+}
+
+func runKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "folder to write the key files into")
+	name := fs.String("name", "application", "base name of the key files")
+	bits := fs.Int("bits", 2048, "RSA key size in bits")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: mirrorsink keygen [--dir DIR] [--name NAME] [--bits N]")
+		fmt.Fprintln(stderr, "\nWrites NAME.private.xml and NAME.public.xml (.NET RSA XML, as SuperOffice's portal takes them)")
+		fmt.Fprintln(stderr, "and the same keys as NAME.private.pem and NAME.public.pem. Existing files are never overwritten.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *bits < 2048 {
+		return fmt.Errorf("--bits %d: use at least 2048", *bits)
+	}
+	key, err := protocol.GenerateKeyPair(*bits)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o750); err != nil {
+		return err
+	}
+	paths, err := protocol.WriteKeyPair(*dir, *name, key)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		fmt.Fprintln(stdout, filepath.Clean(p))
+	}
+	fmt.Fprintf(stdout, "Register %s with SuperOffice; point application.private_key at %s.\n",
+		filepath.Join(*dir, *name+".public.xml"), filepath.Join(*dir, *name+".private.pem"))
+	return nil
+}
+
+// openEngine builds an engine from the configuration for the operator commands.
+func openEngine(configPath string, stderr io.Writer) (*engine.Engine, *Config, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := cfg.engineOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng, err := engine.New(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	return eng, cfg, nil
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
+	tenant := fs.String("tenant", "", "the tenant (ctx, e.g. Cust12345); default: every tenant named in the configuration")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: mirrorsink status [--config FILE] [--tenant CTX] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	eng, _, err := openEngine(*configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	tenants := eng.Tenants()
+	if *tenant != "" {
+		tenants = []string{*tenant}
+	}
+	if len(tenants) == 0 {
+		return fmt.Errorf("no tenant named in the configuration: say which with --tenant")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var all []engine.TenantStatus
+	for _, name := range tenants {
+		st, err := eng.Status(ctx, name)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", name, err)
+		}
+		all = append(all, st)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	for _, st := range all {
+		fmt.Fprintf(stdout, "tenant %s (%s), %d tables\n", st.Tenant, st.Dialect, len(st.Tables))
+		if st.LastCycle != nil {
+			c := st.LastCycle
+			fmt.Fprintf(stdout, "last cycle: %s, %d tables changed, %d inserts, %d updates, %d deletes\n",
+				c.Completed.Format(time.RFC3339), c.Tables, c.Inserts, c.Updates, c.Deletes)
+		} else {
+			fmt.Fprintln(stdout, "last cycle: none recorded")
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TABLE\tLSN\tROWS\tSCHEMA CHANGED\tLAST APPLIED")
+		for _, t := range st.Tables {
+			applied := "-"
+			if t.LastApplied != nil {
+				applied = t.LastApplied.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Table, t.LSN, t.Rows, t.SchemaChanged.Format(time.RFC3339), applied)
+		}
+		tw.Flush()
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+func runResync(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("resync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
+	tenant := fs.String("tenant", "", "the tenant (ctx) whose mirror to resync (required)")
+	table := fs.String("table", "", "the table to resync; default: every table of the tenant")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: mirrorsink resync --tenant CTX [--table T] [--config FILE]")
+		fmt.Fprintln(stderr, "\nSets the stored LSN to -1: the next cycle's TableSchema answers -1, and SuperOffice wipes and resends.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tenant == "" {
+		fs.Usage()
+		return errUsage
+	}
+	eng, _, err := openEngine(*configPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := eng.Resync(ctx, *tenant, *table)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d table(s) of %s marked for repopulation in the next cycle\n", n, *tenant)
+	return nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mirrorsink/mirrorsink/engine"
+)
+
+// Config is the YAML configuration file (docs/CONFIGURATION.md). Values of the form ${NAME} in a DSN or
+// a path are taken from the environment, so that secrets stay out of the file.
+type Config struct {
+	Listen string    `yaml:"listen"`
+	TLS    TLSConfig `yaml:"tls"`
+
+	Application struct {
+		// ClientID is the application's client id at SuperOffice; tokens must be addressed to spn:<id>.
+		ClientID string `yaml:"client_id"`
+		// PrivateKey is the path of the application's RSA private key (RSA XML or PEM).
+		PrivateKey string `yaml:"private_key"`
+	} `yaml:"application"`
+
+	SuperOffice struct {
+		// Certificates: development, stage, production, or PEM paths, comma-separated.
+		Certificates string        `yaml:"certificates"`
+		ClockSkew    time.Duration `yaml:"clock_skew"`
+	} `yaml:"superoffice"`
+
+	Limits struct {
+		MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+		ReadTimeout    time.Duration `yaml:"read_timeout"`
+		WriteTimeout   time.Duration `yaml:"write_timeout"`
+		SpoolMemory    int64         `yaml:"spool_memory"`
+		SpoolDir       string        `yaml:"spool_dir"`
+		SchemaWorkers  int           `yaml:"schema_workers"`
+		ShutdownPeriod time.Duration `yaml:"shutdown_period"`
+	} `yaml:"limits"`
+
+	Tenants           map[string]RouteConfig `yaml:"tenants"`
+	Default           *RouteConfig           `yaml:"default"`
+	Keys              map[string][]string    `yaml:"keys"`
+	KeepMissingTables bool                   `yaml:"keep_missing_tables"`
+	Hooks             struct {
+		AfterWipe  []string `yaml:"after_wipe"`
+		AfterCycle []string `yaml:"after_cycle"`
+	} `yaml:"hooks"`
+
+	Log struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	} `yaml:"log"`
+}
+
+// TLSConfig names a certificate and key; both empty serves plain HTTP (TLS terminated by a proxy).
+type TLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// RouteConfig routes a tenant to a database.
+type RouteConfig struct {
+	Dialect  string `yaml:"dialect"`
+	DSN      string `yaml:"dsn"`
+	Schema   string `yaml:"schema"`
+	MaxConns int    `yaml:"max_conns"`
+	Paused   bool   `yaml:"paused"`
+}
+
+// defaultDataDir is where the configuration-less service keeps its SQLite mirrors and its key.
+const defaultDataDir = "./data"
+
+// defaultConfig is the configuration of a service started without a file: SQLite mirrors under
+// ./data for every tenant, SuperOffice's production certificates, and a generated application key.
+func defaultConfig() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	c.Default = &RouteConfig{Dialect: "sqlite", DSN: defaultDataDir + "/{ctx}.db"}
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.SuperOffice.Certificates == "" {
+		c.SuperOffice.Certificates = "production"
+	}
+	if c.SuperOffice.ClockSkew == 0 {
+		c.SuperOffice.ClockSkew = 2 * time.Minute
+	}
+	if c.Limits.MaxBodyBytes == 0 {
+		c.Limits.MaxBodyBytes = 64 << 20
+	}
+	if c.Limits.ReadTimeout == 0 {
+		c.Limits.ReadTimeout = 5 * time.Minute
+	}
+	if c.Limits.WriteTimeout == 0 {
+		c.Limits.WriteTimeout = 30 * time.Minute
+	}
+	if c.Limits.ShutdownPeriod == 0 {
+		c.Limits.ShutdownPeriod = 5 * time.Minute
+	}
+}
+
+// loadConfig reads the file at path; an empty path (and no MIRRORSINK_CONFIG) gives defaultConfig.
+func loadConfig(path string) (*Config, error) {
+	if path == "" {
+		path = os.Getenv("MIRRORSINK_CONFIG")
+	}
+	if path == "" {
+		return defaultConfig(), nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	c.applyDefaults()
+	if len(c.Tenants) == 0 && c.Default == nil {
+		return nil, fmt.Errorf("configuration %s: no tenants and no default route: no tenant could be served", path)
+	}
+	return c, nil
+}
+
+// engineOptions turns the configuration into the engine's options.
+func (c *Config) engineOptions() engine.Options {
+	route := func(r RouteConfig) engine.Route {
+		return engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused}
+	}
+	opts := engine.Options{
+		Tenants:           map[string]engine.Route{},
+		Keys:              c.Keys,
+		KeepMissingTables: c.KeepMissingTables,
+		SchemaWorkers:     c.Limits.SchemaWorkers,
+		Hooks:             engine.Hooks{AfterWipe: c.Hooks.AfterWipe, AfterCycle: c.Hooks.AfterCycle},
+	}
+	for name, r := range c.Tenants {
+		opts.Tenants[name] = route(r)
+	}
+	if c.Default != nil {
+		d := route(*c.Default)
+		opts.Default = &d
+	}
+	return opts
+}
+
+// expandEnv replaces ${NAME} with the environment variable NAME. Unlike os.ExpandEnv it leaves a bare
+// $ alone, since passwords in DSNs may contain one.
+func expandEnv(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(os.Getenv(s[i+2 : i+j]))
+		s = s[i+j+1:]
+	}
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mirrorsink/mirrorsink/engine"
+	"github.com/mirrorsink/mirrorsink/protocol"
+
+	// The dialects register themselves with package dialect.
+	_ "github.com/mirrorsink/mirrorsink/dialect/postgres"
+	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
+)
+
+func init() {
+	register("serve", "run the mirroring service (SOAP endpoint, /metrics, /healthz)", runServe)
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
+	listen := fs.String("listen", "", "listen address, overriding the configuration (e.g. 127.0.0.1:8080)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: mirrorsink serve [--config FILE] [--listen ADDR]")
+		fmt.Fprintln(stderr, "\nServes SuperOffice's Mirroring Task. Without a configuration it mirrors every tenant into")
+		fmt.Fprintln(stderr, "SQLite files under ./data and generates an application key pair there on first start.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	svc, err := newService(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer svc.engine.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return svc.serve(ctx, ln)
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.Log.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// service is the running mirroring service: the engine behind the SOAP server.
+type service struct {
+	cfg    *Config
+	log    *slog.Logger
+	engine *engine.Engine
+	http   *http.Server
+}
+
+func newService(cfg *Config, log *slog.Logger) (*service, error) {
+	key, err := applicationKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := protocol.LoadCertificates(cfg.SuperOffice.Certificates)
+	if err != nil {
+		return nil, fmt.Errorf("superoffice certificates: %w", err)
+	}
+	verifier, err := protocol.NewTokenVerifier(protocol.VerifierConfig{
+		Certificates: certs,
+		ClientID:     cfg.Application.ClientID,
+		Skew:         cfg.SuperOffice.ClockSkew,
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts := cfg.engineOptions()
+	opts.Logger = log
+	eng, err := engine.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	soap, err := protocol.NewServer(protocol.ServerConfig{
+		Handler:        eng,
+		Verifier:       verifier,
+		ApplicationKey: key,
+		Build:          "mirrorsink " + version,
+		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+		Decode:         protocol.DecodeOptions{SpoolMemory: cfg.Limits.SpoolMemory, SpoolDir: cfg.Limits.SpoolDir},
+		Logger:         log,
+	})
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_ = eng.Metrics().WritePrometheus(w)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("/", soap)
+	return &service{
+		cfg:    cfg,
+		log:    log,
+		engine: eng,
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 30 * time.Second,
+			ReadTimeout:       cfg.Limits.ReadTimeout,
+			WriteTimeout:      cfg.Limits.WriteTimeout,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}, nil
+}
+
+// serve answers on ln until ctx ends, then lets running calls finish (up to the shutdown period).
+func (s *service) serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLS.Cert != "" || s.cfg.TLS.Key != "" {
+			errc <- s.http.ServeTLS(ln, s.cfg.TLS.Cert, s.cfg.TLS.Key)
+		} else {
+			errc <- s.http.Serve(ln)
+		}
+	}()
+	scheme := "http"
+	if s.cfg.TLS.Cert != "" {
+		scheme = "https"
+	}
+	s.log.Info("mirrorsink is serving", "url", scheme+"://"+ln.Addr().String()+"/", "version", version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: letting running calls finish", "within", s.cfg.Limits.ShutdownPeriod)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownPeriod)
+	defer cancel()
+	if err := s.http.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// applicationKey loads the configured key; without one, it uses (and on first start generates) a key
+// pair under ./data, and says where the public half is for SuperOffice's portal.
+func applicationKey(cfg *Config, log *slog.Logger) (*rsa.PrivateKey, error) {
+	if cfg.Application.PrivateKey != "" {
+		key, err := protocol.LoadPrivateKey(expandEnv(cfg.Application.PrivateKey))
+		if err != nil {
+			return nil, fmt.Errorf("application private key: %w", err)
+		}
+		return key, nil
+	}
+	path := filepath.Join(defaultDataDir, "application.private.pem")
+	if key, err := protocol.LoadPrivateKey(path); err == nil {
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("application private key %s: %w", path, err)
+	}
+	key, err := protocol.GenerateKeyPair(2048)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(defaultDataDir, 0o750); err != nil {
+		return nil, err
+	}
+	paths, err := protocol.WriteKeyPair(defaultDataDir, "application", key)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("no application key configured: generated one; register the public key with SuperOffice", "files", paths)
+	return key, nil
+}
