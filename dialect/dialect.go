@@ -197,6 +197,13 @@ type Tx interface {
 	Delete(ctx context.Context, t Table, keys RowSource) (int64, error)
 }
 
+// TableQuoter is implemented by a Store whose tables need more than Dialect.Quote to be named, such as
+// SQL Server with a schema per tenant (it has no search_path, so every name is schema-qualified). The
+// engine names its own tables through it when present.
+type TableQuoter interface {
+	QuoteTable(name string) (string, error)
+}
+
 // FastCommitter is implemented by a Tx that can commit without waiting for durability (PostgreSQL
 // synchronous_commit = off). The engine asks for it only for batches that store no LSN while a table
 // is being repopulated: a crash loses nothing then, as the table's LSN is still -1 and SuperOffice

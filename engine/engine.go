@@ -226,11 +226,26 @@ func (t *tenant) quoteNames() error {
 		}
 		return q
 	}
-	t.q = quotedNames{meta: quote(t.names.Meta), cycles: quote(t.names.Cycles), migrations: quote(t.names.Migrations), col: map[string]string{}}
+	quoteTable := func(s string) string {
+		q, qerr := t.quoteTable(s)
+		if qerr != nil && err == nil {
+			err = fmt.Errorf("tenant %s: %w", t.name, qerr)
+		}
+		return q
+	}
+	t.q = quotedNames{meta: quoteTable(t.names.Meta), cycles: quoteTable(t.names.Cycles), migrations: quoteTable(t.names.Migrations), col: map[string]string{}}
 	for _, c := range []string{"version", "applied", "tablename", "lsn", "schemahash", "schemajson", "schemachanged", "lastapplied", "id", "completed", "tables", "inserts", "updates", "deletes", "summary"} {
 		t.q.col[c] = quote(c)
 	}
 	return err
+}
+
+// quoteTable names a table of the tenant's mirror, qualified where the store needs it.
+func (t *tenant) quoteTable(name string) (string, error) {
+	if tq, ok := t.store.(dialect.TableQuoter); ok {
+		return tq.QuoteTable(name)
+	}
+	return t.dialect.Quote(name)
 }
 
 // isOwnTable reports whether a source table name collides with one of mirrorsink's own tables.
@@ -241,7 +256,7 @@ func (t *tenant) isOwnTable(name string) bool {
 // migrate applies the missing migrations of mirrorsink's own tables, under a lock so that replicas
 // starting together do not race.
 func (e *Engine) migrate(ctx context.Context, t *tenant) error {
-	ms, err := migrations.For(t.dialect.Name(), t.names, t.dialect.Quote)
+	ms, err := migrations.For(t.dialect.Name(), t.names, t.quoteTable)
 	if err != nil {
 		return err
 	}

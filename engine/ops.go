@@ -296,7 +296,7 @@ func (e *Engine) runHooks(ctx context.Context, t *tenant, hooks []string, table 
 	}
 	quoted := ""
 	if table != "" {
-		q, err := t.dialect.Quote(table)
+		q, err := t.quoteTable(table)
 		if err != nil {
 			e.log.Warn("hook skipped", "tenant", t.name, "table", table, "err", err)
 			return

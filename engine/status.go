@@ -64,7 +64,7 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 		}
 		for _, r := range meta {
 			ts := TableStatus{Table: r.table, LSN: r.lsn, SchemaChanged: r.schemaChanged, LastApplied: r.lastApplied, Rows: -1}
-			if q, err := t.dialect.Quote(r.table); err == nil {
+			if q, err := t.quoteTable(r.table); err == nil {
 				rows, err := tx.Query(ctx, "SELECT COUNT(*) FROM "+q)
 				if err == nil {
 					if rows.Next() {
