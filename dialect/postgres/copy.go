@@ -86,8 +86,9 @@ func (s *copySource) Values() ([]any, error) {
 
 func (s *copySource) Err() error { return s.src.Err() }
 
-// copyRows copies rows (values for cols, in order) into target with binary COPY.
-func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, target string, cols []typemap.Column, rows dialect.RowSource) (int64, error) {
+// copyRows copies rows (values for cols, in order) into target with binary COPY. target is the
+// (schema-qualified) table; its last part is the name that the server's error context shows.
+func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, target pgx.Identifier, cols []typemap.Column, rows dialect.RowSource) (int64, error) {
 	src := &copySource{
 		src:   rows,
 		conv:  make([]convertFunc, len(cols)),
@@ -112,12 +113,12 @@ func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, target string, col
 			}
 		}
 	}
-	n, err := t.tx.CopyFrom(ctx, pgx.Identifier{target}, names, src)
+	n, err := t.tx.CopyFrom(ctx, target, names, src)
 	if err != nil {
 		if src.err != nil {
 			return n, src.err
 		}
-		return n, mapError(err, target, cols)
+		return n, mapError(err, target[len(target)-1], cols)
 	}
 	return n, nil
 }

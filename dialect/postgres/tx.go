@@ -247,7 +247,7 @@ func (t *Tx) BulkInsert(ctx context.Context, tbl dialect.Table, rows dialect.Row
 	if _, err := Quote(tbl.Name); err != nil {
 		return 0, err
 	}
-	n, err := t.copyRows(ctx, tbl, tbl.Name, tbl.Columns, rows)
+	n, err := t.copyRows(ctx, tbl, pgx.Identifier{tbl.Name}, tbl.Columns, rows)
 	if err != nil {
 		return n, fmt.Errorf("postgres: bulk insert into %s: %w", quoteUnchecked(tbl.Name), err)
 	}
@@ -263,7 +263,7 @@ func (t *Tx) stage(ctx context.Context, tbl dialect.Table, staging string, cols 
 	if _, err := t.simple(ctx, sql); err != nil {
 		return fmt.Errorf("create staging table: %w", err)
 	}
-	_, err = t.copyRows(ctx, tbl, staging, cols, rows)
+	_, err = t.copyRows(ctx, tbl, pgx.Identifier{"pg_temp", staging}, cols, rows)
 	return err
 }
 
