@@ -32,7 +32,7 @@ func QuoteIdent(name string) (string, error) {
 		return "", errors.New("sqlite: empty identifier")
 	}
 	if len(name) > MaxNameBytes {
-		return "", fmt.Errorf("sqlite: %w: %d bytes, the limit is %d", dialect.ErrNameTooLong, len(name), MaxNameBytes)
+		return "", fmt.Errorf("sqlite: %w: %q… is %d bytes long, the limit is %d", dialect.ErrNameTooLong, name[:32], len(name), MaxNameBytes)
 	}
 	if strings.IndexByte(name, 0) >= 0 {
 		return "", fmt.Errorf("sqlite: identifier %q contains a NUL character", name)

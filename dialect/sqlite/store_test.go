@@ -682,3 +682,21 @@ func TestAlterNullabilityEnforced(t *testing.T) {
 		t.Errorf("the rebuild's temporary table is left: %v, %v", ok, err)
 	}
 }
+
+func TestValueErrorInLaterBatch(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	tbl := keyed()
+	src := manyRows(0, 1500)
+	src.rows[699] = []any{int64(699), "k", int64(5)} // an int where text belongs, in the second statement
+	tx := begin(t, st)
+	must(t, tx.CreateTable(ctx, tbl))
+	_, err := tx.BulkInsert(ctx, tbl, src)
+	var ve *dialect.ValueError
+	if !errors.As(err, &ve) || ve.Row != 700 || ve.Column != "v" {
+		t.Fatalf("BulkInsert error = %v, want a ValueError for row 700, column v", err)
+	}
+	if src.i >= len(src.rows) {
+		t.Error("the source was read to the end after the failing row")
+	}
+}

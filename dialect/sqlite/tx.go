@@ -205,109 +205,150 @@ func isConstraint(err error) bool {
 	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
-// batchWriter sends rows through multi-row statements of up to perStmt rows: one prepared statement
-// for full chunks, one more for the last partial chunk. The argument slice is reused.
-type batchWriter struct {
-	tx      *sql.Tx
-	build   func(rows int) (string, error)
-	width   int
-	perStmt int
-	full    *sql.Stmt
-	args    []any
-	n       int // rows in args
-	written int64
+// batch is a filled argument buffer of n rows, or the error that ended the pulling.
+type batch struct {
+	args []any
+	n    int
+	err  error
 }
 
-func (w *batchWriter) flush(ctx context.Context) error {
-	if w.n == 0 {
-		return nil
-	}
-	var res sql.Result
-	var err error
-	if w.n == w.perStmt {
-		if w.full == nil {
-			q, err := w.build(w.perStmt)
-			if err != nil {
-				return err
-			}
-			if w.full, err = w.tx.PrepareContext(ctx, q); err != nil {
-				return err
+// puller reads rows from a RowSource and converts them into argument buffers. It runs on its own
+// goroutine so that decoding and converting the next rows overlaps SQLite executing the previous
+// statement; two buffers alternate between it and the writer.
+type puller struct {
+	src    dialect.RowSource
+	cols   []typemap.Column
+	convs  []converter
+	rows   int // rows per buffer
+	pulled int64
+}
+
+func (p *puller) run(free <-chan []any, full chan<- batch, stop <-chan struct{}) {
+	defer close(full)
+	width := len(p.cols)
+	var buf [48]byte
+	for {
+		var args []any
+		select {
+		case args = <-free:
+		case <-stop:
+			return
+		}
+		n, err := p.fill(args, width, buf[:])
+		if n > 0 || err != nil {
+			select {
+			case full <- batch{args: args, n: n, err: err}:
+			case <-stop:
+				return
 			}
 		}
-		res, err = w.full.ExecContext(ctx, w.args...)
-	} else {
-		q, berr := w.build(w.n)
-		if berr != nil {
-			return berr
+		if n < p.rows || err != nil {
+			return
 		}
-		res, err = w.tx.ExecContext(ctx, q, w.args[:w.n*w.width]...)
-	}
-	if err != nil {
-		return err
-	}
-	affected, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	w.written += affected
-	w.n = 0
-	return nil
-}
-
-func (w *batchWriter) close() {
-	if w.full != nil {
-		_ = w.full.Close()
 	}
 }
 
-// writeRows pulls every row from src, converts the columns cols, and writes them with build. It
-// returns the rows pulled and the rows the statements affected.
+// fill converts up to p.rows rows into args; fewer rows mean the source is exhausted.
+func (p *puller) fill(args []any, width int, buf []byte) (int, error) {
+	n := 0
+	for n < p.rows && p.src.Next() {
+		vals, err := p.src.Values()
+		p.pulled++
+		if err != nil {
+			return n, fmt.Errorf("row %d: %w", p.pulled, err)
+		}
+		if len(vals) != width {
+			return n, fmt.Errorf("row %d has %d values for %d columns", p.pulled, len(vals), width)
+		}
+		base := n * width
+		for i, v := range vals {
+			if v == nil {
+				args[base+i] = nil
+				continue
+			}
+			out, reason := p.convs[i](v, buf)
+			if reason != "" {
+				return n, &dialect.ValueError{Column: p.cols[i].Name, Row: int(p.pulled), Reason: reason}
+			}
+			args[base+i] = out
+		}
+		n++
+	}
+	if n < p.rows {
+		if err := p.src.Err(); err != nil {
+			return n, fmt.Errorf("row source: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// writeRows pulls every row from src, converts the columns cols, and writes them with multi-row
+// statements built by build: one prepared statement for full buffers, one more for the last partial
+// buffer. It returns the rows pulled and the rows the statements affected. The source is not used
+// after writeRows returns.
 func (x *Tx) writeRows(ctx context.Context, cols []typemap.Column, src dialect.RowSource,
 	build func(rows int) (string, error)) (pulled, affected int64, err error) {
 	width := len(cols)
-	convs := make([]converter, width)
+	p := &puller{src: src, cols: cols, convs: make([]converter, width), rows: rowsPerStatement(width)}
 	for i, c := range cols {
-		convs[i] = converterFor(c.Type)
+		p.convs[i] = converterFor(c.Type)
 	}
-	w := &batchWriter{tx: x.tx, build: build, width: width, perStmt: rowsPerStatement(width)}
-	defer w.close()
-	w.args = make([]any, w.perStmt*width)
-	var buf [48]byte
-	for src.Next() {
-		vals, err := src.Values()
-		pulled++
-		if err != nil {
-			return pulled, w.written, fmt.Errorf("row %d: %w", pulled, err)
+	free := make(chan []any, 2)
+	full := make(chan batch, 1)
+	stop := make(chan struct{})
+	free <- make([]any, p.rows*width)
+	free <- make([]any, p.rows*width)
+	go p.run(free, full, stop)
+	defer func() {
+		// Stop the puller and wait until it has let go of the source.
+		close(stop)
+		for range full {
 		}
-		if len(vals) != width {
-			return pulled, w.written, fmt.Errorf("row %d has %d values for %d columns", pulled, len(vals), width)
+		pulled = p.pulled
+	}()
+
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			_ = stmt.Close()
 		}
-		base := w.n * width
-		for i, v := range vals {
-			if v == nil {
-				w.args[base+i] = nil
-				continue
+	}()
+	for b := range full {
+		if b.n > 0 {
+			var res sql.Result
+			if b.n == p.rows {
+				if stmt == nil {
+					q, err := build(p.rows)
+					if err != nil {
+						return 0, affected, err
+					}
+					if stmt, err = x.tx.PrepareContext(ctx, q); err != nil {
+						return 0, affected, err
+					}
+				}
+				res, err = stmt.ExecContext(ctx, b.args...)
+			} else {
+				q, berr := build(b.n)
+				if berr != nil {
+					return 0, affected, berr
+				}
+				res, err = x.tx.ExecContext(ctx, q, b.args[:b.n*width]...)
 			}
-			out, reason := convs[i](v, buf[:])
-			if reason != "" {
-				return pulled, w.written, &dialect.ValueError{Column: cols[i].Name, Row: int(pulled), Reason: reason}
+			if err != nil {
+				return 0, affected, err
 			}
-			w.args[base+i] = out
-		}
-		w.n++
-		if w.n == w.perStmt {
-			if err := w.flush(ctx); err != nil {
-				return pulled, w.written, err
+			n, err := res.RowsAffected()
+			if err != nil {
+				return 0, affected, err
 			}
+			affected += n
 		}
+		if b.err != nil {
+			return 0, affected, b.err
+		}
+		free <- b.args
 	}
-	if err := src.Err(); err != nil {
-		return pulled, w.written, fmt.Errorf("row source: %w", err)
-	}
-	if err := w.flush(ctx); err != nil {
-		return pulled, w.written, err
-	}
-	return pulled, w.written, nil
+	return 0, affected, nil
 }
 
 // BulkInsert inserts rows with multi-row INSERT statements. A key that exists, or repeats within
