@@ -1,16 +1,31 @@
 // Package sqlite is the SQLite target of mirrorsink (modernc.org/sqlite, pure Go), the embedded
-// default: each tenant's mirror is one database file.
+// default: each tenant's mirror is one database file. The DSN is a file path or a "file:" URI;
+// missing parent directories are created (0750). OpenOptions.Schema is refused: a tenant is a file.
 //
 // Concurrency: SQLite allows one writer per file, so a Store holds a pool of exactly one connection
 // (OpenOptions.MaxConns is ignored), shared by every Store of the same file in the process. Begin
 // therefore waits, under its context, until the previous transaction of that file ends: this is the
-// process mutex of ARCHITECTURE.md. Transactions start with BEGIN IMMEDIATE, so a writer in another
-// process waits (busy_timeout) at Begin instead of failing with SQLITE_BUSY in the middle of a
-// transaction. Lock adds a process-wide keyed mutex per file and key, released when the transaction
-// ends.
+// process mutex of ARCHITECTURE.md. A goroutine must not hold two transactions of one file, and a
+// transaction that is never ended blocks the file. Transactions start with BEGIN IMMEDIATE, so a
+// writer in another process waits (busy_timeout, 10 s) at Begin instead of failing with SQLITE_BUSY
+// in the middle of a transaction. Lock adds a process-wide keyed mutex per file and key, released
+// when the transaction ends. Every connection runs journal_mode=WAL, synchronous=NORMAL,
+// foreign_keys=OFF.
 //
-// Storage: see TYPES.md and values.go. Decimals are TEXT (exact), datetimes are fixed-width text that
-// sorts in time order, tables keep their rowid (no WITHOUT ROWID).
+// Storage (TYPES.md): integers and bit in INTEGER; float and real in REAL (NaN is refused: SQLite
+// would store NULL); decimals and money as exact TEXT in typemap.DecimalValue's canonical form
+// (declared TEXT, not NUMERIC, so that SQLite never turns them into REAL); date, time, the datetime
+// kinds and datetimeoffset as fixed-width text with seven fraction digits (see values.go), so that
+// text order is time order; datetimeoffset keeps the value's own offset; uniqueidentifier as
+// lower-case text; binary kinds in BLOB. An empty binary value is stored as an empty BLOB, which
+// the driver reads back as a nil []byte (SQL NULL reads as a nil interface). Tables keep their rowid
+// (no WITHOUT ROWID): wide rows stay out of the key's B-tree, and a single int key is the rowid.
+//
+// Writes: BulkInsert, Upsert and Delete send multi-row statements of up to 500 rows (within SQLite's
+// 32766 variables); converting the next rows overlaps SQLite executing the previous statement.
+// Upsert is INSERT … ON CONFLICT DO UPDATE without a staging table, which in an embedded database
+// would only copy every row twice. AlterTable uses ALTER TABLE where SQLite can and otherwise
+// rebuilds the table in place within the transaction (create, copy, drop, rename).
 package sqlite
 
 import (

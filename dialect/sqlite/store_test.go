@@ -700,3 +700,44 @@ func TestValueErrorInLaterBatch(t *testing.T) {
 		t.Error("the source was read to the end after the failing row")
 	}
 }
+
+func TestParseDSN(t *testing.T) {
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	cases := []struct {
+		dsn, file string
+		contains  []string
+		absent    []string
+	}{
+		{dsn: "data/tenant.db", file: abs("data/tenant.db"),
+			contains: []string{"data/tenant.db?", "_txlock=immediate", "journal_mode%28WAL%29", "busy_timeout%2810000%29", "foreign_keys%280%29"}},
+		{dsn: "file:/tmp/x%20y.db?cache=private&_txlock=deferred&_pragma=cache_size(-1000)", file: "/tmp/x y.db",
+			contains: []string{"file:/tmp/x%20y.db?", "cache=private", "_txlock=immediate", "cache_size%28-1000%29"}, absent: []string{"deferred"}},
+		{dsn: "file:///tmp/a.db", file: "/tmp/a.db", contains: []string{"file:///tmp/a.db?"}},
+		{dsn: ":memory:", file: "", contains: []string{":memory:?"}, absent: []string{"WAL"}},
+	}
+	for _, c := range cases {
+		got, err := parseDSN(c.dsn)
+		if err != nil {
+			t.Errorf("parseDSN(%q): %v", c.dsn, err)
+			continue
+		}
+		if got.file != c.file {
+			t.Errorf("parseDSN(%q).file = %q, want %q", c.dsn, got.file, c.file)
+		}
+		for _, s := range c.contains {
+			if !strings.Contains(got.driverDSN, s) {
+				t.Errorf("parseDSN(%q) = %q, want it to contain %q", c.dsn, got.driverDSN, s)
+			}
+		}
+		for _, s := range c.absent {
+			if strings.Contains(got.driverDSN, s) {
+				t.Errorf("parseDSN(%q) = %q, want no %q", c.dsn, got.driverDSN, s)
+			}
+		}
+	}
+	for _, bad := range []string{"", "file:", "file:?mode=ro", "x.db?%zz"} {
+		if _, err := parseDSN(bad); err == nil {
+			t.Errorf("parseDSN(%q) succeeded, want an error", bad)
+		}
+	}
+}
