@@ -219,17 +219,33 @@ func (d elemDecoder) fields(field func() (handled bool, err error)) error {
 // envelopeStart reads the Envelope start tag. A body that is not a SOAP envelope gives an error
 // wrapping ErrNotSOAP.
 func (d elemDecoder) envelopeStart() error {
-	k, err := d.next()
+	var k tokenKind
+	var err error
+	for {
+		if k, err = d.s.next(); err != nil {
+			break
+		}
+		// .NET writers may start with a byte order mark.
+		if k != tokText || !blankText(bytes.TrimPrefix(d.s.text, []byte("\uFEFF"))) {
+			break
+		}
+	}
 	if err != nil {
+		if err == io.EOF {
+			return &DecodeError{Offset: d.s.offset(), Msg: "not a SOAP envelope: empty body", Err: ErrNotSOAP}
+		}
+		err = d.wrap(err)
 		var de *DecodeError
-		if errors.As(err, &de) {
+		if errors.As(err, &de) && de.Err == nil {
 			de.Err = ErrNotSOAP
 			de.Msg = "not a SOAP envelope: " + de.Msg
-			return de
 		}
 		return err
 	}
-	if k != tokStart || !d.is(NSSoapEnv, "Envelope") {
+	if k == tokText {
+		return &DecodeError{Offset: d.s.tokOff, Msg: fmt.Sprintf("not a SOAP envelope: text %q before the root element", clipText(d.s.text, 40)), Err: ErrNotSOAP}
+	}
+	if !d.is(NSSoapEnv, "Envelope") {
 		return &DecodeError{Offset: d.s.tokOff, Msg: "not a SOAP envelope: root element is " + d.elemName(), Err: ErrNotSOAP}
 	}
 	return nil

@@ -400,17 +400,35 @@ var predefinedEntities = map[string]byte{"lt": '<', "gt": '>', "amp": '&', "apos
 // scanRef resolves an entity or character reference at pos ('&'). Any numeric reference up to
 // U+10FFFF is accepted, including those XML 1.0 forbids, because WCF writes control characters so.
 func (s *scanner) scanRef(dst *[]byte) error {
-	const maxRef = 32
-	s.ensure(maxRef)
-	window := s.buf[s.pos:min(s.end, s.pos+maxRef)]
-	semi := bytes.IndexByte(window, ';')
-	if semi < 0 {
-		return s.fail(errSyntax, "invalid character entity %q (no semicolon)", window[:min(len(window), 12)])
+	// The reference runs over name bytes (and '#') up to ';'. Numeric references may carry any number
+	// of leading zeros, so its length is bounded only generously.
+	const maxRef = 1024
+	start := s.pos
+	j := s.pos + 1
+	for {
+		for j < s.end && (isNameByte(s.buf[j]) || s.buf[j] == '#' || s.buf[j] >= utf8.RuneSelf) {
+			j++
+		}
+		if j < s.end {
+			break
+		}
+		if j-start > maxRef {
+			return s.fail(errLimit, "character reference longer than %d bytes", maxRef)
+		}
+		shift, ok := s.fill(start)
+		start -= shift
+		j -= shift
+		if !ok {
+			return s.eofError("character reference")
+		}
 	}
-	if err := s.resolveRef(window[1:semi], dst); err != nil {
+	if s.buf[j] != ';' {
+		return s.fail(errSyntax, "invalid character entity %q (no semicolon)", clipText(s.buf[start:j], 20))
+	}
+	if err := s.resolveRef(s.buf[start+1:j], dst); err != nil {
 		return err
 	}
-	s.pos += semi + 1
+	s.pos = j + 1
 	return nil
 }
 
@@ -849,14 +867,17 @@ func (s *scanner) attrValue(v []byte) error {
 		case c == '<':
 			return s.fail(errSyntax, "unescaped < inside quoted string")
 		case c == '&':
-			semi := bytes.IndexByte(v[i:min(len(v), i+32)], ';')
-			if semi < 0 {
+			j := i + 1
+			for j < len(v) && (isNameByte(v[j]) || v[j] == '#' || v[j] >= utf8.RuneSelf) {
+				j++
+			}
+			if j >= len(v) || v[j] != ';' {
 				return s.fail(errSyntax, "invalid character entity in attribute value")
 			}
-			if err := s.resolveRef(v[i+1:i+semi], &s.attrBuf); err != nil {
+			if err := s.resolveRef(v[i+1:j], &s.attrBuf); err != nil {
 				return err
 			}
-			i += semi + 1
+			i = j + 1
 		case c == '\r':
 			s.attrBuf = append(s.attrBuf, '\n')
 			i++
