@@ -277,16 +277,25 @@ var textSpecial = func() (t [256]bool) {
 	return
 }()
 
+// fastStop marks the bytes at which the fast path of scanText stops.
+var fastStop = func() (t [256]bool) {
+	t['<'], t['&'], t['\r'] = true, true, true
+	return
+}()
+
 // scanText reads character data up to the next tag. Comments and processing instructions are skipped
 // and CDATA sections are merged; an empty result (e.g. only a comment between tags) is not reported.
 func (s *scanner) scanText() (tokenKind, error) {
-	// Fast path: plain ASCII text that ends within the buffer at a tag.
+	// Fast path: text without references or \r that ends within the buffer at a tag.
 	i := s.pos
 	buf := s.buf[:s.end]
-	for i < len(buf) && !textSpecial[buf[i]] {
+	var high byte
+	for i < len(buf) && !fastStop[buf[i]] {
+		high |= buf[i]
 		i++
 	}
-	if i < len(buf) && buf[i] == '<' && i+1 < len(buf) && buf[i+1] != '!' && buf[i+1] != '?' {
+	if i < len(buf) && buf[i] == '<' && i+1 < len(buf) && buf[i+1] != '!' && buf[i+1] != '?' &&
+		(high < utf8.RuneSelf || utf8.Valid(buf[s.pos:i])) {
 		if i-s.pos > s.maxText {
 			return tokNone, s.fail(errLimit, "text longer than %d bytes", s.maxText)
 		}

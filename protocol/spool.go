@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 )
@@ -91,7 +92,15 @@ func (sp *spool) grow(n int) error {
 	if need > c {
 		c = need + need/4
 	}
-	nb := make([]byte, len(sp.buf), c)
+	var nb []byte
+	if c == DefaultSpoolMemory {
+		if p, ok := spoolBufPool.Get().(*[]byte); ok {
+			nb = (*p)[:len(sp.buf)]
+		}
+	}
+	if nb == nil {
+		nb = make([]byte, len(sp.buf), c)
+	}
 	copy(nb, sp.buf)
 	sp.buf = nb
 	return nil
@@ -199,7 +208,15 @@ func (sp *spool) finish() (*spoolRows, error) {
 	return r, nil
 }
 
+// spoolBufPool keeps default-sized spool buffers between calls, since every RowData call of the default
+// size (about 1 MB) would otherwise allocate one.
+var spoolBufPool sync.Pool
+
 func (sp *spool) close() error {
+	if cap(sp.buf) == DefaultSpoolMemory {
+		b := sp.buf[:0]
+		spoolBufPool.Put(&b)
+	}
 	sp.buf = nil
 	sp.rowsIter.vals = nil
 	if sp.file == nil {
