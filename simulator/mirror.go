@@ -1,0 +1,62 @@
+package simulator
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/engine"
+)
+
+// Mirror names a tenant's mirror database, as the service's route for the tenant does.
+type Mirror struct {
+	Dialect string
+	// DSN may hold "{ctx}", replaced by the tenant.
+	DSN    string
+	Schema string
+	Tenant string
+}
+
+func (m Mirror) expand(s string) string { return strings.ReplaceAll(s, "{ctx}", m.Tenant) }
+
+// Open opens the tenant's mirror through its dialect, for Verify.
+func (m Mirror) Open(ctx context.Context) (dialect.Store, error) {
+	d, err := dialect.Lookup(m.Dialect)
+	if err != nil {
+		return nil, err
+	}
+	st, err := d.Open(ctx, m.expand(m.DSN), dialect.OpenOptions{Schema: m.expand(m.Schema), MaxConns: 2,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return nil, fmt.Errorf("open the mirror of %s: %w", m.Tenant, err)
+	}
+	return st, nil
+}
+
+// Verify compares src with this mirror (see Verify).
+func (m Mirror) Verify(ctx context.Context, src *Source, absent ...string) ([]TableCheck, error) {
+	st, err := m.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return Verify(ctx, src, m.Dialect, st, absent...)
+}
+
+// Reset sets a table's LSN in the mirror's metadata to -1, as an operator does with `mirrorsink
+// resync`, so that the next cycle wipes and resends it.
+func (m Mirror) Reset(ctx context.Context, table string) error {
+	eng, err := engine.New(engine.Options{
+		Tenants: map[string]engine.Route{m.Tenant: {Dialect: m.Dialect, DSN: m.DSN, Schema: m.Schema, MaxConns: 2}},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	_, err = eng.Resync(ctx, m.Tenant, table)
+	return err
+}

@@ -1,0 +1,268 @@
+package simulator
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+// TableCheck is the comparison of one table.
+type TableCheck struct {
+	Table                    string
+	SourceRows, MirrorRows   int64
+	SourceCheck, MirrorCheck uint64
+}
+
+// VerifyError says how the mirror differs from the source.
+type VerifyError struct {
+	Table                  string
+	SourceRows, MirrorRows int64
+	// Key is the canonical text of the first differing key (empty when only counts were compared);
+	// Detail says what differs there.
+	Key, Detail string
+}
+
+func (e *VerifyError) Error() string {
+	msg := fmt.Sprintf("verify: table %s differs: source has %d rows, mirror has %d", e.Table, e.SourceRows, e.MirrorRows)
+	if e.Key != "" {
+		msg += fmt.Sprintf("; first differing key %s: %s", e.Key, e.Detail)
+	}
+	return msg
+}
+
+// Verify compares every table of src with the mirror in store (a dialect's open tenant mirror): the
+// row count and an order-independent checksum of the canonical text of every value, allowing for the
+// dialect's documented losses. absent names tables that must not exist in the mirror (dropped at the
+// source). On a difference it returns a *VerifyError naming the table, the counts and the first
+// differing key.
+func Verify(ctx context.Context, src *Source, dialectName string, store dialect.Store, absent ...string) ([]TableCheck, error) {
+	d, err := dialect.Lookup(dialectName)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := src.Tables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	losses := LossesOf(dialectName)
+	var checks []TableCheck
+	for _, t := range tables {
+		types, err := t.types()
+		if err != nil {
+			return checks, err
+		}
+		sc, err := sourceSums(ctx, src, t, types, losses, nil)
+		if err != nil {
+			return checks, err
+		}
+		mc, err := mirrorSums(ctx, d, store, t, types, losses, nil)
+		if err != nil {
+			return checks, err
+		}
+		checks = append(checks, TableCheck{Table: t.Name, SourceRows: sc.rows, MirrorRows: mc.rows, SourceCheck: sc.sum, MirrorCheck: mc.sum})
+		if sc != mc {
+			return checks, diff(ctx, src, d, store, t, types, losses, sc.rows, mc.rows)
+		}
+	}
+	if len(absent) > 0 {
+		tx, err := store.Begin(ctx)
+		if err != nil {
+			return checks, fmt.Errorf("verify: %w", err)
+		}
+		defer tx.Rollback(ctx)
+		for _, name := range absent {
+			ok, err := tx.TableExists(ctx, name)
+			if err != nil {
+				return checks, fmt.Errorf("verify: %s: %w", name, err)
+			}
+			if ok {
+				return checks, fmt.Errorf("verify: table %s was dropped at the source but still exists in the mirror", name)
+			}
+		}
+	}
+	return checks, nil
+}
+
+// sums is a table's row count and order-independent checksum.
+type sums struct {
+	rows int64
+	sum  uint64
+}
+
+// rowHash hashes one row's canonical texts; the sum of row hashes is independent of row order.
+func rowHash(texts []string) uint64 {
+	h := fnv.New64a()
+	for _, s := range texts {
+		h.Write([]byte(s))
+		h.Write([]byte{0xfe})
+	}
+	x := h.Sum64()
+	// A final mix keeps rows that differ in one bit from cancelling out in the sum.
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	return x
+}
+
+// sourceSums reads the source table; with rows set, it also collects each row's texts by key.
+func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type, l Losses, rows map[string][]string) (sums, error) {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = quoteIdent(c.Name)
+	}
+	r, err := src.db.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+quoteIdent(t.Name))
+	if err != nil {
+		return sums{}, fmt.Errorf("verify: read source %s: %w", t.Name, err)
+	}
+	defer r.Close()
+	raw := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	decs := make([]typemap.Decoder, len(types))
+	for i, ty := range types {
+		decs[i] = typemap.DecoderFor(ty)
+	}
+	var s sums
+	texts := make([]string, len(cols))
+	for r.Next() {
+		if err := r.Scan(ptrs...); err != nil {
+			return s, fmt.Errorf("verify: read source %s: %w", t.Name, err)
+		}
+		for i := range raw {
+			var v any
+			if raw[i].Valid {
+				if v, err = decs[i]([]byte(raw[i].String)); err != nil {
+					return s, fmt.Errorf("verify: source %s.%s %q: %w", t.Name, t.Columns[i].Name, raw[i].String, err)
+				}
+			}
+			if texts[i], err = canon(types[i], v, l); err != nil {
+				return s, fmt.Errorf("verify: source %s.%s: %w", t.Name, t.Columns[i].Name, err)
+			}
+		}
+		s.rows++
+		s.sum += rowHash(texts)
+		if rows != nil {
+			rows[texts[0]] = append([]string(nil), texts...)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return s, fmt.Errorf("verify: read source %s: %w", t.Name, err)
+	}
+	return s, nil
+}
+
+// mirrorSums reads the mirror table through its dialect; with rows set, it also collects each row's
+// texts by key.
+func mirrorSums(ctx context.Context, d dialect.Dialect, store dialect.Store, t Table, types []typemap.Type, l Losses, rows map[string][]string) (sums, error) {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		q, err := d.Quote(c.Name)
+		if err != nil {
+			return sums{}, fmt.Errorf("verify: %s.%s: %w", t.Name, c.Name, err)
+		}
+		cols[i] = q
+	}
+	qt, err := d.Quote(t.Name)
+	if err != nil {
+		return sums{}, fmt.Errorf("verify: %s: %w", t.Name, err)
+	}
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		return sums{}, fmt.Errorf("verify: mirror %s: %w", t.Name, err)
+	}
+	defer tx.Rollback(ctx)
+	r, err := tx.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+qt)
+	if err != nil {
+		return sums{}, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
+	}
+	defer r.Close()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var s sums
+	texts := make([]string, len(cols))
+	for r.Next() {
+		clear(vals)
+		if err := r.Scan(ptrs...); err != nil {
+			return s, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
+		}
+		for i, v := range vals {
+			if texts[i], err = canon(types[i], v, l); err != nil {
+				return s, fmt.Errorf("verify: mirror %s.%s: %w", t.Name, t.Columns[i].Name, err)
+			}
+		}
+		s.rows++
+		s.sum += rowHash(texts)
+		if rows != nil {
+			rows[texts[0]] = append([]string(nil), texts...)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return s, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
+	}
+	return s, nil
+}
+
+// diff reads both sides again, row by row, to name the first differing key.
+func diff(ctx context.Context, src *Source, d dialect.Dialect, store dialect.Store, t Table, types []typemap.Type, l Losses, srcRows, mirRows int64) error {
+	ve := &VerifyError{Table: t.Name, SourceRows: srcRows, MirrorRows: mirRows}
+	sRows, mRows := map[string][]string{}, map[string][]string{}
+	if _, err := sourceSums(ctx, src, t, types, l, sRows); err != nil {
+		return err
+	}
+	if _, err := mirrorSums(ctx, d, store, t, types, l, mRows); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(sRows)+len(mRows))
+	for k := range sRows {
+		keys = append(keys, k)
+	}
+	for k := range mRows {
+		if _, ok := sRows[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sr, inSrc := sRows[k]
+		mr, inMir := mRows[k]
+		ve.Key = k
+		switch {
+		case !inMir:
+			ve.Detail = "missing from the mirror"
+			return ve
+		case !inSrc:
+			ve.Detail = "in the mirror but not in the source"
+			return ve
+		}
+		for i := range sr {
+			if sr[i] != mr[i] {
+				ve.Detail = fmt.Sprintf("column %s: source %s, mirror %s", t.Columns[i].Name, clip(sr[i]), clip(mr[i]))
+				return ve
+			}
+		}
+	}
+	ve.Key = ""
+	return ve
+}
+
+// clip quotes a canonical text for a message, cut to 60 bytes.
+func clip(s string) string {
+	if s == nullText {
+		return "NULL"
+	}
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
