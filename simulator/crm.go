@@ -88,7 +88,9 @@ var lastNames = strings.Fields("Hansen Johansen Olsen Larsen Andersen Pedersen N
 func firstName(r *rand.Rand, _ int64) any { return firstNames[r.IntN(len(firstNames))] }
 func lastName(r *rand.Rand, _ int64) any  { return lastNames[r.IntN(len(lastNames))] }
 
-func phone(r *rand.Rand, _ int64) any { return fmt.Sprintf("+47 %03d %02d %03d", r.IntN(1000), r.IntN(100), r.IntN(1000)) }
+func phone(r *rand.Rand, _ int64) any {
+	return fmt.Sprintf("+47 %03d %02d %03d", r.IntN(1000), r.IntN(100), r.IntN(1000))
+}
 
 func orgnr(r *rand.Rand, _ int64) any { return fmt.Sprintf("%09d", r.IntN(1_000_000_000)) }
 
@@ -287,7 +289,9 @@ func crmSpecs() []tableSpec {
 		spec("binaryobject", share(1, 200, 1),
 			c{"binaryobject_id", "int", "", false, key},
 			c{"conceptualtype", "nvarchar(254)", "", false, text(1)},
-			c{"mimetype", "nvarchar(254)", "", true, func(r *rand.Rand, _ int64) any { return []string{"image/png", "application/pdf", "text/plain"}[r.IntN(3)] }},
+			c{"mimetype", "nvarchar(254)", "", true, func(r *rand.Rand, _ int64) any {
+				return []string{"image/png", "application/pdf", "text/plain"}[r.IntN(3)]
+			}},
 			c{"description", "nvarchar(254)", "", true, text(4)},
 			c{"originalsize", "int", "", false, idx(600)},
 			c{"blobsize", "int", "", false, idx(600)},

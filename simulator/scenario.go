@@ -162,7 +162,7 @@ func SchemaChange(ctx context.Context, src *Source, seed uint64) (SchemaChangeRe
 	r := rand.New(rand.NewPCG(seed, 42))
 	err = src.Write(ctx, func(w *Writer) error {
 		add := pick(tables, nil, "contact", "alltypes")
-		col := Column{Name: "mirrorsink_added", Type: "nvarchar(50)", Nullable: true}
+		col := Column{Name: "mirrorsink_added_" + strconv.Itoa(len(add.Columns)), Type: "nvarchar(50)", Nullable: true}
 		if err := w.AddColumn(add.Name, col); err != nil {
 			return err
 		}
