@@ -32,9 +32,9 @@ func encoderFor(t typemap.Type) encoder {
 	case typemap.Decimal, typemap.Money, typemap.SmallMoney:
 		return encDecimal
 	case typemap.Float:
-		return encFloat(64)
+		return encFloat
 	case typemap.Real:
-		return encFloat(32)
+		return encFloat
 	case typemap.Date:
 		return encDate
 	case typemap.Time:
@@ -90,17 +90,17 @@ func encDecimal(b []byte, v any) ([]byte, string) {
 	return append(b, x...), ""
 }
 
-func encFloat(bits int) encoder {
-	return func(b []byte, v any) ([]byte, string) {
-		x, ok := v.(float64)
-		if !ok {
-			return b, wrongType(v, "float64")
-		}
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return b, "NaN and infinities do not fit a MySQL float column"
-		}
-		return strconv.AppendFloat(b, x, 'g', -1, bits), ""
+// encFloat serves float and real: a real travels as the shortest text of its exact double, because
+// the shortest float32 text (3.4028235e+38) reads back as a double above FLT_MAX, which MySQL refuses.
+func encFloat(b []byte, v any) ([]byte, string) {
+	x, ok := v.(float64)
+	if !ok {
+		return b, wrongType(v, "float64")
 	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return b, "NaN and infinities do not fit a MySQL float column"
+	}
+	return strconv.AppendFloat(b, x, 'g', -1, 64), ""
 }
 
 // minYear is the first year MySQL holds reliably: DATE and DATETIME are documented from 1000-01-01.

@@ -261,7 +261,7 @@ func TestGoldenAlter(t *testing.T) {
 	old := nvarcharTable(t, "evolve", 3, 100)
 	next := dialect.Table{Name: "evolve", Key: []int{0}, Columns: []typemap.Column{
 		old.Columns[0],
-		col(t, "c01", "nvarchar(200)", "", true),           // widened
+		col(t, "c01", "nvarchar(200)", "", true),               // widened
 		col(t, "c02", "nvarchar(100)", "default ('x')", false), // NOT NULL and a default
 		col(t, "added", "nvarchar(4000)", "default ('new')", true),
 		col(t, "added_max", "nvarchar(max)", "default ('lob')", true),
@@ -386,10 +386,10 @@ func TestEncodeRow(t *testing.T) {
 		want string
 	}{
 		{[]any{"a\\b\tc\nd\re\x00f\\N", []byte{0, 0xff}, int64(-5), 0.1, float64(float32(0.1)), typemap.TimeOfDay(86399_999_999_900), u, true},
-			"a\\\\b\\tc\\nd\\re\\0f\\\\N\t00ff\t-5\t0.1\t0.1\t23:59:59.999999\t6f9619ff-8b86-d011-b42d-00c04fc964ff\t1\n"},
+			"a\\\\b\\tc\\nd\\re\\0f\\\\N\t00ff\t-5\t0.1\t0.10000000149011612\t23:59:59.999999\t6f9619ff-8b86-d011-b42d-00c04fc964ff\t1\n"},
 		{[]any{nil, nil, nil, nil, nil, nil, nil, nil}, "\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n"},
 		{[]any{"", []byte{}, int64(0), 1e308, float64(float32(3.4028235e38)), typemap.TimeOfDay(1500), u, false},
-			"\t\t0\t1e+308\t3.4028235e+38\t00:00:00.000002\t6f9619ff-8b86-d011-b42d-00c04fc964ff\t0\n"},
+			"\t\t0\t1e+308\t3.4028234663852886e+38\t00:00:00.000002\t6f9619ff-8b86-d011-b42d-00c04fc964ff\t0\n"},
 	}
 	for i, tt := range tests {
 		got, err := e.appendRow(nil, tt.vals, i+1)
