@@ -211,6 +211,8 @@ func startService(t *testing.T, route engine.Route) *service {
 // listen serves on addr (again, after stop).
 func (s *service) listen(t *testing.T, addr string) {
 	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

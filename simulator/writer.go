@@ -20,7 +20,15 @@ type Writer struct {
 	tables map[string]*writeTable
 	change *sql.Stmt
 	buf    []any
+	// pending holds rows of Load not yet inserted, for pendingTable; they go in multi-row INSERTs,
+	// which SQLite runs far faster than one statement per row.
+	pending      []any
+	pendingRows  int
+	pendingTable *writeTable
 }
+
+// loadRows is how many rows one multi-row INSERT of Load carries.
+const loadRows = 32
 
 // writeTable is a table's parsed types and prepared statements within one Writer.
 type writeTable struct {
@@ -29,6 +37,8 @@ type writeTable struct {
 	insert *sql.Stmt
 	upsert *sql.Stmt
 	delete *sql.Stmt
+	// insertMany inserts loadRows rows at once.
+	insertMany *sql.Stmt
 }
 
 // Write runs fn in one transaction: everything fn does commits together, with the new LSN, or not at
@@ -50,6 +60,9 @@ func (s *Source) Write(ctx context.Context, fn func(w *Writer) error) error {
 	if err := fn(w); err != nil {
 		return err
 	}
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if w.lsn != start {
 		if _, err := tx.ExecContext(ctx, `UPDATE "_sim_state" SET "v" = ? WHERE "k" = 'lsn'`, w.lsn); err != nil {
 			return fmt.Errorf("source: store LSN: %w", err)
@@ -63,7 +76,7 @@ func (s *Source) Write(ctx context.Context, fn func(w *Writer) error) error {
 
 func (w *Writer) closeStatements() {
 	for _, t := range w.tables {
-		for _, st := range []*sql.Stmt{t.insert, t.upsert, t.delete} {
+		for _, st := range []*sql.Stmt{t.insert, t.upsert, t.delete, t.insertMany} {
 			if st != nil {
 				st.Close()
 			}
@@ -80,6 +93,9 @@ func (w *Writer) LSN() int64 { return w.lsn }
 // CreateTable creates a table and records its columns in the catalog. Its changes are tracked from
 // this LSN on; a mirror older than that gets the whole table.
 func (w *Writer) CreateTable(t Table) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if len(t.Columns) == 0 {
 		return fmt.Errorf("source: create %s: no columns", t.Name)
 	}
@@ -120,6 +136,9 @@ func (w *Writer) catalogRow(table string, ord int, c Column) error {
 
 // DropTable drops a table and everything the source knows of it.
 func (w *Writer) DropTable(name string) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	w.forget(name)
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS ` + quoteIdent(name),
@@ -141,6 +160,9 @@ func (w *Writer) DropTable(name string) error {
 
 // AddColumn appends a column; existing rows hold NULL in it, so it must be nullable.
 func (w *Writer) AddColumn(table string, c Column) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if !c.Nullable {
 		return fmt.Errorf("source: add %s.%s: an added column must be nullable", table, c.Name)
 	}
@@ -167,6 +189,9 @@ func (w *Writer) AddColumn(table string, c Column) error {
 // keeps the stored text, which suits widenings. Like a table rebuild at the source, a change with
 // convert restarts the table's change tracking, so the next cycle sends the whole table.
 func (w *Writer) AlterColumn(table, column, newType string, def *string, convert func(any) (any, error)) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	wt, err := w.table(table)
 	if err != nil {
 		return err
@@ -251,6 +276,9 @@ func (w *Writer) convertColumn(wt *writeTable, idx int, nt typemap.Type, convert
 // RestartTracking forgets a table's change history, so that a mirror's LSN from before this point no
 // longer suffices and the next cycle sends the whole table.
 func (w *Writer) RestartTracking(table string) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	w.lsn++
 	if _, err := w.tx.ExecContext(w.ctx, `UPDATE "_sim_tables" SET "min_valid" = ? WHERE "tbl" = ?`, w.lsn, table); err != nil {
 		return fmt.Errorf("source: restart tracking of %s: %w", table, err)
@@ -264,7 +292,7 @@ func (w *Writer) RestartTracking(table string) error {
 // forget drops the cached statements of a table whose shape changed.
 func (w *Writer) forget(table string) {
 	if t := w.tables[table]; t != nil {
-		for _, st := range []*sql.Stmt{t.insert, t.upsert, t.delete} {
+		for _, st := range []*sql.Stmt{t.insert, t.upsert, t.delete, t.insertMany} {
 			if st != nil {
 				st.Close()
 			}
@@ -353,19 +381,55 @@ func (w *Writer) encode(wt *writeTable, values []any) ([]any, error) {
 	return w.buf, nil
 }
 
-// Load inserts a row without tracking it, for an initial population (see CreateTable).
+// Load inserts a row without tracking it, for an initial population (see CreateTable). Rows are
+// inserted in groups; a Write's other changes and its end insert what is pending first.
 func (w *Writer) Load(table string, values []any) error {
 	wt, err := w.table(table)
 	if err != nil {
 		return err
 	}
+	if w.pendingTable != nil && w.pendingTable != wt {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
 	args, err := w.encode(wt, values)
 	if err != nil {
 		return err
 	}
-	if _, err := wt.insert.ExecContext(w.ctx, args...); err != nil {
+	w.pendingTable = wt
+	w.pending = append(w.pending, args...)
+	w.pendingRows++
+	if w.pendingRows < loadRows {
+		return nil
+	}
+	if wt.insertMany == nil {
+		marks := "(" + strings.Repeat("?, ", len(wt.types)-1) + "?)"
+		q := fmt.Sprintf(`INSERT INTO %s VALUES %s`, quoteIdent(table), strings.Repeat(marks+", ", loadRows-1)+marks)
+		if wt.insertMany, err = w.tx.PrepareContext(w.ctx, q); err != nil {
+			return fmt.Errorf("source: prepare load into %s: %w", table, err)
+		}
+	}
+	if _, err := wt.insertMany.ExecContext(w.ctx, w.pending...); err != nil {
 		return fmt.Errorf("source: load into %s: %w", table, err)
 	}
+	w.pending, w.pendingRows = w.pending[:0], 0
+	return nil
+}
+
+// flush inserts the rows Load holds back.
+func (w *Writer) flush() error {
+	wt := w.pendingTable
+	if wt == nil || w.pendingRows == 0 {
+		return nil
+	}
+	n := len(wt.types)
+	for i := 0; i < w.pendingRows; i++ {
+		if _, err := wt.insert.ExecContext(w.ctx, w.pending[i*n:(i+1)*n]...); err != nil {
+			return fmt.Errorf("source: load into %s: %w", wt.t.Name, err)
+		}
+	}
+	w.pending, w.pendingRows, w.pendingTable = w.pending[:0], 0, nil
 	return nil
 }
 
@@ -376,6 +440,9 @@ func (w *Writer) Insert(table string, values []any) error { return w.write(table
 func (w *Writer) Update(table string, values []any) error { return w.write(table, values, false) }
 
 func (w *Writer) write(table string, values []any, insert bool) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	wt, err := w.table(table)
 	if err != nil {
 		return err
@@ -396,6 +463,9 @@ func (w *Writer) write(table string, values []any, insert bool) error {
 
 // Delete deletes the row with key (a Go value of the key column's type), tracked.
 func (w *Writer) Delete(table string, key any) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	wt, err := w.table(table)
 	if err != nil {
 		return err
@@ -438,6 +508,9 @@ ON CONFLICT ("tbl", "key") DO UPDATE SET "lsn" = excluded."lsn", "deleted" = exc
 
 // NextID returns a fresh integer key for a table's next inserted row.
 func (w *Writer) NextID(table string) (int64, error) {
+	if err := w.flush(); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := w.tx.QueryRowContext(w.ctx, `UPDATE "_sim_tables" SET "next_id" = "next_id" + 1 WHERE "tbl" = ? RETURNING "next_id" - 1`, table).Scan(&id)
 	if err != nil {
@@ -448,6 +521,9 @@ func (w *Writer) NextID(table string) (int64, error) {
 
 // SetNextID sets the next key NextID hands out, after a Load of keys 1..n.
 func (w *Writer) SetNextID(table string, next int64) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
 	if _, err := w.tx.ExecContext(w.ctx, `UPDATE "_sim_tables" SET "next_id" = ? WHERE "tbl" = ?`, next, table); err != nil {
 		return fmt.Errorf("source: set next id of %s: %w", table, err)
 	}
@@ -456,6 +532,9 @@ func (w *Writer) SetNextID(table string, next int64) error {
 
 // PickKeys returns up to n distinct existing keys of a table, decoded, chosen with r.
 func (w *Writer) PickKeys(table string, n int, r *rand.Rand) ([]any, error) {
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
 	wt, err := w.table(table)
 	if err != nil {
 		return nil, err
