@@ -239,35 +239,35 @@ func allColumns(tb dialect.Table) []int {
 	return cols
 }
 
-// BulkInsert loads rows into a staging table and moves them into the table with one strict
-// INSERT … SELECT, so that a duplicate key or a bad value fails the whole batch and leaves the table
-// as it was.
+// bulkSavepoint brackets BulkInsert's load so that a failed load leaves the table as it was.
+const bulkSavepoint = "~mirrorsink bulk"
+
+// BulkInsert loads rows straight into the table with LOAD DATA LOCAL INFILE, inside a savepoint of its
+// own. LOAD DATA LOCAL skips duplicate keys and adjusts bad values with warnings instead of failing,
+// so load checks that the server raised no warning (not even a note) and stored exactly the rows sent;
+// on any failure the savepoint undoes the partial load and the error says why (ErrDuplicateKey, a
+// *ValueError, …). This gives the same guarantees as loading a staging table and moving its rows
+// with a strict INSERT … SELECT, at about two thirds of the cost: the rows are written once.
 func (t *Tx) BulkInsert(ctx context.Context, tb dialect.Table, rows dialect.RowSource) (int64, error) {
 	p, err := PlanTable(tb, nil)
 	if err != nil {
 		return 0, err
 	}
-	staging, drop, n, err := t.stageRows(ctx, tb, p, allColumns(tb), rows)
-	if err != nil {
+	if err := t.Savepoint(ctx, bulkSavepoint); err != nil {
 		return 0, err
 	}
-	defer drop()
-	stmt, err := MoveSQL(tb, staging)
+	r, err := t.load(ctx, tb.Name, tb.Columns, p.Types, rows)
 	if err != nil {
+		if rbErr := t.RollbackTo(ctx, bulkSavepoint); rbErr != nil {
+			return 0, errors.Join(err, rbErr)
+		}
 		return 0, err
 	}
-	res, err := t.tx.ExecContext(ctx, stmt)
-	if err != nil {
-		return 0, moveError("bulk insert", tb.Name, err)
+	q, _ := Quote(bulkSavepoint)
+	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+q); err != nil {
+		return 0, fmt.Errorf("mysql: bulk insert %q: release savepoint: %w", tb.Name, err)
 	}
-	moved, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("mysql: bulk insert %q: %w", tb.Name, err)
-	}
-	if moved != n {
-		return 0, fmt.Errorf("mysql: bulk insert %q: staged %d rows, moved %d", tb.Name, n, moved)
-	}
-	return moved, nil
+	return r.stored, nil
 }
 
 func moveError(what, table string, err error) error {

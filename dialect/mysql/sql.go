@@ -796,19 +796,10 @@ func LoadDataSQL(reader, table string, cols []typemap.Column, types []ColumnType
 	return b.String(), nil
 }
 
-// MoveSQL renders the strict INSERT … SELECT that moves staged rows into t.
-func MoveSQL(t dialect.Table, staging string) (string, error) {
-	return insertSelect(t, staging, false)
-}
-
 // UpsertSQL renders INSERT … SELECT … ON DUPLICATE KEY UPDATE from the staging table. It uses
 // VALUES(c): deprecated in MySQL 8.0.20+ but accepted, and the only form MariaDB knows (it does not
 // accept the row-alias syntax).
 func UpsertSQL(t dialect.Table, staging string) (string, error) {
-	return insertSelect(t, staging, true)
-}
-
-func insertSelect(t dialect.Table, staging string, upsert bool) (string, error) {
 	qt, err := Quote(t.Name)
 	if err != nil {
 		return "", err
@@ -823,9 +814,6 @@ func insertSelect(t dialect.Table, staging string, upsert bool) (string, error) 
 	}
 	list := strings.Join(q, ", ")
 	s := "INSERT INTO " + qt + " (" + list + ")\nSELECT " + list + " FROM " + qs
-	if !upsert {
-		return s, nil
-	}
 	isKey := map[int]bool{}
 	for _, k := range t.Key {
 		isKey[k] = true

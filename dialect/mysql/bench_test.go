@@ -1,0 +1,181 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+// benchTable is a CRM-like table of 30 columns: a key, ints, nvarchars, datetimes and floats.
+func benchTable(t testing.TB, name string) dialect.Table {
+	cols := []typemap.Column{col(t, "id", "int", "", false)}
+	for i := 0; i < 6; i++ {
+		cols = append(cols, col(t, fmt.Sprintf("int%d", i), "int", "", true))
+	}
+	for i, n := range []int{50, 50, 100, 100, 255, 255, 255, 40, 40, 2000} {
+		cols = append(cols, col(t, fmt.Sprintf("text%d", i), fmt.Sprintf("nvarchar(%d)", n), "", true))
+	}
+	for i := 0; i < 8; i++ {
+		cols = append(cols, col(t, fmt.Sprintf("dt%d", i), "datetime", "", true))
+	}
+	for i := 0; i < 5; i++ {
+		cols = append(cols, col(t, fmt.Sprintf("f%d", i), "float", "", true))
+	}
+	return dialect.Table{Name: name, Columns: cols, Key: []int{0}}
+}
+
+// benchRows generates n deterministic rows for benchTable.
+type benchRows struct {
+	n, i int
+	vals []any
+	base time.Time
+}
+
+func newBenchRows(n int) *benchRows {
+	return &benchRows{n: n, vals: make([]any, 30), base: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+var words = []string{"Ålesund", "Oslo", "Anderson", "Müller", "sales", "prospect", "Contact", "Street 12", "O'Brien", "Tab\tSeparated"}
+
+func (r *benchRows) Next() bool {
+	if r.i >= r.n {
+		return false
+	}
+	r.i++
+	i := r.i
+	v := r.vals
+	v[0] = int64(i)
+	for c := 1; c <= 6; c++ {
+		v[c] = int64(i * c % 100000)
+	}
+	for c := 7; c <= 16; c++ {
+		w := words[(i+c)%len(words)]
+		switch c {
+		case 16:
+			v[c] = strings.Repeat(w+" ", 8)
+		case 11, 12, 13:
+			v[c] = fmt.Sprintf("%s %s %d", w, words[(i*c)%len(words)], i)
+		default:
+			v[c] = w
+		}
+	}
+	for c := 17; c <= 24; c++ {
+		v[c] = r.base.Add(time.Duration(i*c) * 3331 * time.Millisecond)
+	}
+	for c := 25; c <= 29; c++ {
+		v[c] = float64(i) / float64(c)
+	}
+	if i%7 == 0 {
+		v[12], v[20] = nil, nil
+	}
+	return true
+}
+
+func (r *benchRows) Values() ([]any, error) { return r.vals, nil }
+func (r *benchRows) Err() error             { return nil }
+
+const benchN = 100_000
+
+// BenchmarkBulkInsert loads 100k rows through BulkInsert and, for comparison, the same rows as a TSV
+// file through the mariadb client's LOAD DATA LOCAL INFILE into an identical table (the raw limit).
+func BenchmarkBulkInsert(b *testing.B) {
+	st := openStore(b)
+	ctx := context.Background()
+	tb := benchTable(b, "bench")
+	p, err := PlanTable(tb, nil)
+	noErr(b, err)
+	create, err := CreateTableSQL(tb, p, nil)
+	noErr(b, err)
+
+	reset := func(name string) {
+		_, err := st.DB().Exec("DROP TABLE IF EXISTS `" + name + "`")
+		noErr(b, err)
+		_, err = st.DB().Exec(strings.Replace(create, "`bench`", "`"+name+"`", 1))
+		noErr(b, err)
+	}
+
+	var ours time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		reset("bench")
+		b.StartTimer()
+		start := time.Now()
+		tx, err := st.Begin(ctx)
+		noErr(b, err)
+		n, err := tx.BulkInsert(ctx, tb, newBenchRows(benchN))
+		noErr(b, err)
+		noErr(b, tx.Commit(ctx))
+		ours += time.Since(start)
+		if n != benchN {
+			b.Fatalf("stored %d rows", n)
+		}
+	}
+	b.StopTimer()
+	oursRate := float64(benchN*b.N) / ours.Seconds()
+	b.ReportMetric(oursRate, "rows/s")
+
+	raw, ok := rawLoad(b, st, tb, reset)
+	if ok {
+		rawRate := float64(benchN) / raw.Seconds()
+		b.ReportMetric(rawRate, "raw-rows/s")
+		b.ReportMetric(oursRate/rawRate, "ratio")
+	}
+}
+
+// rawLoad writes the benchmark rows as TSV and loads them with the mariadb client.
+func rawLoad(b *testing.B, st *Store, tb dialect.Table, reset func(string)) (time.Duration, bool) {
+	client, err := exec.LookPath("mariadb")
+	if err != nil {
+		if client, err = exec.LookPath("mysql"); err != nil {
+			b.Log("no mariadb/mysql client: raw limit not measured")
+			return 0, false
+		}
+	}
+	path := filepath.Join(b.TempDir(), "bench.tsv")
+	enc := newRowEncoder(tb.Columns)
+	rows := newBenchRows(benchN)
+	var buf []byte
+	for n := 1; rows.Next(); n++ {
+		vals, _ := rows.Values()
+		buf, err = enc.appendRow(buf, vals, n)
+		noErr(b, err)
+	}
+	noErr(b, os.WriteFile(path, buf, 0o600))
+	reset("bench_raw")
+
+	cfg, err := mysql.ParseDSN(testDSN(b))
+	noErr(b, err)
+	host, port := cfg.Addr, "3306"
+	if i := strings.LastIndex(cfg.Addr, ":"); i >= 0 {
+		host, port = cfg.Addr[:i], cfg.Addr[i+1:]
+	}
+	var db string
+	noErr(b, st.DB().QueryRow("SELECT DATABASE()").Scan(&db))
+	stmt, err := LoadDataSQL("x", "bench_raw", tb.Columns, make([]ColumnType, len(tb.Columns)))
+	noErr(b, err)
+	stmt = strings.Replace(stmt, "'Reader::x'", StringLiteral(path), 1)
+	cmd := exec.Command(client, "--local-infile=1", "-h", host, "-P", port, "-u", cfg.User, db, "-e", "SET time_zone='+00:00'; SET sql_mode='"+SQLMode+"'; "+stmt)
+	cmd.Env = append(os.Environ(), "MYSQL_PWD="+cfg.Passwd)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("raw load: %v: %s", err, out)
+	}
+	var n int
+	noErr(b, st.DB().QueryRow("SELECT COUNT(*) FROM `bench_raw`").Scan(&n))
+	if n != benchN {
+		b.Fatalf("raw load stored %d rows", n)
+	}
+	return d, true
+}
