@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -326,6 +327,56 @@ func TestChunkedReads(t *testing.T) {
 		}
 		if got != want {
 			t.Fatalf("chunks of %d: decoded differently", n)
+		}
+	}
+}
+
+// The tokens of the captured requests name their tenants; the header must carry them intact.
+func TestSampleTokensTenant(t *testing.T) {
+	for file, tenant := range map[string]string{
+		"SampleAuthenticateRequest.xml":   "Cust10003",
+		"SampleWipeRequest.xml":           "Cust24709",
+		"SampleRowDataRequest.xml":        "Cust24709",
+		"ReplicationCompletedRequest.xml": "Cust24709",
+		"TableSchemaRequest-excerpt.xml":  "Cust24709",
+	} {
+		d := NewRequestDecoder(bytes.NewReader(sample(t, file)), DecodeOptions{})
+		h, err := d.ReadHeader()
+		d.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		parts := strings.Split(h.SignedToken, ".")
+		if len(parts) != 3 {
+			t.Fatalf("%s: token %q", file, h.SignedToken)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if !strings.Contains(string(payload), `"sub":"`+tenant+`"`) || !strings.Contains(string(payload), `"http://schemes.superoffice.net/identity/ctx":"`+tenant+`"`) {
+			t.Errorf("%s: payload %s does not name %s", file, payload, tenant)
+		}
+	}
+}
+
+func TestDecodeCapturedResponses(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		op   Op
+		want Response
+	}{
+		{"SampleAuthenticateResponse.xml", OpAuthenticate, AuthenticateResponse{IsSuccessful: true, SignedApplicationToken: "BDB65A558F193A8DD88E50E7416C0D86.202109161125.OKNE8l9YOXm4AJRCfzNx4egvU/jTjwii6XU+fM2P6bFjQpYSBi0w4VH0dN82CQdWEkcuGW9yjsLU82za08myMWelFKWvwqIY0oaaTYAPzhj27JNa5OZw3tUc1zunR7DrwpLSkwC3cEK3s3u3VDN8GKoMMeQVOogxS7f1hT3a4/Q=", SupportedInterfaces: "1", SuperOfficeMirroringBuild: "4.0.0.0/Release_1"}},
+		{"SampleRowDataResponse.xml", OpRowData, RowDataResponse{IsSuccessful: true}},
+		{"SampleWipeResponse.xml", OpWipe, WipeResponse{IsSuccessful: true}},
+		{"ReplicationCompletedResponse.xml", OpReplicationCompleted, ReplicationCompletedResponse{IsSuccessful: true}},
+	} {
+		got, err := DecodeResponse(bytes.NewReader(sample(t, tc.file)), tc.op)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.file, got, tc.want)
 		}
 	}
 }
