@@ -131,8 +131,39 @@ func encDateTime(toUTC bool) encoder {
 		if x.Year() < minYear {
 			return b, fmt.Sprintf("datetime %s is before year %d, which MySQL does not hold", x.Format("2006-01-02 15:04:05"), minYear)
 		}
-		return x.AppendFormat(b, "2006-01-02 15:04:05.000000"), ""
+		return appendDateTime(b, x), ""
 	}
+}
+
+// appendDateTime appends "YYYY-MM-DD HH:MM:SS.ffffff" (the year is 1000..9999 here); it is the bulk
+// path's hottest formatter, so it avoids time.AppendFormat's layout parsing.
+func appendDateTime(b []byte, x time.Time) []byte {
+	y, mo, d := x.Date()
+	h, mi, s := x.Clock()
+	b = append2(b, int64(y/100))
+	b = append2(b, int64(y%100))
+	b = append(b, '-')
+	b = append2(b, int64(mo))
+	b = append(b, '-')
+	b = append2(b, int64(d))
+	b = append(b, ' ')
+	b = append2(b, int64(h))
+	b = append(b, ':')
+	b = append2(b, int64(mi))
+	b = append(b, ':')
+	b = append2(b, int64(s))
+	b = append(b, '.')
+	return appendMicros(b, int64(x.Nanosecond()/1000))
+}
+
+// appendMicros appends 0..999999 as six digits.
+func appendMicros(b []byte, us int64) []byte {
+	var d [6]byte
+	for i := 5; i >= 0; i-- {
+		d[i] = byte('0' + us%10)
+		us /= 10
+	}
+	return append(b, d[:]...)
 }
 
 func encTime(b []byte, v any) ([]byte, string) {
@@ -151,13 +182,7 @@ func encTime(b []byte, v any) ([]byte, string) {
 	b = append(b, ':')
 	b = append2(b, sec%60)
 	b = append(b, '.')
-	frac := us % 1e6
-	var d [6]byte
-	for i := 5; i >= 0; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	return append(b, d[:]...), ""
+	return appendMicros(b, us%1e6), ""
 }
 
 func append2(b []byte, n int64) []byte {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
@@ -394,6 +395,17 @@ func TestEncodeRow(t *testing.T) {
 		got, err := e.appendRow(nil, tt.vals, i+1)
 		if err != nil || string(got) != tt.want {
 			t.Errorf("row %d: got %q, %v\nwant %q", i+1, got, err, tt.want)
+		}
+	}
+	for _, tm := range []time.Time{
+		time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 999999499, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1987, 6, 5, 4, 3, 2, 1500, time.UTC),
+	} {
+		r := typemap.RoundToMicro(tm)
+		if got, want := string(appendDateTime(nil, r)), r.Format("2006-01-02 15:04:05.000000"); got != want {
+			t.Errorf("appendDateTime(%v) = %s, want %s", tm, got, want)
 		}
 	}
 	_, err := e.appendRow(nil, []any{1, nil, nil, nil, nil, nil, nil, nil}, 7)
