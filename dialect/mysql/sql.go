@@ -330,7 +330,12 @@ func PlanTable(t dialect.Table, keepOff map[string]bool) (TablePlan, error) {
 	pageBytes := func() int {
 		// Record header, transaction id and roll pointer, null bitmap, then the columns.
 		n := 5 + 13 + (nullable+7)/8
-		for _, ct := range p.Types {
+		for i, ct := range p.Types {
+			if isKey[i] && !ct.fixedLen {
+				// Key columns never leave the clustered index record.
+				n += ct.maxBytes + lenBytes(ct.maxBytes)
+				continue
+			}
 			n += ct.inPage()
 		}
 		return n

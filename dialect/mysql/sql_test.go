@@ -126,7 +126,13 @@ func createGolden(t *testing.T, tb dialect.Table) []byte {
 	return []byte(b.String())
 }
 
-func TestGoldenCreate(t *testing.T) {
+type goldenTable struct {
+	file  string
+	table dialect.Table
+}
+
+// createCases are the tables of the CREATE golden files; the live tests create them too.
+func createCases(t testing.TB) []goldenTable {
 	mixed := []typemap.Column{
 		col(t, "id", "int", "", false),
 		col(t, "short1", "nvarchar(60)", "", true),
@@ -140,10 +146,7 @@ func TestGoldenCreate(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		mixed = append(mixed, col(t, fmt.Sprintf("name%d", i), "nvarchar(255)", "", true))
 	}
-	tests := []struct {
-		file  string
-		table dialect.Table
-	}{
+	return []goldenTable{
 		{"create_all_types.sql", allTypesTable(t, "all_types")},
 		{"create_hostile.sql", hostileTable(t)},
 		{"budget_ten_nvarchar4000.sql", nvarcharTable(t, "ten", 10, 4000)},
@@ -159,6 +162,10 @@ func TestGoldenCreate(t *testing.T) {
 			col(t, "k2", "nvarchar(400)", "", false),
 		}, Key: []int{5, 0}}},
 	}
+}
+
+func TestGoldenCreate(t *testing.T) {
+	tests := createCases(t)
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			golden.Assert(t, goldenDir+tt.file, createGolden(t, tt.table))
