@@ -658,3 +658,59 @@ func TestLoadErrorLocalInfileDisabled(t *testing.T) {
 		t.Errorf("1062: %v", err)
 	}
 }
+
+// failingRows yields good rows, then fails.
+type failingRows struct{ rowsOf }
+
+func (r *failingRows) Values() ([]any, error) {
+	if r.i == len(r.rows) {
+		return nil, errors.New("decoder broke")
+	}
+	return r.rows[r.i-1], nil
+}
+
+func TestLiveNumberErrorsAndSourceFailure(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	tb := dialect.Table{Name: "nums", Key: []int{0}, Columns: []typemap.Column{
+		col(t, "id", "int", "", false),
+		col(t, "d", "decimal(5,2)", "", true),
+		col(t, "f", "float", "", true),
+		col(t, "r", "real", "", true),
+	}}
+	tx := begin(t, st)
+	noErr(t, tx.CreateTable(ctx, tb))
+	ok := []any{int64(1), typemap.DecimalValue("999.99"), 1.0, 2.0}
+	tests := []struct {
+		name   string
+		row    []any
+		column string
+	}{
+		{"decimal out of range", []any{int64(2), typemap.DecimalValue("1000"), nil, nil}, "d"},
+		{"decimal scale", []any{int64(2), typemap.DecimalValue("1.005"), nil, nil}, "d"},
+		{"NaN", []any{int64(2), nil, math.NaN(), nil}, "f"},
+		{"real above FLT_MAX", []any{int64(2), nil, nil, 3.5e38}, "r"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tx.BulkInsert(ctx, tb, src(ok, tt.row))
+			var ve *dialect.ValueError
+			if !errors.As(err, &ve) || ve.Column != tt.column || ve.Row != 2 {
+				t.Fatalf("err = %v, want a ValueError for column %s row 2", err, tt.column)
+			}
+		})
+	}
+	rs := &failingRows{rowsOf{rows: [][]any{ok, ok}}}
+	if _, err := tx.BulkInsert(ctx, tb, rs); err == nil || !strings.Contains(err.Error(), "decoder broke") {
+		t.Errorf("source failure: err = %v", err)
+	}
+	if _, err := tx.Upsert(ctx, tb, &failingRows{rowsOf{rows: [][]any{ok, ok}}}); err == nil || !strings.Contains(err.Error(), "decoder broke") {
+		t.Errorf("source failure in upsert: err = %v", err)
+	}
+	// Every failed load was undone by BulkInsert's own savepoint.
+	if got := dump(t, tx.tx, tb.Name, tb.Columns); len(got) != 0 {
+		t.Errorf("rows after failed loads: %v", got)
+	}
+	must[int64](t)(tx.BulkInsert(ctx, tb, src(ok)))
+	noErr(t, tx.Commit(ctx))
+}
