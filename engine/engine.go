@@ -326,6 +326,29 @@ func (e *Engine) tableLock(tenant, table string) *sync.Mutex {
 	return m
 }
 
+// begin starts a transaction, trying again a few times: a pooled connection may have died (a restarted
+// server, a cut connection) since it was last used, and the pool discards it on the failed attempt.
+func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("tenant %s: begin: %w", t.name, ctx.Err())
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		var tx dialect.Tx
+		if tx, err = t.store.Begin(ctx); err == nil {
+			return tx, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("tenant %s: begin: %w", t.name, err)
+}
+
 // inTx runs fn in one transaction that holds the lock of table (a table name, or one of the engine's
 // own lock names), in this process and in the database; with an empty table it takes no lock. Nothing
 // of fn is committed unless it returns nil.
@@ -335,9 +358,9 @@ func (e *Engine) inTx(ctx context.Context, t *tenant, table string, fn func(tx d
 		mu.Lock()
 		defer mu.Unlock()
 	}
-	tx, err := t.store.Begin(ctx)
+	tx, err := e.begin(ctx, t)
 	if err != nil {
-		return fmt.Errorf("tenant %s: begin: %w", t.name, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
