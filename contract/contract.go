@@ -132,5 +132,13 @@ type Handler interface {
 	ReplicationCompleted(ctx context.Context, call Call, changed []Summary) error
 }
 
+// RedactedError is implemented by a Handler error whose message quotes row data for SuperOffice (a
+// value that does not fit its column) and that can say the same without it. Logs use Redacted: they
+// must never hold row data.
+type RedactedError interface {
+	error
+	Redacted() string
+}
+
 // ErrUnknownTenant is returned (wrapped) by a Handler for a tenant that the configuration does not accept.
 var ErrUnknownTenant = errors.New("tenant is not accepted by this mirror")

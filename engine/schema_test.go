@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -122,5 +123,21 @@ func TestCut(t *testing.T) {
 	}
 	if got := cut([]byte("short"), 100); got != "short" {
 		t.Fatal(got)
+	}
+}
+
+func TestBatchErrorRedacts(t *testing.T) {
+	var err error = &BatchError{Table: "contact", Column: "name", Row: 3, Reason: "value is 300 characters, column holds 255", Value: "secret row data"}
+	var r contract.RedactedError
+	if !errors.As(err, &r) {
+		t.Fatal("BatchError does not implement contract.RedactedError")
+	}
+	if !strings.Contains(err.Error(), "secret row data") || strings.Contains(r.Redacted(), "secret") {
+		t.Fatalf("message %q / redacted %q", err.Error(), r.Redacted())
+	}
+	for _, want := range []string{`"contact"`, `"name"`, "row 3"} {
+		if !strings.Contains(r.Redacted(), want) {
+			t.Fatalf("redacted message %q lacks %s", r.Redacted(), want)
+		}
 	}
 }

@@ -338,6 +338,10 @@ func (c *call) handlerError(err error) string {
 	}
 	msg := cutMessage(err.Error(), maxErrorMessage)
 	c.reason = msg
+	var redacted contract.RedactedError
+	if errors.As(err, &redacted) {
+		c.reason = cutMessage(redacted.Redacted(), maxErrorMessage)
+	}
 	return msg
 }
 

@@ -956,3 +956,29 @@ func TestServerRowDataSpoolCleanup(t *testing.T) {
 		})
 	}
 }
+
+// redactedErr quotes row data in its message and leaves it out of Redacted, like the engine's batch errors.
+type redactedErr struct{}
+
+func (redactedErr) Error() string    { return `table "t", column "c", row 1: too long (value "SECRET-ROW-DATA")` }
+func (redactedErr) Redacted() string { return `table "t", column "c", row 1: too long` }
+
+func TestServerLogsNoRowData(t *testing.T) {
+	h := newRecorder()
+	h.err = redactedErr{}
+	f := newFixture(t, h, nil)
+	rr, err := f.client.RowData(context.Background(), f.token("Cust1", "N"), "", writeBatches(testBatches))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.IsSuccessful || !strings.Contains(rr.ErrorMessage, "SECRET-ROW-DATA") {
+		t.Fatalf("SuperOffice must see the offending value: %+v", rr)
+	}
+	logs := f.logs.String()
+	if strings.Contains(logs, "SECRET-ROW-DATA") {
+		t.Fatalf("the log holds row data:\n%s", logs)
+	}
+	if !strings.Contains(logs, `row 1: too long`) {
+		t.Fatalf("the log lacks the redacted reason:\n%s", logs)
+	}
+}
