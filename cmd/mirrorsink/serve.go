@@ -23,6 +23,7 @@ import (
 	// The dialects register themselves with package dialect.
 	_ "github.com/mirrorsink/mirrorsink/dialect/postgres"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
+	_ "github.com/mirrorsink/mirrorsink/dialect/sqlserver"
 )
 
 func init() {
