@@ -34,7 +34,7 @@ func encoderFor(t typemap.Type) encoder {
 	case typemap.Float:
 		return encFloat
 	case typemap.Real:
-		return encFloat
+		return encReal
 	case typemap.Date:
 		return encDate
 	case typemap.Time:
@@ -90,8 +90,21 @@ func encDecimal(b []byte, v any) ([]byte, string) {
 	return append(b, x...), ""
 }
 
-// encFloat serves float and real: a real travels as the shortest text of its exact double, because
-// the shortest float32 text (3.4028235e+38) reads back as a double above FLT_MAX, which MySQL refuses.
+// encReal rounds the value to the float32 that a real holds, and sends the shortest text of that
+// float32's exact double: the shortest float32 text (3.4028235e+38) reads back as a double above
+// FLT_MAX, which MySQL refuses.
+func encReal(b []byte, v any) ([]byte, string) {
+	x, ok := v.(float64)
+	if !ok {
+		return b, wrongType(v, "float64")
+	}
+	f := float32(x)
+	if math.IsNaN(x) || math.IsInf(float64(f), 0) {
+		return b, "NaN, infinities and values beyond ±3.4028235e+38 do not fit a real"
+	}
+	return strconv.AppendFloat(b, float64(f), 'g', -1, 64), ""
+}
+
 func encFloat(b []byte, v any) ([]byte, string) {
 	x, ok := v.(float64)
 	if !ok {

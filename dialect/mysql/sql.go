@@ -201,15 +201,11 @@ func columnType(t typemap.Type) (ColumnType, error) {
 	case typemap.Text, typemap.NText, typemap.XML, typemap.Geography, typemap.Geometry, typemap.SQLVariant:
 		return lob("longtext", false, 4), nil
 	case typemap.Binary:
-		if t.Length >= 1 && t.Length <= 255 {
-			c := fixed(fmt.Sprintf("binary(%d)", t.Length), t.Length)
-			c.Binary = true
-			return c, nil
+		// varbinary, as TYPES.md says: MySQL's binary(n) would pad shorter values with zero bytes.
+		if t.Length < 1 {
+			return ColumnType{}, fmt.Errorf("binary length %d is not valid", t.Length)
 		}
-		if t.Length > 255 {
-			return varbinary(t.Length), nil
-		}
-		return ColumnType{}, fmt.Errorf("binary length %d is not valid", t.Length)
+		return varbinary(t.Length), nil
 	case typemap.VarBinary:
 		if t.Length == typemap.Max {
 			return lob("longblob", true, 4), nil

@@ -72,6 +72,9 @@ func config(dsn string) (*mysql.Config, time.Duration, error) {
 	// execute and close. utf8mb4_bin is not one of the collations where that is unsafe.
 	cfg.InterpolateParams = true
 	cfg.MultiStatements = false
+	// UPDATE reports the rows it matched, not only those it changed, as the other dialects do: the
+	// engine's "update, insert when nothing was updated" must not insert a row that exists unchanged.
+	cfg.ClientFoundRows = true
 	cfg.Params["time_zone"] = "'+00:00'"
 	cfg.Params["sql_mode"] = "'" + SQLMode + "'"
 	// The bulk path reads the load's warnings with SHOW WARNINGS: a server configured to keep none
@@ -148,6 +151,12 @@ func createDatabase(ctx context.Context, cfg *mysql.Config, qdb string) error {
 	return nil
 }
 
+// txOptions: READ COMMITTED takes no gap locks, so that transactions of different tables that update
+// and then insert metadata rows in the same index gap do not deadlock, as they do under REPEATABLE
+// READ; each table's apply is serialised by Lock anyway. (It needs binlog_format ROW or MIXED, the
+// defaults of MySQL 8 and MariaDB.)
+var txOptions = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
 // Store is an open tenant database.
 type Store struct {
 	db          *sql.DB
@@ -163,7 +172,7 @@ func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql: get connection: %w", err)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, txOptions)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("mysql: begin: %w", err)
@@ -200,18 +209,31 @@ func (t *Tx) Exec(ctx context.Context, query string, args ...any) (int64, error)
 	return n, nil
 }
 
-// Query runs a statement that returns rows.
+// Query runs a statement that returns rows. It goes through a prepared statement, so that the rows
+// arrive in the binary protocol: the text protocol prints FLOAT (real) columns with six significant
+// digits, which would misread values that are stored exactly.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (dialect.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	stmt, err := t.tx.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: query: %w", err)
 	}
-	return sqlRows{rows}, nil
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		stmt.Close()
+		return nil, fmt.Errorf("mysql: query: %w", err)
+	}
+	return sqlRows{Rows: rows, stmt: stmt}, nil
 }
 
-type sqlRows struct{ *sql.Rows }
+type sqlRows struct {
+	*sql.Rows
+	stmt *sql.Stmt
+}
 
-func (r sqlRows) Close() { _ = r.Rows.Close() }
+func (r sqlRows) Close() {
+	_ = r.Rows.Close()
+	_ = r.stmt.Close()
+}
 
 // Commit commits and then releases the transaction's locks.
 func (t *Tx) Commit(ctx context.Context) error {
@@ -343,6 +365,9 @@ func (t *Tx) warn(table string) Warnf {
 func (t *Tx) ddl(ctx context.Context, what, stmt string) error {
 	if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("mysql: %s: %w", what, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"); err != nil {
+		return fmt.Errorf("mysql: %s: restart transaction: %w", what, err)
 	}
 	if _, err := t.tx.ExecContext(ctx, "START TRANSACTION"); err != nil {
 		return fmt.Errorf("mysql: %s: restart transaction: %w", what, err)

@@ -26,7 +26,7 @@ CREATE TABLE `all_types` (
   `c_nvarchar_max` longtext NULL DEFAULT NULL,
   `c_text` longtext NULL,
   `c_ntext` longtext NULL,
-  `c_binary` binary(16) NULL,
+  `c_binary` varbinary(16) NULL,
   `c_varbinary` varbinary(100) NULL,
   `c_varbinary_max` longblob NULL,
   `c_image` longblob NULL,
