@@ -42,6 +42,12 @@
 // is transactional, rather than TRUNCATE TABLE, which would commit implicitly; CREATE/DROP TEMPORARY
 // TABLE (the staging tables) do not commit.
 //
+// Transactions run at READ COMMITTED: under REPEATABLE READ, two tables' transactions that look for a
+// missing metadata row and then insert it deadlock on InnoDB gap locks. Exec reports the rows a
+// statement matched (CLIENT_FOUND_ROWS), not only those it changed, as the other dialects do. Query
+// reads through prepared statements (the binary protocol), because the text protocol prints FLOAT
+// columns with six significant digits.
+//
 // Lock uses GET_LOCK, which belongs to the session rather than the transaction: the Tx holds one
 // connection for its whole life and releases its locks after Commit or Rollback (a connection whose
 // release fails is discarded, which frees its locks on the server).

@@ -523,6 +523,21 @@ func TestLiveDDLKeepsTransaction(t *testing.T) {
 	noErr(t, tx.CreateTable(ctx, tb))
 	must[int64](t)(tx.BulkInsert(ctx, tb, src([]any{int64(1), "x", nil, nil})))
 	must[int64](t)(tx.Exec(ctx, "INSERT INTO `after_ddl` (`id`) VALUES (?)", 2))
+	// An UPDATE that changes nothing still reports the row it matched.
+	if n := must[int64](t)(tx.Exec(ctx, "UPDATE `after_ddl` SET `name` = ? WHERE `id` = ?", "x", 1)); n != 1 {
+		t.Errorf("unchanged UPDATE reported %d rows, want 1", n)
+	}
+	// Query reads FLOAT exactly (binary protocol).
+	rows, err := tx.Query(ctx, "SELECT CAST(? AS FLOAT)", 3.4028234663852886e38)
+	noErr(t, err)
+	var f float32
+	for rows.Next() {
+		noErr(t, rows.Scan(&f))
+	}
+	rows.Close()
+	if f != math.MaxFloat32 {
+		t.Errorf("FLOAT read back as %v", f)
+	}
 	noErr(t, tx.Rollback(ctx))
 	if got := dump(t, st.DB(), tb.Name, tb.Columns); len(got) != 0 {
 		t.Errorf("rows survived the rollback after DDL: %v", got)
