@@ -3,6 +3,7 @@ package simulator
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/contract"
@@ -152,6 +153,58 @@ func TestGenerateIsDeterministic(t *testing.T) {
 				if a[i] != b[i] {
 					t.Fatalf("two generations with one seed differ: %+v vs %+v", a[i], b[i])
 				}
+			}
+		})
+	}
+}
+
+func TestGenerateTables(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		tables  []string
+		want    []string // the source's tables, by name
+		wantErr bool
+	}{
+		{name: "all", want: []string{"access_script", "appointment", "binaryobject", "contact", "invitation", "person", "sale", "text"}},
+		{name: "contact only", tables: []string{"contact"}, want: []string{"contact"}},
+		{name: "two", tables: []string{"sale", "person"}, want: []string{"person", "sale"}},
+		{name: "unknown", tables: []string{"contact", "nosuch"}, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := Open(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			err = Generate(ctx, src, GenerateOptions{Dataset: "crm", Rows: 50, Seed: 1, Tables: tc.tables})
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("no error for a table the dataset lacks")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tables, err := src.Tables(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tb := range tables {
+				got = append(got, tb.Name)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("tables %v, want %v", got, tc.want)
+			}
+			n, err := src.RowCount(ctx, tc.want[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				t.Fatalf("table %s has no rows", tc.want[0])
 			}
 		})
 	}
