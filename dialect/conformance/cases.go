@@ -113,7 +113,7 @@ func testTypes(t *testing.T, h *harness) {
 	if h.tgt.MinYear > 1 {
 		bad := append([]*string(nil), rows[1].values...)
 		bad[0] = str("[I:99]")
-		bad[13] = str(fmt.Sprintf("[DT:01/01/%04d 00:00:00.0000000]", h.tgt.MinYear-1))
+		bad[12] = str(fmt.Sprintf("[DT:01/01/%04d 00:00:00.0000000]", h.tgt.MinYear-1))
 		err := h.rowData(batch(ts, 9, row(contract.Insert, bad...)))
 		expectError(t, err, "all_types", "c_date")
 		h.compare(ts, h.want(ts, upd...))
