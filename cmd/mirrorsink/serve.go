@@ -21,6 +21,7 @@ import (
 	"github.com/mirrorsink/mirrorsink/protocol"
 
 	// The dialects register themselves with package dialect.
+	_ "github.com/mirrorsink/mirrorsink/dialect/mysql"
 	_ "github.com/mirrorsink/mirrorsink/dialect/postgres"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlserver"
