@@ -206,8 +206,11 @@ func TestInterruptedCycleHeals(t *testing.T) {
 					time.Sleep(1500 * time.Millisecond)
 				}
 				res := tn.cycle(t)
-				if res.Rows == 0 {
-					t.Fatal("the healing cycle sent nothing")
+				// A cut connection may be absorbed (the engine retries Begin on a fresh connection), and
+				// then the interrupted cycle succeeded and there is nothing left to heal; either way the
+				// mirror was verified above.
+				if err != nil && res.Rows == 0 {
+					t.Fatal("the healing cycle sent nothing after a failed cycle")
 				}
 				tn.churn(t, 20, 20, 20, 1)
 				tn.cycle(t)
