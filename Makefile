@@ -16,7 +16,8 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2x ./protocol/
+	$(GO) build -o bin/bench ./bench
+	GO=$(GO) bin/bench $(BENCHFLAGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzScannerMatchesEncodingXML -fuzztime 60s ./protocol/
