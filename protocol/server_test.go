@@ -960,7 +960,9 @@ func TestServerRowDataSpoolCleanup(t *testing.T) {
 // redactedErr quotes row data in its message and leaves it out of Redacted, like the engine's batch errors.
 type redactedErr struct{}
 
-func (redactedErr) Error() string    { return `table "t", column "c", row 1: too long (value "SECRET-ROW-DATA")` }
+func (redactedErr) Error() string {
+	return `table "t", column "c", row 1: too long (value "SECRET-ROW-DATA")`
+}
 func (redactedErr) Redacted() string { return `table "t", column "c", row 1: too long` }
 
 func TestServerLogsNoRowData(t *testing.T) {
