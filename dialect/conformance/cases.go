@@ -66,7 +66,7 @@ func typeRows(minYear int) []wireRow {
 			str("[DT:01/01/"+y(1)+" 00:00:00.0000000 -14:00]"), str(""), str(""), str(""),
 			str(""), str(""), str(""), str(""), str(""), str("[B:AAAAAA==]"), str("[B:]"),
 			str("[B:]"), str("[B:]"), str("[B:AAAAAAAAAAA=]"), str("00000000-0000-0000-0000-000000000000"),
-			str(""), str("/"), str(""), str(""), str(""), str("")),
+			str(""), str("/"), str("POINT(0 0)"), str("POINT(0 0)"), str(""), str("")),
 		row(contract.Insert, str("[I:3]"), str("[I:1]"), str("[I:255]"), str("[S:32767]"), str("[I:2147483647]"), str("[I:9223372036854775807]"),
 			str("[F:9999999999999999999999999999.9999999999]"), str("[F:999999999999999.9999]"), str("[F:922337203685477.5807]"), str("[F:214748.3647]"),
 			str("[F:1.7976931348623157E+308]"), str("[F:3.4028235E+38]"), str("[DT:12/31/9999 00:00:00.0000000]"), str("[T:23:59:59.9999999]"),
@@ -74,7 +74,7 @@ func typeRows(minYear int) []wireRow {
 			str("[DT:12/31/9999 23:59:59.9999990 +14:00]"), str("ABCDEFGHIJ"), str(strings.Repeat("v", 50)), str("ÆØÅÆØÅÆØÅÆ"),
 			str(strings.Repeat("é", 255)), str(strings.Repeat("🙂", 3000)), str(strings.Repeat("m", 9000)), str("t"), str("n"), str("[B://///w==]"),
 			str("0x"+strings.Repeat("ff", 16)), str("[B:"+strings.Repeat("////", 2000)+"]"), str("[B:AA==]"), str("[B://////////8=]"),
-			str("ffffffff-ffff-ffff-ffff-ffffffffffff"), str("<r/>"), str("/1/2/3.5/"), str("POINT(-180 -90)"), str("POLYGON((0 0,1 0,1 1,0 0))"),
+			str("ffffffff-ffff-ffff-ffff-ffffffffffff"), str("<r>v</r>"), str("/1/2/3.5/"), str("POINT(-180 -90)"), str("POLYGON((0 0,1 0,1 1,0 0))"),
 			str("v"), str(strings.Repeat("s", 128))),
 		row(contract.Insert, append([]*string{str("[I:4]")}, make([]*string, len(allTypes().Columns)-1)...)...),
 		row(contract.Insert, str("[I:5]"), str("true"), str("7"), str("[S:0]"), str("[I:0]"), str("[I:0]"),
@@ -84,7 +84,7 @@ func typeRows(minYear int) []wireRow {
 			str("[DT:02/29/2000 12:00:00.0000005 -05:30]"), str(" lead"), str("tab\there\nnew\rline \\ 'q' \"dq\""), str("[I:1]"),
 			str("[I:1]"), str("nul\x00inside"), str("]]>&lt;"), str("{\"json\": true}"), str("x\x01y"), str("[B:AA==]"),
 			str("[B:AA==]"), str("[B:AA==]"), str("[B:AA==]"), str("[B:AQIDBAUGBwg=]"), str("{6f9619ff-8b86-d011-b42d-00c04fc964ff}"),
-			str("<![CDATA[x]]>"), str("/1/"), str("POINT EMPTY"), str("GEOMETRYCOLLECTION EMPTY"), str("[I:1]"), str("user")),
+			str("<c>x</c>"), str("/1/"), str("POINT EMPTY"), str("GEOMETRYCOLLECTION EMPTY"), str("[I:1]"), str("user")),
 	}
 }
 
