@@ -20,6 +20,17 @@ type Metrics struct {
 
 func newMetrics() *Metrics { return &Metrics{} }
 
+// SchemaWork is a snapshot of the schema counters: how many tables were created, altered in place,
+// recreated and dropped since the process started.
+type SchemaWork struct {
+	Created, Altered, Recreated, Dropped int64
+}
+
+// SchemaWork returns the schema counters now.
+func (m *Metrics) SchemaWork() SchemaWork {
+	return SchemaWork{m.tablesCreated.Load(), m.tablesAltered.Load(), m.tablesRecreated.Load(), m.tablesDropped.Load()}
+}
+
 // WritePrometheus writes every counter in the Prometheus text exposition format.
 func (m *Metrics) WritePrometheus(w io.Writer) error {
 	counters := []struct {

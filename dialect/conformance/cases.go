@@ -15,10 +15,14 @@ func testCreate(t *testing.T, h *harness) {
 	if got["alpha"] != -1 || got["beta"] != -1 {
 		t.Fatalf("new tables must answer -1, got %v", got)
 	}
-	// Unchanged schema: same answer, tables untouched.
+	// Unchanged schema: same answer, and no DDL at all.
 	h.wipe("alpha")
 	h.mustRowData(batch(a, 42, simpleRow(contract.Insert, 1, "one")))
+	before := h.eng.Metrics().SchemaWork()
 	got = h.schema(a, b)
+	if after := h.eng.Metrics().SchemaWork(); after != before {
+		t.Fatalf("an unchanged schema caused schema work: %+v → %+v", before, after)
+	}
 	if got["alpha"] != 42 || got["beta"] != -1 {
 		t.Fatalf("unchanged schema must answer the stored LSNs, got %v", got)
 	}
