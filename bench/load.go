@@ -185,7 +185,11 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 
 	// 1. The initial load through the whole stack.
 	b.progress("%s: initial load of %d %s rows through the stack", name, b.opts.rows, loadTable)
-	load, err := drv.Cycle(ctx, src)
+	var load simulator.CycleResult
+	loadCPU, err := measureCPU(svc, func() (err error) {
+		load, err = drv.Cycle(ctx, src)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: initial cycle: %w (service log: %s)", name, err, svc.logTail())
 	}
@@ -201,6 +205,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	stackRate := load.RowsPerSecond()
 	b.report("%s: initial load, whole stack: %d rows in %s = %.0f rows/s (%.1f MB of XML)",
 		name, load.Rows, load.Duration.Round(time.Millisecond), stackRate, float64(load.Bytes)/1e6)
+	b.report("%s: %s", name, loadCPU)
 	b.report("%s: serve peak RSS (VmHWM) during the load: %.1f MB (target < %d MB)%s",
 		name, float64(rss)/(1<<20), targetPeakRSS, verdict(float64(rss)/(1<<20) < targetPeakRSS))
 
@@ -220,6 +225,15 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	} else if n != b.opts.rows {
 		return fmt.Errorf("%s: the raw load left %d rows, want %d", name, n, b.opts.rows)
 	}
+	// The raw table must hold exactly what the mirror holds, or the comparison is not like for like.
+	diff, err := t.sql(ctx, benchDatabase, fmt.Sprintf("SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) AS d",
+		t.quote(loadTable), t.quote(rawTable)))
+	if err != nil {
+		return fmt.Errorf("%s: compare %s with %s: %w", name, loadTable, rawTable, err)
+	}
+	if strings.TrimSpace(diff) != "0" {
+		return fmt.Errorf("%s: %s rows of the mirror differ from the raw load's: the TSV does not render values as the mirror stores them", strings.TrimSpace(diff), name)
+	}
 	rawRate := float64(b.opts.rows) / rawTime.Seconds()
 	ratio := stackRate / rawRate
 	b.report("%s: raw limit, %s: %d rows in %s = %.0f rows/s", name, t.rawTool, b.opts.rows, rawTime.Round(time.Millisecond), rawRate)
@@ -237,7 +251,11 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 		return fmt.Errorf("%s: churn: %w", name, err)
 	}
 	b.progress("%s: churned in %s; incremental cycle", name, time.Since(churnStart).Round(time.Millisecond))
-	inc, err := drv.Cycle(ctx, src)
+	var inc simulator.CycleResult
+	incCPU, err := measureCPU(svc, func() (err error) {
+		inc, err = drv.Cycle(ctx, src)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: incremental cycle: %w (service log: %s)", name, err, svc.logTail())
 	}
@@ -253,7 +271,46 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	incRate := inc.RowsPerSecond()
 	b.report("%s: incremental cycle: %d rows (U %d, D %d) in %s = %.0f rows/s (target >= %d)%s",
 		name, inc.Rows, churn.Updates, churn.Deletes, inc.Duration.Round(time.Millisecond), incRate, targetIncremental, verdict(incRate >= targetIncremental))
+	b.report("%s: %s", name, incCPU)
 	return nil
+}
+
+// cpuUse is the CPU time the service and the driver (this process) used during a cycle.
+type cpuUse struct {
+	wall, service, driver time.Duration
+}
+
+func (c cpuUse) String() string {
+	return fmt.Sprintf("  CPU during that cycle: serve %.1fs, driver (simulator + XML encoding) %.1fs, in %.1fs of wall time",
+		c.service.Seconds(), c.driver.Seconds(), c.wall.Seconds())
+}
+
+// measureCPU runs fn and measures the CPU time of the service and of this process meanwhile.
+func measureCPU(svc *service, fn func() error) (cpuUse, error) {
+	var use cpuUse
+	s0, err := svc.cpuTime()
+	if err != nil {
+		return use, err
+	}
+	d0, err := processCPU(os.Getpid())
+	if err != nil {
+		return use, err
+	}
+	start := time.Now()
+	if err := fn(); err != nil {
+		return use, err
+	}
+	use.wall = time.Since(start)
+	s1, err := svc.cpuTime()
+	if err != nil {
+		return use, err
+	}
+	d1, err := processCPU(os.Getpid())
+	if err != nil {
+		return use, err
+	}
+	use.service, use.driver = s1-s0, d1-d0
+	return use, nil
 }
 
 // verdict marks a figure that misses its target.

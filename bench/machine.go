@@ -26,6 +26,12 @@ func machineInfo(ctx context.Context, o options) []string {
 			mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 		}
 	}
+	load := "unknown"
+	if f, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if fields := strings.Fields(string(f)); len(fields) >= 3 {
+			load = strings.Join(fields[:3], " ")
+		}
+	}
 	goVersion := runtime.Version()
 	if out, err := command(ctx, o.goTool, "env", "GOVERSION"); err == nil {
 		goVersion = strings.TrimSpace(out)
@@ -41,7 +47,7 @@ func machineInfo(ctx context.Context, o options) []string {
 		my = strings.TrimSpace(out)
 	}
 	return []string{
-		fmt.Sprintf("machine: nproc %d, CPU %s, memory %s, %s/%s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH),
+		fmt.Sprintf("machine: nproc %d, CPU %s, memory %s, %s/%s, load average at the start %s", runtime.NumCPU(), cpu, mem, runtime.GOOS, runtime.GOARCH, load),
 		fmt.Sprintf("software: Go %s, PostgreSQL %s, MariaDB %s", goVersion, pg, my),
 	}
 }
@@ -110,6 +116,9 @@ func (b *bench) decode(ctx context.Context) error {
 
 // buildService builds bin/mirrorsink, the binary the benchmark serves with.
 func (b *bench) buildService(ctx context.Context) (string, error) {
+	if b.opts.binary != "" {
+		return filepath.Abs(b.opts.binary)
+	}
 	bin, err := filepath.Abs(filepath.Join("bin", "mirrorsink"))
 	if err != nil {
 		return "", err

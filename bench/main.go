@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,8 @@ type options struct {
 	pgAddr     string
 	mysqlAddr  string
 	schemaRuns int
+	cpuProfile string
+	binary     string
 }
 
 func main() {
@@ -61,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.pgAddr, "pg", "127.0.0.1:5432", "PostgreSQL address (user postgres, trust)")
 	fs.StringVar(&o.mysqlAddr, "mysql", "127.0.0.1:3306", "MariaDB/MySQL address (user root, no password)")
 	fs.IntVar(&o.schemaRuns, "schema-runs", 7, "timed calls of the unchanged TableSchema")
+	fs.StringVar(&o.binary, "binary", "", "serve with this mirrorsink binary instead of building bin/mirrorsink")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the driver side) to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -91,6 +96,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b := &bench{opts: o, out: stdout, log: stderr, start: time.Now()}
 	err := b.run(ctx)
 	b.cleanup()

@@ -183,6 +183,35 @@ func (s *service) peakRSS() (int64, error) {
 	return kb << 10, nil
 }
 
+// cpuTime reads the CPU time (user and system) the service has used so far.
+func (s *service) cpuTime() (time.Duration, error) {
+	return processCPU(s.cmd.Process.Pid)
+}
+
+// processCPU reads the CPU time (user and system) of a process from /proc/<pid>/stat.
+func processCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("cpu time: %w", err)
+	}
+	// The command name in parentheses may hold spaces; the fields after it are fixed.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, errors.New("cpu time: unexpected /proc/<pid>/stat")
+	}
+	var ticks int64
+	for _, x := range f[11:13] { // utime, stime: fields 14 and 15 of stat(5)
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("cpu time: %w", err)
+		}
+		ticks += n
+	}
+	// USER_HZ is 100 on every Linux architecture Go supports.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // stop asks the service to shut down and kills it if it has not within 15 seconds.
 func (s *service) stop() {
 	select {
