@@ -106,7 +106,12 @@ log:
 	if err != nil {
 		return nil, fmt.Errorf("service log: %w", err)
 	}
-	cmd := exec.Command(binary, "serve", "--config", cfgPath)
+	args := []string{"serve", "--config", cfgPath}
+	if addr := os.Getenv("MIRRORSINK_BENCH_DEBUG_LISTEN"); addr != "" {
+		// Lets a profiler attach to the service under load: go tool pprof http://ADDR/debug/pprof/profile
+		args = append(args, "--debug-listen", addr)
+	}
+	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,6 +37,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
 	listen := fs.String("listen", "", "listen address, overriding the configuration (e.g. 127.0.0.1:8080)")
+	debugListen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mirrorsink serve [--config FILE] [--listen ADDR]")
 		fmt.Fprintln(stderr, "\nServes SuperOffice's Mirroring Task. Without a configuration it mirrors every tenant into")
@@ -60,11 +62,43 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer svc.engine.Close()
+	if *debugListen != "" {
+		if err := serveDebug(ctx, *debugListen, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	return svc.serve(ctx, ln)
+}
+
+// serveDebug serves the profiler on its own listener, so that it is never reachable through the
+// SOAP endpoint's address.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("debug listener stopped", "err", err)
+		}
+	}()
+	log.Info("profiler listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
 }
 
 func newLogger(cfg *Config, w io.Writer) *slog.Logger {
