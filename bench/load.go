@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,10 +175,16 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	}
 	defer svc.stop()
 
+	rec, err := newRecorder(filepath.Join(b.runDir, "calls-"+name))
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(rec.dir)
 	drv, err := simulator.NewDriver(simulator.DriverConfig{
 		URL: svc.url, Tenant: loadTenant, ClientID: clientID,
 		SigningKey: k.signKey, KeyID: k.signKeyID, AppPublicKey: &k.appKey.PublicKey,
 		Progress: b.cycleProgress(name),
+		HTTP:     &http.Client{Transport: rec},
 	})
 	if err != nil {
 		return err
@@ -240,6 +247,49 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	b.report("%s: ratio stack/raw %.2f (target >= %.1f)%s", name, ratio, targetRatio, verdict(ratio >= targetRatio))
 	if _, err := t.sql(ctx, benchDatabase, "DROP TABLE "+t.quote(rawTable)); err != nil {
 		return fmt.Errorf("%s: drop %s: %w", name, rawTable, err)
+	}
+
+	// 2b. The same cycle replayed from its recorded requests against a fresh mirror and service: the
+	// service's own throughput, with a client that costs next to nothing (see replay.go).
+	svc.stop()
+	if err := t.drop(); err != nil {
+		return err
+	}
+	svc, err = b.startService(ctx, binary, k, "serve-replay-"+name, loadTenant, t.dialect, t.dsn)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer svc.stop()
+	b.progress("%s: replaying the %d recorded calls of the initial load", name, len(rec.calls))
+	var replayTime time.Duration
+	replayCPU, err := measureCPU(svc, func() (err error) {
+		replayTime, err = replay(ctx, svc.url, rec.calls)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
+	}
+	if n, err := t.count(ctx, loadTable); err != nil {
+		return err
+	} else if n != b.opts.rows {
+		return fmt.Errorf("%s: the replayed load left %d rows, want %d", name, n, b.opts.rows)
+	}
+	replayRSS, err := svc.peakRSS()
+	if err != nil {
+		return err
+	}
+	replayRate := float64(b.opts.rows) / replayTime.Seconds()
+	b.report("%s: initial load, service alone (recorded calls replayed): %d rows in %s = %.0f rows/s; ratio to raw %.2f (target >= %.1f)%s",
+		name, b.opts.rows, replayTime.Round(time.Millisecond), replayRate, replayRate/rawRate, targetRatio, verdict(replayRate/rawRate >= targetRatio))
+	b.report("%s: %s; serve peak RSS %.1f MB", name, replayCPU, float64(replayRSS)/(1<<20))
+	// The incremental cycle runs against the replayed mirror, which holds what the live one held.
+	drv, err = simulator.NewDriver(simulator.DriverConfig{
+		URL: svc.url, Tenant: loadTenant, ClientID: clientID,
+		SigningKey: k.signKey, KeyID: k.signKeyID, AppPublicKey: &k.appKey.PublicKey,
+		Progress: b.cycleProgress(name),
+	})
+	if err != nil {
+		return err
 	}
 
 	// 3. An incremental cycle: updates and deletes spread over the table.
