@@ -518,6 +518,14 @@ func DropStaging(staging string) string {
 
 // Upsert renders the set-based merge of a staging table into t: insert new keys, update existing ones
 // (DO NOTHING when every column is part of the key).
+//
+// The staging rows are fed in key order. A batch's keys are scattered over the table; in key order the
+// conflict checks walk the primary-key index, and the updates the heap (which a bulk load filled in
+// key order), front to back, instead of jumping about: 50,000 updates of a million-row table took
+// about 430 ms instead of 610 ms. Measured and rejected: UPDATE … FROM staging followed by INSERT …
+// WHERE NOT EXISTS (the update alone took longer than this whole statement: a nested loop over the
+// unsorted staging rows, or, after ANALYZE of the staging table, a hash join that scans the whole
+// table), and ANALYZE of the staging table, which ON CONFLICT does not need as it joins nothing.
 func Upsert(t dialect.Table, staging string) (string, error) {
 	tq, err := Quote(t.Name)
 	if err != nil {
@@ -551,7 +559,7 @@ func Upsert(t dialect.Table, staging string) (string, error) {
 		action = "DO UPDATE SET " + set.String()
 	}
 	return "INSERT INTO " + tq + " (" + list + ") SELECT " + list + " FROM pg_temp." +
-		quoteUnchecked(staging) + " ON CONFLICT (" + key + ") " + action, nil
+		quoteUnchecked(staging) + " ORDER BY " + key + " ON CONFLICT (" + key + ") " + action, nil
 }
 
 // Delete renders the set-based delete of the keys in a staging table.
