@@ -745,6 +745,11 @@ func (b *batchReader) readValues() error {
 	e := elemDecoder{s}
 	sp := b.d.sp
 	for {
+		// Most values take the fast path; the rest, the end of ColumnValues and every error take the
+		// general one.
+		if err := s.fastValues(sp); err != nil {
+			return &DecodeError{Offset: s.offset(), Msg: fmt.Sprintf("RowDataBatch %d", b.n), Err: err}
+		}
 		k, err := e.next()
 		if err != nil {
 			return err

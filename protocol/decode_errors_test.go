@@ -38,7 +38,11 @@ func rowDoc(op string, values ...string) string {
 
 // decodeDoc decodes any request fully and returns the first error; rows are rendered into out.
 func decodeDoc(doc io.Reader, opts DecodeOptions) (out string, err error) {
-	d := NewRequestDecoder(doc, opts)
+	return decodeRequest(NewRequestDecoder(doc, opts))
+}
+
+// decodeRequest decodes d's request fully, as decodeDoc does, and closes d.
+func decodeRequest(d *RequestDecoder) (out string, err error) {
 	defer d.Close()
 	h, err := d.ReadHeader()
 	if err != nil {

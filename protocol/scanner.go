@@ -115,6 +115,11 @@ type scanner struct {
 	frames  []frame
 	ns      []nsBinding
 	intern  map[string]string
+
+	// vals holds the byte shapes of column values for fastValues; noFast turns the fast paths off, so
+	// that tests can compare them with the general path.
+	vals   valueShapes
+	noFast bool
 }
 
 func newScanner(r io.Reader) *scanner {
@@ -215,11 +220,7 @@ func (s *scanner) next() (tokenKind, error) {
 		return tokNone, s.err
 	}
 	if s.popFrame {
-		s.popFrame = false
-		f := s.frames[len(s.frames)-1]
-		s.frames = s.frames[:len(s.frames)-1]
-		s.names = s.names[:f.nameStart]
-		s.ns = s.ns[:f.nsMark]
+		s.pop()
 	}
 	if s.pendingEnd {
 		s.pendingEnd = false
@@ -257,6 +258,15 @@ func (s *scanner) next() (tokenKind, error) {
 		}
 	}
 	return s.scanStartTag()
+}
+
+// pop removes the frame of the element whose end was reported last.
+func (s *scanner) pop() {
+	s.popFrame = false
+	f := s.frames[len(s.frames)-1]
+	s.frames = s.frames[:len(s.frames)-1]
+	s.names = s.names[:f.nameStart]
+	s.ns = s.ns[:f.nsMark]
 }
 
 func (s *scanner) frameName(i int) string {
@@ -403,8 +413,6 @@ func (s *scanner) scanRune(dst *[]byte) error {
 	s.pos += size
 	return nil
 }
-
-var predefinedEntities = map[string]byte{"lt": '<', "gt": '>', "amp": '&', "apos": '\'', "quot": '"'}
 
 // scanRef resolves an entity or character reference at pos ('&'). Any numeric reference up to
 // U+10FFFF is accepted, including those XML 1.0 forbids, because WCF writes control characters so.
@@ -910,26 +918,48 @@ func (s *scanner) attrValue(v []byte) error {
 
 // resolveRef appends the character that the reference &ref; stands for.
 func (s *scanner) resolveRef(ref []byte, dst *[]byte) error {
+	b, ok := appendRef(*dst, ref)
+	if !ok {
+		if len(ref) > 1 && ref[0] == '#' {
+			return s.fail(errSyntax, "invalid character reference &%s;", ref)
+		}
+		return s.fail(errSyntax, "invalid character entity &%s;", ref)
+	}
+	*dst = b
+	return nil
+}
+
+// appendRef appends the character that the reference &ref; stands for; ok is false for an invalid
+// reference. Any numeric reference up to U+10FFFF is accepted (see scanRef).
+func appendRef(dst, ref []byte) (_ []byte, ok bool) {
 	if len(ref) > 1 && ref[0] == '#' {
 		digits, base := ref[1:], 10
 		if digits[0] == 'x' {
 			digits, base = digits[1:], 16
 		}
 		if len(digits) == 0 || bytes.ContainsAny(digits, "+-_") {
-			return s.fail(errSyntax, "invalid character reference &%s;", ref)
+			return dst, false
 		}
 		n, err := strconv.ParseUint(string(digits), base, 32)
 		if err != nil || n > utf8.MaxRune {
-			return s.fail(errSyntax, "invalid character reference &%s;", ref)
+			return dst, false
 		}
-		*dst = utf8.AppendRune(*dst, rune(n))
-		return nil
+		return utf8.AppendRune(dst, rune(n)), true
 	}
-	if c, ok := predefinedEntities[string(ref)]; ok {
-		*dst = append(*dst, c)
-		return nil
+	// A switch rather than a map: it neither hashes nor converts ref.
+	switch string(ref) {
+	case "lt":
+		return append(dst, '<'), true
+	case "gt":
+		return append(dst, '>'), true
+	case "amp":
+		return append(dst, '&'), true
+	case "apos":
+		return append(dst, '\''), true
+	case "quot":
+		return append(dst, '"'), true
 	}
-	return s.fail(errSyntax, "invalid character entity &%s;", ref)
+	return dst, false
 }
 
 // isScanError reports whether err came from the scanner's syntax checks (as opposed to I/O).

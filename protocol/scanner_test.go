@@ -159,8 +159,9 @@ func FuzzScannerMatchesEncodingXML(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkAgainstOracle(t, data)
-		// The decoder built on the scanner must never panic or hang, whatever the input.
-		decodeDoc(bytes.NewReader(data), DecodeOptions{SpoolMemory: 1})
+		// The decoder built on the scanner must never panic or hang, whatever the input, and its fast
+		// paths must decode exactly as its general path does.
+		decodeBoth(t, data, DecodeOptions{SpoolMemory: 1})
 	})
 }
 

@@ -1,0 +1,213 @@
+package protocol
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// The Data section of a RowData request is almost all column values, and the Mirroring Task writes
+// each in one of three shapes:
+//
+//	<b:string>text</b:string>   <b:string/>   <b:string i:nil="true"/>
+//
+// fastValues recognises exactly these shapes byte for byte, with the prefixes that the namespace
+// bindings in scope give NSArrays and NSXSI, and spools the values without producing tokens. It
+// stops at anything else (another prefix or attribute, whitespace inside a tag, CDATA, comments, a
+// raw \r, a value that does not end within the buffer, the end of ColumnValues) and leaves that to the
+// general path, which also reports every error. Since a recognised element declares no namespace,
+// the bindings in scope are the same before every value of one ColumnValues.
+
+// valueShapes caches the byte shapes of column values for one set of namespace bindings.
+type valueShapes struct {
+	ok      bool        // some prefix (or the default namespace) is bound to NSArrays
+	key     []nsBinding // the bindings the shapes were derived from
+	open    []byte      // "<b:string"
+	close   []byte      // "</b:string>"
+	nilTail []byte      // ` i:nil="true"/>`; empty when no prefix is bound to NSXSI
+}
+
+// prepareValues brings s.vals up to date with the namespace bindings in scope.
+func (s *scanner) prepareValues() bool {
+	v := &s.vals
+	if v.key != nil && len(v.key) == len(s.ns) {
+		same := true
+		for i := range s.ns {
+			if v.key[i] != s.ns[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return v.ok
+		}
+	}
+	v.key = append(v.key[:0], s.ns...)
+	if v.key == nil {
+		v.key = []nsBinding{}
+	}
+	arrays, xsi := -1, -1
+	for i := len(s.ns) - 1; i >= 0; i-- {
+		b := s.ns[i]
+		// resolve gives these two prefixes fixed meanings whatever they are bound to.
+		if b.prefix == "xml" || b.prefix == "xmlns" || shadowed(s.ns, i) {
+			continue
+		}
+		if arrays < 0 && b.uri == NSArrays {
+			arrays = i
+		}
+		// An unprefixed attribute has no namespace, so only a prefix can mark xsi:nil.
+		if xsi < 0 && b.prefix != "" && b.uri == NSXSI {
+			xsi = i
+		}
+	}
+	v.ok = arrays >= 0
+	if !v.ok {
+		return false
+	}
+	p := s.ns[arrays].prefix
+	v.open = append(v.open[:0], '<')
+	v.close = append(v.close[:0], "</"...)
+	if p != "" {
+		v.open = append(append(v.open, p...), ':')
+		v.close = append(append(v.close, p...), ':')
+	}
+	v.open = append(v.open, "string"...)
+	v.close = append(v.close, "string>"...)
+	v.nilTail = v.nilTail[:0]
+	if xsi >= 0 {
+		v.nilTail = append(append(append(v.nilTail, ' '), s.ns[xsi].prefix...), `:nil="true"/>`...)
+	}
+	return true
+}
+
+// shadowed reports whether a later binding in ns redeclares the prefix of ns[i].
+func shadowed(ns []nsBinding, i int) bool {
+	for j := i + 1; j < len(ns); j++ {
+		if ns[j].prefix == ns[i].prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// fastValues spools the column values at the read position that have one of the usual shapes (see
+// above) and returns at the first thing that has not; the caller goes on with next. It is called
+// between the children of a ColumnValues element. The only error it returns is the spool's.
+func (s *scanner) fastValues(sp *spool) error {
+	if s.noFast || s.err != nil || s.pendingEnd {
+		return nil
+	}
+	if s.popFrame {
+		s.pop()
+	}
+	if len(s.frames) >= maxDepth || !s.prepareValues() {
+		return nil
+	}
+	// The last text token is consumed: nothing needs to survive a refill.
+	s.textInBuf = false
+	v := &s.vals
+	buf := s.buf[:s.end]
+	for {
+		i := s.pos
+		// Whitespace between elements is text that the general path would skip as blank.
+		for i < len(buf) && isXMLSpace(buf[i]) {
+			i++
+		}
+		if i-s.pos > s.maxText || !bytes.HasPrefix(buf[i:], v.open) {
+			return nil
+		}
+		j := i + len(v.open)
+		if j >= len(buf) {
+			return nil
+		}
+		switch buf[j] {
+		case '>':
+			j++
+			start := j
+			var amp, high bool
+			for j < len(buf) {
+				c := buf[j]
+				if !textSpecial[c] {
+					j++
+					continue
+				}
+				if c == '<' {
+					break
+				}
+				switch {
+				case c == '&':
+					amp = true
+				case c == '\r':
+					return nil
+				default:
+					high = true
+				}
+				j++
+			}
+			if !bytes.HasPrefix(buf[j:], v.close) {
+				// Also when the value does not end within the buffer.
+				return nil
+			}
+			text := buf[start:j]
+			if len(text) > s.maxText || high && !utf8.Valid(text) {
+				return nil
+			}
+			if amp {
+				var ok bool
+				if text, ok = s.unescape(text); !ok {
+					return nil
+				}
+			}
+			s.pos = j + len(v.close)
+			if err := sp.addValue(text, false); err != nil {
+				return err
+			}
+		case '/':
+			if j+1 >= len(buf) || buf[j+1] != '>' {
+				return nil
+			}
+			s.pos = j + 2
+			if err := sp.addValue(nil, false); err != nil {
+				return err
+			}
+		case ' ':
+			if len(v.nilTail) == 0 || !bytes.HasPrefix(buf[j:], v.nilTail) {
+				return nil
+			}
+			s.pos = j + len(v.nilTail)
+			if err := sp.addValue(nil, true); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// unescape resolves the references in t into textBuf the way scanRef does; ok is false for anything
+// scanRef would reject, which the general path then reports.
+func (s *scanner) unescape(t []byte) (_ []byte, ok bool) {
+	out := s.textBuf[:0]
+	for {
+		k := bytes.IndexByte(t, '&')
+		if k < 0 {
+			out = append(out, t...)
+			break
+		}
+		out = append(out, t[:k]...)
+		t = t[k+1:]
+		n := 0
+		for n < len(t) && (isNameByte(t[n]) || t[n] == '#' || t[n] >= utf8.RuneSelf) {
+			n++
+		}
+		if n >= len(t) || t[n] != ';' {
+			return nil, false
+		}
+		if out, ok = appendRef(out, t[:n]); !ok {
+			return nil, false
+		}
+		t = t[n+1:]
+	}
+	s.textBuf = out
+	return out, true
+}
