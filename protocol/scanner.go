@@ -76,6 +76,7 @@ type frame struct {
 
 type rawAttr struct {
 	prefix, local []byte
+	nameOff       int // offset of the attribute's name in the tag
 	valStart      int
 	valEnd        int
 }
@@ -119,6 +120,9 @@ type scanner struct {
 	// vals holds the byte shapes of column values for fastValues; noFast turns the fast paths off, so
 	// that tests can compare them with the general path.
 	vals   valueShapes
+	tags   [tagMemos]tagMemo
+	tick   uint64
+	nils   []memoNil
 	noFast bool
 }
 
@@ -712,6 +716,20 @@ func splitName(b []byte) (prefix, local []byte, ok bool) {
 }
 
 func (s *scanner) scanEndTag() (tokenKind, error) {
+	if n := len(s.frames); n > 0 && !s.noFast {
+		// Usually the tag closes the open element exactly as it was named: compare the bytes first.
+		f := s.frames[n-1]
+		open := s.names[f.nameStart:]
+		if e := s.pos + 2 + len(open); e < s.end && s.buf[e] == '>' && bytes.Equal(s.buf[s.pos+2:e], open) {
+			s.pos = e + 1
+			s.kind = tokEnd
+			s.space = f.space
+			s.local = open[f.localOff:]
+			s.isNil = false
+			s.popFrame = true
+			return tokEnd, nil
+		}
+	}
 	gt, err := s.loadTag()
 	if err != nil {
 		return tokNone, err
@@ -749,6 +767,9 @@ func (s *scanner) scanEndTag() (tokenKind, error) {
 }
 
 func (s *scanner) scanStartTag() (tokenKind, error) {
+	if m := s.recall(); m != nil {
+		return s.replay(m)
+	}
 	gt, err := s.loadTag()
 	if err != nil {
 		return tokNone, err
@@ -789,6 +810,7 @@ func (s *scanner) scanStartTag() (tokenKind, error) {
 		if !ok {
 			return tokNone, s.fail(errSyntax, "invalid attribute name %q", s.buf[i:n])
 		}
+		nameOff := i - s.pos
 		i = n
 		for i < gt && isXMLSpace(s.buf[i]) {
 			i++
@@ -812,7 +834,7 @@ func (s *scanner) scanStartTag() (tokenKind, error) {
 		if err := s.attrValue(s.buf[i+1 : i+1+close]); err != nil {
 			return tokNone, err
 		}
-		s.attrs = append(s.attrs, rawAttr{prefix: ap, local: al, valStart: vs, valEnd: len(s.attrBuf)})
+		s.attrs = append(s.attrs, rawAttr{prefix: ap, local: al, nameOff: nameOff, valStart: vs, valEnd: len(s.attrBuf)})
 		i += close + 2
 	}
 	if s.buf[gt] != '>' {
@@ -832,23 +854,32 @@ func (s *scanner) scanStartTag() (tokenKind, error) {
 		}
 	}
 	s.isNil = false
+	s.nils = s.nils[:0]
 	for _, a := range s.attrs {
-		if string(a.local) == "nil" && a.prefix != nil && s.resolve(a.prefix, a.local, true) == NSXSI {
+		if string(a.local) == "nil" && a.prefix != nil {
 			v := bytes.TrimSpace(s.attrBuf[a.valStart:a.valEnd])
-			s.isNil = string(v) == "true" || string(v) == "1"
+			isTrue := string(v) == "true" || string(v) == "1"
+			s.nils = append(s.nils, memoNil{off: a.nameOff, n: len(a.prefix), isTrue: isTrue})
+			if s.resolve(a.prefix, a.local, true) == NSXSI {
+				s.isNil = isTrue
+			}
 		}
 	}
 	s.space = s.resolve(prefix, local, false)
-
-	f := frame{nameStart: int32(len(s.names)), nsMark: int32(nsMark), space: s.space}
-	f.localOff = int32(len(qname) - len(local))
-	s.names = append(s.names, qname...)
-	s.frames = append(s.frames, f)
-	s.local = s.names[int(f.nameStart)+int(f.localOff):]
+	s.pushFrame(qname, len(qname)-len(local), nsMark)
+	s.remember(s.buf[s.pos:gt+1], len(qname), len(qname)-len(local), prefix != nil, selfClose, s.ns[nsMark:])
 	s.pos = gt + 1
 	s.kind = tokStart
 	s.pendingEnd = selfClose
 	return tokStart, nil
+}
+
+// pushFrame enters the element named qname whose start tag was just read.
+func (s *scanner) pushFrame(qname []byte, localOff, nsMark int) {
+	f := frame{nameStart: int32(len(s.names)), localOff: int32(localOff), nsMark: int32(nsMark), space: s.space}
+	s.names = append(s.names, qname...)
+	s.frames = append(s.frames, f)
+	s.local = s.names[int(f.nameStart)+int(f.localOff):]
 }
 
 // resolve maps a name's prefix to its namespace URI the way encoding/xml translates names: an unbound

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -211,3 +212,101 @@ func (s *scanner) unescape(t []byte) (_ []byte, ok bool) {
 	s.textBuf = out
 	return out, true
 }
+
+// Outside the values, a RowData request repeats a few start tags over and over (<a:RowData>,
+// <a:ColumnValues xmlns:b="...">, <a:Operation>). The scanner remembers the parse of the last few start
+// tags, keyed by their exact bytes, and replays it when the same bytes come again: only what depends on
+// the namespace bindings in scope (the element's namespace, xsi:nil) is resolved afresh.
+
+const (
+	tagMemos      = 8
+	minMemoTag    = 8 // the key's first word
+	maxMemoTag    = 512
+	memoKeyLength = 8
+)
+
+// tagMemo is the parse of one start tag.
+type tagMemo struct {
+	raw       []byte // the tag, from '<' to '>'
+	first     uint64 // raw's first memoKeyLength bytes
+	qnameLen  int    // the name is raw[1 : 1+qnameLen]
+	localOff  int    // offset of the local part in the name
+	hasPrefix bool
+	selfClose bool
+	decls     []nsBinding // the bindings the tag declares, in order
+	nils      []memoNil   // its prefixed nil attributes, in order
+	used      uint64
+}
+
+// memoNil is a prefixed nil attribute: its prefix at raw[off:off+n], and whether its value says true.
+type memoNil struct {
+	off, n int
+	isTrue bool
+}
+
+// recall returns the memo of the start tag at pos, if its bytes are remembered.
+func (s *scanner) recall() *tagMemo {
+	if s.noFast || s.end-s.pos < memoKeyLength {
+		return nil
+	}
+	rest := s.buf[s.pos:s.end]
+	w := binary.LittleEndian.Uint64(rest)
+	for i := range s.tags {
+		m := &s.tags[i]
+		if m.first == w && len(m.raw) > 0 && bytes.HasPrefix(rest, m.raw) {
+			s.tick++
+			m.used = s.tick
+			return m
+		}
+	}
+	return nil
+}
+
+// remember keeps the parse of the start tag raw in place of the least recently used memo.
+func (s *scanner) remember(raw []byte, qnameLen, localOff int, hasPrefix, selfClose bool, decls []nsBinding) {
+	if s.noFast || len(raw) < minMemoTag || len(raw) > maxMemoTag {
+		return
+	}
+	m := &s.tags[0]
+	for i := range s.tags {
+		if s.tags[i].used < m.used {
+			m = &s.tags[i]
+		}
+	}
+	s.tick++
+	m.used = s.tick
+	m.raw = append(m.raw[:0], raw...)
+	m.first = binary.LittleEndian.Uint64(raw)
+	m.qnameLen, m.localOff = qnameLen, localOff
+	m.hasPrefix, m.selfClose = hasPrefix, selfClose
+	m.decls = append(m.decls[:0], decls...)
+	m.nils = append(m.nils[:0], s.nils...)
+}
+
+// replay reports the remembered start tag m at pos as scanStartTag would.
+func (s *scanner) replay(m *tagMemo) (tokenKind, error) {
+	if len(s.frames) >= maxDepth {
+		return tokNone, s.fail(errLimit, "elements nested deeper than %d", maxDepth)
+	}
+	nsMark := len(s.ns)
+	s.ns = append(s.ns, m.decls...)
+	s.isNil = false
+	for _, n := range m.nils {
+		if s.resolve(m.raw[n.off:n.off+n.n], nilName, true) == NSXSI {
+			s.isNil = n.isTrue
+		}
+	}
+	qname := m.raw[1 : 1+m.qnameLen]
+	var prefix []byte
+	if m.hasPrefix {
+		prefix = qname[:m.localOff-1]
+	}
+	s.space = s.resolve(prefix, qname[m.localOff:], false)
+	s.pushFrame(qname, m.localOff, nsMark)
+	s.pos += len(m.raw)
+	s.kind = tokStart
+	s.pendingEnd = m.selfClose
+	return tokStart, nil
+}
+
+var nilName = []byte("nil")

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -191,4 +193,76 @@ func FuzzFastValuesMatchGeneral(f *testing.F) {
 		doc := rowDataDoc(batchDoc(rowDoc("I", values)))
 		decodeBoth(t, []byte(doc), DecodeOptions{MaxValueSize: maxValue % 64, SpoolMemory: 1})
 	})
+}
+
+// Decoding must not allocate per row: a body four times larger costs no more allocations.
+func TestDecodeAllocationsPerRow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes 2.5 MB")
+	}
+	allocs := func(body []byte) float64 {
+		return testing.AllocsPerRun(3, func() {
+			if rows, _, err := consumeRowData(bytes.NewReader(body), DecodeOptions{}, nil); err != nil || rows == 0 {
+				t.Fatal(rows, err)
+			}
+		})
+	}
+	small, large := rowDataBody(t, 500<<10), rowDataBody(t, 2<<20)
+	a, b := allocs(small), allocs(large)
+	t.Logf("%v allocations for %d bytes, %v for %d bytes", a, len(small), b, len(large))
+	if b > a+2 {
+		t.Fatalf("%v allocations for %d bytes but %v for %d bytes: the decoder allocates per row", a, len(small), b, len(large))
+	}
+}
+
+// A remembered start tag is resolved afresh under the bindings in scope when it comes again; the
+// end-tag shortcut reports what the general path reports.
+func TestTagMemo(t *testing.T) {
+	const xsi = `xmlns:i="` + NSXSI + `"`
+	for _, tc := range []struct{ name, doc string }{
+		{"prefix rebound between repeats", `<r xmlns:p="u1"><p:elem1234/><q xmlns:p="u2"><p:elem1234/></q><p:elem1234/></r>`},
+		{"default namespace rebound", `<r xmlns="u1"><element1/><q xmlns="u2"><element1/><element1 xmlns=""/></q><element1/></r>`},
+		{"xsi prefix rebound", `<r ` + xsi + `><e i:nil="true"/><q xmlns:i="urn:x"><e i:nil="true"/></q><e i:nil="true"/></r>`},
+		{"tag declaring its own prefix", `<r xmlns:p="u1"><p:e xmlns:p="u2" i:nil="1" ` + xsi + `/><p:e xmlns:p="u2" i:nil="1" ` + xsi + `/></r>`},
+		{"several nil attributes", `<r ` + xsi + ` xmlns:j="urn:x"><e j:nil="true" i:nil="false"/><e j:nil="true" i:nil="false"/><w xmlns:j="` + NSXSI + `"><e j:nil="true" i:nil="false"/></w></r>`},
+		{"unbound prefix", `<r><p:element/><p:element/></r>`},
+		{"xml and xmlns prefixes", `<r xmlns:xml="urn:x"><xml:elem/><xml:elem/><xmlns:elem/><xmlns:elem/></r>`},
+		{"end tags with space", `<r><element1></element1 ><element1></element1></r>`},
+		{"wrong end tag after memo", `<r><element1></element1><element1></element2></r>`},
+		{"end tag prefix of the open name", `<r><element12></element1></r>`},
+		{"depth limit on a remembered tag", strings.Repeat("<element1>", maxDepth+1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkAgainstOracle(t, []byte(tc.doc))
+			fast, fastErr := scanEvents(strings.NewReader(tc.doc))
+			s := newScanner(strings.NewReader(tc.doc))
+			s.noFast = true
+			slow, slowErr := scanAll(s)
+			if fmt.Sprint(fast) != fmt.Sprint(slow) || errString(fastErr) != errString(slowErr) {
+				t.Fatalf("fast and general paths differ:\nfast:    %q %v\ngeneral: %q %v", fast, fastErr, slow, slowErr)
+			}
+		})
+	}
+}
+
+// scanAll runs s to the end as scanEvents does.
+func scanAll(s *scanner) ([]event, error) {
+	var evs []event
+	for {
+		k, err := s.next()
+		if err == io.EOF {
+			return evs, nil
+		}
+		if err != nil {
+			return evs, err
+		}
+		switch k {
+		case tokStart:
+			evs = append(evs, event(fmt.Sprintf("S {%s}%s nil=%v", s.space, s.local, s.isNil)))
+		case tokEnd:
+			evs = append(evs, event(fmt.Sprintf("E {%s}%s", s.space, s.local)))
+		case tokText:
+			evs = append(evs, event(fmt.Sprintf("T %q", s.text)))
+		}
+	}
 }

@@ -18,25 +18,7 @@ type event string
 
 // scanEvents runs our scanner over r.
 func scanEvents(r io.Reader) ([]event, error) {
-	s := newScanner(r)
-	var evs []event
-	for {
-		k, err := s.next()
-		if err == io.EOF {
-			return evs, nil
-		}
-		if err != nil {
-			return evs, err
-		}
-		switch k {
-		case tokStart:
-			evs = append(evs, event(fmt.Sprintf("S {%s}%s nil=%v", s.space, s.local, s.isNil)))
-		case tokEnd:
-			evs = append(evs, event(fmt.Sprintf("E {%s}%s", s.space, s.local)))
-		case tokText:
-			evs = append(evs, event(fmt.Sprintf("T %q", s.text)))
-		}
-	}
+	return scanAll(newScanner(r))
 }
 
 // oracleEvents runs encoding/xml's Decoder.Token over data, merging adjacent character data and
