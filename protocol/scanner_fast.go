@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -22,9 +23,36 @@ import (
 type valueShapes struct {
 	ok      bool        // some prefix (or the default namespace) is bound to NSArrays
 	key     []nsBinding // the bindings the shapes were derived from
-	open    []byte      // "<b:string"
-	close   []byte      // "</b:string>"
-	nilTail []byte      // ` i:nil="true"/>`; empty when no prefix is bound to NSXSI
+	open    pattern     // "<b:string"
+	close   pattern     // "</b:string>"
+	nilTail pattern     // ` i:nil="true"/>`; empty when no prefix is bound to NSXSI
+}
+
+// pattern is a byte string to look for at a position; patterns of 8 to 16 bytes, which the usual
+// prefixes give, are compared as two overlapping words.
+type pattern struct {
+	b          []byte
+	head, tail uint64
+	words      bool
+}
+
+func (p *pattern) set(b []byte) {
+	p.b = b
+	p.words = len(b) >= 8 && len(b) <= 16
+	if p.words {
+		p.head = binary.LittleEndian.Uint64(b)
+		p.tail = binary.LittleEndian.Uint64(b[len(b)-8:])
+	}
+}
+
+// at reports whether buf[i:] starts with p.
+func (p *pattern) at(buf []byte, i int) bool {
+	if !p.words {
+		return bytes.HasPrefix(buf[i:], p.b)
+	}
+	e := i + len(p.b)
+	return e <= len(buf) && binary.LittleEndian.Uint64(buf[i:]) == p.head &&
+		binary.LittleEndian.Uint64(buf[e-8:]) == p.tail
 }
 
 // prepareValues brings s.vals up to date with the namespace bindings in scope.
@@ -66,18 +94,19 @@ func (s *scanner) prepareValues() bool {
 		return false
 	}
 	p := s.ns[arrays].prefix
-	v.open = append(v.open[:0], '<')
-	v.close = append(v.close[:0], "</"...)
+	open := append(v.open.b[:0], '<')
+	close := append(v.close.b[:0], "</"...)
 	if p != "" {
-		v.open = append(append(v.open, p...), ':')
-		v.close = append(append(v.close, p...), ':')
+		open = append(append(open, p...), ':')
+		close = append(append(close, p...), ':')
 	}
-	v.open = append(v.open, "string"...)
-	v.close = append(v.close, "string>"...)
-	v.nilTail = v.nilTail[:0]
+	v.open.set(append(open, "string"...))
+	v.close.set(append(close, "string>"...))
+	nilTail := v.nilTail.b[:0]
 	if xsi >= 0 {
-		v.nilTail = append(append(append(v.nilTail, ' '), s.ns[xsi].prefix...), `:nil="true"/>`...)
+		nilTail = append(append(append(nilTail, ' '), s.ns[xsi].prefix...), `:nil="true"/>`...)
 	}
+	v.nilTail.set(nilTail)
 	return true
 }
 
@@ -114,10 +143,10 @@ func (s *scanner) fastValues(sp *spool) error {
 		for i < len(buf) && isXMLSpace(buf[i]) {
 			i++
 		}
-		if i-s.pos > s.maxText || !bytes.HasPrefix(buf[i:], v.open) {
+		if i-s.pos > s.maxText || !v.open.at(buf, i) {
 			return nil
 		}
-		j := i + len(v.open)
+		j := i + len(v.open.b)
 		if j >= len(buf) {
 			return nil
 		}
@@ -126,12 +155,11 @@ func (s *scanner) fastValues(sp *spool) error {
 			j++
 			start := j
 			var amp, high bool
-			for j < len(buf) {
-				c := buf[j]
-				if !textSpecial[c] {
-					j++
-					continue
+			for {
+				if j = nextSpecial(buf, j); j >= len(buf) {
+					return nil
 				}
+				c := buf[j]
 				if c == '<' {
 					break
 				}
@@ -145,8 +173,7 @@ func (s *scanner) fastValues(sp *spool) error {
 				}
 				j++
 			}
-			if !bytes.HasPrefix(buf[j:], v.close) {
-				// Also when the value does not end within the buffer.
+			if !v.close.at(buf, j) {
 				return nil
 			}
 			text := buf[start:j]
@@ -159,7 +186,7 @@ func (s *scanner) fastValues(sp *spool) error {
 					return nil
 				}
 			}
-			s.pos = j + len(v.close)
+			s.pos = j + len(v.close.b)
 			if err := sp.addValue(text, false); err != nil {
 				return err
 			}
@@ -172,10 +199,10 @@ func (s *scanner) fastValues(sp *spool) error {
 				return err
 			}
 		case ' ':
-			if len(v.nilTail) == 0 || !bytes.HasPrefix(buf[j:], v.nilTail) {
+			if len(v.nilTail.b) == 0 || !v.nilTail.at(buf, j) {
 				return nil
 			}
-			s.pos = j + len(v.nilTail)
+			s.pos = j + len(v.nilTail.b)
 			if err := sp.addValue(nil, true); err != nil {
 				return err
 			}
@@ -183,6 +210,25 @@ func (s *scanner) fastValues(sp *spool) error {
 			return nil
 		}
 	}
+}
+
+// nextSpecial returns the index of the first byte of b[j:] that textSpecial marks, or len(b). It looks
+// at eight bytes at a time: a byte equal to c is a zero byte of x^(c*ones), and (v-ones)&^v&highs marks
+// the lowest zero byte of v exactly (it may mark bytes above it too, which do not matter).
+func nextSpecial(b []byte, j int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(b[j:])
+		lt, amp, cr := x^('<'*ones), x^('&'*ones), x^('\r'*ones)
+		m := ((lt-ones)&^lt | (amp-ones)&^amp | (cr-ones)&^cr | x) & highs
+		if m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for j < len(b) && !textSpecial[b[j]] {
+		j++
+	}
+	return j
 }
 
 // unescape resolves the references in t into textBuf the way scanRef does; ok is false for anything

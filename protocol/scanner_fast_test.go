@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -263,6 +264,31 @@ func scanAll(s *scanner) ([]event, error) {
 			evs = append(evs, event(fmt.Sprintf("E {%s}%s", s.space, s.local)))
 		case tokText:
 			evs = append(evs, event(fmt.Sprintf("T %q", s.text)))
+		}
+	}
+}
+
+// nextSpecial finds what a byte-by-byte search finds, at every alignment.
+func TestNextSpecial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("ab<&\r\n\x00\x7f\x80\xc3\xff;=/ ")
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[i] = byte('0' + rng.IntN(40))
+			}
+		}
+		for j := 0; j <= len(b); j++ {
+			want := j
+			for want < len(b) && !textSpecial[b[want]] {
+				want++
+			}
+			if got := nextSpecial(b, j); got != want {
+				t.Fatalf("nextSpecial(%q, %d) = %d, want %d", b, j, got, want)
+			}
 		}
 	}
 }

@@ -161,6 +161,11 @@ func (sp *spool) beginRow() error {
 
 func (sp *spool) addValue(text []byte, null bool) error {
 	sp.nvals++
+	if !null && len(text) < 0x7f && len(sp.buf)+1+len(text) <= cap(sp.buf) {
+		// The usual short value: a one-byte length, and no need to grow.
+		sp.buf = append(append(sp.buf, byte(len(text)+1)), text...)
+		return nil
+	}
 	if null {
 		if err := sp.grow(1); err != nil {
 			return err
@@ -311,14 +316,22 @@ func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
 	i := rowHeaderSize
 	vals := r.vals[:0]
 	for k := uint32(0); k < nv; k++ {
-		l, w := binary.Uvarint(b[i:])
-		if w == 0 {
-			return 0, false, nil
+		var l uint64
+		if i < len(b) && b[i] < 0x80 {
+			// A one-byte length, as most are.
+			l = uint64(b[i])
+			i++
+		} else {
+			var w int
+			l, w = binary.Uvarint(b[i:])
+			if w == 0 {
+				return 0, false, nil
+			}
+			if w < 0 {
+				return 0, false, errSpoolCorrupt
+			}
+			i += w
 		}
-		if w < 0 {
-			return 0, false, errSpoolCorrupt
-		}
-		i += w
 		if l == 0 {
 			vals = append(vals, contract.Value{Null: true})
 			continue
