@@ -405,6 +405,27 @@ func TestLiveValueErrors(t *testing.T) {
 			noErr(t, tx.RollbackTo(ctx, "s"))
 		})
 	}
+	// The staging tables of Upsert and Delete carry the table's primary key: a NULL key is refused
+	// while loading, as a ValueError naming the row.
+	staged := []struct {
+		name string
+		load func() (int64, error)
+	}{
+		{"upsert", func() (int64, error) {
+			return tx.Upsert(ctx, tb, src([]any{int64(7), "ok", nil, nil}, []any{nil, "x", nil, nil}))
+		}},
+		{"delete", func() (int64, error) { return tx.Delete(ctx, tb, src([]any{int64(7)}, []any{nil})) }},
+	}
+	for _, tt := range staged {
+		t.Run("NULL key in "+tt.name, func(t *testing.T) {
+			_, err := tt.load()
+			var ve *dialect.ValueError
+			if !errors.As(err, &ve) || ve.Column != "id" || ve.Row != 2 {
+				t.Fatalf("err = %v, want a ValueError for column id row 2", err)
+			}
+			noErr(t, tx.RollbackTo(ctx, "s"))
+		})
+	}
 	if got := dump(t, tx.tx, tb.Name, tb.Columns); len(got) != 0 {
 		t.Errorf("rows stored after failed loads: %v", got)
 	}

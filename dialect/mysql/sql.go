@@ -721,13 +721,27 @@ func TruncateSQL(name string) (string, error) {
 	return "DELETE FROM " + q, nil
 }
 
-// StagingTableSQL renders CREATE TEMPORARY TABLE for a staging table holding the given columns of t,
-// with the same types but without keys or NOT NULL (the move into t checks those).
+// StagingTableSQL renders CREATE TEMPORARY TABLE for a staging table holding the given columns of t
+// (which must include every key column), with the same types, without NOT NULL on other columns (the
+// move into t checks those) and with t's primary key.
+//
+// The primary key makes the staging table hold its rows in key order, so that the set-based statement
+// that reads it visits t's clustered index front to back instead of at random: a batch's keys are
+// scattered over t, and a table larger than the buffer pool then reads every page at most once. On a
+// million-row table (365 MB, 128 MB buffer pool) the upsert of 50,000 random keys took 2.5 s in key
+// order against 4.6 to 5.3 s in arrival order. Keys are unique within a call (the engine guarantees
+// it), so the key cannot reject a row; a NULL key value becomes a load warning, that is a
+// *dialect.ValueError.
 func StagingTableSQL(staging string, t dialect.Table, p TablePlan, cols []int) (string, error) {
 	qs, err := Quote(staging)
 	if err != nil {
 		return "", err
 	}
+	isKey := map[int]bool{}
+	for _, k := range t.Key {
+		isKey[k] = true
+	}
+	staged := map[int]bool{}
 	var b strings.Builder
 	b.WriteString("CREATE TEMPORARY TABLE ")
 	b.WriteString(qs)
@@ -743,9 +757,25 @@ func StagingTableSQL(staging string, t dialect.Table, p TablePlan, cols []int) (
 		b.WriteString(q)
 		b.WriteByte(' ')
 		b.WriteString(p.Types[i].SQL)
-		b.WriteString(" NULL")
+		if isKey[i] {
+			b.WriteString(" NOT NULL")
+		} else {
+			b.WriteString(" NULL")
+		}
+		staged[i] = true
 	}
-	b.WriteString(") ")
+	b.WriteString(", PRIMARY KEY (")
+	for n, k := range t.Key {
+		if !staged[k] {
+			return "", fmt.Errorf("mysql: staging table for %q lacks key column %q", t.Name, t.Columns[k].Name)
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		q, _ := Quote(t.Columns[k].Name)
+		b.WriteString(q)
+	}
+	b.WriteString(")) ")
 	b.WriteString(tableOptions)
 	return b.String(), nil
 }
@@ -814,7 +844,12 @@ func UpsertSQL(t dialect.Table, staging string) (string, error) {
 		return "", err
 	}
 	list := strings.Join(q, ", ")
-	s := "INSERT INTO " + qt + " (" + list + ")\nSELECT " + list + " FROM " + qs
+	keys := make([]string, len(t.Key))
+	for n, k := range t.Key {
+		keys[n] = q[k]
+	}
+	// In key order, which the staging table's primary key gives without sorting (StagingTableSQL).
+	s := "INSERT INTO " + qt + " (" + list + ")\nSELECT " + list + " FROM " + qs + " ORDER BY " + strings.Join(keys, ", ")
 	isKey := map[int]bool{}
 	for _, k := range t.Key {
 		isKey[k] = true
