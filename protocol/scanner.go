@@ -25,6 +25,10 @@ import (
 //   - It bounds element depth (maxDepth), tag length (maxTagSize) and text length (maxText).
 //   - Character data is reported as one token between two tags: comments and processing instructions
 //     inside text are skipped and CDATA sections are merged into the surrounding text.
+//
+// Its fast paths (scanner_fast.go: column values spooled without tokens, remembered start tags, end
+// tags compared with the open name) only ever take input that the general path would decode the same
+// way; tests and fuzz targets decode with them on and off (noFast) and require identical results.
 
 type tokenKind uint8
 
