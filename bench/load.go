@@ -249,49 +249,6 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 		return fmt.Errorf("%s: drop %s: %w", name, rawTable, err)
 	}
 
-	// 2b. The same cycle replayed from its recorded requests against a fresh mirror and service: the
-	// service's own throughput, with a client that costs next to nothing (see replay.go).
-	svc.stop()
-	if err := t.drop(); err != nil {
-		return err
-	}
-	svc, err = b.startService(ctx, binary, k, "serve-replay-"+name, loadTenant, t.dialect, t.dsn)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	defer svc.stop()
-	b.progress("%s: replaying the %d recorded calls of the initial load", name, len(rec.calls))
-	var replayTime time.Duration
-	replayCPU, err := measureCPU(svc, func() (err error) {
-		replayTime, err = replay(ctx, svc.url, rec.calls)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
-	}
-	if n, err := t.count(ctx, loadTable); err != nil {
-		return err
-	} else if n != b.opts.rows {
-		return fmt.Errorf("%s: the replayed load left %d rows, want %d", name, n, b.opts.rows)
-	}
-	replayRSS, err := svc.peakRSS()
-	if err != nil {
-		return err
-	}
-	replayRate := float64(b.opts.rows) / replayTime.Seconds()
-	b.report("%s: initial load, service alone (recorded calls replayed): %d rows in %s = %.0f rows/s; ratio to raw %.2f (target >= %.1f)%s",
-		name, b.opts.rows, replayTime.Round(time.Millisecond), replayRate, replayRate/rawRate, targetRatio, verdict(replayRate/rawRate >= targetRatio))
-	b.report("%s: %s; serve peak RSS %.1f MB", name, replayCPU, float64(replayRSS)/(1<<20))
-	// The incremental cycle runs against the replayed mirror, which holds what the live one held.
-	drv, err = simulator.NewDriver(simulator.DriverConfig{
-		URL: svc.url, Tenant: loadTenant, ClientID: clientID,
-		SigningKey: k.signKey, KeyID: k.signKeyID, AppPublicKey: &k.appKey.PublicKey,
-		Progress: b.cycleProgress(name),
-	})
-	if err != nil {
-		return err
-	}
-
 	// 3. An incremental cycle: updates and deletes spread over the table.
 	updates, deletes := b.scaled(50_000), b.scaled(5_000)
 	b.progress("%s: churning the source: %d updates, %d deletes", name, updates, deletes)
@@ -301,6 +258,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 		return fmt.Errorf("%s: churn: %w", name, err)
 	}
 	b.progress("%s: churned in %s; incremental cycle", name, time.Since(churnStart).Round(time.Millisecond))
+	liveCalls := len(rec.calls)
 	var inc simulator.CycleResult
 	incCPU, err := measureCPU(svc, func() (err error) {
 		inc, err = drv.Cycle(ctx, src)
@@ -322,6 +280,58 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	b.report("%s: incremental cycle: %d rows (U %d, D %d) in %s = %.0f rows/s (target >= %d)%s",
 		name, inc.Rows, churn.Updates, churn.Deletes, inc.Duration.Round(time.Millisecond), incRate, targetIncremental, verdict(incRate >= targetIncremental))
 	b.report("%s: %s", name, incCPU)
+	// 4. Both cycles replayed from their recorded requests against a fresh mirror and service: the
+	// service's own throughput, with a client that costs next to nothing (see replay.go).
+	initialCalls, incCalls := rec.calls[:liveCalls], rec.calls[liveCalls:]
+	svc.stop()
+	if err := t.drop(); err != nil {
+		return err
+	}
+	svc, err = b.startService(ctx, binary, k, "serve-replay-"+name, loadTenant, t.dialect, t.dsn)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer svc.stop()
+	b.progress("%s: replaying the %d recorded calls of the initial load", name, len(initialCalls))
+	var replayTime time.Duration
+	replayCPU, err := measureCPU(svc, func() (err error) {
+		replayTime, err = replay(ctx, svc.url, initialCalls)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
+	}
+	if n, err := t.count(ctx, loadTable); err != nil {
+		return err
+	} else if n != b.opts.rows {
+		return fmt.Errorf("%s: the replayed load left %d rows, want %d", name, n, b.opts.rows)
+	}
+	replayRSS, err := svc.peakRSS()
+	if err != nil {
+		return err
+	}
+	replayRate := float64(b.opts.rows) / replayTime.Seconds()
+	b.report("%s: initial load, service alone (recorded calls replayed): %d rows in %s = %.0f rows/s; ratio to raw %.2f (target >= %.1f)%s",
+		name, b.opts.rows, replayTime.Round(time.Millisecond), replayRate, replayRate/rawRate, targetRatio, verdict(replayRate/rawRate >= targetRatio))
+	b.report("%s: %s; serve peak RSS %.1f MB", name, replayCPU, float64(replayRSS)/(1<<20))
+	b.progress("%s: replaying the %d recorded calls of the incremental cycle", name, len(incCalls))
+	var incReplay time.Duration
+	incReplayCPU, err := measureCPU(svc, func() (err error) {
+		incReplay, err = replay(ctx, svc.url, incCalls)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
+	}
+	if n, err := t.count(ctx, loadTable); err != nil {
+		return err
+	} else if n != b.opts.rows-int64(churn.Deletes) {
+		return fmt.Errorf("%s: after the replayed incremental cycle the mirror holds %d rows, want %d", name, n, b.opts.rows-int64(churn.Deletes))
+	}
+	incReplayRate := float64(want) / incReplay.Seconds()
+	b.report("%s: incremental cycle, service alone (replayed): %d rows in %s = %.0f rows/s (target >= %d)%s",
+		name, want, incReplay.Round(time.Millisecond), incReplayRate, targetIncremental, verdict(incReplayRate >= targetIncremental))
+	b.report("%s: %s", name, incReplayCPU)
 	return nil
 }
 

@@ -205,9 +205,10 @@ type TableQuoter interface {
 }
 
 // FastCommitter is implemented by a Tx that can commit without waiting for durability (PostgreSQL
-// synchronous_commit = off). The engine asks for it only for batches that store no LSN while a table
-// is being repopulated: a crash loses nothing then, as the table's LSN is still -1 and SuperOffice
-// wipes and resends it.
+// synchronous_commit = off). The engine asks for it only for batches that store no LSN: a crash that
+// loses such a batch loses nothing, as the table's stored LSN has not moved past its rows and
+// SuperOffice sends them again; the batch that stores the LSN commits durably, which also makes the
+// earlier commits durable, since the database writes its log in order.
 type FastCommitter interface {
 	SetFastCommit(ctx context.Context) error
 }

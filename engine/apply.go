@@ -60,7 +60,11 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) e
 		if err := sameShape(m, b.Table); err != nil {
 			return err
 		}
-		if r.lsn == -1 && b.LSN <= 0 {
+		// A batch that stores no LSN may commit without waiting for durability: if it is lost in a
+		// crash, the stored LSN has not moved past its rows, so SuperOffice sends them again. The
+		// batch that stores the LSN commits durably, and a durable commit also makes every earlier
+		// commit of the database durable (the log is written in order).
+		if b.LSN <= 0 {
 			if fc, ok := tx.(dialect.FastCommitter); ok {
 				if err := fc.SetFastCommit(ctx); err != nil {
 					return fmt.Errorf("table %q: %w", name, err)
