@@ -204,6 +204,14 @@ type TableQuoter interface {
 	QuoteTable(name string) (string, error)
 }
 
+// Analyzer is implemented by a Tx whose database plans queries from statistics that a bulk load
+// leaves stale (PostgreSQL). The engine calls it once a table's repopulation is complete, so that the
+// next cycle's upserts and deletes, and the partner's own queries, get index plans rather than plans
+// made for an empty table.
+type Analyzer interface {
+	Analyze(ctx context.Context, t Table) error
+}
+
 // FastCommitter is implemented by a Tx that can commit without waiting for durability (PostgreSQL
 // synchronous_commit = off). The engine asks for it only for batches that store no LSN: a crash that
 // loses such a batch loses nothing, as the table's stored LSN has not moved past its rows and

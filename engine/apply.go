@@ -29,22 +29,27 @@ func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contra
 		if err != nil {
 			return err
 		}
-		if err := e.applyBatch(ctx, t, b); err != nil {
+		repopulated, err := e.applyBatch(ctx, t, b)
+		if err != nil {
 			e.metrics.batchFailures.Add(1)
 			return err
+		}
+		if repopulated {
+			e.analyze(ctx, t, b.Table.Name)
 		}
 	}
 }
 
 // applyBatch applies one batch: the bulk path when it only inserts into a table being repopulated,
-// else upserts and deletes through the dialect's staging path.
-func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) error {
+// else upserts and deletes through the dialect's staging path. It reports whether the batch completed
+// a repopulation (it stored an LSN where -1 was stored).
+func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (repopulated bool, err error) {
 	name := b.Table.Name
 	if name == "" {
-		return fmt.Errorf("a batch has no table name")
+		return false, fmt.Errorf("a batch has no table name")
 	}
 	inserts, updates, deletes := b.Rows.Counts()
-	return e.inTx(ctx, t, name, func(tx dialect.Tx) error {
+	return repopulated, e.inTx(ctx, t, name, func(tx dialect.Tx) error {
 		rows, err := t.readMeta(ctx, tx, name)
 		if err != nil {
 			return err
@@ -60,6 +65,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) e
 		if err := sameShape(m, b.Table); err != nil {
 			return err
 		}
+		repopulated = r.lsn == -1 && b.LSN > 0
 		// A batch that stores no LSN may commit without waiting for durability: if it is lost in a
 		// crash, the stored LSN has not moved past its rows, so SuperOffice sends them again. The
 		// batch that stores the LSN commits durably, and a durable commit also makes every earlier
@@ -91,6 +97,30 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) e
 		e.metrics.rowsDeleted.Add(int64(deletes))
 		return e.finishBatch(ctx, t, tx, name, b.LSN)
 	})
+}
+
+// analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs
+// after the batch has committed, and a failure is only logged: the data is in place either way.
+func (e *Engine) analyze(ctx context.Context, t *tenant, table string) {
+	rows := map[string]*metaRow{}
+	err := e.inTx(ctx, t, "", func(tx dialect.Tx) error {
+		an, ok := tx.(dialect.Analyzer)
+		if !ok {
+			return nil
+		}
+		var err error
+		if rows, err = t.readMeta(ctx, tx, table); err != nil || rows[table] == nil {
+			return err
+		}
+		m, err := t.model(rows[table])
+		if err != nil {
+			return err
+		}
+		return an.Analyze(ctx, m.table)
+	})
+	if err != nil {
+		e.log.Warn("refreshing statistics after a repopulation failed", "tenant", t.name, "table", table, "err", err)
+	}
 }
 
 // finishBatch stores the batch's LSN, when it carries a valid one, in the batch's transaction.

@@ -122,6 +122,18 @@ func (t *Tx) SetFastCommit(ctx context.Context) error {
 	return nil
 }
 
+// Analyze refreshes the planner's statistics of t (dialect.Analyzer).
+func (t *Tx) Analyze(ctx context.Context, table dialect.Table) error {
+	q, err := Quote(table.Name)
+	if err != nil {
+		return err
+	}
+	if _, err := t.simple(ctx, "ANALYZE "+q); err != nil {
+		return fmt.Errorf("postgres: analyze %s: %w", q, err)
+	}
+	return nil
+}
+
 // TableExists reports whether name is a table of the current (tenant) schema.
 func (t *Tx) TableExists(ctx context.Context, name string) (bool, error) {
 	if err := checkName(name); err != nil {
