@@ -76,8 +76,8 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	}
 	// Naive timestamps do not depend on the zone, but now()-based defaults and timestamptz text do.
 	cc.RuntimeParams["timezone"] = "UTC"
-	// CopyFrom describes its target once per call; a cached description would outlive an ALTER TABLE
-	// or a dropped staging table and make pgx encode the wrong types.
+	// The engine's statements are described on every execution: a cached description would outlive an
+	// ALTER TABLE or a dropped staging table. (Bulk loads encode their own binary COPY and describe nothing.)
 	cc.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
 	maxConns := defaultMaxConns
 	if opts.MaxConns > 0 {
