@@ -100,7 +100,10 @@ func targets() []target {
 				if cfg.Password != "" {
 					u.User = url.UserPassword(cfg.User, cfg.Password)
 				}
-				return engine.Route{Dialect: "postgres", DSN: strings.Replace(u.String(), "%7Bctx%7D", "{ctx}", 1), MaxConns: 4}
+				// Two connections per tenant: twenty tenants at once, and the verifier's connections,
+				// must stay well inside the server's max_connections (100 by default), beside the other
+				// packages' tests.
+				return engine.Route{Dialect: "postgres", DSN: strings.Replace(u.String(), "%7Bctx%7D", "{ctx}", 1), MaxConns: 2}
 			},
 			drop: func(t *testing.T, tenant string) {
 				pgAdmin(t, `DROP DATABASE IF EXISTS "e2e_`+tenant+`" WITH (FORCE)`)
@@ -118,7 +121,7 @@ func targets() []target {
 				}
 				// FormatDSN escapes braces in the database name, so the {ctx} placeholder goes in afterwards.
 				cfg.DBName = "e2e_TENANT"
-				return engine.Route{Dialect: "mysql", DSN: strings.Replace(cfg.FormatDSN(), "TENANT", "{ctx}", 1), MaxConns: 4}
+				return engine.Route{Dialect: "mysql", DSN: strings.Replace(cfg.FormatDSN(), "TENANT", "{ctx}", 1), MaxConns: 2}
 			},
 			drop: func(t *testing.T, tenant string) {
 				mysqlAdmin(t, "DROP DATABASE IF EXISTS `e2e_"+tenant+"`")

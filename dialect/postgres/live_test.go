@@ -749,3 +749,29 @@ func TestLivePool(t *testing.T) {
 		t.Error("Begin after Close succeeded")
 	}
 }
+
+// TestLivePoolKeepsFewIdle checks that a tenant's pool keeps at most maxIdle connections open between
+// calls, however many it used at once: idle connections of many tenants add up on the server.
+func TestLivePoolKeepsFewIdle(t *testing.T) {
+	base := testenv.Postgres(t)
+	ctx := context.Background()
+	st, err := Dialect{}.Open(ctx, base, dialect.OpenOptions{MaxConns: 4})
+	must(t, err)
+	defer st.Close()
+	var txs []dialect.Tx
+	for range 4 {
+		tx, err := st.Begin(ctx)
+		must(t, err)
+		txs = append(txs, tx)
+	}
+	for _, tx := range txs {
+		must(t, tx.Rollback(ctx))
+	}
+	p := st.(*Store).pool
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle != maxIdle {
+		t.Fatalf("%d idle connections after 4 transactions, want %d", idle, maxIdle)
+	}
+}

@@ -30,6 +30,14 @@ type idleConn struct {
 // or an idle timeout would otherwise surface as a failed Begin.
 const pingAfter = time.Second
 
+// maxIdle bounds the connections a tenant's pool keeps open between calls, and idleTimeout how long it
+// keeps them: with a database per tenant, hundreds of tenants' idle connections would otherwise add up
+// to the server's max_connections.
+const (
+	maxIdle     = 2
+	idleTimeout = time.Minute
+)
+
 var errPoolClosed = errors.New("postgres: store is closed")
 
 func newConnPool(cfg *pgx.ConnConfig, maxConns int) *connPool {
@@ -85,8 +93,26 @@ func (p *connPool) release(conn *pgx.Conn) {
 		conn.Close(context.Background())
 		return
 	}
-	p.idle = append(p.idle, idleConn{conn: conn, since: time.Now()})
+	now := time.Now()
+	var stale []*pgx.Conn
+	keep := p.idle[:0]
+	for _, ic := range p.idle {
+		if now.Sub(ic.since) > idleTimeout {
+			stale = append(stale, ic.conn)
+		} else {
+			keep = append(keep, ic)
+		}
+	}
+	p.idle = keep
+	if len(p.idle) >= maxIdle {
+		stale = append(stale, conn)
+	} else {
+		p.idle = append(p.idle, idleConn{conn: conn, since: now})
+	}
 	p.mu.Unlock()
+	for _, c := range stale {
+		c.Close(context.Background())
+	}
 }
 
 // close closes the idle connections; connections in use close when released.
