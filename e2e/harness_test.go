@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,7 +102,7 @@ func targets() []target {
 				// Two connections per tenant: twenty tenants at once, and the verifier's connections,
 				// must stay well inside the server's max_connections (100 by default), beside the other
 				// packages' tests.
-				return engine.Route{Dialect: "postgres", DSN: strings.Replace(u.String(), "%7Bctx%7D", "{ctx}", 1), MaxConns: 2}
+				return engine.Route{Dialect: "postgres", DSN: u.String(), MaxConns: 2}
 			},
 			drop: func(t *testing.T, tenant string) {
 				pgAdmin(t, `DROP DATABASE IF EXISTS "e2e_`+tenant+`" WITH (FORCE)`)
@@ -119,9 +118,8 @@ func targets() []target {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// FormatDSN escapes braces in the database name, so the {ctx} placeholder goes in afterwards.
-				cfg.DBName = "e2e_TENANT"
-				return engine.Route{Dialect: "mysql", DSN: strings.Replace(cfg.FormatDSN(), "TENANT", "{ctx}", 1), MaxConns: 2}
+				cfg.DBName = "e2e_{ctx}" // FormatDSN escapes the braces; the engine reads either spelling
+				return engine.Route{Dialect: "mysql", DSN: cfg.FormatDSN(), MaxConns: 2}
 			},
 			drop: func(t *testing.T, tenant string) {
 				mysqlAdmin(t, "DROP DATABASE IF EXISTS `e2e_"+tenant+"`")

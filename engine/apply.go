@@ -102,14 +102,13 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 // analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs
 // after the batch has committed, and a failure is only logged: the data is in place either way.
 func (e *Engine) analyze(ctx context.Context, t *tenant, table string) {
-	rows := map[string]*metaRow{}
 	err := e.inTx(ctx, t, "", func(tx dialect.Tx) error {
 		an, ok := tx.(dialect.Analyzer)
 		if !ok {
 			return nil
 		}
-		var err error
-		if rows, err = t.readMeta(ctx, tx, table); err != nil || rows[table] == nil {
+		rows, err := t.readMeta(ctx, tx, table)
+		if err != nil || rows[table] == nil {
 			return err
 		}
 		m, err := t.model(rows[table])
@@ -146,7 +145,7 @@ func (a *applier) bulk(ctx context.Context, tx dialect.Tx) error {
 	if err := tx.Savepoint(ctx, bulkSavepoint); err != nil {
 		return fmt.Errorf("table %q: %w", a.table.Name, err)
 	}
-	src := a.source(func(contract.Operation) bool { return true }, nil)
+	src := a.source(nil, nil)
 	if _, err := tx.BulkInsert(ctx, a.table, src); err != nil {
 		if errors.Is(err, dialect.ErrDuplicateKey) {
 			if rbErr := tx.RollbackTo(ctx, bulkSavepoint); rbErr != nil {
@@ -189,7 +188,7 @@ func (a *applier) findSuperseded() error {
 		return nil
 	}
 	defer a.rows.Reset()
-	src := a.source(func(contract.Operation) bool { return true }, a.table.Key)
+	src := a.source(nil, a.table.Key)
 	last := make(map[string]int, a.rows.Len())
 	var buf []byte
 	for src.Next() {
@@ -225,8 +224,8 @@ func appendKey(buf []byte, vals []any) []byte {
 	return buf
 }
 
-// source returns a RowSource over the rows whose operation passes keep; cols selects the columns to
-// hand over (nil: all of them, in table order).
+// source returns a RowSource over the rows whose operation passes keep (nil: every row that is not
+// superseded); cols selects the columns to hand over (nil: all of them, in table order).
 func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSource {
 	if cols == nil {
 		cols = make([]int, len(a.table.Columns))
@@ -241,6 +240,7 @@ func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSou
 		decoders: make([]typemap.Decoder, len(cols)),
 		vals:     make([]any, len(cols)),
 		index:    -1,
+		filtered: keep != nil || a.skip != nil,
 	}
 	for i, c := range cols {
 		s.decoders[i] = typemap.DecoderFor(a.table.Columns[c].Type)
@@ -257,10 +257,13 @@ type rowSource struct {
 	decoders []typemap.Decoder
 	vals     []any
 	// index is the 0-based position of the current row in the batch; handed maps the loader's row
-	// numbers (1-based, counted over the rows this source handed over) back to it.
-	index  int
-	handed []int
-	err    error
+	// numbers (1-based, counted over the rows this source handed over) back to it. It is kept only when
+	// the source passes rows over (filtered, or superseded); otherwise the two numbers are the same,
+	// and the bulk path does no bookkeeping per row.
+	index    int
+	filtered bool
+	handed   []int
+	err      error
 }
 
 // Next advances to the next row that this source hands over.
@@ -270,11 +273,12 @@ func (s *rowSource) Next() bool {
 	}
 	for s.a.rows.Next() {
 		s.index++
-		op := s.a.rows.Row().Op
-		if !s.keep(op) || s.a.skip[s.index] {
+		if s.keep != nil && !s.keep(s.a.rows.Row().Op) || s.a.skip[s.index] {
 			continue
 		}
-		s.handed = append(s.handed, s.index)
+		if s.filtered {
+			s.handed = append(s.handed, s.index)
+		}
 		return true
 	}
 	s.err = s.a.rows.Err()
@@ -367,7 +371,10 @@ func (s *rowSource) explain(err error) error {
 	var ve *dialect.ValueError
 	if errors.As(err, &ve) {
 		row := 0
-		if ve.Row >= 1 && ve.Row <= len(s.handed) {
+		switch {
+		case !s.filtered:
+			row = ve.Row
+		case ve.Row >= 1 && ve.Row <= len(s.handed):
 			row = s.handed[ve.Row-1] + 1
 		}
 		return &BatchError{Table: s.a.table.Name, Column: ve.Column, Row: row, Reason: ve.Reason}

@@ -192,8 +192,9 @@ func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := d.Open(ctx, expand(route.DSN, name), dialect.OpenOptions{
-		Schema:   expand(route.Schema, name),
+	dsn, schema := route.Resolve(name)
+	store, err := d.Open(ctx, dsn, dialect.OpenOptions{
+		Schema:   schema,
 		MaxConns: route.MaxConns,
 		Logger:   e.log.With("tenant", name),
 	})
@@ -215,7 +216,21 @@ func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
 	return t, nil
 }
 
-func expand(template, tenant string) string { return strings.ReplaceAll(template, "{ctx}", tenant) }
+// ctxSpellings are the spellings of the tenant placeholder: URL builders (net/url, go-sql-driver's
+// FormatDSN) escape the braces of "{ctx}", so the escaped forms stand for the tenant too.
+var ctxSpellings = []string{"{ctx}", "%7Bctx%7D", "%7bctx%7d"}
+
+// Resolve returns the route's DSN and schema for one tenant, the placeholder replaced.
+func (r Route) Resolve(tenant string) (dsn, schema string) {
+	return expand(r.DSN, tenant), expand(r.Schema, tenant)
+}
+
+func expand(template, tenant string) string {
+	for _, s := range ctxSpellings {
+		template = strings.ReplaceAll(template, s, tenant)
+	}
+	return template
+}
 
 func (t *tenant) quoteNames() error {
 	var err error

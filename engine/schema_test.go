@@ -141,3 +141,17 @@ func TestBatchErrorRedacts(t *testing.T) {
 		}
 	}
 }
+
+func TestRouteResolve(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"postgres://h/crm_{ctx}?sslmode=disable":     "postgres://h/crm_Cust1?sslmode=disable",
+		"postgres://h/crm_%7Bctx%7D?sslmode=disable": "postgres://h/crm_Cust1?sslmode=disable",
+		"root@tcp(h:3306)/crm_%7bctx%7d":             "root@tcp(h:3306)/crm_Cust1",
+		"/var/lib/{ctx}/{ctx}.db":                    "/var/lib/Cust1/Cust1.db",
+	} {
+		dsn, schema := Route{DSN: tmpl, Schema: "s_{ctx}"}.Resolve("Cust1")
+		if dsn != want || schema != "s_Cust1" {
+			t.Errorf("Resolve(%q) = %q, %q; want %q", tmpl, dsn, schema, want)
+		}
+	}
+}

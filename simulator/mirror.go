@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/engine"
@@ -20,15 +19,14 @@ type Mirror struct {
 	Tenant string
 }
 
-func (m Mirror) expand(s string) string { return strings.ReplaceAll(s, "{ctx}", m.Tenant) }
-
 // Open opens the tenant's mirror through its dialect, for Verify.
 func (m Mirror) Open(ctx context.Context) (dialect.Store, error) {
 	d, err := dialect.Lookup(m.Dialect)
 	if err != nil {
 		return nil, err
 	}
-	st, err := d.Open(ctx, m.expand(m.DSN), dialect.OpenOptions{Schema: m.expand(m.Schema), MaxConns: 2,
+	dsn, schema := engine.Route{DSN: m.DSN, Schema: m.Schema}.Resolve(m.Tenant)
+	st, err := d.Open(ctx, dsn, dialect.OpenOptions{Schema: schema, MaxConns: 2,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, fmt.Errorf("open the mirror of %s: %w", m.Tenant, err)

@@ -108,7 +108,8 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 	if _, err := eng.Authenticate(ctx, h.call()); err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}
-	store, err := d.Open(ctx, strings.ReplaceAll(route.DSN, "{ctx}", tenant), dialect.OpenOptions{Schema: strings.ReplaceAll(route.Schema, "{ctx}", tenant)})
+	dsn, schema := route.Resolve(tenant)
+	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Schema: schema})
 	if err != nil {
 		t.Fatalf("open the mirror for reading: %v", err)
 	}

@@ -22,8 +22,8 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DBName = "mirrorsink_c_TENANT"
-	template := strings.Replace(cfg.FormatDSN(), "TENANT", "{ctx}", 1)
+	cfg.DBName = "mirrorsink_c_{ctx}" // FormatDSN escapes the braces; the engine reads either spelling
+	template := cfg.FormatDSN()
 	conformance.Run(t, conformance.Target{
 		Dialect: "mysql",
 		Route: func(t *testing.T, tenant string) engine.Route {
