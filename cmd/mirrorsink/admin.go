@@ -60,18 +60,18 @@ func runKeygen(args []string, stdout, stderr io.Writer) error {
 }
 
 // openEngine builds an engine from the configuration for the operator commands.
-func openEngine(configPath string, stderr io.Writer) (*engine.Engine, *Config, error) {
+func openEngine(configPath string, stderr io.Writer) (*engine.Engine, error) {
 	cfg, err := loadConfig(configPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	opts := cfg.engineOptions()
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eng, err := engine.New(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("configuration: %w", err)
+		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	return eng, cfg, nil
+	return eng, nil
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) error {
@@ -87,7 +87,7 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	eng, _, err := openEngine(*configPath, stderr)
+	eng, err := openEngine(*configPath, stderr)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func runResync(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	eng, _, err := openEngine(*configPath, stderr)
+	eng, err := openEngine(*configPath, stderr)
 	if err != nil {
 		return err
 	}

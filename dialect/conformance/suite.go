@@ -165,17 +165,11 @@ func batch(ts contract.TableSchema, lsn int64, rows ...wireRow) *contract.Batch 
 
 func row(op contract.Operation, values ...*string) wireRow { return wireRow{op: op, values: values} }
 
-// lsn returns the LSN that TableSchema answers for ts now.
+// lsn returns the LSN that TableSchema answers for ts now. It sends TableSchema with ts alone, which
+// drops the tenant's other tables: use it in single-table tests only.
 func (h *harness) lsn(ts contract.TableSchema) int64 {
 	h.t.Helper()
-	return h.schemaKeep(ts)[ts.Name]
-}
-
-// schemaKeep sends TableSchema for the given tables without dropping the tenant's others: it
-// includes every table the mirror knows.
-func (h *harness) schemaKeep(tables ...contract.TableSchema) map[string]int64 {
-	h.t.Helper()
-	return h.schema(tables...)
+	return h.schema(ts)[ts.Name]
 }
 
 // read returns the table's rows as canonical text, ordered by the first column's canonical text

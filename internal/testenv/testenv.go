@@ -86,7 +86,7 @@ func SQLServer(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv("MIRRORSINK_TEST_SQLSERVER")
 	if dsn == "" {
-		unavailable(t, "sqlserver", "MIRRORSINK_TEST_SQLSERVER is not set; the SQL Server dialect is covered by golden SQL only")
+		unavailable(t, "sqlserver", "MIRRORSINK_TEST_SQLSERVER is not set; without it the SQL Server dialect is covered by golden SQL and unit tests only")
 	}
 	return dsn
 }
