@@ -292,19 +292,9 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer svc.stop()
-	b.progress("%s: replaying the %d recorded calls of the initial load", name, len(initialCalls))
-	var replayTime time.Duration
-	replayCPU, err := measureCPU(svc, func() (err error) {
-		replayTime, err = replay(ctx, svc.url, initialCalls)
-		return err
-	})
+	replayTime, replayCPU, err := b.replayChecked(ctx, svc, t, "initial load", initialCalls, b.opts.rows)
 	if err != nil {
-		return fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
-	}
-	if n, err := t.count(ctx, loadTable); err != nil {
 		return err
-	} else if n != b.opts.rows {
-		return fmt.Errorf("%s: the replayed load left %d rows, want %d", name, n, b.opts.rows)
 	}
 	replayRSS, err := svc.peakRSS()
 	if err != nil {
@@ -314,19 +304,9 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	b.report("%s: initial load, service alone (recorded calls replayed): %d rows in %s = %.0f rows/s; ratio to raw %.2f (target >= %.1f)%s",
 		name, b.opts.rows, replayTime.Round(time.Millisecond), replayRate, replayRate/rawRate, targetRatio, verdict(replayRate/rawRate >= targetRatio))
 	b.report("%s: %s; serve peak RSS %.1f MB", name, replayCPU, float64(replayRSS)/(1<<20))
-	b.progress("%s: replaying the %d recorded calls of the incremental cycle", name, len(incCalls))
-	var incReplay time.Duration
-	incReplayCPU, err := measureCPU(svc, func() (err error) {
-		incReplay, err = replay(ctx, svc.url, incCalls)
-		return err
-	})
+	incReplay, incReplayCPU, err := b.replayChecked(ctx, svc, t, "incremental cycle", incCalls, b.opts.rows-int64(churn.Deletes))
 	if err != nil {
-		return fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
-	}
-	if n, err := t.count(ctx, loadTable); err != nil {
 		return err
-	} else if n != b.opts.rows-int64(churn.Deletes) {
-		return fmt.Errorf("%s: after the replayed incremental cycle the mirror holds %d rows, want %d", name, n, b.opts.rows-int64(churn.Deletes))
 	}
 	incReplayRate := float64(want) / incReplay.Seconds()
 	b.report("%s: incremental cycle, service alone (replayed): %d rows in %s = %.0f rows/s (target >= %d)%s",
@@ -335,13 +315,33 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	return nil
 }
 
+// replayChecked replays one recorded cycle against svc, measuring wall and CPU time, and checks that
+// the mirror's table then holds wantRows rows.
+func (b *bench) replayChecked(ctx context.Context, svc *service, t target, what string, calls []recordedCall, wantRows int64) (time.Duration, cpuUse, error) {
+	b.progress("%s: replaying the %d recorded calls of the %s", t.name, len(calls), what)
+	var took time.Duration
+	use, err := measureCPU(svc, func() (err error) {
+		took, err = replay(ctx, svc.url, calls)
+		return err
+	})
+	if err != nil {
+		return 0, use, fmt.Errorf("%s: %w (service log: %s)", t.name, err, svc.logTail())
+	}
+	if n, err := t.count(ctx, loadTable); err != nil {
+		return 0, use, err
+	} else if n != wantRows {
+		return 0, use, fmt.Errorf("%s: after the replayed %s the mirror holds %d rows, want %d", t.name, what, n, wantRows)
+	}
+	return took, use, nil
+}
+
 // cpuUse is the CPU time the service and the driver (this process) used during a cycle.
 type cpuUse struct {
 	wall, service, driver time.Duration
 }
 
 func (c cpuUse) String() string {
-	return fmt.Sprintf("  CPU during that cycle: serve %.1fs, driver (simulator + XML encoding) %.1fs, in %.1fs of wall time",
+	return fmt.Sprintf("  CPU during that cycle: serve %.1fs, client (the simulator, or the replay) %.1fs, in %.1fs of wall time",
 		c.service.Seconds(), c.driver.Seconds(), c.wall.Seconds())
 }
 
