@@ -424,20 +424,28 @@ func (d *RequestDecoder) TableSchema() (TableSchemaRequest, error) {
 		case e.is(NSService, "ClientState"):
 			req.ClientState, err = e.str()
 		case e.is(NSService, "Tables"):
-			err = e.fields(func() (bool, error) {
-				if !e.is(NSContract, "TableSchemaInfo") {
-					return false, nil
-				}
-				t, err := e.tableSchemaInfo()
-				req.Tables = append(req.Tables, t)
-				return true, err
-			})
+			req.Tables, err = items(e, "TableSchemaInfo", e.tableSchemaInfo)
 		default:
 			return false, nil
 		}
 		return true, err
 	})
 	return req, d.end(err)
+}
+
+// items reads the elements named local (contract namespace) of an array element, parsing each with
+// parse; other elements are skipped, as everywhere minOccurs allows.
+func items[T any](e elemDecoder, local string, parse func() (T, error)) ([]T, error) {
+	var out []T
+	err := e.fields(func() (bool, error) {
+		if !e.is(NSContract, local) {
+			return false, nil
+		}
+		v, err := parse()
+		out = append(out, v)
+		return true, err
+	})
+	return out, err
 }
 
 // tableSchemaInfo reads a TableSchemaInfo (or a TableInfo, which has the same type).
@@ -449,14 +457,7 @@ func (e elemDecoder) tableSchemaInfo() (contract.TableSchema, error) {
 		case e.is(NSContract, "TableName"):
 			t.Name, err = e.str()
 		case e.is(NSContract, "Columns"):
-			err = e.fields(func() (bool, error) {
-				if !e.is(NSContract, "ColumnInfo") {
-					return false, nil
-				}
-				c, err := e.columnInfo()
-				t.Columns = append(t.Columns, c)
-				return true, err
-			})
+			t.Columns, err = items(e, "ColumnInfo", e.columnInfo)
 		default:
 			return false, nil
 		}
@@ -505,14 +506,7 @@ func (d *RequestDecoder) ReplicationCompleted() (ReplicationCompletedRequest, er
 		case e.is(NSService, "ClientState"):
 			req.ClientState, err = e.str()
 		case e.is(NSService, "ChangedTables"):
-			err = e.fields(func() (bool, error) {
-				if !e.is(NSContract, "ReplicationSummary") {
-					return false, nil
-				}
-				s, err := e.summary()
-				req.ChangedTables = append(req.ChangedTables, s)
-				return true, err
-			})
+			req.ChangedTables, err = items(e, "ReplicationSummary", e.summary)
 		default:
 			return false, nil
 		}
