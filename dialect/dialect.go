@@ -1,10 +1,37 @@
-// Package dialect defines what the mirroring engine needs from a target database, and the registry of
-// targets. Each target lives in its own package (dialect/postgres, dialect/sqlite, dialect/mysql,
-// dialect/sqlserver) and registers itself from an init function; the binary imports them all.
+// Package dialect is the contract between the mirroring engine and a target database, and the registry
+// of targets. The engine decides what must happen (create, reconcile, wipe, bulk-load, upsert, delete,
+// store the LSN); a dialect decides how its database does it. The engine never writes SQL.
 //
-// The engine is dialect-neutral: it decides what must happen (create, reconcile, wipe, bulk-load,
-// upsert, delete, store the LSN) and a dialect decides how its database does it. Everything a dialect
-// writes quotes identifiers through its own quoter: table and column names are data from the wire.
+// # How to add a dialect
+//
+// A dialect is one folder under dialect/ with the same file set as the others, so that a reader who
+// knows one knows where everything is in all of them:
+//
+//  1. dialect.go: the package doc (storage, concurrency, losses), the Dialect value registered from
+//     init with Register, its Capabilities, and Open: parse the DSN, create the tenant's database or
+//     schema on first use (racing replicas must both succeed), return a Store. Honour every
+//     OpenOptions field, and bound every wait by the context.
+//  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
+//     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
+//     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
+//     against the shared scenarios in testdata/scenarios (see conformance.Golden).
+//  3. types.go: the type table: one rule per typemap.Kind (DDL type, bulk encoder, staging type, read
+//     expression), the single place every other part consults. Its test calls conformance.EveryKind.
+//  4. meta.go: the metadata store (MetaStore) for mirrorsink's own tables, usually dialect/sqlmeta
+//     configured with the dialect's placeholders, quoting and time codec; the migrations that create
+//     those tables live in the folder's migrations/ and are embedded.
+//  5. tx.go: the transaction (Tx): commit with the asked durability, rollback, the database lock, the
+//     operator's hook statements, and the table editor (Tables). Dialects on database/sql build on
+//     dialect/sqlexec, which holds savepoints and error wrapping once for all of them.
+//  6. bulk.go: the row writer (Rows): the bulk path (COPY, LOAD DATA, TDS bulk copy, multi-row
+//     INSERT) and the staged upsert and delete.
+//  7. Tests: sql_test.go runs conformance.Golden; conformance_test.go runs conformance.Run against a
+//     live server (skipping with a message when none is configured, see internal/testenv).
+//  8. Register the folder in cmd/mirrorsink with one blank import. Nothing else outside the folder
+//     changes: nothing switches on a dialect's name.
+//
+// Everything a dialect writes quotes identifiers through its own quoter: table and column names are
+// data from the wire. Errors the engine acts on are the sentinels below, wrapped.
 package dialect
 
 import (
@@ -14,12 +41,259 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
-	"sync/atomic"
-
-	"github.com/Masterminds/squirrel"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/typemap"
+	"github.com/mirrorsink/mirrorsink/typemap/canon"
 )
+
+// Dialect is one kind of target database.
+type Dialect interface {
+	// Name is the name used in configuration ("postgres", "sqlite", …).
+	Name() string
+	// Capabilities says what the engine, the simulator's verifier and the tests must know about the
+	// database.
+	Capabilities() Capabilities
+	// Open connects to one tenant's mirror, creating its database (or schema) on first use.
+	Open(ctx context.Context, dsn string, opts OpenOptions) (Store, error)
+}
+
+// Capabilities are the facts about a database that code outside its dialect may depend on.
+type Capabilities struct {
+	// TimeDigits is the number of fraction-of-second digits the database keeps: 7 (SQL Server's 100 ns)
+	// or 6 (microseconds; values are rounded half up).
+	TimeDigits int
+	// ReplacesNUL says that U+0000 in text is stored as U+FFFD (the text type cannot hold it).
+	ReplacesNUL bool
+	// MinYear is the first year a date or timestamp may have; earlier values do not fit (ErrValue).
+	MinYear int
+	// Schemas says that OpenOptions.Schema is accepted: tenants may share a database, one schema each.
+	Schemas bool
+	// TransactionalDDL says that CREATE, ALTER and DROP TABLE roll back with their transaction.
+	TransactionalDDL bool
+	// TransactionalTruncate says that emptying a table rolls back with its transaction.
+	TransactionalTruncate bool
+}
+
+// Losses returns the documented differences (docs/TYPES.md) between a source value and what the
+// database gives back, in the form the canonical-value package applies them.
+func (c Capabilities) Losses() canon.Losses {
+	return canon.Losses{MicroTime: c.TimeDigits == 6, NULReplaced: c.ReplacesNUL}
+}
+
+// OpenOptions say where in the server the tenant's mirror lives and how to reach it.
+type OpenOptions struct {
+	// Tenant is the SuperOffice tenant (ctx) whose mirror this is. It names mirrorsink's own tables
+	// (see MetaTableNames) and must match ^[A-Za-z0-9_]{1,50}$.
+	Tenant string
+	// Schema, when not empty, puts the tenant's tables into this schema of the DSN's database (created
+	// when missing) instead of into a database of its own. Only dialects whose Capabilities say Schemas
+	// accept it.
+	Schema string
+	// MaxConns bounds the connection pool; 0 means the dialect's default.
+	MaxConns int
+	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
+	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
+	Logger *slog.Logger
+	// Events receives counts of what the dialect did to values, for the engine's metrics; nil drops
+	// them.
+	Events *Events
+}
+
+// Events are callbacks through which a dialect reports what an operator should be able to count. Any
+// field may be nil, and so may the Events.
+type Events struct {
+	// OnNULsReplaced is called with the number of U+0000 characters that one write replaced with
+	// U+FFFD (see Capabilities.ReplacesNUL).
+	OnNULsReplaced func(n int)
+}
+
+// NULsReplaced reports n replaced NUL characters; it is safe on a nil Events.
+func (e *Events) NULsReplaced(n int) {
+	if e != nil && e.OnNULsReplaced != nil && n > 0 {
+		e.OnNULsReplaced(n)
+	}
+}
+
+// Store is an open tenant mirror: a connection pool to its database.
+type Store interface {
+	// Names is how this mirror names things, for the engine's checks and the operator's hooks.
+	Names() Namer
+	// Begin starts a transaction on one connection of the pool.
+	Begin(ctx context.Context) (Tx, error)
+	// Close releases the pool.
+	Close() error
+}
+
+// Namer names tables and quotes text in one tenant's mirror. It is pure.
+type Namer interface {
+	// Table returns the table's name quoted, and qualified where the mirror needs it, as a statement in
+	// this mirror must write it. A name the database cannot hold exactly fails with ErrBadName.
+	Table(name string) (string, error)
+	// Literal returns s as a string literal of this database.
+	Literal(s string) string
+	// Fold returns the form under which the database compares table names: two names with the same
+	// Fold are the same table.
+	Fold(name string) string
+}
+
+// Durability says whether a commit must wait until its changes survive a crash of the database.
+type Durability uint8
+
+// The two durabilities of Tx.Commit.
+const (
+	// Durable commits wait for the database's durability guarantee.
+	Durable Durability = iota
+	// Relaxed commits may return before their changes are durable, where the database allows it
+	// (PostgreSQL synchronous_commit = off). The engine asks for it only for batches that store no LSN:
+	// a crash that loses such a batch loses nothing, as the table's stored LSN has not moved past its
+	// rows and SuperOffice sends them again; the batch that stores the LSN commits durably, which also
+	// makes the earlier commits durable, since the database writes its log in order.
+	Relaxed
+)
+
+// Tx is one transaction of a tenant's mirror. Everything the engine does to apply one call for one
+// table happens in one Tx; nothing of it is visible until Commit. An operation that fails leaves the
+// transaction as it was before the operation (dialects use savepoints where the database would
+// otherwise abort the whole transaction), so that the engine can try another way.
+type Tx interface {
+	// Meta is mirrorsink's own tables in this transaction.
+	Meta() MetaStore
+	// Tables edits and reads the mirrored tables.
+	Tables() TableEditor
+	// Rows writes rows of the mirrored tables.
+	Rows() RowWriter
+	// Lock takes an exclusive lock on key (a tenant and table) that lasts until the transaction ends,
+	// so that two mirrorsink replicas never apply the same table at once.
+	Lock(ctx context.Context, key string) error
+	// RunStatement runs one statement an operator configured (a hook), as it is.
+	RunStatement(ctx context.Context, statement string) error
+	// Commit commits. Rollback rolls back, and is a no-op after Commit.
+	Commit(ctx context.Context, d Durability) error
+	Rollback(ctx context.Context) error
+}
+
+// MetaTableNames are the names of mirrorsink's own tables in a tenant's mirror (PROTOCOL.md, "The
+// metadata table").
+type MetaTableNames struct {
+	// Meta holds one row per mirrored table: LSN, schema hash, the schema it came from, times.
+	Meta string
+	// Cycles holds one row per completed replication cycle.
+	Cycles string
+	// Migrations records which migrations of mirrorsink's own tables have been applied.
+	Migrations string
+}
+
+// MetaTables returns the names of mirrorsink's own tables for tenant.
+func MetaTables(tenant string) MetaTableNames {
+	return MetaTableNames{
+		Meta:       tenant + "_mirroring",
+		Cycles:     tenant + "_mirroring_cycles",
+		Migrations: tenant + "_mirroring_migrations",
+	}
+}
+
+// All returns the three names.
+func (n MetaTableNames) All() []string { return []string{n.Meta, n.Cycles, n.Migrations} }
+
+// TableMeta is one row of the metadata table: what the mirror knows of one mirrored table.
+type TableMeta struct {
+	// Table is the table's name as the source spells it.
+	Table string
+	// LSN is the stored LSN; -1 while the table waits for (or is in) a repopulation.
+	LSN int64
+	// SchemaHash identifies the accepted schema (SchemaJSON's SHA-256, hex).
+	SchemaHash string
+	// SchemaJSON is the accepted schema as the engine stores it.
+	SchemaJSON string
+	// SchemaChanged is when the table was created or last changed.
+	SchemaChanged time.Time
+	// LastApplied is when a batch was last applied; zero when none has been.
+	LastApplied time.Time
+}
+
+// Cycle is one completed replication cycle.
+type Cycle struct {
+	// ID orders cycles: the newest has the highest.
+	ID        int64
+	Completed time.Time
+	Tables    int64
+	Inserts   int64
+	Updates   int64
+	Deletes   int64
+	// Summary is the cycle's per-table summary as JSON.
+	Summary string
+}
+
+// KeepLSN is the lsn argument of MetaStore.SetLSN that records an application without moving the LSN.
+const KeepLSN int64 = 0
+
+// MetaStore reads and writes mirrorsink's own tables in one transaction. Its methods are typed: no
+// SQL crosses this interface.
+type MetaStore interface {
+	// Migrate creates or upgrades mirrorsink's own tables. It is idempotent; the engine runs it under
+	// a lock so that replicas starting together do not race.
+	Migrate(ctx context.Context, now time.Time) error
+	// Tables returns every metadata row, by table name.
+	Tables(ctx context.Context) (map[string]TableMeta, error)
+	// Table returns one table's metadata row; ok is false when it has none.
+	Table(ctx context.Context, name string) (m TableMeta, ok bool, err error)
+	// PutTable inserts or replaces a table's row, keeping its LastApplied.
+	PutTable(ctx context.Context, m TableMeta) error
+	// SetLSN records that a batch was applied to table at applied, and stores lsn unless it is KeepLSN.
+	// It fails with ErrNoMeta when the table has no row (a concurrent TableSchema dropped it).
+	SetLSN(ctx context.Context, table string, lsn int64, applied time.Time) error
+	// DeleteTable removes a table's row; a missing row is not an error.
+	DeleteTable(ctx context.Context, table string) error
+	// ResetLSN sets the LSN of table (of every table when table is "") to -1 and returns how many rows
+	// it changed.
+	ResetLSN(ctx context.Context, table string) (int64, error)
+	// RecordCycle stores a completed cycle.
+	RecordCycle(ctx context.Context, c Cycle) error
+	// LastCycle returns the newest recorded cycle; ok is false when there is none.
+	LastCycle(ctx context.Context) (c Cycle, ok bool, err error)
+}
+
+// TableEditor creates, changes, empties and reads the mirrored tables.
+type TableEditor interface {
+	// Exists reports whether the table exists in the mirror.
+	Exists(ctx context.Context, name string) (bool, error)
+	// Create creates t with its columns, types, NOT NULL, defaults and primary key.
+	Create(ctx context.Context, t Table) error
+	// Alter applies in-place changes to a table whose new definition is t. It either applies all of
+	// them or fails having changed nothing; ErrRecreate says that the database cannot make them in
+	// place (the engine then drops and recreates the table).
+	Alter(ctx context.Context, t Table, changes []Change) error
+	// Drop drops the table if it exists.
+	Drop(ctx context.Context, name string) error
+	// Truncate empties t, keeping its structure, indexes and grants.
+	Truncate(ctx context.Context, t Table) error
+	// Count returns the table's number of rows.
+	Count(ctx context.Context, name string) (int64, error)
+	// Read calls fn with every row of t (every column, in t.Columns order). It is how tools and tests
+	// read a mirror back (the simulator's verifier, the conformance suites), so it hands plain values
+	// that canon.Value understands whatever the driver: nil for NULL, bool, int64, float64, string,
+	// []byte, time.Time, typemap.DecimalValue, typemap.TimeOfDay or typemap.UUID. The slice is reused.
+	Read(ctx context.Context, t Table, fn func(values []any) error) error
+}
+
+// RowWriter writes rows of the mirrored tables.
+type RowWriter interface {
+	// Insert loads rows (every column of t, in t.Columns order) through the dialect's bulk path. A key
+	// that already exists, or appears twice, fails with ErrDuplicateKey (and nothing of the call is
+	// kept). It returns the number of rows stored.
+	Insert(ctx context.Context, t Table, rows RowSource) (int64, error)
+	// Upsert writes rows (every column of t, in t.Columns order) by key: bulk-load into a staging
+	// table, then one set-based statement (or a fixed few) that updates existing keys and inserts new
+	// ones. Keys within one call are unique. It returns the number of rows written.
+	Upsert(ctx context.Context, t Table, rows RowSource) (int64, error)
+	// Delete removes the rows whose keys (the key columns of t, in t.Key order) are in keys,
+	// set-based. It returns the number of rows deleted.
+	Delete(ctx context.Context, t Table, keys RowSource) (int64, error)
+	// Analyze refreshes the planner's statistics of t where the database keeps them and a bulk load
+	// leaves them stale; elsewhere it does nothing. The engine calls it once a repopulation completes.
+	Analyze(ctx context.Context, t Table) error
+}
 
 // Table is a mirrored table as the engine asks for it.
 type Table struct {
@@ -40,6 +314,16 @@ func (t Table) KeyColumns() []typemap.Column {
 	return cols
 }
 
+// IsKey reports whether column i is part of the key.
+func (t Table) IsKey(i int) bool {
+	for _, k := range t.Key {
+		if k == i {
+			return true
+		}
+	}
+	return false
+}
+
 // ChangeKind says what an in-place schema change does to one column.
 type ChangeKind uint8
 
@@ -58,6 +342,23 @@ const (
 	AlterDefault
 )
 
+// String names the change kind for messages.
+func (k ChangeKind) String() string {
+	switch k {
+	case AddColumn:
+		return "add column"
+	case DropColumn:
+		return "drop column"
+	case AlterType:
+		return "alter type"
+	case AlterNullability:
+		return "alter nullability"
+	case AlterDefault:
+		return "alter default"
+	}
+	return fmt.Sprintf("change(%d)", uint8(k))
+}
+
 // Change is one in-place change to one column. Column is the new definition (for AddColumn and the
 // Alter kinds); Old is the stored definition (for DropColumn and the Alter kinds).
 type Change struct {
@@ -66,35 +367,52 @@ type Change struct {
 	Old    typemap.Column
 }
 
-// RowSource streams typed rows into a bulk loader. Its method set is pgx.CopyFromSource's, so that the
-// PostgreSQL dialect can pass it straight to CopyFrom. Values returns one value per column, in the
-// order the loader was asked for, as the Go types typemap decodes to (nil for NULL); the slice is
-// reused and valid until the next call to Next.
+// RowSource streams typed rows into a writer. Values returns one value per column, in the order the
+// writer was asked for, as the Go types typemap decodes to (nil for NULL); the slice is reused and
+// valid until the next call to Next.
 type RowSource interface {
 	Next() bool
 	Values() ([]any, error)
 	Err() error
 }
 
+// Warning is something a dialect left out or changed while rendering a table, for the log: a default
+// the database cannot express, for instance. It never holds row data.
+type Warning struct {
+	Table  string
+	Column string
+	Reason string
+}
+
+// LogWarnings logs each warning once at warn level.
+func LogWarnings(log *slog.Logger, dialectName string, warnings []Warning) {
+	for _, w := range warnings {
+		log.Warn(dialectName+": "+w.Reason, "table", w.Table, "column", w.Column)
+	}
+}
+
 // Errors that a dialect returns (wrapped) so that the engine can act on them.
 var (
 	// ErrDuplicateKey: a bulk insert met a key that already exists (or appears twice). The engine then
-	// rolls back to its savepoint and applies the batch through the upsert path.
+	// applies the batch through the upsert path.
 	ErrDuplicateKey = errors.New("duplicate key")
 	// ErrRecreate: this database cannot make the asked change in place; the engine drops and recreates
 	// the table and answers -1 so that SuperOffice resends it.
 	ErrRecreate = errors.New("change cannot be made in place")
-	// ErrNameTooLong: an identifier is longer than the database allows. Never truncate silently.
-	ErrNameTooLong = errors.New("identifier too long")
-	// ErrValue: a value does not fit its column in this database (out of range, date before what the
+	// ErrBadName: an identifier the database cannot hold exactly (empty, too long, a NUL, invalid
+	// UTF-8, a reserved prefix). Never truncate or alter a name silently.
+	ErrBadName = errors.New("identifier not representable")
+	// ErrValue: a value does not fit its column in this database (out of range, a date before what the
 	// target holds, …). Wrap it in a *ValueError where the column is known.
 	ErrValue = errors.New("value does not fit column")
+	// ErrNoMeta: a table has no row in the metadata table.
+	ErrNoMeta = errors.New("table has no metadata row")
 )
 
 // ValueError says which value of a batch a dialect could not store.
 type ValueError struct {
 	Column string
-	// Row is the 1-based row number within the rows handed to the loader, 0 when unknown.
+	// Row is the 1-based row number within the rows handed to the writer, 0 when unknown.
 	Row    int
 	Reason string
 }
@@ -108,118 +426,6 @@ func (e *ValueError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrValue) true.
 func (e *ValueError) Unwrap() error { return ErrValue }
-
-// OpenOptions say where in the server the tenant's mirror lives.
-type OpenOptions struct {
-	// Schema, when not empty, puts the tenant's tables into this schema of the DSN's database (created
-	// when missing) instead of into a database of its own. Only dialects with schemas accept it.
-	Schema string
-	// MaxConns bounds the connection pool; 0 means the dialect's default.
-	MaxConns int
-	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
-	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
-	Logger *slog.Logger
-}
-
-// NULsReplaced counts U+0000 characters that a dialect whose text type cannot hold them (PostgreSQL)
-// replaced with U+FFFD. It is exported as a metric.
-var NULsReplaced atomic.Int64
-
-// Dialect is one kind of target database.
-type Dialect interface {
-	// Name is the name used in configuration: "postgres", "mysql", "sqlserver", "sqlite".
-	Name() string
-	// Open connects to one tenant's mirror, creating its database (or schema) on first use.
-	Open(ctx context.Context, dsn string, opts OpenOptions) (Store, error)
-	// Builder returns the squirrel statement builder for this dialect's placeholder format. The engine
-	// uses it for its own metadata tables; identifiers in it always come from Quote.
-	Builder() squirrel.StatementBuilderType
-	// Quote quotes one identifier, or fails with ErrNameTooLong.
-	Quote(name string) (string, error)
-}
-
-// Store is an open tenant mirror: a connection pool to its database.
-type Store interface {
-	// Begin starts a transaction on one connection of the pool.
-	Begin(ctx context.Context) (Tx, error)
-	// Close releases the pool.
-	Close() error
-}
-
-// Rows is the result of Tx.Query.
-type Rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-	Close()
-}
-
-// Tx is one transaction of a tenant's mirror. Everything the engine does to apply one call for one
-// table happens in one Tx; nothing of it is visible until Commit.
-type Tx interface {
-	// Exec runs a statement (built with Builder and Quote) and returns the rows it affected.
-	Exec(ctx context.Context, query string, args ...any) (int64, error)
-	// Query runs a statement that returns rows.
-	Query(ctx context.Context, query string, args ...any) (Rows, error)
-	// Commit commits; Rollback rolls back (and is a no-op after Commit).
-	Commit(ctx context.Context) error
-	Rollback(ctx context.Context) error
-
-	// Savepoint marks a point that RollbackTo returns to without ending the transaction.
-	Savepoint(ctx context.Context, name string) error
-	RollbackTo(ctx context.Context, name string) error
-
-	// Lock takes an exclusive lock on key (a tenant and table) that lasts until the transaction ends,
-	// so that two mirrorsink replicas never apply the same table at once.
-	Lock(ctx context.Context, key string) error
-
-	// TableExists reports whether the table exists in the mirror.
-	TableExists(ctx context.Context, name string) (bool, error)
-	// CreateTable creates t with its columns, types, NOT NULL, defaults and primary key.
-	CreateTable(ctx context.Context, t Table) error
-	// AlterTable applies in-place changes to t (whose new definition is given), or returns
-	// ErrRecreate without having changed anything.
-	AlterTable(ctx context.Context, t Table, changes []Change) error
-	// DropTable drops the table if it exists.
-	DropTable(ctx context.Context, name string) error
-	// Truncate empties t, keeping its structure, indexes and grants.
-	Truncate(ctx context.Context, t Table) error
-
-	// BulkInsert loads rows (every column of t, in t.Columns order) through the dialect's bulk path.
-	// A key that already exists fails with ErrDuplicateKey. It returns the number of rows stored.
-	BulkInsert(ctx context.Context, t Table, rows RowSource) (int64, error)
-	// Upsert writes rows (every column of t, in t.Columns order) by key: bulk-load into a staging
-	// table, then one set-based statement (or a fixed few) that updates existing keys and inserts new
-	// ones. Keys within one call are unique. It returns the number of rows written.
-	Upsert(ctx context.Context, t Table, rows RowSource) (int64, error)
-	// Delete removes the rows whose keys (the key columns of t, in t.Key order) are in keys, set-based
-	// through a staging table. It returns the number of rows deleted.
-	Delete(ctx context.Context, t Table, keys RowSource) (int64, error)
-}
-
-// TableQuoter is implemented by a Store whose tables need more than Dialect.Quote to be named, such as
-// SQL Server with a schema per tenant (it has no search_path, so every name is schema-qualified). The
-// engine names its own tables through it when present.
-type TableQuoter interface {
-	QuoteTable(name string) (string, error)
-}
-
-// Analyzer is implemented by a Tx whose database plans queries from statistics that a bulk load
-// leaves stale (PostgreSQL). The engine calls it once a table's repopulation is complete, so that the
-// next cycle's upserts and deletes, and the partner's own queries, get index plans rather than plans
-// made for an empty table.
-type Analyzer interface {
-	Analyze(ctx context.Context, t Table) error
-}
-
-// FastCommitter is implemented by a Tx that can commit without waiting for durability (PostgreSQL
-// synchronous_commit = off). The engine asks for it only for batches that store no LSN: a crash that
-// loses such a batch loses nothing, as the table's stored LSN has not moved past its rows and
-// SuperOffice sends them again; the batch that stores the LSN commits durably, which also makes the
-// earlier commits durable, since the database writes its log in order.
-type FastCommitter interface {
-	SetFastCommit(ctx context.Context) error
-}
 
 var (
 	registryMu sync.RWMutex

@@ -49,12 +49,18 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		return false, fmt.Errorf("a batch has no table name")
 	}
 	inserts, updates, deletes := b.Rows.Counts()
-	return repopulated, e.inTx(ctx, t, name, func(tx dialect.Tx) error {
-		rows, err := t.readMeta(ctx, tx, name)
+	// A batch that stores no LSN may commit without waiting for durability: if it is lost in a crash,
+	// the stored LSN has not moved past its rows, so SuperOffice sends them again. The batch that
+	// stores the LSN commits durably, which also makes every earlier commit durable.
+	durability := dialect.Durable
+	if b.LSN <= 0 {
+		durability = dialect.Relaxed
+	}
+	return repopulated, e.inTx(ctx, t, name, durability, func(tx dialect.Tx) error {
+		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		r := rows[name]
 		if r == nil {
 			return fmt.Errorf("table %q is not known to the mirror; TableSchema must come first", name)
 		}
@@ -65,24 +71,13 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		if err := sameShape(m, b.Table); err != nil {
 			return err
 		}
-		repopulated = r.lsn == -1 && b.LSN > 0
-		// A batch that stores no LSN may commit without waiting for durability: if it is lost in a
-		// crash, the stored LSN has not moved past its rows, so SuperOffice sends them again. The
-		// batch that stores the LSN commits durably, and a durable commit also makes every earlier
-		// commit of the database durable (the log is written in order).
-		if b.LSN <= 0 {
-			if fc, ok := tx.(dialect.FastCommitter); ok {
-				if err := fc.SetFastCommit(ctx); err != nil {
-					return fmt.Errorf("table %q: %w", name, err)
-				}
-			}
-		}
+		repopulated = r.LSN == -1 && b.LSN > 0
 		a := &applier{table: m.table, rows: b.Rows}
-		if r.lsn == -1 && updates == 0 && deletes == 0 && inserts > 0 {
+		if r.LSN == -1 && updates == 0 && deletes == 0 && inserts > 0 {
 			err := a.bulk(ctx, tx)
 			if err == nil {
 				e.metrics.rowsBulk.Add(int64(inserts))
-				return e.finishBatch(ctx, t, tx, name, b.LSN)
+				return e.finishBatch(ctx, tx, name, b.LSN)
 			}
 			if !errors.Is(err, dialect.ErrDuplicateKey) {
 				return err
@@ -95,39 +90,39 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		}
 		e.metrics.rowsUpserted.Add(int64(inserts + updates))
 		e.metrics.rowsDeleted.Add(int64(deletes))
-		return e.finishBatch(ctx, t, tx, name, b.LSN)
+		return e.finishBatch(ctx, tx, name, b.LSN)
 	})
 }
 
 // analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs
 // after the batch has committed, and a failure is only logged: the data is in place either way.
 func (e *Engine) analyze(ctx context.Context, t *tenant, table string) {
-	err := e.inTx(ctx, t, "", func(tx dialect.Tx) error {
-		an, ok := tx.(dialect.Analyzer)
-		if !ok {
-			return nil
-		}
-		rows, err := t.readMeta(ctx, tx, table)
-		if err != nil || rows[table] == nil {
+	err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
+		r, err := t.tableMeta(ctx, tx, table)
+		if err != nil || r == nil {
 			return err
 		}
-		m, err := t.model(rows[table])
+		m, err := t.model(r)
 		if err != nil {
 			return err
 		}
-		return an.Analyze(ctx, m.table)
+		return tx.Rows().Analyze(ctx, m.table)
 	})
 	if err != nil {
 		e.log.Warn("refreshing statistics after a repopulation failed", "tenant", t.name, "table", table, "err", err)
 	}
 }
 
-// finishBatch stores the batch's LSN, when it carries a valid one, in the batch's transaction.
-func (e *Engine) finishBatch(ctx context.Context, t *tenant, tx dialect.Tx, table string, lsn int64) error {
-	if lsn > 0 {
-		return t.setLSN(ctx, tx, table, &lsn, e.now())
+// finishBatch records the batch in the table's metadata row, with its LSN when it carries a valid one,
+// in the batch's transaction.
+func (e *Engine) finishBatch(ctx context.Context, tx dialect.Tx, table string, lsn int64) error {
+	if lsn <= 0 {
+		lsn = dialect.KeepLSN
 	}
-	return t.setLSN(ctx, tx, table, nil, e.now())
+	if err := tx.Meta().SetLSN(ctx, table, lsn, e.now()); err != nil {
+		return fmt.Errorf("table %q: %w", table, err)
+	}
+	return nil
 }
 
 // applier applies the rows of one batch to one table.
@@ -138,19 +133,12 @@ type applier struct {
 	skip map[int]bool
 }
 
-const bulkSavepoint = "mirrorsink_bulk"
-
-// bulk loads every row through the bulk path, inside a savepoint so that a duplicate key can fall back.
+// bulk loads every row through the bulk path. A duplicate key leaves the transaction as it was, so
+// that the caller can fall back to the upsert path.
 func (a *applier) bulk(ctx context.Context, tx dialect.Tx) error {
-	if err := tx.Savepoint(ctx, bulkSavepoint); err != nil {
-		return fmt.Errorf("table %q: %w", a.table.Name, err)
-	}
 	src := a.source(nil, nil)
-	if _, err := tx.BulkInsert(ctx, a.table, src); err != nil {
+	if _, err := tx.Rows().Insert(ctx, a.table, src); err != nil {
 		if errors.Is(err, dialect.ErrDuplicateKey) {
-			if rbErr := tx.RollbackTo(ctx, bulkSavepoint); rbErr != nil {
-				return fmt.Errorf("table %q: %w", a.table.Name, rbErr)
-			}
 			return err
 		}
 		return src.explain(err)
@@ -168,13 +156,13 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 	}
 	if upserts > 0 {
 		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
-		if _, err := tx.Upsert(ctx, a.table, src); err != nil {
+		if _, err := tx.Rows().Upsert(ctx, a.table, src); err != nil {
 			return src.explain(err)
 		}
 	}
 	if deletes > 0 {
 		src := a.source(func(op contract.Operation) bool { return op == contract.Delete }, a.table.Key)
-		if _, err := tx.Delete(ctx, a.table, src); err != nil {
+		if _, err := tx.Rows().Delete(ctx, a.table, src); err != nil {
 			return src.explain(err)
 		}
 	}

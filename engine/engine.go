@@ -16,7 +16,6 @@ import (
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
-	"github.com/mirrorsink/mirrorsink/migrations"
 )
 
 // Route says where a tenant's mirror lives.
@@ -85,17 +84,11 @@ type tenant struct {
 	route   Route
 	dialect dialect.Dialect
 	store   dialect.Store
-	names   migrations.Names
-	q       quotedNames
+	names   dialect.Namer
+	own     dialect.MetaTableNames
 
 	modelsMu sync.Mutex
-	models   map[string]*tableModel // by schema hash: parsed stored schemas
-}
-
-// quotedNames are the quoted identifiers of the engine's own tables and columns.
-type quotedNames struct {
-	meta, cycles, migrations string
-	col                      map[string]string
+	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
 }
 
 // migrationsLock is the lock name under which a tenant's own tables are migrated. It cannot clash with
@@ -194,20 +187,18 @@ func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
 	}
 	dsn, schema := route.Resolve(name)
 	store, err := d.Open(ctx, dsn, dialect.OpenOptions{
+		Tenant:   name,
 		Schema:   schema,
 		MaxConns: route.MaxConns,
 		Logger:   e.log.With("tenant", name),
+		Events:   e.metrics.events(),
 	})
 	if err != nil {
 		// The dialect's message may hold the DSN; it goes to the log, never to SuperOffice.
 		e.log.Error("cannot open tenant mirror", "tenant", name, "dialect", route.Dialect, "err", err)
 		return nil, fmt.Errorf("the mirror database of tenant %s cannot be opened (see the service log)", name)
 	}
-	t := &tenant{name: name, route: route, dialect: d, store: store, names: migrations.TenantNames(name), models: map[string]*tableModel{}}
-	if err := t.quoteNames(); err != nil {
-		store.Close()
-		return nil, err
-	}
+	t := &tenant{name: name, route: route, dialect: d, store: store, names: store.Names(), own: dialect.MetaTables(name), models: map[string]*tableModel{}}
 	if err := e.migrate(ctx, t); err != nil {
 		store.Close()
 		return nil, err
@@ -232,98 +223,27 @@ func expand(template, tenant string) string {
 	return template
 }
 
-func (t *tenant) quoteNames() error {
-	var err error
-	quote := func(s string) string {
-		q, qerr := t.dialect.Quote(s)
-		if qerr != nil && err == nil {
-			err = fmt.Errorf("tenant %s: %w", t.name, qerr)
-		}
-		return q
-	}
-	quoteTable := func(s string) string {
-		q, qerr := t.quoteTable(s)
-		if qerr != nil && err == nil {
-			err = fmt.Errorf("tenant %s: %w", t.name, qerr)
-		}
-		return q
-	}
-	t.q = quotedNames{meta: quoteTable(t.names.Meta), cycles: quoteTable(t.names.Cycles), migrations: quoteTable(t.names.Migrations), col: map[string]string{}}
-	for _, c := range []string{"version", "applied", "tablename", "lsn", "schemahash", "schemajson", "schemachanged", "lastapplied", "id", "completed", "tables", "inserts", "updates", "deletes", "summary"} {
-		t.q.col[c] = quote(c)
-	}
-	return err
-}
-
-// quoteTable names a table of the tenant's mirror, qualified where the store needs it.
-func (t *tenant) quoteTable(name string) (string, error) {
-	if tq, ok := t.store.(dialect.TableQuoter); ok {
-		return tq.QuoteTable(name)
-	}
-	return t.dialect.Quote(name)
-}
-
-// isOwnTable reports whether a source table name collides with one of mirrorsink's own tables.
+// isOwnTable reports whether a source table name is, to the database, one of mirrorsink's own tables.
 func (t *tenant) isOwnTable(name string) bool {
-	return strings.EqualFold(name, t.names.Meta) || strings.EqualFold(name, t.names.Cycles) || strings.EqualFold(name, t.names.Migrations)
+	f := t.names.Fold(name)
+	for _, own := range t.own.All() {
+		if strings.EqualFold(name, own) || f == t.names.Fold(own) {
+			return true
+		}
+	}
+	return false
 }
 
-// migrate applies the missing migrations of mirrorsink's own tables, under a lock so that replicas
-// starting together do not race.
+// migrate creates or upgrades mirrorsink's own tables, under a lock so that replicas starting together
+// do not race.
 func (e *Engine) migrate(ctx context.Context, t *tenant) error {
-	ms, err := migrations.For(t.dialect.Name(), t.names, t.quoteTable)
-	if err != nil {
-		return err
-	}
-	return e.inTx(ctx, t, migrationsLock, func(tx dialect.Tx) error {
-		// Version 1 creates the migrations table, so it always runs (it is idempotent).
-		applied := map[int]bool{}
-		for _, s := range ms[0].Statements {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return fmt.Errorf("tenant %s: migration %s: %w", t.name, ms[0].Name, err)
-			}
-		}
-		q, args, err := t.dialect.Builder().Select(t.q.col["version"]).From(t.q.migrations).ToSql()
-		if err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("tenant %s: read migrations: %w", t.name, err)
-		}
-		for rows.Next() {
-			var v int64
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return err
-			}
-			applied[int(v)] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, m := range ms {
-			if applied[m.Version] {
-				continue
-			}
-			if m.Version > 1 {
-				for _, s := range m.Statements {
-					if _, err := tx.Exec(ctx, s); err != nil {
-						return fmt.Errorf("tenant %s: migration %s: %w", t.name, m.Name, err)
-					}
-				}
-			}
-			q, args, err := t.dialect.Builder().Insert(t.q.migrations).Columns(t.q.col["version"], t.q.col["applied"]).Values(m.Version, e.now()).ToSql()
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, q, args...); err != nil {
-				return fmt.Errorf("tenant %s: record migration %s: %w", t.name, m.Name, err)
-			}
-		}
-		return nil
+	err := e.inTx(ctx, t, migrationsLock, dialect.Durable, func(tx dialect.Tx) error {
+		return tx.Meta().Migrate(ctx, e.now())
 	})
+	if err != nil {
+		return fmt.Errorf("tenant %s: migrate mirrorsink's own tables: %w", t.name, err)
+	}
+	return nil
 }
 
 func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
@@ -366,8 +286,8 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 
 // inTx runs fn in one transaction that holds the lock of table (a table name, or one of the engine's
 // own lock names), in this process and in the database; with an empty table it takes no lock. Nothing
-// of fn is committed unless it returns nil.
-func (e *Engine) inTx(ctx context.Context, t *tenant, table string, fn func(tx dialect.Tx) error) (err error) {
+// of fn is committed unless it returns nil; the commit has the durability d.
+func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) (err error) {
 	if table != "" {
 		mu := e.tableLock(t.name, table)
 		mu.Lock()
@@ -392,7 +312,7 @@ func (e *Engine) inTx(ctx context.Context, t *tenant, table string, fn func(tx d
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := tx.Commit(ctx, d); err != nil {
 		return fmt.Errorf("commit table %q: %w", table, err)
 	}
 	return nil

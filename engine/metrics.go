@@ -16,9 +16,15 @@ type Metrics struct {
 	wipes, cycles, hookFailures         atomic.Int64
 	tablesCreated, tablesAltered        atomic.Int64
 	tablesRecreated, tablesDropped      atomic.Int64
+	nulsReplaced                        atomic.Int64
 }
 
 func newMetrics() *Metrics { return &Metrics{} }
+
+// events is how the dialects report to these counters.
+func (m *Metrics) events() *dialect.Events {
+	return &dialect.Events{OnNULsReplaced: func(n int) { m.nulsReplaced.Add(int64(n)) }}
+}
 
 // SchemaWork is a snapshot of the schema counters: how many tables were created, altered in place,
 // recreated and dropped since the process started.
@@ -49,7 +55,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_tables_altered_total", "Tables changed in place.", m.tablesAltered.Load()},
 		{"mirrorsink_tables_recreated_total", "Tables dropped and recreated for a schema change.", m.tablesRecreated.Load()},
 		{"mirrorsink_tables_dropped_total", "Tables dropped because the source no longer has them.", m.tablesDropped.Load()},
-		{"mirrorsink_nul_characters_replaced_total", "NUL characters replaced with U+FFFD for targets that cannot store them.", dialect.NULsReplaced.Load()},
+		{"mirrorsink_nul_characters_replaced_total", "NUL characters replaced with U+FFFD for targets that cannot store them.", m.nulsReplaced.Load()},
 	}
 	for _, c := range counters {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v); err != nil {

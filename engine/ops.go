@@ -49,15 +49,15 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		if models[i], err = buildModel(ts, e.opts.Keys[ts.Name]); err != nil {
 			return nil, err
 		}
-		if _, err := t.dialect.Quote(ts.Name); err != nil {
+		if _, err := t.names.Table(ts.Name); err != nil {
 			return nil, fmt.Errorf("table %q: %w", ts.Name, err)
 		}
 	}
 
-	var stored map[string]*metaRow
-	if err := e.inTx(ctx, t, "", func(tx dialect.Tx) error {
+	var stored map[string]dialect.TableMeta
+	if err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
 		var err error
-		stored, err = t.readMeta(ctx, tx, "")
+		stored, err = tx.Meta().Tables(ctx)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.name, err)
@@ -66,8 +66,8 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 	answer := make([]contract.TableLSN, len(tables))
 	var work []int
 	for i, m := range models {
-		if r, ok := stored[m.table.Name]; ok && r.hash == m.hash {
-			answer[i] = contract.TableLSN{Table: m.table.Name, LSN: r.lsn}
+		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash {
+			answer[i] = contract.TableLSN{Table: m.table.Name, LSN: r.LSN}
 			continue
 		}
 		work = append(work, i)
@@ -90,11 +90,11 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		}
 		sort.Strings(gone)
 		for _, name := range gone {
-			if err := e.inTx(ctx, t, name, func(tx dialect.Tx) error {
-				if err := tx.DropTable(ctx, name); err != nil {
+			if err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+				if err := tx.Tables().Drop(ctx, name); err != nil {
 					return fmt.Errorf("drop table %q: %w", name, err)
 				}
-				return t.deleteMeta(ctx, tx, name)
+				return tx.Meta().DeleteTable(ctx, name)
 			}); err != nil {
 				return nil, err
 			}
@@ -144,18 +144,17 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 	name := m.table.Name
 	var lsn int64 = -1
 	var recreate string
-	err := e.inTx(ctx, t, name, func(tx dialect.Tx) error {
-		rows, err := t.readMeta(ctx, tx, name)
+	err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		r := rows[name]
 		now := e.now()
-		if r != nil && r.hash == m.hash {
-			lsn = r.lsn // a concurrent call got here first
+		if r != nil && r.SchemaHash == m.hash {
+			lsn = r.LSN // a concurrent call got here first
 			return nil
 		}
-		exists, err := tx.TableExists(ctx, name)
+		exists, err := tx.Tables().Exists(ctx, name)
 		if err != nil {
 			return fmt.Errorf("table %q: %w", name, err)
 		}
@@ -165,7 +164,7 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 				recreate = "it exists without metadata"
 				return nil
 			}
-			if err := tx.CreateTable(ctx, m.table); err != nil {
+			if err := tx.Tables().Create(ctx, m.table); err != nil {
 				return fmt.Errorf("create table %q: %w", name, err)
 			}
 			e.metrics.tablesCreated.Add(1)
@@ -182,7 +181,7 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 			return nil
 		}
 		if len(p.changes) > 0 {
-			if err := tx.AlterTable(ctx, m.table, p.changes); err != nil {
+			if err := tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					e.log.Warn("in-place schema change failed; recreating the table", "tenant", t.name, "table", name, "err", err)
 				}
@@ -191,18 +190,18 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 			}
 			e.metrics.tablesAltered.Add(1)
 		}
-		lsn = r.lsn
-		return t.writeMeta(ctx, tx, m, r.lsn, now)
+		lsn = r.LSN
+		return t.writeMeta(ctx, tx, m, r.LSN, now)
 	})
 	if err != nil || recreate == "" {
 		return lsn, err
 	}
 	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", recreate)
-	err = e.inTx(ctx, t, name, func(tx dialect.Tx) error {
-		if err := tx.DropTable(ctx, name); err != nil {
+	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+		if err := tx.Tables().Drop(ctx, name); err != nil {
 			return fmt.Errorf("drop table %q: %w", name, err)
 		}
-		if err := tx.CreateTable(ctx, m.table); err != nil {
+		if err := tx.Tables().Create(ctx, m.table); err != nil {
 			return fmt.Errorf("create table %q: %w", name, err)
 		}
 		return t.writeMeta(ctx, tx, m, -1, e.now())
@@ -220,12 +219,11 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) err
 		return err
 	}
 	var m *tableModel
-	err = e.inTx(ctx, t, table, func(tx dialect.Tx) error {
-		rows, err := t.readMeta(ctx, tx, table)
+	err = e.inTx(ctx, t, table, dialect.Durable, func(tx dialect.Tx) error {
+		r, err := t.tableMeta(ctx, tx, table)
 		if err != nil {
 			return err
 		}
-		r := rows[table]
 		if r == nil {
 			return fmt.Errorf("table %q is not known to the mirror; TableSchema must come first", table)
 		}
@@ -234,11 +232,10 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) err
 		}
 		// The LSN goes first: on dialects whose TRUNCATE commits by itself, a failure after it still
 		// leaves the table marked for repopulation.
-		minus := int64(-1)
-		if err := t.setLSN(ctx, tx, table, &minus, e.now()); err != nil {
+		if err := tx.Meta().SetLSN(ctx, table, -1, e.now()); err != nil {
 			return err
 		}
-		if err := tx.Truncate(ctx, m.table); err != nil {
+		if err := tx.Tables().Truncate(ctx, m.table); err != nil {
 			return fmt.Errorf("truncate %q: %w", table, err)
 		}
 		return nil
@@ -268,15 +265,10 @@ func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, c
 		return err
 	}
 	now := e.now()
-	c := t.q.col
-	err = e.inTx(ctx, t, "", func(tx dialect.Tx) error {
-		q, args, err := t.dialect.Builder().Insert(t.q.cycles).
-			Columns(c["id"], c["completed"], c["tables"], c["inserts"], c["updates"], c["deletes"], c["summary"]).
-			Values(now.UnixNano(), now, len(changed), ins, upd, del, string(summary)).ToSql()
+	err = e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
+		err := tx.Meta().RecordCycle(ctx, dialect.Cycle{ID: now.UnixNano(), Completed: now, Tables: int64(len(changed)),
+			Inserts: ins, Updates: upd, Deletes: del, Summary: string(summary)})
 		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("record the cycle: %w", err)
 		}
 		return nil
@@ -296,16 +288,16 @@ func (e *Engine) runHooks(ctx context.Context, t *tenant, hooks []string, table 
 	}
 	quoted := ""
 	if table != "" {
-		q, err := t.quoteTable(table)
+		q, err := t.names.Table(table)
 		if err != nil {
 			e.log.Warn("hook skipped", "tenant", t.name, "table", table, "err", err)
 			return
 		}
 		quoted = q
 	}
-	err := e.inTx(ctx, t, "", func(tx dialect.Tx) error {
+	err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
 		for _, h := range hooks {
-			if _, err := tx.Exec(ctx, strings.ReplaceAll(h, "{table}", quoted)); err != nil {
+			if err := tx.RunStatement(ctx, strings.ReplaceAll(h, "{table}", quoted)); err != nil {
 				return fmt.Errorf("hook %q: %w", h, err)
 			}
 		}

@@ -6,8 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/Masterminds/squirrel"
-
 	"github.com/mirrorsink/mirrorsink/dialect"
 )
 
@@ -57,50 +55,29 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 		return TenantStatus{}, err
 	}
 	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
-	err = e.inTx(ctx, t, "", func(tx dialect.Tx) error {
-		meta, err := t.readMeta(ctx, tx, "")
+	err = e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
+		meta, err := tx.Meta().Tables(ctx)
 		if err != nil {
 			return err
 		}
 		for _, r := range meta {
-			ts := TableStatus{Table: r.table, LSN: r.lsn, SchemaChanged: r.schemaChanged, LastApplied: r.lastApplied, Rows: -1}
-			if q, err := t.quoteTable(r.table); err == nil {
-				rows, err := tx.Query(ctx, "SELECT COUNT(*) FROM "+q)
-				if err == nil {
-					if rows.Next() {
-						_ = rows.Scan(&ts.Rows)
-					}
-					rows.Close()
-				}
+			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1}
+			if !r.LastApplied.IsZero() {
+				at := r.LastApplied
+				ts.LastApplied = &at
+			}
+			if n, err := tx.Tables().Count(ctx, r.Table); err == nil {
+				ts.Rows = n
 			}
 			st.Tables = append(st.Tables, ts)
 		}
 		sort.Slice(st.Tables, func(i, j int) bool { return st.Tables[i].Table < st.Tables[j].Table })
-		c := t.q.col
-		// The newest cycle by id, written without LIMIT/TOP so that every dialect reads it the same way.
-		newest := t.dialect.Builder().Select("MAX(" + c["id"] + ")").From(t.q.cycles)
-		q, args, err := t.dialect.Builder().Select(c["completed"], c["tables"], c["inserts"], c["updates"], c["deletes"]).
-			From(t.q.cycles).Where(squirrel.Expr(c["id"]+" = (?)", newest)).ToSql()
-		if err != nil {
+		c, ok, err := tx.Meta().LastCycle(ctx)
+		if err != nil || !ok {
 			return err
 		}
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", t.names.Cycles, err)
-		}
-		defer rows.Close()
-		if rows.Next() {
-			var cs CycleStatus
-			var completed any
-			if err := rows.Scan(&completed, &cs.Tables, &cs.Inserts, &cs.Updates, &cs.Deletes); err != nil {
-				return err
-			}
-			if cs.Completed, err = asTime(completed); err != nil {
-				return err
-			}
-			st.LastCycle = &cs
-		}
-		return rows.Err()
+		st.LastCycle = &CycleStatus{Completed: c.Completed, Tables: c.Tables, Inserts: c.Inserts, Updates: c.Updates, Deletes: c.Deletes}
+		return nil
 	})
 	return st, err
 }
@@ -113,16 +90,8 @@ func (e *Engine) Resync(ctx context.Context, tenantName, table string) (int64, e
 		return 0, err
 	}
 	var n int64
-	err = e.inTx(ctx, t, table, func(tx dialect.Tx) error {
-		upd := t.dialect.Builder().Update(t.q.meta).Set(t.q.col["lsn"], -1)
-		if table != "" {
-			upd = upd.Where(squirrel.Eq{t.q.col["tablename"]: table})
-		}
-		q, args, err := upd.ToSql()
-		if err != nil {
-			return err
-		}
-		n, err = tx.Exec(ctx, q, args...)
+	err = e.inTx(ctx, t, table, dialect.Durable, func(tx dialect.Tx) error {
+		n, err = tx.Meta().ResetLSN(ctx, table)
 		if err != nil {
 			return fmt.Errorf("resync: %w", err)
 		}

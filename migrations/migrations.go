@@ -1,102 +1,133 @@
-// Package migrations holds the versioned SQL of mirrorsink's own tables in each tenant's mirror, one
-// folder per dialect, embedded in the binary.
-//
-// Each tenant's mirror holds three tables, named after the tenant (PROTOCOL.md, "The metadata table"):
-//   - <ctx>_mirroring: one row per mirrored table (LSN, schema hash, the schema it came from, times);
-//   - <ctx>_mirroring_cycles: one row per completed replication cycle;
-//   - <ctx>_mirroring_migrations: which of these migrations have been applied.
+// Package migrations is the shared runner of the versioned SQL that creates and upgrades mirrorsink's
+// own tables in each tenant's mirror. The SQL itself lives in each dialect's folder
+// (dialect/<name>/migrations/NNNN_description.sql, embedded there), because it is that database's
+// DDL; this package only reads, orders and applies it, the same way for every dialect.
 //
 // A migration file is named NNNN_description.sql and holds statements separated by lines that contain
-// only "--;". The placeholders {{meta}}, {{cycles}} and {{migrations}} stand for the quoted table names;
-// {{meta_literal}}, {{cycles_literal}} and {{migrations_literal}} for those quoted names as SQL string
-// literals (for SQL Server's OBJECT_ID).
+// only "--;". Placeholders {{name}} are replaced by the values the dialect passes (its quoted table
+// names, and whatever else its statements need); a placeholder without a value is an error, so that a
+// typo never reaches the database.
 package migrations
 
 import (
-	"embed"
+	"context"
 	"fmt"
 	"io/fs"
-	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
-//go:embed postgres/*.sql mysql/*.sql sqlite/*.sql sqlserver/*.sql
-var files embed.FS
-
-// Names are the unquoted names of a tenant's own tables.
-type Names struct {
-	Meta       string
-	Cycles     string
-	Migrations string
-}
-
-// TenantNames returns the names of the tables that mirrorsink keeps for tenant.
-func TenantNames(tenant string) Names {
-	return Names{
-		Meta:       tenant + "_mirroring",
-		Cycles:     tenant + "_mirroring_cycles",
-		Migrations: tenant + "_mirroring_migrations",
-	}
-}
-
-// Migration is one versioned step: its statements with the names already filled in.
+// Migration is one versioned step: its statements with the placeholders filled in.
 type Migration struct {
 	Version    int
 	Name       string
 	Statements []string
 }
 
-// For returns the migrations of dialect, in version order, with the tenant's table names quoted by
-// quote. Version 1 creates the migrations table itself, so it must be idempotent.
-func For(dialect string, names Names, quote func(string) (string, error)) ([]Migration, error) {
-	entries, err := fs.ReadDir(files, dialect)
+var placeholder = regexp.MustCompile(`\{\{[a-z_]+\}\}`)
+
+// Parse reads every NNNN_description.sql file at the root of fsys, in version order, and fills in the
+// placeholders from vars (keyed without braces). Versions must run 1, 2, 3, … without gaps. Version 1
+// creates the migrations table itself, so it must be idempotent.
+func Parse(fsys fs.FS, vars map[string]string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("migrations: no migrations for dialect %q", dialect)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	repl := []string{}
-	for _, pair := range [][2]string{{"meta", names.Meta}, {"cycles", names.Cycles}, {"migrations", names.Migrations}} {
-		q, err := quote(pair[1])
-		if err != nil {
-			return nil, fmt.Errorf("migrations: table name %q: %w", pair[1], err)
-		}
-		repl = append(repl, "{{"+pair[0]+"_literal}}", "'"+strings.ReplaceAll(q, "'", "''")+"'", "{{"+pair[0]+"}}", q)
-	}
-	replacer := strings.NewReplacer(repl...)
 	var out []Migration
 	for _, e := range entries {
 		name := e.Name()
 		num, _, ok := strings.Cut(name, "_")
 		version, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
-			return nil, fmt.Errorf("migrations: %s/%s is not named NNNN_description.sql", dialect, name)
+		if !ok || err != nil || len(num) != 4 || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("migrations: %s is not named NNNN_description.sql", name)
 		}
-		body, err := files.ReadFile(path.Join(dialect, name))
+		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("migrations: %w", err)
 		}
 		m := Migration{Version: version, Name: strings.TrimSuffix(name, ".sql")}
 		for _, stmt := range splitStatements(string(body)) {
-			m.Statements = append(m.Statements, replacer.Replace(stmt))
+			var missing string
+			filled := placeholder.ReplaceAllStringFunc(stmt, func(p string) string {
+				v, ok := vars[p[2:len(p)-2]]
+				if !ok && missing == "" {
+					missing = p
+				}
+				return v
+			})
+			if missing != "" {
+				return nil, fmt.Errorf("migrations: %s: placeholder %s has no value", name, missing)
+			}
+			m.Statements = append(m.Statements, filled)
 		}
 		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i, m := range out {
 		if m.Version != i+1 {
-			return nil, fmt.Errorf("migrations: %s: version %d follows %d", dialect, m.Version, i)
+			return nil, fmt.Errorf("migrations: version %d follows %d", m.Version, i)
 		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("migrations: none found")
 	}
 	return out, nil
 }
 
 func splitStatements(body string) []string {
 	var stmts []string
-	for _, part := range strings.Split(body, "\n--;\n") {
+	for _, part := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n--;\n") {
 		if s := strings.TrimSpace(part); s != "" {
 			stmts = append(stmts, s)
 		}
 	}
 	return stmts
+}
+
+// Target is a tenant mirror's transaction as the runner needs it.
+type Target interface {
+	// Exec runs one migration statement.
+	Exec(ctx context.Context, statement string) error
+	// Applied returns the versions recorded in the migrations table.
+	Applied(ctx context.Context) (map[int]bool, error)
+	// Record notes that version was applied at at.
+	Record(ctx context.Context, version int, at time.Time) error
+}
+
+// Apply runs the migrations that target has not recorded yet, in order, and records each. Version 1 runs
+// every time (it creates the migrations table, idempotently) and is recorded once. The caller holds
+// the transaction and a lock, so that replicas starting together do not race.
+func Apply(ctx context.Context, target Target, ms []Migration, now time.Time) error {
+	if len(ms) == 0 || ms[0].Version != 1 {
+		return fmt.Errorf("migrations: version 1 is missing")
+	}
+	for _, s := range ms[0].Statements {
+		if err := target.Exec(ctx, s); err != nil {
+			return fmt.Errorf("migration %s: %w", ms[0].Name, err)
+		}
+	}
+	applied, err := target.Applied(ctx)
+	if err != nil {
+		return fmt.Errorf("read applied migrations: %w", err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		if m.Version > 1 {
+			for _, s := range m.Statements {
+				if err := target.Exec(ctx, s); err != nil {
+					return fmt.Errorf("migration %s: %w", m.Name, err)
+				}
+			}
+		}
+		if err := target.Record(ctx, m.Version, now); err != nil {
+			return fmt.Errorf("record migration %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }

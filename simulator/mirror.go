@@ -26,7 +26,7 @@ func (m Mirror) Open(ctx context.Context) (dialect.Store, error) {
 		return nil, err
 	}
 	dsn, schema := engine.Route{DSN: m.DSN, Schema: m.Schema}.Resolve(m.Tenant)
-	st, err := d.Open(ctx, dsn, dialect.OpenOptions{Schema: schema, MaxConns: 2,
+	st, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: m.Tenant, Schema: schema, MaxConns: 2,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, fmt.Errorf("open the mirror of %s: %w", m.Tenant, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/typemap/canon"
 )
 
 // drain reads a cursor's rows as op + key text.
@@ -135,7 +136,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := sourceSums(ctx, src, tb, types, Losses{}, nil)
+			s, err := sourceSums(ctx, src, tb, types, canon.Losses{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

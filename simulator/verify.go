@@ -10,6 +10,7 @@ import (
 
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/typemap"
+	"github.com/mirrorsink/mirrorsink/typemap/canon"
 )
 
 // TableCheck is the comparison of one table.
@@ -50,7 +51,7 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 	if err != nil {
 		return nil, err
 	}
-	losses := LossesOf(dialectName)
+	losses := d.Capabilities().Losses()
 	var checks []TableCheck
 	for _, t := range tables {
 		types, err := t.types()
@@ -61,13 +62,13 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 		if err != nil {
 			return checks, err
 		}
-		mc, err := mirrorSums(ctx, d, store, t, types, losses, nil)
+		mc, err := mirrorSums(ctx, store, t, types, losses, nil)
 		if err != nil {
 			return checks, err
 		}
 		checks = append(checks, TableCheck{Table: t.Name, SourceRows: sc.rows, MirrorRows: mc.rows, SourceCheck: sc.sum, MirrorCheck: mc.sum})
 		if sc != mc {
-			return checks, diff(ctx, src, d, store, t, types, losses, sc.rows, mc.rows)
+			return checks, diff(ctx, src, store, t, types, losses, sc.rows, mc.rows)
 		}
 	}
 	if len(absent) > 0 {
@@ -77,7 +78,7 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 		}
 		defer tx.Rollback(ctx)
 		for _, name := range absent {
-			ok, err := tx.TableExists(ctx, name)
+			ok, err := tx.Tables().Exists(ctx, name)
 			if err != nil {
 				return checks, fmt.Errorf("verify: %s: %w", name, err)
 			}
@@ -111,7 +112,7 @@ func rowHash(texts []string) uint64 {
 }
 
 // sourceSums reads the source table; with rows set, it also collects each row's texts by key.
-func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type, l Losses, rows map[string][]string) (sums, error) {
+func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type, l canon.Losses, rows map[string][]string) (sums, error) {
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = quoteIdent(c.Name)
@@ -143,7 +144,7 @@ func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type,
 					return s, fmt.Errorf("verify: source %s.%s %q: %w", t.Name, t.Columns[i].Name, raw[i].String, err)
 				}
 			}
-			if texts[i], err = canon(types[i], v, l); err != nil {
+			if texts[i], err = canon.Value(types[i], v, l); err != nil {
 				return s, fmt.Errorf("verify: source %s.%s: %w", t.Name, t.Columns[i].Name, err)
 			}
 		}
@@ -161,44 +162,23 @@ func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type,
 
 // mirrorSums reads the mirror table through its dialect; with rows set, it also collects each row's
 // texts by key.
-func mirrorSums(ctx context.Context, d dialect.Dialect, store dialect.Store, t Table, types []typemap.Type, l Losses, rows map[string][]string) (sums, error) {
-	cols := make([]string, len(t.Columns))
+func mirrorSums(ctx context.Context, store dialect.Store, t Table, types []typemap.Type, l canon.Losses, rows map[string][]string) (sums, error) {
+	tbl := dialect.Table{Name: t.Name, Key: []int{0}}
 	for i, c := range t.Columns {
-		q, err := d.Quote(c.Name)
-		if err != nil {
-			return sums{}, fmt.Errorf("verify: %s.%s: %w", t.Name, c.Name, err)
-		}
-		cols[i] = q
-	}
-	qt, err := d.Quote(t.Name)
-	if err != nil {
-		return sums{}, fmt.Errorf("verify: %s: %w", t.Name, err)
+		tbl.Columns = append(tbl.Columns, typemap.Column{Name: c.Name, Type: types[i], Nullable: true})
 	}
 	tx, err := store.Begin(ctx)
 	if err != nil {
 		return sums{}, fmt.Errorf("verify: mirror %s: %w", t.Name, err)
 	}
 	defer tx.Rollback(ctx)
-	r, err := tx.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+qt)
-	if err != nil {
-		return sums{}, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
-	}
-	defer r.Close()
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var s sums
-	texts := make([]string, len(cols))
-	for r.Next() {
-		clear(vals)
-		if err := r.Scan(ptrs...); err != nil {
-			return s, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
-		}
+	texts := make([]string, len(tbl.Columns))
+	err = tx.Tables().Read(ctx, tbl, func(vals []any) error {
 		for i, v := range vals {
-			if texts[i], err = canon(types[i], v, l); err != nil {
-				return s, fmt.Errorf("verify: mirror %s.%s: %w", t.Name, t.Columns[i].Name, err)
+			var err error
+			if texts[i], err = canon.Value(types[i], v, l); err != nil {
+				return fmt.Errorf("%s.%s: %w", t.Name, t.Columns[i].Name, err)
 			}
 		}
 		s.rows++
@@ -206,21 +186,22 @@ func mirrorSums(ctx context.Context, d dialect.Dialect, store dialect.Store, t T
 		if rows != nil {
 			rows[texts[0]] = append([]string(nil), texts...)
 		}
-	}
-	if err := r.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return s, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
 	}
 	return s, nil
 }
 
 // diff reads both sides again, row by row, to name the first differing key.
-func diff(ctx context.Context, src *Source, d dialect.Dialect, store dialect.Store, t Table, types []typemap.Type, l Losses, srcRows, mirRows int64) error {
+func diff(ctx context.Context, src *Source, store dialect.Store, t Table, types []typemap.Type, l canon.Losses, srcRows, mirRows int64) error {
 	ve := &VerifyError{Table: t.Name, SourceRows: srcRows, MirrorRows: mirRows}
 	sRows, mRows := map[string][]string{}, map[string][]string{}
 	if _, err := sourceSums(ctx, src, t, types, l, sRows); err != nil {
 		return err
 	}
-	if _, err := mirrorSums(ctx, d, store, t, types, l, mRows); err != nil {
+	if _, err := mirrorSums(ctx, store, t, types, l, mRows); err != nil {
 		return err
 	}
 	keys := make([]string, 0, len(sRows)+len(mRows))
@@ -258,7 +239,7 @@ func diff(ctx context.Context, src *Source, d dialect.Dialect, store dialect.Sto
 
 // clip quotes a canonical text for a message, cut to 60 bytes.
 func clip(s string) string {
-	if s == nullText {
+	if s == canon.Null {
 		return "NULL"
 	}
 	if len(s) > 60 {

@@ -2,24 +2,8 @@ package typemap
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 )
-
-// ParseDefault parses a ColumnInfo DefaultValue, e.g. "default ((0))", "default (N”)",
-// "default (getdate())", "DEFAULT (NULL)" or "(0)" (the keyword is optional), into a dialect-neutral
-// Default. The empty string means no default and yields nil, nil. Redundant parentheses, any case and
-// spaces are accepted; string literals are unescaped (” → '). A well-formed expression that is not a
-// literal, NULL or one of the known functions yields Kind DefaultUnsupported with Raw set, not an error:
-// dialects drop it with a warning. Only text that is not an expression at all (unbalanced parentheses,
-// an unterminated string) is an error.
-func ParseDefault(raw string) (*Default, error) {
-	d, err := parseDefault(raw)
-	if err != nil {
-		return nil, fmt.Errorf("typemap: default %q: %w", raw, err)
-	}
-	return d, nil
-}
 
 // defaultFuncs maps the functions a dialect can express (lower case, without spaces) to their kind.
 var defaultFuncs = map[string]DefaultKind{
@@ -33,6 +17,13 @@ var defaultFuncs = map[string]DefaultKind{
 	"newsequentialid()":   DefaultNewID,
 }
 
+// parseDefault parses a ColumnInfo DefaultValue, e.g. "default ((0))", "default (N”)",
+// "default (getdate())", "DEFAULT (NULL)" or "(0)" (the keyword is optional), into a dialect-neutral
+// Default. The empty string means no default and yields nil, nil. Redundant parentheses, any case and
+// spaces are accepted; string literals are unescaped (” → '). A well-formed expression that is not a
+// literal, NULL or one of the known functions yields Kind DefaultUnsupported with Raw set, not an error:
+// dialects drop it with a warning. Only text that is not an expression at all (unbalanced parentheses,
+// an unterminated string) is an error.
 func parseDefault(raw string) (*Default, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {

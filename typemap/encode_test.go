@@ -184,22 +184,22 @@ func TestRoundToMicro(t *testing.T) {
 
 func TestTypePredicates(t *testing.T) {
 	tests := []struct {
-		typ                                                           string
-		text, unicode, str, binary, integer, decimal, float, temporal bool
-		fixed, max, unbounded                                         bool
-		maxLen, prec, scale, frac                                     int
+		typ                                                  string
+		text, str, binary, integer, decimal, float, temporal bool
+		fixed                                                bool
+		maxLen, prec, scale                                  int
 	}{
-		{typ: "nvarchar(255)", text: true, unicode: true, str: true, maxLen: 255},
-		{typ: "nvarchar(max)", text: true, unicode: true, str: true, max: true, unbounded: true},
+		{typ: "nvarchar(255)", text: true, str: true, maxLen: 255},
+		{typ: "nvarchar(max)", text: true, str: true},
 		{typ: "char(10)", text: true, str: true, fixed: true, maxLen: 10},
-		{typ: "ntext", text: true, unicode: true, str: true, unbounded: true},
-		{typ: "sysname", text: true, unicode: true, str: true, maxLen: 128},
-		{typ: "xml", unicode: true, str: true, unbounded: true},
+		{typ: "ntext", text: true, str: true},
+		{typ: "sysname", text: true, str: true, maxLen: 128},
+		{typ: "xml", str: true},
 		{typ: "hierarchyid", str: true},
-		{typ: "geography", str: true, unbounded: true},
+		{typ: "geography", str: true},
 		{typ: "binary(16)", binary: true, fixed: true, maxLen: 16},
-		{typ: "varbinary(max)", binary: true, max: true, unbounded: true},
-		{typ: "image", binary: true, unbounded: true},
+		{typ: "varbinary(max)", binary: true},
+		{typ: "image", binary: true},
 		{typ: "rowversion", binary: true, maxLen: 8},
 		{typ: "tinyint", integer: true},
 		{typ: "bit"},
@@ -207,21 +207,20 @@ func TestTypePredicates(t *testing.T) {
 		{typ: "money", decimal: true, prec: 19, scale: 4},
 		{typ: "smallmoney", decimal: true, prec: 10, scale: 4},
 		{typ: "real", float: true},
-		{typ: "datetime", temporal: true, frac: 3},
-		{typ: "datetime2(5)", temporal: true, frac: 5},
-		{typ: "time", temporal: true, frac: 7},
+		{typ: "datetime", temporal: true},
+		{typ: "datetime2(5)", temporal: true},
+		{typ: "time", temporal: true},
 		{typ: "smalldatetime", temporal: true},
-		{typ: "datetimeoffset(2)", temporal: true, frac: 2},
+		{typ: "datetimeoffset(2)", temporal: true},
 		{typ: "uniqueidentifier"},
 	}
 	for _, tt := range tests {
 		ty := mustType(t, tt.typ)
 		p, s := ty.NumericPrecisionScale()
-		got := []any{ty.IsText(), ty.IsUnicode(), ty.IsString(), ty.IsBinary(), ty.IsInteger(), ty.IsDecimal(),
-			ty.IsFloat(), ty.IsTemporal(), ty.IsFixedLength(), ty.IsMax(), ty.IsUnbounded(), ty.MaxLength(), p, s,
-			ty.FractionalDigits()}
-		want := []any{tt.text, tt.unicode, tt.str, tt.binary, tt.integer, tt.decimal, tt.float, tt.temporal,
-			tt.fixed, tt.max, tt.unbounded, tt.maxLen, tt.prec, tt.scale, tt.frac}
+		got := []any{ty.IsText(), ty.IsString(), ty.IsBinary(), ty.IsInteger(), ty.IsDecimal(),
+			ty.IsFloat(), ty.IsTemporal(), ty.IsFixedLength(), ty.MaxLength(), p, s}
+		want := []any{tt.text, tt.str, tt.binary, tt.integer, tt.decimal, tt.float, tt.temporal,
+			tt.fixed, tt.maxLen, tt.prec, tt.scale}
 		for i := range got {
 			if got[i] != want[i] {
 				t.Errorf("%s: predicate %d = %v, want %v (all: %v)", tt.typ, i, got[i], want[i], got)

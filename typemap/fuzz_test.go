@@ -135,12 +135,12 @@ func FuzzParseDefault(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := ParseDefault(s)
+		d, err := parseDefault(s)
 		if err != nil || d == nil {
 			return
 		}
 		if d.Kind < DefaultLiteral || d.Kind > DefaultUnsupported || d.Raw != s {
-			t.Fatalf("ParseDefault(%q) = %+v", s, *d)
+			t.Fatalf("parseDefault(%q) = %+v", s, *d)
 		}
 	})
 }

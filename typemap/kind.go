@@ -40,6 +40,15 @@ var kindNames = [...]string{
 	SysName:          "sysname",
 }
 
+// Kinds returns every valid Kind, in declaration order: what a dialect's type table must cover.
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(kindNames)-1)
+	for k := Bit; int(k) < len(kindNames); k++ {
+		out = append(out, k)
+	}
+	return out
+}
+
 // String returns the kind's SQL Server name in lower case ("nvarchar", "rowversion", "sql_variant").
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -72,16 +81,6 @@ func (t Type) String() string {
 func (t Type) IsText() bool {
 	switch t.Kind {
 	case Char, VarChar, NChar, NVarChar, Text, NText, SysName:
-		return true
-	}
-	return false
-}
-
-// IsUnicode reports whether SQL Server stores t as UTF-16 (nchar, nvarchar, ntext, sysname, xml).
-// Non-Unicode kinds still arrive as UTF-8 on the wire; dialects may use this to choose a character set.
-func (t Type) IsUnicode() bool {
-	switch t.Kind {
-	case NChar, NVarChar, NText, SysName, XML:
 		return true
 	}
 	return false
@@ -147,19 +146,6 @@ func (t Type) IsFixedLength() bool {
 	return false
 }
 
-// IsMax reports whether t is varchar(max), nvarchar(max) or varbinary(max).
-func (t Type) IsMax() bool { return t.Length == Max }
-
-// IsUnbounded reports whether t has no practical size limit: the (max) types, text, ntext, image, xml,
-// geography and geometry (up to 2 GB each in SQL Server). Dialects map these to their large-object types.
-func (t Type) IsUnbounded() bool {
-	switch t.Kind {
-	case Text, NText, Image, XML, Geography, Geometry:
-		return true
-	}
-	return t.Length == Max
-}
-
 // MaxLength returns the largest value t holds, in characters for text kinds (sysname: 128) and in bytes
 // for binary kinds (rowversion: 8), and 0 when t is unbounded or has no length. Decoders enforce it.
 func (t Type) MaxLength() int {
@@ -186,17 +172,4 @@ func (t Type) NumericPrecisionScale() (precision, scale int) {
 		return 10, 4
 	}
 	return 0, 0
-}
-
-// FractionalDigits returns the fractional-second digits a temporal type stores: p for time(p),
-// datetime2(p) and datetimeoffset(p), 3 for datetime (its 1/300 s ticks are exact at milliseconds), 0
-// for smalldatetime and date, and 0 for non-temporal kinds.
-func (t Type) FractionalDigits() int {
-	switch t.Kind {
-	case Time, DateTime2, DateTimeOffset:
-		return t.Precision
-	case DateTime:
-		return 3
-	}
-	return 0
 }

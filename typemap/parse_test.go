@@ -249,28 +249,28 @@ func TestParseDefault(t *testing.T) {
 		{"defaultx", DefaultUnsupported, "", false},
 	}
 	for _, tt := range tests {
-		d, err := ParseDefault(tt.in)
+		d, err := parseDefault(tt.in)
 		if err != nil {
-			t.Errorf("ParseDefault(%q): %v", tt.in, err)
+			t.Errorf("parseDefault(%q): %v", tt.in, err)
 			continue
 		}
 		if d == nil {
-			t.Errorf("ParseDefault(%q) = nil", tt.in)
+			t.Errorf("parseDefault(%q) = nil", tt.in)
 			continue
 		}
 		if d.Kind != tt.kind || d.Literal != tt.literal || d.IsString != tt.isString || d.Raw != tt.in {
-			t.Errorf("ParseDefault(%q) = %+v, want kind %d literal %q string %v", tt.in, *d, tt.kind, tt.literal, tt.isString)
+			t.Errorf("parseDefault(%q) = %+v, want kind %d literal %q string %v", tt.in, *d, tt.kind, tt.literal, tt.isString)
 		}
 	}
-	if d, err := ParseDefault(""); d != nil || err != nil {
-		t.Errorf(`ParseDefault("") = %v, %v; want nil, nil`, d, err)
+	if d, err := parseDefault(""); d != nil || err != nil {
+		t.Errorf(`parseDefault("") = %v, %v; want nil, nil`, d, err)
 	}
-	if d, err := ParseDefault("   "); d != nil || err != nil {
-		t.Errorf(`ParseDefault("   ") = %v, %v; want nil, nil`, d, err)
+	if d, err := parseDefault("   "); d != nil || err != nil {
+		t.Errorf(`parseDefault("   ") = %v, %v; want nil, nil`, d, err)
 	}
 	for _, bad := range []string{"default ((0)", "default (0))", "default ('abc)", "default (N'it''s)"} {
-		if d, err := ParseDefault(bad); err == nil {
-			t.Errorf("ParseDefault(%q) = %+v, want an error", bad, d)
+		if d, err := parseDefault(bad); err == nil {
+			t.Errorf("parseDefault(%q) = %+v, want an error", bad, d)
 		}
 	}
 }

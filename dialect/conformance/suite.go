@@ -1,3 +1,12 @@
+// Package conformance is the one suite every dialect passes against a live server, and the shared
+// golden scenarios of their SQL. It imports only package dialect and the pure packages below it: it
+// checks the dialect contract itself (the metadata store, table editing, the bulk path, upsert and
+// delete, atomicity, locks, every type of TYPES.md round-tripped, hostile names), not the engine,
+// whose own suite is engine/enginetest.
+//
+// A dialect's conformance_test.go calls Run with a Target that names a fresh mirror per test; its
+// sql_test.go calls Golden with a function that renders a Scenario in its SQL; its types_test.go calls
+// EveryKind on its type table.
 package conformance
 
 import (
@@ -9,60 +18,45 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
-	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/typemap"
+	"github.com/mirrorsink/mirrorsink/typemap/canon"
 )
 
 // Target is one dialect under test.
 type Target struct {
 	// Dialect is the registered dialect name.
 	Dialect string
-	// Route returns the route of a fresh, empty mirror for tenant and registers its cleanup with t.
-	Route func(t *testing.T, tenant string) engine.Route
-	// Canon maps a value as the dialect's Rows.Scan returns it into *any for col to the canonical text
-	// (see canon.go).
-	Canon func(col typemap.Column, v any) (string, error)
-	// TimeDigits is the finest fraction of a second the target stores: 7, or 6 (rounded half up).
-	TimeDigits int
-	// ReplacesNUL says that U+0000 in text is stored as U+FFFD (PostgreSQL).
-	ReplacesNUL bool
-	// MinYear is the first year the target can store (MySQL: 1000); 0 means year 1.
-	MinYear int
-	// ReadExpr, when set, wraps a quoted column in the SELECT that reads the mirror back, for types a
-	// driver cannot scan as text (SQL Server's hierarchyid, geography, geometry).
-	ReadExpr func(quoted string, col typemap.Column) string
+	// Mirror returns the DSN and schema ("" for none) of a fresh, empty mirror for tenant, and registers
+	// its removal with t.Cleanup.
+	Mirror func(t *testing.T, tenant string) (dsn, schema string)
 }
 
-// Run runs the whole conformance suite against the target.
+// Run runs the whole suite against the target.
 func Run(t *testing.T, tgt Target) {
-	if tgt.TimeDigits == 0 {
-		tgt.TimeDigits = 7
-	}
-	if tgt.MinYear == 0 {
-		tgt.MinYear = 1
-	}
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, *harness)
 	}{
-		{"CreateAndUnchangedSchema", testCreate},
+		{"MetadataStore", testMeta},
+		{"MetadataAndDataCommitTogether", testMetaAtomic},
+		{"CreateExistsCountDrop", testCreateDrop},
 		{"EveryTypeRoundTrips", testTypes},
+		{"InsertDuplicateKeyKeepsTheTransaction", testDuplicateKey},
 		{"UpsertAndDelete", testUpsertDelete},
-		{"ResendIsIdempotent", testResend},
-		{"BulkFallbackOnExistingKeys", testBulkFallback},
-		{"LSNAtomicity", testAtomicity},
-		{"Wipe", testWipe},
-		{"Evolve", testEvolve},
-		{"DroppedTable", testDroppedTable},
+		{"KeyOnlyTable", testKeyOnly},
+		{"AlterInPlace", testAlter},
+		{"FailedAlterKeepsTheTransaction", testFailedAlter},
+		{"Truncate", testTruncate},
+		{"ValueErrorsNameColumnAndRow", testValueErrors},
 		{"HostileIdentifiers", testHostile},
-		{"StatusAndResync", testStatusResync},
-		{"ParallelTables", testParallel},
+		{"NamesTheDatabaseCannotHold", testBadNames},
+		{"LockExcludesOtherTransactions", testLock},
+		{"HookStatementsAndRelaxedCommit", testRunStatement},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
@@ -70,247 +64,214 @@ func Run(t *testing.T, tgt Target) {
 	}
 }
 
-// harness is one fresh tenant mirror with an engine in front of it.
+// harness is one fresh tenant mirror, opened with its metadata tables migrated.
 type harness struct {
 	t      *testing.T
-	tgt    *Target
 	ctx    context.Context
-	tenant string
-	route  engine.Route
-	eng    *engine.Engine
-	store  dialect.Store
 	d      dialect.Dialect
+	caps   dialect.Capabilities
+	tenant string
+	dsn    string
+	schema string
+	store  dialect.Store
 }
 
 func newHarness(t *testing.T, tgt *Target) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	tenant := fmt.Sprintf("Conf%s%d", strings.ReplaceAll(t.Name()[strings.LastIndex(t.Name(), "/")+1:], "_", ""), rand.IntN(1_000_000))
+	name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+	tenant := fmt.Sprintf("dc%s%d", strings.ReplaceAll(name, "_", ""), rand.IntN(1_000_000))
 	if len(tenant) > 40 {
 		tenant = tenant[:40]
 	}
-	route := tgt.Route(t, tenant)
-	eng, err := engine.New(engine.Options{
-		Tenants: map[string]engine.Route{tenant: route},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
 	d, err := dialect.Lookup(tgt.Dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, tgt: tgt, ctx: ctx, tenant: tenant, route: route, eng: eng, d: d}
-	// Authenticate opens (and creates) the mirror, as the first call of a cycle does.
-	if _, err := eng.Authenticate(ctx, h.call()); err != nil {
-		t.Fatalf("authenticate: %v", err)
-	}
-	dsn, schema := route.Resolve(tenant)
-	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Schema: schema})
-	if err != nil {
-		t.Fatalf("open the mirror for reading: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	h.store = store
+	h := &harness{t: t, ctx: ctx, d: d, caps: d.Capabilities(), tenant: tenant}
+	h.dsn, h.schema = tgt.Mirror(t, tenant)
+	h.store = h.open()
+	h.do(func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
 	return h
 }
 
-func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} }
-
-// schema sends TableSchema and returns the LSNs by table.
-func (h *harness) schema(tables ...contract.TableSchema) map[string]int64 {
+func (h *harness) open() dialect.Store {
 	h.t.Helper()
-	lsns, err := h.eng.TableSchema(h.ctx, h.call(), tables)
+	st, err := h.d.Open(h.ctx, h.dsn, dialect.OpenOptions{Tenant: h.tenant, Schema: h.schema,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		h.t.Fatalf("TableSchema: %v", err)
+		h.t.Fatalf("open the mirror: %v", err)
 	}
-	if len(lsns) != len(tables) {
-		h.t.Fatalf("TableSchema answered %d tables for %d", len(lsns), len(tables))
+	h.t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// try runs fn in a transaction of its own and commits it when fn succeeds.
+func (h *harness) try(fn func(tx dialect.Tx) error) error {
+	tx, err := h.store.Begin(h.ctx)
+	if err != nil {
+		return err
 	}
-	out := map[string]int64{}
-	for i, l := range lsns {
-		if l.Table != tables[i].Name {
-			h.t.Fatalf("TableSchema answer %d is %q, want %q (request order)", i, l.Table, tables[i].Name)
+	if err := fn(tx); err != nil {
+		if rbErr := tx.Rollback(h.ctx); rbErr != nil {
+			h.t.Errorf("rollback: %v", rbErr)
 		}
-		out[l.Table] = l.LSN
+		return err
+	}
+	return tx.Commit(h.ctx, dialect.Durable)
+}
+
+// do is try that fails the test on an error.
+func (h *harness) do(fn func(tx dialect.Tx) error) {
+	h.t.Helper()
+	if err := h.try(fn); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// table builds a dialect.Table from wire columns.
+func (h *harness) table(name string, cols []contract.Column, key ...string) dialect.Table {
+	h.t.Helper()
+	t, err := MakeTable(name, cols, key...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return t
+}
+
+func (h *harness) create(t dialect.Table) {
+	h.t.Helper()
+	h.do(func(tx dialect.Tx) error { return tx.Tables().Create(h.ctx, t) })
+}
+
+// values decodes wire rows for the columns cols of t (nil: all of them, in order).
+func (h *harness) values(t dialect.Table, cols []int, rows ...[]*string) [][]any {
+	h.t.Helper()
+	if cols == nil {
+		cols = allColumns(t)
+	}
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		if len(r) != len(cols) {
+			h.t.Fatalf("test data: row %d has %d values for %d columns", i+1, len(r), len(cols))
+		}
+		out[i] = make([]any, len(cols))
+		for j, c := range cols {
+			if r[j] == nil {
+				continue
+			}
+			v, err := typemap.DecoderFor(t.Columns[c].Type)([]byte(*r[j]))
+			if err != nil {
+				h.t.Fatalf("test data: %s = %q: %v", t.Columns[c].Name, *r[j], err)
+			}
+			out[i][j] = v
+		}
 	}
 	return out
 }
 
-func (h *harness) wipe(table string) {
+func allColumns(t dialect.Table) []int {
+	cols := make([]int, len(t.Columns))
+	for i := range cols {
+		cols[i] = i
+	}
+	return cols
+}
+
+// canonRows turns rows of every column of t into sorted canonical text, as the mirror must hold them.
+func (h *harness) canonRows(t dialect.Table, rows [][]any) [][]string {
 	h.t.Helper()
-	if err := h.eng.Wipe(h.ctx, h.call(), table); err != nil {
-		h.t.Fatalf("Wipe %s: %v", table, err)
-	}
-}
-
-// rowData sends one RowData call with one batch per entry.
-func (h *harness) rowData(batches ...*contract.Batch) error {
-	return h.eng.RowData(h.ctx, h.call(), &memBatches{batches: batches})
-}
-
-func (h *harness) mustRowData(batches ...*contract.Batch) {
-	h.t.Helper()
-	if err := h.rowData(batches...); err != nil {
-		h.t.Fatalf("RowData: %v", err)
-	}
-}
-
-func batch(ts contract.TableSchema, lsn int64, rows ...wireRow) *contract.Batch {
-	return &contract.Batch{Table: ts, LSN: lsn, Rows: newRows(rows)}
-}
-
-func row(op contract.Operation, values ...*string) wireRow { return wireRow{op: op, values: values} }
-
-// lsn returns the LSN that TableSchema answers for ts now. It sends TableSchema with ts alone, which
-// drops the tenant's other tables: use it in single-table tests only.
-func (h *harness) lsn(ts contract.TableSchema) int64 {
-	h.t.Helper()
-	return h.schema(ts)[ts.Name]
-}
-
-// read returns the table's rows as canonical text, ordered by the first column's canonical text
-// (numerically where it is an integer).
-func (h *harness) read(ts contract.TableSchema) [][]string {
-	h.t.Helper()
-	cols := make([]typemap.Column, len(ts.Columns))
-	quoted := make([]string, len(ts.Columns))
-	for i, c := range ts.Columns {
-		col, err := typemap.ParseColumn(c)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		cols[i] = col
-		if quoted[i], err = h.d.Quote(c.Name); err != nil {
-			h.t.Fatal(err)
-		}
-		if h.tgt.ReadExpr != nil {
-			quoted[i] = h.tgt.ReadExpr(quoted[i], col)
-		}
-	}
-	table, err := h.d.Quote(ts.Name)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	tx, err := h.store.Begin(h.ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer tx.Rollback(h.ctx)
-	rows, err := tx.Query(h.ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+table)
-	if err != nil {
-		h.t.Fatalf("read %s: %v", ts.Name, err)
-	}
-	defer rows.Close()
-	var out [][]string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			h.t.Fatalf("scan %s: %v", ts.Name, err)
-		}
-		line := make([]string, len(cols))
-		for i, v := range vals {
-			if v == nil {
-				line[i] = Null
-				continue
-			}
-			if line[i], err = h.tgt.Canon(cols[i], v); err != nil {
-				h.t.Fatalf("%s.%s: %v", ts.Name, cols[i].Name, err)
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = make([]string, len(r))
+		for j, v := range r {
+			var err error
+			if out[i][j], err = canon.Value(t.Columns[j].Type, v, h.caps.Losses()); err != nil {
+				h.t.Fatalf("canonical text of %s: %v", t.Columns[j].Name, err)
 			}
 		}
-		out = append(out, line)
-	}
-	if err := rows.Err(); err != nil {
-		h.t.Fatal(err)
 	}
 	sortRows(out)
 	return out
 }
 
+// read returns the table's rows as sorted canonical text.
+func (h *harness) read(t dialect.Table) [][]string {
+	h.t.Helper()
+	var out [][]string
+	h.do(func(tx dialect.Tx) error {
+		return tx.Tables().Read(h.ctx, t, func(vals []any) error {
+			if len(vals) != len(t.Columns) {
+				return fmt.Errorf("Read handed %d values for %d columns", len(vals), len(t.Columns))
+			}
+			line := make([]string, len(vals))
+			for i, v := range vals {
+				var err error
+				if line[i], err = canon.Value(t.Columns[i].Type, v, h.caps.Losses()); err != nil {
+					return fmt.Errorf("%s: %w", t.Columns[i].Name, err)
+				}
+			}
+			out = append(out, line)
+			return nil
+		})
+	})
+	sortRows(out)
+	return out
+}
+
+// sortRows orders rows by their canonical text, integers numerically.
 func sortRows(rows [][]string) {
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i][0], rows[j][0]
-		if len(a) != len(b) && !strings.HasPrefix(a, "-") && !strings.HasPrefix(b, "-") {
+	less := func(a, b string) bool {
+		if len(a) != len(b) && !strings.HasPrefix(a, "-") && !strings.HasPrefix(b, "-") && isDigits(a) && isDigits(b) {
 			return len(a) < len(b)
 		}
 		return a < b
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		for k := range rows[i] {
+			if rows[i][k] != rows[j][k] {
+				return less(rows[i][k], rows[j][k])
+			}
+		}
+		return false
 	})
 }
 
-// want computes the rows the mirror must hold after applying rows (final state by key) to ts.
-func (h *harness) want(ts contract.TableSchema, rows ...wireRow) [][]string {
-	h.t.Helper()
-	cols := make([]typemap.Column, len(ts.Columns))
-	for i, c := range ts.Columns {
-		col, err := typemap.ParseColumn(c)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		cols[i] = col
-	}
-	byKey := map[string][]string{}
-	var order []string
-	for _, r := range rows {
-		key := *r.values[0]
-		if r.op == contract.Delete {
-			delete(byKey, key)
-			continue
-		}
-		line := make([]string, len(cols))
-		for i, v := range r.values {
-			if v == nil {
-				line[i] = Null
-				continue
-			}
-			x, err := typemap.DecoderFor(cols[i].Type)([]byte(*v))
-			if err != nil {
-				h.t.Fatalf("test data: %s = %q: %v", cols[i].Name, *v, err)
-			}
-			line[i] = expected(cols[i], x, h.tgt)
-		}
-		if _, ok := byKey[key]; !ok {
-			order = append(order, key)
-		}
-		byKey[key] = line
-	}
-	var out [][]string
-	for _, k := range order {
-		if line, ok := byKey[k]; ok {
-			out = append(out, line)
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
 		}
 	}
-	sortRows(out)
-	return out
+	return s != ""
 }
 
-// compare fails the test with the first difference between the mirror and the expected rows.
-func (h *harness) compare(ts contract.TableSchema, want [][]string) {
+// expect fails the test with the first difference between the table's rows and want (rows of every
+// column of t).
+func (h *harness) expect(t dialect.Table, want [][]any) {
 	h.t.Helper()
-	got := h.read(ts)
-	if len(got) != len(want) {
-		h.t.Fatalf("%s: %d rows in the mirror, want %d\n got: %v\nwant: %v", ts.Name, len(got), len(want), abbreviate(got), abbreviate(want))
+	got, exp := h.read(t), h.canonRows(t, want)
+	if len(got) != len(exp) {
+		h.t.Fatalf("%s: %d rows in the mirror, want %d\n got: %v\nwant: %v", t.Name, len(got), len(exp), abbreviate(got), abbreviate(exp))
 	}
-	for i := range want {
-		for j := range want[i] {
-			if got[i][j] != want[i][j] {
-				h.t.Errorf("%s row %d column %s: got %q, want %q", ts.Name, i+1, ts.Columns[j].Name, cutText(got[i][j]), cutText(want[i][j]))
+	for i := range exp {
+		for j := range exp[i] {
+			if got[i][j] != exp[i][j] {
+				h.t.Errorf("%s row %d column %s: got %s, want %s", t.Name, i+1, t.Columns[j].Name, clip(got[i][j]), clip(exp[i][j]))
 			}
 		}
 	}
 }
 
-func cutText(s string) string {
+func clip(s string) string {
+	if s == canon.Null {
+		return "NULL"
+	}
 	if len(s) > 80 {
-		return s[:80] + fmt.Sprintf("…(%d bytes)", len(s))
+		return fmt.Sprintf("%q…(%d bytes)", s[:80], len(s))
 	}
-	return s
+	return fmt.Sprintf("%q", s)
 }
 
 func abbreviate(rows [][]string) string {
@@ -322,47 +283,710 @@ func abbreviate(rows [][]string) string {
 		}
 		parts := make([]string, len(r))
 		for j, v := range r {
-			parts[j] = cutText(v)
+			parts[j] = clip(v)
 		}
 		fmt.Fprintf(&b, "%v", parts)
 	}
 	return b.String()
 }
 
+// source is a dialect.RowSource over rows held in memory.
+type source struct {
+	rows [][]any
+	pos  int
+	// onRow, when set, is called before each row is handed out.
+	onRow func(i int) error
+	err   error
+}
+
+func newSource(rows [][]any) *source { return &source{rows: rows, pos: -1} }
+
+func (s *source) Next() bool {
+	if s.err != nil || s.pos+1 >= len(s.rows) {
+		return false
+	}
+	s.pos++
+	if s.onRow != nil {
+		if s.err = s.onRow(s.pos); s.err != nil {
+			return false
+		}
+	}
+	return true
+}
+func (s *source) Values() ([]any, error) { return s.rows[s.pos], nil }
+func (s *source) Err() error             { return s.err }
+
+// keys returns the key columns of rows of every column.
+func keys(t dialect.Table, rows [][]any) [][]any {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		for _, k := range t.Key {
+			out[i] = append(out[i], r[k])
+		}
+	}
+	return out
+}
+
 // simple is a small table used by most tests.
-func simple(name string) contract.TableSchema {
-	return contract.TableSchema{Name: name, Columns: []contract.Column{
+func simple() []contract.Column {
+	return []contract.Column{
 		{Name: "id", Type: "int"},
 		{Name: "name", Type: "nvarchar(50)", IsNullable: true},
 		{Name: "amount", Type: "decimal(19,4)", IsNullable: true, DefaultValue: "default ((0))"},
-		{Name: "updated", Type: "datetime", IsNullable: false, DefaultValue: "default (getdate())"},
-	}}
-}
-
-func simpleRow(op contract.Operation, id int, name string) wireRow {
-	return row(op, str(fmt.Sprintf("[I:%d]", id)), str(name), str(fmt.Sprintf("[F:%d.25]", id)), str("[DT:05/18/2020 10:40:43.0000000]"))
-}
-
-func expectError(t *testing.T, err error, contains ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want an error containing %q, got none", contains)
+		{Name: "updated", Type: "datetime", DefaultValue: "default (getdate())"},
 	}
-	for _, c := range contains {
-		if !strings.Contains(err.Error(), c) {
-			t.Fatalf("error %q does not say %q", err, c)
+}
+
+func simpleRow(id int, name string) []*string {
+	return []*string{Str(fmt.Sprintf("[I:%d]", id)), Str(name), Str(fmt.Sprintf("[F:%d.25]", id)), Str("[DT:05/18/2020 10:40:43.0000000]")}
+}
+
+func simpleRows(from, to int, name string) [][]*string {
+	var out [][]*string
+	for i := from; i <= to; i++ {
+		out = append(out, simpleRow(i, fmt.Sprintf("%s %d", name, i)))
+	}
+	return out
+}
+
+func testMeta(t *testing.T, h *harness) {
+	// Migrating again is harmless.
+	h.do(func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
+	changed := time.Date(2026, 5, 18, 10, 40, 43, 123456000, time.UTC)
+	applied := changed.Add(time.Hour)
+	h.do(func(tx dialect.Tx) error {
+		m := tx.Meta()
+		all, err := m.Tables(h.ctx)
+		if err != nil || len(all) != 0 {
+			return fmt.Errorf("a new mirror's metadata: %v, %v", all, err)
+		}
+		if _, ok, err := m.Table(h.ctx, "contact"); ok || err != nil {
+			return fmt.Errorf("Table of an unknown table: ok %v, err %v", ok, err)
+		}
+		for _, name := range []string{"contact", "person", "Contact"} {
+			if err := m.PutTable(h.ctx, dialect.TableMeta{Table: name, LSN: -1, SchemaHash: strings.Repeat("a", 64), SchemaJSON: `{"columns":[]}`, SchemaChanged: changed}); err != nil {
+				return err
+			}
+		}
+		if err := m.SetLSN(h.ctx, "contact", 500, applied); err != nil {
+			return err
+		}
+		if err := m.SetLSN(h.ctx, "person", dialect.KeepLSN, applied); err != nil {
+			return err
+		}
+		if err := m.SetLSN(h.ctx, "nope", 1, applied); !errors.Is(err, dialect.ErrNoMeta) {
+			return fmt.Errorf("SetLSN of a table without a row: %v, want ErrNoMeta", err)
+		}
+		// PutTable replaces the schema and the LSN, and keeps when the table was last applied.
+		return m.PutTable(h.ctx, dialect.TableMeta{Table: "contact", LSN: 500, SchemaHash: strings.Repeat("b", 64), SchemaJSON: `{"columns":[1]}`, SchemaChanged: changed.Add(time.Minute)})
+	})
+	h.do(func(tx dialect.Tx) error {
+		m := tx.Meta()
+		all, err := m.Tables(h.ctx)
+		if err != nil {
+			return err
+		}
+		if len(all) != 3 {
+			return fmt.Errorf("%d metadata rows, want 3: %v", len(all), all)
+		}
+		c := all["contact"]
+		if c.LSN != 500 || c.SchemaHash != strings.Repeat("b", 64) || c.SchemaJSON != `{"columns":[1]}` ||
+			!c.SchemaChanged.Equal(changed.Add(time.Minute)) || !c.LastApplied.Equal(applied) {
+			return fmt.Errorf("contact's row %+v", c)
+		}
+		p, ok, err := m.Table(h.ctx, "person")
+		if err != nil || !ok || p.LSN != -1 || !p.LastApplied.Equal(applied) || !p.SchemaChanged.Equal(changed) {
+			return fmt.Errorf("person's row %+v (ok %v, err %v)", p, ok, err)
+		}
+		if up, ok, err := m.Table(h.ctx, "Contact"); err != nil || !ok || up.LSN != -1 || !up.LastApplied.IsZero() {
+			return fmt.Errorf("Contact's row (names differ only in case) %+v (ok %v, err %v)", up, ok, err)
+		}
+		if n, err := m.ResetLSN(h.ctx, "contact"); err != nil || n != 1 {
+			return fmt.Errorf("ResetLSN of one table: %d, %v", n, err)
+		}
+		if err := m.DeleteTable(h.ctx, "person"); err != nil {
+			return err
+		}
+		if err := m.DeleteTable(h.ctx, "person"); err != nil {
+			return fmt.Errorf("deleting a missing row: %v", err)
+		}
+		if n, err := m.ResetLSN(h.ctx, ""); err != nil || n != 2 {
+			return fmt.Errorf("ResetLSN of every table: %d, %v", n, err)
+		}
+		if _, ok, err := m.LastCycle(h.ctx); ok || err != nil {
+			return fmt.Errorf("LastCycle of a new mirror: ok %v, err %v", ok, err)
+		}
+		for i, id := range []int64{10, 30, 20} {
+			if err := m.RecordCycle(h.ctx, dialect.Cycle{ID: id, Completed: changed.Add(time.Duration(id) * time.Second), Tables: int64(i + 1), Inserts: id, Updates: 2, Deletes: 3, Summary: `[{"Table":"contact"}]`}); err != nil {
+				return err
+			}
+		}
+		cy, ok, err := m.LastCycle(h.ctx)
+		if err != nil || !ok || cy.ID != 30 || cy.Tables != 2 || cy.Inserts != 30 || cy.Updates != 2 || cy.Deletes != 3 ||
+			cy.Summary != `[{"Table":"contact"}]` || !cy.Completed.Equal(changed.Add(30*time.Second)) {
+			return fmt.Errorf("LastCycle %+v (ok %v, err %v)", cy, ok, err)
+		}
+		return nil
+	})
+	h.do(func(tx dialect.Tx) error {
+		all, err := tx.Meta().Tables(h.ctx)
+		if err != nil {
+			return err
+		}
+		if len(all) != 2 || all["contact"].LSN != -1 || all["Contact"].LSN != -1 {
+			return fmt.Errorf("after the resets: %+v", all)
+		}
+		return nil
+	})
+}
+
+func testMetaAtomic(t *testing.T, h *harness) {
+	tbl := h.table("atomic", simple())
+	rows := h.values(tbl, nil, simpleRows(1, 3, "a")...)
+	// Table, rows and metadata in one transaction that rolls back: nothing of it remains.
+	err := h.try(func(tx dialect.Tx) error {
+		if err := tx.Tables().Create(h.ctx, tbl); err != nil {
+			return err
+		}
+		if err := tx.Meta().PutTable(h.ctx, dialect.TableMeta{Table: "atomic", LSN: -1, SchemaHash: "h", SchemaJSON: "{}", SchemaChanged: time.Now()}); err != nil {
+			return err
+		}
+		if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows)); err != nil {
+			return err
+		}
+		return errors.New("give up")
+	})
+	if err == nil || err.Error() != "give up" {
+		t.Fatalf("the transaction: %v", err)
+	}
+	h.do(func(tx dialect.Tx) error {
+		if _, ok, err := tx.Meta().Table(h.ctx, "atomic"); ok || err != nil {
+			return fmt.Errorf("a rolled-back metadata row is there (err %v)", err)
+		}
+		exists, err := tx.Tables().Exists(h.ctx, "atomic")
+		if err != nil {
+			return err
+		}
+		if exists && h.caps.TransactionalDDL {
+			return errors.New("a table created in a rolled-back transaction exists, but the dialect says its DDL is transactional")
+		}
+		if exists {
+			return tx.Tables().Drop(h.ctx, "atomic")
+		}
+		return nil
+	})
+	// Rows and the LSN together: a batch cancelled half way leaves neither.
+	h.create(tbl)
+	h.do(func(tx dialect.Tx) error {
+		if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows)); err != nil {
+			return err
+		}
+		return tx.Meta().PutTable(h.ctx, dialect.TableMeta{Table: "atomic", LSN: 7, SchemaHash: "h", SchemaJSON: "{}", SchemaChanged: time.Now()})
+	})
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	more := newSource(h.values(tbl, nil, simpleRows(10, 400, "never")...))
+	more.onRow = func(i int) error {
+		if i == 150 {
+			cancel()
+		}
+		return nil
+	}
+	tx, err := h.store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Meta().SetLSN(ctx, "atomic", 8, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Rows().Upsert(ctx, tbl, more)
+	if err == nil {
+		err = tx.Commit(ctx, dialect.Durable)
+	}
+	if err == nil {
+		t.Fatal("a transaction whose context was cancelled mid-way committed")
+	}
+	if err := tx.Rollback(h.ctx); err != nil {
+		t.Fatalf("rollback after a cancelled load: %v", err)
+	}
+	h.expect(tbl, rows)
+	h.do(func(tx dialect.Tx) error {
+		m, _, err := tx.Meta().Table(h.ctx, "atomic")
+		if err == nil && m.LSN != 7 {
+			err = fmt.Errorf("LSN %d after a cancelled batch, want 7", m.LSN)
+		}
+		return err
+	})
+}
+
+func testCreateDrop(t *testing.T, h *harness) {
+	tbl := h.table("Created", simple())
+	h.create(tbl)
+	h.do(func(tx dialect.Tx) error {
+		te := tx.Tables()
+		for _, name := range []string{"Created", "other"} {
+			exists, err := te.Exists(h.ctx, name)
+			if err != nil {
+				return err
+			}
+			if exists != (name == "Created") {
+				return fmt.Errorf("Exists(%q) = %v", name, exists)
+			}
+		}
+		// The folded spelling is the same table exactly when the dialect says so.
+		names := h.store.Names()
+		exists, err := te.Exists(h.ctx, "created")
+		if err != nil {
+			return err
+		}
+		if same := names.Fold("created") == names.Fold("Created"); exists != same {
+			return fmt.Errorf("Exists(\"created\") = %v, but Fold says the names are the same: %v", exists, same)
+		}
+		if n, err := te.Count(h.ctx, "Created"); err != nil || n != 0 {
+			return fmt.Errorf("Count of a new table: %d, %v", n, err)
+		}
+		return nil
+	})
+	rows := h.values(tbl, nil, simpleRows(1, 3, "x")...)
+	h.do(func(tx dialect.Tx) error {
+		n, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows))
+		if err == nil && n != 3 {
+			err = fmt.Errorf("Insert stored %d rows, want 3", n)
+		}
+		return err
+	})
+	h.do(func(tx dialect.Tx) error {
+		if n, err := tx.Tables().Count(h.ctx, "Created"); err != nil || n != 3 {
+			return fmt.Errorf("Count: %d, %v", n, err)
+		}
+		if err := tx.Rows().Analyze(h.ctx, tbl); err != nil {
+			return fmt.Errorf("Analyze: %w", err)
+		}
+		if err := tx.Tables().Drop(h.ctx, "Created"); err != nil {
+			return err
+		}
+		return tx.Tables().Drop(h.ctx, "Created")
+	})
+	h.do(func(tx dialect.Tx) error {
+		if exists, err := tx.Tables().Exists(h.ctx, "Created"); err != nil || exists {
+			return fmt.Errorf("a dropped table exists (err %v)", err)
+		}
+		return nil
+	})
+}
+
+func testTypes(t *testing.T, h *harness) {
+	ts := AllTypes()
+	tbl := h.table(ts.Name, ts.Columns)
+	h.create(tbl)
+	rows := h.values(tbl, nil, TypeRows(h.caps.MinYear)...)
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows))
+		return err
+	})
+	h.expect(tbl, rows)
+	// The staging path: the same rows as upserts, one of them changed.
+	changed := h.values(tbl, nil, TypeRows(h.caps.MinYear)...)
+	changed[0][21] = "changed ✓"
+	changed[4][1] = false
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Upsert(h.ctx, tbl, newSource(changed))
+		return err
+	})
+	h.expect(tbl, changed)
+	if h.caps.MinYear > 1 {
+		early := h.values(tbl, nil, TypeRows(1)[1])
+		early[0][0] = int64(99)
+		err := h.try(func(tx dialect.Tx) error {
+			_, err := tx.Rows().Insert(h.ctx, tbl, newSource(early))
+			return err
+		})
+		var ve *dialect.ValueError
+		if !errors.As(err, &ve) {
+			t.Fatalf("a date before the target's first year (%d): %v, want a ValueError", h.caps.MinYear, err)
+		}
+		h.expect(tbl, changed)
+	}
+}
+
+func testDuplicateKey(t *testing.T, h *harness) {
+	tbl := h.table("dup", simple())
+	h.create(tbl)
+	first := h.values(tbl, nil, simpleRows(1, 3, "first")...)
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(first))
+		return err
+	})
+	again := h.values(tbl, nil, simpleRows(3, 5, "again")...)
+	h.do(func(tx dialect.Tx) error {
+		if err := tx.Meta().PutTable(h.ctx, dialect.TableMeta{Table: "dup", LSN: 3, SchemaHash: "h", SchemaJSON: "{}", SchemaChanged: time.Now()}); err != nil {
+			return err
+		}
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(again))
+		if !errors.Is(err, dialect.ErrDuplicateKey) {
+			return fmt.Errorf("Insert of an existing key: %v, want ErrDuplicateKey", err)
+		}
+		// The transaction goes on: the work before the failed Insert stays, and the rows go through
+		// the upsert path instead.
+		if n, err := tx.Tables().Count(h.ctx, "dup"); err != nil || n != 3 {
+			return fmt.Errorf("after the failed Insert: %d rows, %v", n, err)
+		}
+		_, err = tx.Rows().Upsert(h.ctx, tbl, newSource(again))
+		return err
+	})
+	h.expect(tbl, append(first[:2:2], again...))
+	h.do(func(tx dialect.Tx) error {
+		if m, ok, err := tx.Meta().Table(h.ctx, "dup"); err != nil || !ok || m.LSN != 3 {
+			return fmt.Errorf("the metadata written before the failed Insert: %+v, %v, %v", m, ok, err)
+		}
+		// A key twice within one Insert is a duplicate too.
+		twice := h.values(tbl, nil, simpleRow(9, "a"), simpleRow(9, "b"))
+		if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(twice)); !errors.Is(err, dialect.ErrDuplicateKey) {
+			return fmt.Errorf("Insert of a key twice: %v, want ErrDuplicateKey", err)
+		}
+		return nil
+	})
+	h.expect(tbl, append(first[:2:2], again...))
+}
+
+func testUpsertDelete(t *testing.T, h *harness) {
+	tbl := h.table("things", simple())
+	h.create(tbl)
+	initial := h.values(tbl, nil, simpleRows(1, 50, "row")...)
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(initial))
+		return err
+	})
+	upserts := h.values(tbl, nil, simpleRow(3, "three, updated"), simpleRow(51, "fifty-one"), simpleRow(6, "six"))
+	upserts[2][1] = nil // a value becomes NULL
+	dels := keys(tbl, h.values(tbl, nil, simpleRow(4, ""), simpleRow(5, ""), simpleRow(999, "")))
+	h.do(func(tx dialect.Tx) error {
+		n, err := tx.Rows().Upsert(h.ctx, tbl, newSource(upserts))
+		if err != nil {
+			return err
+		}
+		if n < 3 {
+			return fmt.Errorf("Upsert wrote %d rows, want at least 3", n)
+		}
+		if n, err = tx.Rows().Delete(h.ctx, tbl, newSource(dels)); err != nil {
+			return err
+		}
+		if n != 2 {
+			return fmt.Errorf("Delete removed %d rows, want 2 (one key is unknown)", n)
+		}
+		return nil
+	})
+	want := map[int64][]any{}
+	for _, r := range append(initial, upserts...) {
+		want[r[0].(int64)] = r
+	}
+	delete(want, 4)
+	delete(want, 5)
+	var rows [][]any
+	for _, r := range want {
+		rows = append(rows, r)
+	}
+	h.expect(tbl, rows)
+}
+
+func testKeyOnly(t *testing.T, h *harness) {
+	tbl := h.table("EmployeeTerritories", []contract.Column{{Name: "EmployeeID", Type: "int"}, {Name: "TerritoryID", Type: "nvarchar(20)"}}, "EmployeeID", "TerritoryID")
+	h.create(tbl)
+	w := func(e int, terr string) []*string { return []*string{Str(fmt.Sprint(e)), Str(terr)} }
+	initial := h.values(tbl, nil, w(1, "06897"), w(1, "19713"), w(2, "01581"))
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(initial))
+		return err
+	})
+	// An upsert of a key-only table inserts the new keys and leaves the existing ones.
+	upserts := h.values(tbl, nil, w(1, "06897"), w(3, "30346"))
+	h.do(func(tx dialect.Tx) error {
+		if _, err := tx.Rows().Upsert(h.ctx, tbl, newSource(upserts)); err != nil {
+			return err
+		}
+		n, err := tx.Rows().Delete(h.ctx, tbl, newSource(h.values(tbl, nil, w(1, "19713"))))
+		if err == nil && n != 1 {
+			err = fmt.Errorf("Delete removed %d rows, want 1", n)
+		}
+		return err
+	})
+	h.expect(tbl, h.values(tbl, nil, w(1, "06897"), w(2, "01581"), w(3, "30346")))
+}
+
+func testAlter(t *testing.T, h *harness) {
+	base := simple()
+	tbl := h.table("evolving", base)
+	h.create(tbl)
+	rows := h.values(tbl, nil, simpleRows(1, 3, "v")...)
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows))
+		return err
+	})
+	col := func(c contract.Column) typemap.Column {
+		tc, err := typemap.ParseColumn(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tc
+	}
+	// The new definition: name widened and made NOT NULL, amount with another default, updated
+	// nullable, two columns added (one NOT NULL with a default, filled in for the existing rows).
+	evolved := append([]contract.Column{}, base...)
+	evolved[1] = contract.Column{Name: "name", Type: "nvarchar(100)"}
+	evolved[2].DefaultValue = "default ((1))"
+	evolved[3].IsNullable = true
+	evolved = append(evolved, contract.Column{Name: "note", Type: "nvarchar(max)", IsNullable: true},
+		contract.Column{Name: "flag", Type: "int", DefaultValue: "default ((7))"})
+	newTbl := h.table("evolving", evolved)
+	changes := []dialect.Change{
+		{Kind: dialect.AlterType, Old: col(base[1]), Column: col(contract.Column{Name: "name", Type: "nvarchar(100)", IsNullable: true})},
+		{Kind: dialect.AlterNullability, Old: col(contract.Column{Name: "name", Type: "nvarchar(100)", IsNullable: true}), Column: col(evolved[1])},
+		{Kind: dialect.AlterDefault, Old: col(base[2]), Column: col(evolved[2])},
+		{Kind: dialect.AlterNullability, Old: col(base[3]), Column: col(evolved[3])},
+		{Kind: dialect.AddColumn, Column: col(evolved[4])},
+		{Kind: dialect.AddColumn, Column: col(evolved[5])},
+	}
+	err := h.try(func(tx dialect.Tx) error { return tx.Tables().Alter(h.ctx, newTbl, changes) })
+	if errors.Is(err, dialect.ErrRecreate) {
+		t.Skipf("%s cannot make these changes in place (%v); the engine recreates the table", h.d.Name(), err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([][]any, len(rows))
+	for i, r := range rows {
+		want[i] = append(append([]any{}, r...), nil, int64(7))
+	}
+	h.expect(newTbl, want)
+	// The widened column takes what it could not before; the relaxed one takes NULL.
+	more := h.values(newTbl, nil, []*string{Str("[I:4]"), Str(strings.Repeat("w", 90)), nil, nil, Str("a note"), Str("[I:1]")})
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Upsert(h.ctx, newTbl, newSource(more))
+		return err
+	})
+	want = append(want, more...)
+	h.expect(newTbl, want)
+
+	// Drop a column.
+	dropped := append(append([]contract.Column{}, evolved[:4]...), evolved[5])
+	dropTbl := h.table("evolving", dropped)
+	err = h.try(func(tx dialect.Tx) error {
+		return tx.Tables().Alter(h.ctx, dropTbl, []dialect.Change{{Kind: dialect.DropColumn, Old: col(evolved[4])}})
+	})
+	if err != nil {
+		t.Fatalf("drop column: %v", err)
+	}
+	for i, r := range want {
+		want[i] = append(append([]any{}, r[:4]...), r[5])
+	}
+	h.expect(dropTbl, want)
+}
+
+func testFailedAlter(t *testing.T, h *harness) {
+	tbl := h.table("strict", simple())
+	h.create(tbl)
+	rows := h.values(tbl, nil, simpleRow(1, "a"), simpleRow(2, "b"))
+	rows[1][1] = nil
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows))
+		return err
+	})
+	notNull := simple()
+	notNull[1].IsNullable = false
+	newTbl := h.table("strict", notNull)
+	old, _ := typemap.ParseColumn(simple()[1])
+	now, _ := typemap.ParseColumn(notNull[1])
+	h.do(func(tx dialect.Tx) error {
+		if err := tx.Meta().PutTable(h.ctx, dialect.TableMeta{Table: "strict", LSN: 9, SchemaHash: "h", SchemaJSON: "{}", SchemaChanged: time.Now()}); err != nil {
+			return err
+		}
+		// NOT NULL over a column that holds a NULL cannot be done in place.
+		err := tx.Tables().Alter(h.ctx, newTbl, []dialect.Change{{Kind: dialect.AlterNullability, Old: old, Column: now}})
+		if err == nil {
+			return errors.New("NOT NULL was set on a column that holds NULL")
+		}
+		// The transaction goes on, with what was done before the failed change.
+		if n, err := tx.Tables().Count(h.ctx, "strict"); err != nil || n != 2 {
+			return fmt.Errorf("after the failed change: %d rows, %v", n, err)
+		}
+		more := h.values(tbl, nil, simpleRow(3, "c"))
+		_, err = tx.Rows().Upsert(h.ctx, tbl, newSource(more))
+		return err
+	})
+	h.expect(tbl, append(rows, h.values(tbl, nil, simpleRow(3, "c"))...))
+	h.do(func(tx dialect.Tx) error {
+		if m, ok, err := tx.Meta().Table(h.ctx, "strict"); err != nil || !ok || m.LSN != 9 {
+			return fmt.Errorf("the metadata written before the failed change: %+v, %v, %v", m, ok, err)
+		}
+		return nil
+	})
+}
+
+func testTruncate(t *testing.T, h *harness) {
+	tbl := h.table("emptied", simple())
+	h.create(tbl)
+	rows := h.values(tbl, nil, simpleRows(1, 10, "t")...)
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows))
+		return err
+	})
+	h.do(func(tx dialect.Tx) error { return tx.Tables().Truncate(h.ctx, tbl) })
+	h.expect(tbl, nil)
+	// The structure stays: the same keys load again.
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows[:2]))
+		return err
+	})
+	h.expect(tbl, rows[:2])
+}
+
+func testValueErrors(t *testing.T, h *harness) {
+	tbl := h.table("fits", simple())
+	h.create(tbl)
+	good := h.values(tbl, nil, simpleRow(1, "ok"))
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(good))
+		return err
+	})
+	long := h.values(tbl, nil, simpleRow(2, "ok"), simpleRow(3, strings.Repeat("x", 51)))
+	for _, path := range []string{"Insert", "Upsert"} {
+		err := h.try(func(tx dialect.Tx) error {
+			var err error
+			if path == "Insert" {
+				_, err = tx.Rows().Insert(h.ctx, tbl, newSource(long))
+			} else {
+				_, err = tx.Rows().Upsert(h.ctx, tbl, newSource(long))
+			}
+			return err
+		})
+		var ve *dialect.ValueError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s of a value too long for nvarchar(50): %v, want a *dialect.ValueError", path, err)
+		}
+		if ve.Column != "name" || (ve.Row != 0 && ve.Row != 2) {
+			t.Errorf("%s: the ValueError names column %q, row %d; want \"name\", row 2 (or 0 when unknown)", path, ve.Column, ve.Row)
+		}
+		if strings.Contains(err.Error(), "xxxxxxxxxx") {
+			t.Errorf("%s: the error quotes the value, which is row data: %v", path, err)
+		}
+	}
+	h.expect(tbl, good)
+}
+
+func testHostile(t *testing.T, h *harness) {
+	n := len(HostileNames)
+	for i, name := range HostileNames {
+		tbl := h.table(name, []contract.Column{
+			{Name: HostileNames[(i+1)%n], Type: "int"},
+			{Name: HostileNames[(i+2)%n], Type: "nvarchar(30)", IsNullable: true, DefaultValue: "default (N'it''s')"},
+		})
+		h.create(tbl)
+		rows := h.values(tbl, nil, []*string{Str("[I:1]"), Str(name)}, []*string{Str("[I:2]"), nil})
+		h.do(func(tx dialect.Tx) error {
+			if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows)); err != nil {
+				return err
+			}
+			upd := h.values(tbl, nil, []*string{Str("[I:2]"), Str("'; DROP TABLE x; --")})
+			if _, err := tx.Rows().Upsert(h.ctx, tbl, newSource(upd)); err != nil {
+				return err
+			}
+			_, err := tx.Rows().Delete(h.ctx, tbl, newSource(keys(tbl, rows[:1])))
+			return err
+		})
+		h.expect(tbl, h.values(tbl, nil, []*string{Str("[I:2]"), Str("'; DROP TABLE x; --")}))
+		if _, err := h.store.Names().Table(name); err != nil {
+			t.Errorf("Names().Table(%q): %v", name, err)
 		}
 	}
 }
 
-// parallelCalls runs fn n times at once and returns the first error.
-func parallelCalls(n int, fn func(i int) error) error {
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = fn(i) }()
+func testBadNames(t *testing.T, h *harness) {
+	names := h.store.Names()
+	for _, bad := range []string{"", strings.Repeat("n", 2000), "nul\x00inside", "bad\xffutf8"} {
+		if _, err := names.Table(bad); !errors.Is(err, dialect.ErrBadName) {
+			t.Errorf("Names().Table(%q): %v, want ErrBadName", clip(bad), err)
+		}
+		tbl := dialect.Table{Name: bad, Columns: []typemap.Column{{Name: "id", Type: typemap.Type{Kind: typemap.Int}}}, Key: []int{0}}
+		err := h.try(func(tx dialect.Tx) error { return tx.Tables().Create(h.ctx, tbl) })
+		if !errors.Is(err, dialect.ErrBadName) {
+			t.Errorf("Create of a table named %s: %v, want ErrBadName", clip(bad), err)
+		}
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	long := dialect.Table{Name: "ok", Columns: []typemap.Column{{Name: strings.Repeat("c", 2000), Type: typemap.Type{Kind: typemap.Int}}}, Key: []int{0}}
+	if err := h.try(func(tx dialect.Tx) error { return tx.Tables().Create(h.ctx, long) }); !errors.Is(err, dialect.ErrBadName) {
+		t.Errorf("Create with a 2000-character column name: %v, want ErrBadName", err)
+	}
+	if lit := names.Literal("it's"); !strings.Contains(lit, "it''s") && !strings.Contains(lit, `it\'s`) {
+		t.Errorf("Literal(\"it's\") = %s: the quote is not escaped", lit)
+	}
+}
+
+func testLock(t *testing.T, h *harness) {
+	other := h.open()
+	first, err := h.store.Begin(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(h.ctx)
+	if err := first.Lock(h.ctx, "mirrorsink/"+h.tenant+"/contact"); err != nil {
+		t.Fatal(err)
+	}
+	// Another transaction (of another Store, as another replica's) cannot take it while the first holds it.
+	second, err := other.Begin(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(h.ctx, 1500*time.Millisecond)
+	err = second.Lock(wait, "mirrorsink/"+h.tenant+"/contact")
+	cancel()
+	second.Rollback(h.ctx)
+	if err == nil {
+		t.Fatal("a second transaction took a lock that the first holds")
+	}
+	// Another key is free.
+	h.do(func(tx dialect.Tx) error { return tx.Lock(h.ctx, "mirrorsink/"+h.tenant+"/person") })
+	// Once the first ends, the lock is free again.
+	if err := first.Commit(h.ctx, dialect.Durable); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Rollback(h.ctx); err != nil {
+		t.Fatalf("Rollback after Commit: %v", err)
+	}
+	third, err := other.Begin(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := third.Lock(h.ctx, "mirrorsink/"+h.tenant+"/contact"); err != nil {
+		t.Fatalf("the lock after its holder committed: %v", err)
+	}
+	third.Rollback(h.ctx)
+}
+
+func testRunStatement(t *testing.T, h *harness) {
+	tbl := h.table("hooked", simple())
+	h.create(tbl)
+	rows := h.values(tbl, nil, simpleRows(1, 3, "h")...)
+	tx, err := h.store.Begin(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(h.ctx, dialect.Relaxed); err != nil {
+		t.Fatalf("a relaxed commit: %v", err)
+	}
+	h.expect(tbl, rows)
+	q, err := h.store.Names().Table("hooked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := h.store.Names().Literal("h 2")
+	h.do(func(tx dialect.Tx) error {
+		return tx.RunStatement(h.ctx, "DELETE FROM "+q+" WHERE name = "+name)
+	})
+	h.expect(tbl, append(rows[:1:1], rows[2]))
+	if err := h.try(func(tx dialect.Tx) error { return tx.RunStatement(h.ctx, "THIS IS NOT SQL") }); err == nil {
+		t.Fatal("a statement that is not SQL succeeded")
+	}
 }

@@ -1,14 +1,11 @@
-// Package conformance is the one test suite that every dialect passes against a live server (create,
-// every type of TYPES.md round-tripped, evolve, wipe, bulk insert, upsert, delete, resend idempotence,
-// LSN atomicity, hostile identifiers). It drives the real engine with batches built in memory, reads
-// the mirror back through the dialect, and compares values exactly. A dialect's test calls Run.
-package conformance
+package enginetest
 
 import (
 	"context"
 	"io"
 
 	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 )
 
 // wireRow is one RowData row as the suite sends it: an operation and its values (nil is NULL).
@@ -83,4 +80,4 @@ func (b *memBatches) Next(context.Context) (*contract.Batch, error) {
 	return b.batches[b.i-1], nil
 }
 
-func str(s string) *string { return &s }
+func str(s string) *string { return conformance.Str(s) }

@@ -1,4 +1,16 @@
-package simulator
+// Package canon turns values into canonical text, so that a value read back from any target database can
+// be compared with the value that came from the wire. Both sides pass through Value: the expected side
+// as typemap decodes the wire text, the mirror side as a database driver scans it into *any. The
+// documented losses of a target (docs/TYPES.md) are applied to both, so that only real differences
+// remain. It is used by the simulator's verifier and by the dialect conformance suite; it is pure.
+//
+// Canonical text by kind: bit "0"/"1"; integers in decimal; decimals and money exact, without redundant
+// zeros ("-0012.3400" → "-12.34"); float as its shortest round-trip text, real as float32's; date
+// "YYYY-MM-DD"; time "HH:MM:SS.fffffff"; every datetime kind "YYYY-MM-DD HH:MM:SS.fffffff" of its wall
+// clock (datetime rounded to the millisecond; datetimeoffset of its instant in UTC); char/nchar without
+// trailing spaces; other strings verbatim; binary as lower-case hex; uniqueidentifier lower-case
+// 8-4-4-4-12; NULL as Null.
+package canon
 
 import (
 	"database/sql/driver"
@@ -13,8 +25,7 @@ import (
 )
 
 // Losses are the documented differences (docs/TYPES.md) between what the source holds and what a
-// target database can give back. Canonical text applies them to both sides, so that only real
-// differences remain.
+// target database can give back. A dialect reports its own (dialect.Capabilities.Losses).
 type Losses struct {
 	// MicroTime: the target stops at microseconds (PostgreSQL, MySQL); times are rounded half up.
 	MicroTime bool
@@ -22,30 +33,16 @@ type Losses struct {
 	NULReplaced bool
 }
 
-// LossesOf returns the documented losses of a dialect.
-func LossesOf(dialectName string) Losses {
-	switch dialectName {
-	case "postgres":
-		return Losses{MicroTime: true, NULReplaced: true}
-	case "mysql":
-		return Losses{MicroTime: true}
-	}
-	return Losses{}
-}
+// Null is the canonical text of NULL. It cannot be the canonical text of any value, which never holds a
+// 0xff byte (it is valid UTF-8 or hex), so that a NULL never equals the string "NULL".
+const Null = "\xffNULL"
 
-// nullText is the canonical text of NULL; it cannot be the canonical text of any value, which never
-// holds a 0xff byte (valid UTF-8 or hex).
-const nullText = "\xffNULL"
-
-// canon returns the canonical text of a value of type t, as typemap decodes it from the wire or as a
-// database driver scans it into *any: "0"/"1" for bit, decimal integers, exact decimals without
-// redundant zeros, shortest round-trip floats (32-bit for real), YYYY-MM-DD, HH:MM:SS.fffffff,
-// YYYY-MM-DD HH:MM:SS.fffffff (datetimeoffset as its instant in UTC), strings verbatim (char(n)
-// without trailing spaces), lower-case hex for binary and lower-case 8-4-4-4-12 for uniqueidentifier.
-func canon(t typemap.Type, v any, l Losses) (string, error) {
+// Value returns the canonical text of a value of type t, as typemap decodes it from the wire or as a
+// database driver scans it into *any, with the losses l applied.
+func Value(t typemap.Type, v any, l Losses) (string, error) {
 	switch x := v.(type) {
 	case nil:
-		return nullText, nil
+		return Null, nil
 	case string:
 		return canonText(t, x, l)
 	case []byte:
@@ -87,7 +84,7 @@ func canon(t typemap.Type, v any, l Losses) (string, error) {
 	case float32:
 		return canonFloat(t, float64(x))
 	case typemap.DecimalValue:
-		return normalizeDecimal(string(x)), nil
+		return Decimal(string(x)), nil
 	case time.Time:
 		return canonTime(t, x, l), nil
 	case typemap.TimeOfDay:
@@ -96,7 +93,7 @@ func canon(t typemap.Type, v any, l Losses) (string, error) {
 		}
 		return x.String(), nil
 	case time.Duration:
-		return canon(t, typemap.TimeOfDay(x), l)
+		return Value(t, typemap.TimeOfDay(x), l)
 	case typemap.UUID:
 		return x.String(), nil
 	case [16]byte:
@@ -110,7 +107,7 @@ func canon(t typemap.Type, v any, l Losses) (string, error) {
 		if _, same := dv.(driver.Valuer); same {
 			return "", fmt.Errorf("cannot canonicalise %T", v)
 		}
-		return canon(t, dv, l)
+		return Value(t, dv, l)
 	}
 	return "", fmt.Errorf("cannot canonicalise %T for %s", v, t)
 }
@@ -137,7 +134,7 @@ func canonFloat(t typemap.Type, f float64) (string, error) {
 	case t.IsInteger() && f == math.Trunc(f):
 		return strconv.FormatInt(int64(f), 10), nil
 	case t.IsDecimal():
-		return normalizeDecimal(strconv.FormatFloat(f, 'f', -1, 64)), nil
+		return Decimal(strconv.FormatFloat(f, 'f', -1, 64)), nil
 	}
 	return "", fmt.Errorf("a float for a %s column", t)
 }
@@ -190,7 +187,7 @@ func canonText(t typemap.Type, s string, l Losses) (string, error) {
 		}
 		return strconv.FormatInt(n, 10), nil
 	case t.IsDecimal():
-		return normalizeDecimal(strings.TrimSpace(s)), nil
+		return Decimal(strings.TrimSpace(s)), nil
 	case t.IsFloat():
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil {
@@ -203,7 +200,7 @@ func canonText(t typemap.Type, s string, l Losses) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("time text %q: %w", s, err)
 		}
-		return canon(t, v, l)
+		return Value(t, v, l)
 	case t.Kind == typemap.DateTimeOffset:
 		for _, layout := range offsetLayouts {
 			if x, err := time.Parse(layout, s); err == nil {
@@ -238,9 +235,9 @@ func canonText(t typemap.Type, s string, l Losses) (string, error) {
 	return s, nil
 }
 
-// normalizeDecimal drops a sign of zero, leading zeros and trailing fraction zeros: "-0012.3400" →
+// Decimal drops a sign of zero, leading zeros and trailing fraction zeros: "-0012.3400" →
 // "-12.34", "-0.00" → "0".
-func normalizeDecimal(s string) string {
+func Decimal(s string) string {
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimLeft(s, "+-")
 	whole, frac, _ := strings.Cut(s, ".")

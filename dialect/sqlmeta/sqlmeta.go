@@ -1,0 +1,324 @@
+// Package sqlmeta is the metadata store (dialect.MetaStore) that every dialect configures for its own
+// database: the typed reads and writes of mirrorsink's own tables (PROTOCOL.md, "The metadata
+// table"), written once with squirrel, and the shared migration runner over the dialect's embedded
+// migrations. A dialect supplies its placeholder format, its quoting and how its driver binds and
+// returns timestamps; it never has to write these statements again, and the engine never sees them.
+//
+// Adding a column to the metadata table is: one migration file per dialect (its DDL), and the column
+// in the statements below.
+package sqlmeta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/Masterminds/squirrel"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/migrations"
+)
+
+// Querier is one open transaction as the store needs it. sqlexec.Tx and the PostgreSQL dialect's Tx
+// implement it.
+type Querier interface {
+	// Exec runs a statement and returns the rows it affected.
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
+	// Query runs a statement and calls each once per row with the row's Scan.
+	Query(ctx context.Context, query string, args []any, each func(scan func(dest ...any) error) error) error
+}
+
+// Config is what a dialect tells the store. It is built once per Store and shared by its transactions.
+type Config struct {
+	// Placeholder is the dialect's bind parameter format (squirrel.Question, squirrel.Dollar, …).
+	Placeholder squirrel.PlaceholderFormat
+	// Names are the tenant's own tables (dialect.MetaTables).
+	Names dialect.MetaTableNames
+	// Table quotes (and qualifies, where the mirror needs it) a table name; Column quotes a column
+	// name.
+	Table, Column func(name string) (string, error)
+	// BindTime turns a time into the parameter the driver stores in a timestamp column of the
+	// migrations; nil passes the time.Time, in UTC.
+	BindTime func(time.Time) any
+	// ScanTime turns what the driver returns for such a column into a time; nil expects a time.Time.
+	ScanTime func(any) (time.Time, error)
+	// Migrations holds the dialect's NNNN_description.sql files at its root.
+	Migrations fs.FS
+	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}} and {{migrations}} (the
+	// quoted table names), which the store fills in itself.
+	Vars map[string]string
+}
+
+// Store is a dialect's metadata store for one tenant. Bind it to a transaction with In.
+type Store struct {
+	cfg    Config
+	sb     squirrel.StatementBuilderType
+	meta   string
+	cycles string
+	migr   string
+	col    columns
+	ms     []migrations.Migration
+}
+
+// columns are the quoted column names; a field, not a map lookup, so that a typo fails to compile.
+type columns struct {
+	version, applied                                                    string
+	table, lsn, hash, schema, changed, lastApplied                      string
+	id, completed, tables, inserts, updates, deletes, summary, maxOfIDs string
+}
+
+// New quotes every name once and parses the migrations, so that a bad name or migration fails when the
+// tenant is opened.
+func New(cfg Config) (*Store, error) {
+	s := &Store{cfg: cfg, sb: squirrel.StatementBuilder.PlaceholderFormat(cfg.Placeholder)}
+	var err error
+	table := func(name string) string {
+		q, qerr := cfg.Table(name)
+		err = errors.Join(err, qerr)
+		return q
+	}
+	col := func(name string) string {
+		q, qerr := cfg.Column(name)
+		err = errors.Join(err, qerr)
+		return q
+	}
+	s.meta, s.cycles, s.migr = table(cfg.Names.Meta), table(cfg.Names.Cycles), table(cfg.Names.Migrations)
+	s.col = columns{
+		version: col("version"), applied: col("applied"),
+		table: col("tablename"), lsn: col("lsn"), hash: col("schemahash"), schema: col("schemajson"),
+		changed: col("schemachanged"), lastApplied: col("lastapplied"),
+		id: col("id"), completed: col("completed"), tables: col("tables"), inserts: col("inserts"),
+		updates: col("updates"), deletes: col("deletes"), summary: col("summary"),
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metadata tables: %w", err)
+	}
+	s.col.maxOfIDs = "MAX(" + s.col.id + ")"
+	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr}
+	for k, v := range cfg.Vars {
+		vars[k] = v
+	}
+	if s.ms, err = migrations.Parse(cfg.Migrations, vars); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// In returns the store's view of one transaction.
+func (s *Store) In(q Querier) dialect.MetaStore { return &txStore{s: s, q: q} }
+
+type txStore struct {
+	s *Store
+	q Querier
+}
+
+func (t *txStore) bind(at time.Time) any {
+	at = at.UTC()
+	if t.s.cfg.BindTime != nil {
+		return t.s.cfg.BindTime(at)
+	}
+	return at
+}
+
+func (t *txStore) scanTime(v any) (time.Time, error) {
+	if t.s.cfg.ScanTime != nil {
+		return t.s.cfg.ScanTime(v)
+	}
+	if at, ok := v.(time.Time); ok {
+		return at.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("a timestamp of Go type %T", v)
+}
+
+func (t *txStore) exec(ctx context.Context, b squirrel.Sqlizer, what string) (int64, error) {
+	q, args, err := b.ToSql()
+	if err != nil {
+		return 0, err
+	}
+	n, err := t.q.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return n, nil
+}
+
+func (t *txStore) query(ctx context.Context, b squirrel.Sqlizer, what string, each func(scan func(...any) error) error) error {
+	q, args, err := b.ToSql()
+	if err != nil {
+		return err
+	}
+	if err := t.q.Query(ctx, q, args, each); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// Migrate runs the dialect's migrations (migrations.Apply).
+func (t *txStore) Migrate(ctx context.Context, now time.Time) error {
+	return migrations.Apply(ctx, migrationTarget{t}, t.s.ms, now)
+}
+
+type migrationTarget struct{ t *txStore }
+
+func (m migrationTarget) Exec(ctx context.Context, stmt string) error {
+	_, err := m.t.q.Exec(ctx, stmt)
+	return err
+}
+
+func (m migrationTarget) Applied(ctx context.Context) (map[int]bool, error) {
+	out := map[int]bool{}
+	err := m.t.query(ctx, m.t.s.sb.Select(m.t.s.col.version).From(m.t.s.migr), "read "+m.t.s.cfg.Names.Migrations,
+		func(scan func(...any) error) error {
+			var v int64
+			if err := scan(&v); err != nil {
+				return err
+			}
+			out[int(v)] = true
+			return nil
+		})
+	return out, err
+}
+
+func (m migrationTarget) Record(ctx context.Context, version int, at time.Time) error {
+	s := m.t.s
+	_, err := m.t.exec(ctx, s.sb.Insert(s.migr).Columns(s.col.version, s.col.applied).Values(version, m.t.bind(at)),
+		"insert into "+s.cfg.Names.Migrations)
+	return err
+}
+
+func (t *txStore) selectMeta() squirrel.SelectBuilder {
+	c := t.s.col
+	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied).From(t.s.meta)
+}
+
+func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out func(dialect.TableMeta)) error {
+	return t.query(ctx, b, "read "+t.s.cfg.Names.Meta, func(scan func(...any) error) error {
+		var (
+			m                dialect.TableMeta
+			changed, applied any
+		)
+		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied); err != nil {
+			return err
+		}
+		var err error
+		if m.SchemaChanged, err = t.scanTime(changed); err != nil {
+			return fmt.Errorf("schemachanged of %q: %w", m.Table, err)
+		}
+		if applied != nil {
+			if m.LastApplied, err = t.scanTime(applied); err != nil {
+				return fmt.Errorf("lastapplied of %q: %w", m.Table, err)
+			}
+		}
+		out(m)
+		return nil
+	})
+}
+
+// Tables reads every metadata row.
+func (t *txStore) Tables(ctx context.Context) (map[string]dialect.TableMeta, error) {
+	out := map[string]dialect.TableMeta{}
+	err := t.readMeta(ctx, t.selectMeta(), func(m dialect.TableMeta) { out[m.Table] = m })
+	return out, err
+}
+
+// Table reads one table's metadata row.
+func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bool, error) {
+	var (
+		found dialect.TableMeta
+		ok    bool
+	)
+	err := t.readMeta(ctx, t.selectMeta().Where(squirrel.Eq{t.s.col.table: name}), func(m dialect.TableMeta) {
+		// A database that compares names without case may return a row of another spelling.
+		if m.Table == name {
+			found, ok = m, true
+		}
+	})
+	return found, ok, err
+}
+
+// PutTable is UPDATE, then INSERT when no row was updated: portable across dialects, and safe because
+// the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, so that no
+// untyped NULL parameter is ever sent.
+func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
+	s, c := t.s, t.s.col
+	n, err := t.exec(ctx, s.sb.Update(s.meta).
+		Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
+		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
+	if err != nil || n > 0 {
+		return err
+	}
+	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed).
+		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged)),
+		fmt.Sprintf("insert into %s for %q", s.cfg.Names.Meta, m.Table))
+	return err
+}
+
+// SetLSN records an application, and the LSN unless it is dialect.KeepLSN.
+func (t *txStore) SetLSN(ctx context.Context, table string, lsn int64, applied time.Time) error {
+	s, c := t.s, t.s.col
+	upd := s.sb.Update(s.meta).Set(c.lastApplied, t.bind(applied))
+	if lsn != dialect.KeepLSN {
+		upd = upd.Set(c.lsn, lsn)
+	}
+	n, err := t.exec(ctx, upd.Where(squirrel.Eq{c.table: table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, table))
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return fmt.Errorf("table %q: %w in %s", table, dialect.ErrNoMeta, s.cfg.Names.Meta)
+	}
+	return nil
+}
+
+// DeleteTable removes a table's metadata row.
+func (t *txStore) DeleteTable(ctx context.Context, table string) error {
+	s := t.s
+	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table}),
+		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
+	return err
+}
+
+// ResetLSN marks one table, or every table, for repopulation.
+func (t *txStore) ResetLSN(ctx context.Context, table string) (int64, error) {
+	s := t.s
+	upd := s.sb.Update(s.meta).Set(s.col.lsn, -1)
+	if table != "" {
+		upd = upd.Where(squirrel.Eq{s.col.table: table})
+	}
+	return t.exec(ctx, upd, "update "+s.cfg.Names.Meta)
+}
+
+// RecordCycle stores a completed cycle.
+func (t *txStore) RecordCycle(ctx context.Context, cy dialect.Cycle) error {
+	s, c := t.s, t.s.col
+	_, err := t.exec(ctx, s.sb.Insert(s.cycles).
+		Columns(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
+		Values(cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary),
+		"insert into "+s.cfg.Names.Cycles)
+	return err
+}
+
+// LastCycle reads the newest cycle by id, without LIMIT/TOP so that every dialect reads it the same way.
+func (t *txStore) LastCycle(ctx context.Context) (dialect.Cycle, bool, error) {
+	s, c := t.s, t.s.col
+	newest := s.sb.Select(c.maxOfIDs).From(s.cycles)
+	var (
+		cy    dialect.Cycle
+		found bool
+	)
+	err := t.query(ctx, s.sb.Select(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
+		From(s.cycles).Where(squirrel.Expr(c.id+" = (?)", newest)), "read "+s.cfg.Names.Cycles,
+		func(scan func(...any) error) error {
+			var completed any
+			if err := scan(&cy.ID, &completed, &cy.Tables, &cy.Inserts, &cy.Updates, &cy.Deletes, &cy.Summary); err != nil {
+				return err
+			}
+			var err error
+			cy.Completed, err = t.scanTime(completed)
+			found = true
+			return err
+		})
+	return cy, found, err
+}

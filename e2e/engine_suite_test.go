@@ -1,0 +1,31 @@
+package e2e
+
+import (
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mirrorsink/mirrorsink/engine"
+	"github.com/mirrorsink/mirrorsink/engine/enginetest"
+	"github.com/mirrorsink/mirrorsink/internal/testenv"
+)
+
+// TestEngineSuite runs the engine's suite (engine/enginetest) against every target: each case a fresh
+// tenant mirror of its own.
+func TestEngineSuite(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		route := tg.route(t)
+		enginetest.Run(t, enginetest.Target{Dialect: tg.name, Route: func(t *testing.T, tenant string) engine.Route {
+			t.Cleanup(func() { tg.drop(t, tenant) })
+			return route
+		}})
+	})
+	// PostgreSQL with every tenant in a schema of one database.
+	t.Run("postgres-schema", func(t *testing.T) {
+		dsn := testenv.Postgres(t)
+		enginetest.Run(t, enginetest.Target{Dialect: "postgres", Route: func(t *testing.T, tenant string) engine.Route {
+			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tenant}.Sanitize()+" CASCADE") })
+			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: "{ctx}", MaxConns: 2}
+		}})
+	})
+}
