@@ -15,7 +15,7 @@ import (
 	"github.com/mirrorsink/mirrorsink/engine"
 )
 
-// These tests use the embedded SQLite dialect; the conformance suite (dialect/conformance) runs the
+// These tests use the embedded SQLite dialect; the engine suite (engine/enginetest, run by e2e) runs the
 // engine against every dialect.
 
 func newEngine(t *testing.T, mutate func(*engine.Options)) (*engine.Engine, string) {
@@ -157,7 +157,7 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 		t.Fatalf("a failing hook failed the call: %v", err)
 	}
 	d, _ := dialect.Lookup("sqlite")
-	store, err := d.Open(ctx, filepath.Join(dir, "Cust1.db"), dialect.OpenOptions{})
+	store, err := d.Open(ctx, filepath.Join(dir, "Cust1.db"), dialect.OpenOptions{Tenant: "Cust1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,10 +167,10 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if ok, _ := tx.TableExists(ctx, "wiped"); !ok {
+	if ok, _ := tx.Tables().Exists(ctx, "wiped"); !ok {
 		t.Error("the after-wipe hook did not run")
 	}
-	if ok, _ := tx.TableExists(ctx, "cycles_seen"); ok {
+	if ok, _ := tx.Tables().Exists(ctx, "cycles_seen"); ok {
 		t.Error("a failed after-cycle hook was partly committed")
 	}
 }

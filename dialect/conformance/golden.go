@@ -187,6 +187,27 @@ func (s *Script) Add(stmts ...string) {
 	}
 }
 
+// Change starts the part of the script that renders one in-place change, titled the same way in
+// every dialect's section.
+func (s *Script) Change(ch dialect.Change) {
+	switch ch.Kind {
+	case dialect.AddColumn:
+		s.Head(fmt.Sprintf("%s %q %s null=%v default=%v", ch.Kind, ch.Column.Name, ch.Column.Type, ch.Column.Nullable, defaultText(ch.Column.Default)))
+	case dialect.DropColumn:
+		s.Head(fmt.Sprintf("%s %q", ch.Kind, ch.Old.Name))
+	default:
+		s.Head(fmt.Sprintf("%s %q: %s null=%v default=%v -> %s null=%v default=%v", ch.Kind, ch.Column.Name,
+			ch.Old.Type, ch.Old.Nullable, defaultText(ch.Old.Default), ch.Column.Type, ch.Column.Nullable, defaultText(ch.Column.Default)))
+	}
+}
+
+func defaultText(d *typemap.Default) string {
+	if d == nil {
+		return "none"
+	}
+	return d.Raw
+}
+
 // Warn appends warnings as comments.
 func (s *Script) Warn(ws []dialect.Warning) {
 	for _, w := range ws {

@@ -83,16 +83,16 @@ func BenchmarkBulkInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.CreateTable(ctx, tbl); err != nil {
+		if err := tx.Tables().Create(ctx, tbl); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 		start := time.Now()
-		n, err := tx.BulkInsert(ctx, tbl, newGen(benchRows))
+		n, err := tx.Rows().Insert(ctx, tbl, newGen(benchRows))
 		if err != nil || n != benchRows {
 			b.Fatalf("BulkInsert: %d, %v", n, err)
 		}
-		if err := tx.Commit(ctx); err != nil {
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(start)
@@ -109,7 +109,7 @@ func BenchmarkRawDriver(b *testing.B) {
 	tbl := benchTable()
 	width := len(tbl.Columns)
 	per := rowsPerStatement(width)
-	full, err := InsertSQL(tbl, per)
+	full, err := SQL{}.Insert(tbl, per)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func BenchmarkRawDriver(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		create, _, _ := CreateTableSQL(tbl, tbl.Name)
+		create, _, _ := SQL{}.CreateTable(tbl)
 		db := st.(*Store).db
 		if _, err := db.ExecContext(ctx, create); err != nil {
 			b.Fatal(err)

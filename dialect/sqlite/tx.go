@@ -3,79 +3,47 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"sort"
-
-	sqlitedrv "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	"sync"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
-	"github.com/mirrorsink/mirrorsink/typemap"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlexec"
 )
 
 // Tx is one SQLite transaction (BEGIN IMMEDIATE: it holds the file's write lock from the start).
 type Tx struct {
-	tx    *sql.Tx
+	x     *sqlexec.Tx
 	store *Store
+	q     SQL
 	locks []string
-	done  bool
 }
 
-var _ dialect.Tx = (*Tx)(nil)
+var (
+	_ dialect.Tx          = (*Tx)(nil)
+	_ dialect.TableEditor = (*Tx)(nil)
+	_ dialect.RowWriter   = (*Tx)(nil)
+)
 
-// rows adapts *sql.Rows to dialect.Rows.
-type rows struct{ *sql.Rows }
+// Meta returns the metadata store in this transaction.
+func (x *Tx) Meta() dialect.MetaStore { return x.store.meta.In(x.x) }
 
-// Close closes the rows; a close error reappears from Err.
-func (r rows) Close() { _ = r.Rows.Close() }
+// Tables returns the transaction's table editor.
+func (x *Tx) Tables() dialect.TableEditor { return x }
 
-// Exec runs one statement and returns the rows it changed.
-func (x *Tx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := x.tx.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: exec: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: rows affected: %w", err)
-	}
-	return n, nil
-}
+// Rows returns the transaction's row writer.
+func (x *Tx) Rows() dialect.RowWriter { return x }
 
-// Query runs a statement that returns rows.
-func (x *Tx) Query(ctx context.Context, query string, args ...any) (dialect.Rows, error) {
-	r, err := x.tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query: %w", err)
-	}
-	return rows{r}, nil
-}
-
-// Commit commits and releases the transaction's locks.
-func (x *Tx) Commit(context.Context) error {
-	if x.done {
-		return errors.New("sqlite: commit: transaction already ended")
-	}
-	x.done = true
+// Commit commits and releases the transaction's locks. SQLite's durability is the connection's
+// synchronous setting, the same for every commit.
+func (x *Tx) Commit(ctx context.Context, _ dialect.Durability) error {
 	defer x.releaseLocks()
-	if err := x.tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+	return x.x.Commit(ctx)
 }
 
 // Rollback rolls back and releases the locks; it is a no-op once the transaction has ended.
-func (x *Tx) Rollback(context.Context) error {
-	if x.done {
-		return nil
-	}
-	x.done = true
+func (x *Tx) Rollback(ctx context.Context) error {
 	defer x.releaseLocks()
-	if err := x.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("sqlite: rollback: %w", err)
-	}
-	return nil
+	return x.x.Rollback(ctx)
 }
 
 func (x *Tx) releaseLocks() {
@@ -85,26 +53,10 @@ func (x *Tx) releaseLocks() {
 	x.locks = nil
 }
 
-// Savepoint sets a savepoint.
-func (x *Tx) Savepoint(ctx context.Context, name string) error {
-	q, err := QuoteIdent(name)
-	if err != nil {
-		return err
-	}
-	if _, err := x.tx.ExecContext(ctx, "SAVEPOINT "+q); err != nil {
-		return fmt.Errorf("sqlite: savepoint %s: %w", name, err)
-	}
-	return nil
-}
-
-// RollbackTo undoes everything since the savepoint, which stays set.
-func (x *Tx) RollbackTo(ctx context.Context, name string) error {
-	q, err := QuoteIdent(name)
-	if err != nil {
-		return err
-	}
-	if _, err := x.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+q); err != nil {
-		return fmt.Errorf("sqlite: rollback to savepoint %s: %w", name, err)
+// RunStatement runs an operator's statement.
+func (x *Tx) RunStatement(ctx context.Context, statement string) error {
+	if _, err := x.x.Exec(ctx, statement); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
 }
@@ -113,8 +65,8 @@ func (x *Tx) RollbackTo(ctx context.Context, name string) error {
 // process cannot get past Begin while this transaction holds the file's write lock, so a process
 // mutex is all that replicas on one file need.
 func (x *Tx) Lock(ctx context.Context, key string) error {
-	if x.done {
-		return errors.New("sqlite: lock: transaction already ended")
+	if x.x.Done() {
+		return fmt.Errorf("sqlite: lock: %w", sql.ErrTxDone)
 	}
 	file := x.store.file
 	if file == "" {
@@ -133,423 +85,212 @@ func (x *Tx) Lock(ctx context.Context, key string) error {
 	return nil
 }
 
-// TableExists reports whether the table exists (names match without regard to ASCII case, as in
-// SQLite itself).
-func (x *Tx) TableExists(ctx context.Context, name string) (bool, error) {
+// Exists reports whether the table exists (names match without regard to ASCII case, as in SQLite
+// itself).
+func (x *Tx) Exists(ctx context.Context, name string) (bool, error) {
 	var one int
-	err := x.tx.QueryRowContext(ctx, TableExistsSQL, name).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("sqlite: table exists %s: %w", name, err)
+	found, err := x.x.QueryRow(ctx, TableExistsSQL, []any{name}, &one)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: does table %q exist: %w", name, err)
 	}
-	return true, nil
+	return found, nil
 }
 
-func (x *Tx) warn(table string, warnings []string) {
-	for _, w := range warnings {
-		x.store.logger.Warn("sqlite: "+w, "table", table)
-	}
-}
-
-// CreateTable creates t.
-func (x *Tx) CreateTable(ctx context.Context, t dialect.Table) error {
-	stmt, warnings, err := CreateTableSQL(t, t.Name)
+// Create creates t.
+func (x *Tx) Create(ctx context.Context, t dialect.Table) error {
+	stmt, warnings, err := x.q.CreateTable(t)
 	if err != nil {
 		return err
 	}
-	if _, err := x.tx.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("sqlite: create table %s: %w", t.Name, err)
+	if _, err := x.x.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("sqlite: create table %q: %w", t.Name, err)
 	}
-	x.warn(t.Name, warnings)
+	dialect.LogWarnings(x.store.logger, "sqlite", warnings)
 	return nil
 }
 
-// DropTable drops the table if it exists.
-func (x *Tx) DropTable(ctx context.Context, name string) error {
-	stmt, err := DropTableSQL(name)
+// Drop drops the table if it exists.
+func (x *Tx) Drop(ctx context.Context, name string) error {
+	stmt, err := x.q.DropTable(name)
 	if err != nil {
 		return err
 	}
-	if _, err := x.tx.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("sqlite: drop table %s: %w", name, err)
+	if _, err := x.x.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("sqlite: drop table %q: %w", name, err)
 	}
 	return nil
 }
 
 // Truncate deletes every row of t.
 func (x *Tx) Truncate(ctx context.Context, t dialect.Table) error {
-	stmt, err := TruncateSQL(t.Name)
+	stmt, err := x.q.Truncate(t.Name)
 	if err != nil {
 		return err
 	}
-	if _, err := x.tx.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("sqlite: truncate %s: %w", t.Name, err)
+	if _, err := x.x.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("sqlite: truncate %q: %w", t.Name, err)
 	}
 	return nil
 }
 
-// isDuplicateKey reports a primary-key or unique violation.
-func isDuplicateKey(err error) bool {
-	var e *sqlitedrv.Error
-	if !errors.As(err, &e) {
-		return false
+// Count returns the table's number of rows.
+func (x *Tx) Count(ctx context.Context, name string) (int64, error) {
+	stmt, err := x.q.Count(name)
+	if err != nil {
+		return 0, err
 	}
-	return e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	var n int64
+	if _, err := x.x.QueryRow(ctx, stmt, nil, &n); err != nil {
+		return 0, fmt.Errorf("sqlite: count %q: %w", name, err)
+	}
+	return n, nil
 }
 
-// isConstraint reports any constraint violation (NOT NULL, key, …).
-func isConstraint(err error) bool {
-	var e *sqlitedrv.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
-}
-
-// batch is a filled argument buffer of n rows, or the error that ended the pulling.
-type batch struct {
-	args []any
-	n    int
-	err  error
-}
-
-// puller reads rows from a RowSource and converts them into argument buffers. It runs on its own
-// goroutine so that decoding and converting the next rows overlaps SQLite executing the previous
-// statement; two buffers alternate between it and the writer.
-type puller struct {
-	src    dialect.RowSource
-	cols   []typemap.Column
-	convs  []converter
-	rows   int // rows per buffer
-	pulled int64
-}
-
-func (p *puller) run(free <-chan []any, full chan<- batch, stop <-chan struct{}) {
-	defer close(full)
-	width := len(p.cols)
-	var buf [48]byte
-	for {
-		var args []any
-		select {
-		case args = <-free:
-		case <-stop:
-			return
-		}
-		n, err := p.fill(args, width, buf[:])
-		if n > 0 || err != nil {
-			select {
-			case full <- batch{args: args, n: n, err: err}:
-			case <-stop:
-				return
-			}
-		}
-		if n < p.rows || err != nil {
-			return
+// Read hands every row of t to fn, each value read back through the type table.
+func (x *Tx) Read(ctx context.Context, t dialect.Table, fn func([]any) error) error {
+	stmt, err := x.q.Select(t)
+	if err != nil {
+		return err
+	}
+	rules := make([]rule, len(t.Columns))
+	for i, c := range t.Columns {
+		if rules[i], err = ruleOf(c.Type); err != nil {
+			return err
 		}
 	}
-}
-
-// fill converts up to p.rows rows into args; fewer rows mean the source is exhausted.
-func (p *puller) fill(args []any, width int, buf []byte) (int, error) {
-	n := 0
-	for n < p.rows && p.src.Next() {
-		vals, err := p.src.Values()
-		p.pulled++
-		if err != nil {
-			return n, fmt.Errorf("row %d: %w", p.pulled, err)
+	raw := make([]any, len(t.Columns))
+	ptrs := make([]any, len(raw))
+	for i := range raw {
+		ptrs[i] = &raw[i]
+	}
+	vals := make([]any, len(raw))
+	err = x.x.Query(ctx, stmt, nil, func(scan func(...any) error) error {
+		clear(raw)
+		if err := scan(ptrs...); err != nil {
+			return err
 		}
-		if len(vals) != width {
-			return n, fmt.Errorf("row %d has %d values for %d columns", p.pulled, len(vals), width)
-		}
-		base := n * width
-		for i, v := range vals {
+		for i, v := range raw {
+			vals[i] = nil
 			if v == nil {
-				args[base+i] = nil
 				continue
 			}
-			out, reason := p.convs[i](v, buf)
-			if reason != "" {
-				return n, &dialect.ValueError{Column: p.cols[i].Name, Row: int(p.pulled), Reason: reason}
+			var err error
+			if vals[i], err = rules[i].read(v); err != nil {
+				return fmt.Errorf("column %q: %w", t.Columns[i].Name, err)
 			}
-			args[base+i] = out
 		}
-		n++
-	}
-	if n < p.rows {
-		if err := p.src.Err(); err != nil {
-			return n, fmt.Errorf("row source: %w", err)
-		}
-	}
-	return n, nil
-}
-
-// writeRows pulls every row from src, converts the columns cols, and writes them with multi-row
-// statements built by build: one prepared statement for full buffers, one more for the last partial
-// buffer. It returns the rows pulled and the rows the statements affected. The source is not used
-// after writeRows returns.
-func (x *Tx) writeRows(ctx context.Context, cols []typemap.Column, src dialect.RowSource,
-	build func(rows int) (string, error)) (pulled, affected int64, err error) {
-	width := len(cols)
-	p := &puller{src: src, cols: cols, convs: make([]converter, width), rows: rowsPerStatement(width)}
-	for i, c := range cols {
-		p.convs[i] = converterFor(c.Type)
-	}
-	free := make(chan []any, 2)
-	full := make(chan batch, 1)
-	stop := make(chan struct{})
-	free <- make([]any, p.rows*width)
-	free <- make([]any, p.rows*width)
-	go p.run(free, full, stop)
-	defer func() {
-		// Stop the puller and wait until it has let go of the source.
-		close(stop)
-		for range full {
-		}
-		pulled = p.pulled
-	}()
-
-	var stmt *sql.Stmt
-	defer func() {
-		if stmt != nil {
-			_ = stmt.Close()
-		}
-	}()
-	for b := range full {
-		if b.n > 0 {
-			var res sql.Result
-			if b.n == p.rows {
-				if stmt == nil {
-					q, err := build(p.rows)
-					if err != nil {
-						return 0, affected, err
-					}
-					if stmt, err = x.tx.PrepareContext(ctx, q); err != nil {
-						return 0, affected, err
-					}
-				}
-				res, err = stmt.ExecContext(ctx, b.args...)
-			} else {
-				q, berr := build(b.n)
-				if berr != nil {
-					return 0, affected, berr
-				}
-				res, err = x.tx.ExecContext(ctx, q, b.args[:b.n*width]...)
-			}
-			if err != nil {
-				return 0, affected, err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return 0, affected, err
-			}
-			affected += n
-		}
-		if b.err != nil {
-			return 0, affected, b.err
-		}
-		free <- b.args
-	}
-	return 0, affected, nil
-}
-
-// BulkInsert inserts rows with multi-row INSERT statements. A key that exists, or repeats within
-// rows, fails with dialect.ErrDuplicateKey; the failing statement is undone, earlier ones are not
-// (the engine rolls back to its savepoint).
-func (x *Tx) BulkInsert(ctx context.Context, t dialect.Table, src dialect.RowSource) (int64, error) {
-	if _, err := InsertSQL(t, 1); err != nil {
-		return 0, err
-	}
-	_, n, err := x.writeRows(ctx, t.Columns, src, func(rows int) (string, error) { return InsertSQL(t, rows) })
+		return fn(vals)
+	})
 	if err != nil {
-		if isDuplicateKey(err) {
-			return n, fmt.Errorf("sqlite: bulk insert into %s: %w: %v", t.Name, dialect.ErrDuplicateKey, err)
-		}
-		return n, fmt.Errorf("sqlite: bulk insert into %s: %w", t.Name, err)
+		return fmt.Errorf("sqlite: read %q: %w", t.Name, err)
 	}
-	return n, nil
+	return nil
 }
 
-// Upsert writes rows by key with multi-row INSERT … ON CONFLICT DO UPDATE statements; see UpsertSQL
-// for why there is no staging table. It returns the number of rows written (each row is inserted
-// or updated).
-func (x *Tx) Upsert(ctx context.Context, t dialect.Table, src dialect.RowSource) (int64, error) {
-	if _, err := UpsertSQL(t, 1); err != nil {
-		return 0, err
-	}
-	n, _, err := x.writeRows(ctx, t.Columns, src, func(rows int) (string, error) { return UpsertSQL(t, rows) })
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: upsert into %s: %w", t.Name, err)
-	}
-	return n, nil
-}
-
-// Delete removes the rows with the given keys, a few hundred keys per set-based statement.
-func (x *Tx) Delete(ctx context.Context, t dialect.Table, keys dialect.RowSource) (int64, error) {
-	if _, err := DeleteSQL(t, 1); err != nil {
-		return 0, err
-	}
-	_, n, err := x.writeRows(ctx, t.KeyColumns(), keys, func(rows int) (string, error) { return DeleteSQL(t, rows) })
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete from %s: %w", t.Name, err)
-	}
-	return n, nil
-}
-
-// storedColumn is one column of an existing table, from pragma_table_info.
-type storedColumn struct {
-	name string
-	pk   int // 1-based position in the primary key, 0 when not in it
-}
-
+// storedColumns reads a table's columns, in table order.
 func (x *Tx) storedColumns(ctx context.Context, table string) ([]storedColumn, error) {
-	r, err := x.tx.QueryContext(ctx, `SELECT "name", "pk" FROM pragma_table_info(?) ORDER BY "cid"`, table)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: columns of %s: %w", table, err)
-	}
-	defer r.Close()
 	var cols []storedColumn
-	for r.Next() {
+	err := x.x.Query(ctx, StoredColumnsSQL, []any{table}, func(scan func(...any) error) error {
 		var c storedColumn
-		if err := r.Scan(&c.name, &c.pk); err != nil {
-			return nil, fmt.Errorf("sqlite: columns of %s: %w", table, err)
+		if err := scan(&c.name, &c.pk); err != nil {
+			return err
 		}
 		cols = append(cols, c)
-	}
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: columns of %s: %w", table, err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: columns of %q: %w", table, err)
 	}
 	if len(cols) == 0 {
-		return nil, fmt.Errorf("sqlite: alter table %s: the table does not exist", table)
+		return nil, fmt.Errorf("sqlite: alter table %q: the table does not exist", table)
 	}
 	return cols, nil
 }
 
-// alterSavepoint brackets AlterTable so that a failure leaves the table as it was.
-const alterSavepoint = "mirrorsink_alter"
-
-// AlterTable applies the changes with ALTER TABLE where SQLite can (ADD COLUMN with a constant
-// default, DROP COLUMN of a non-key column, a type change that keeps the stored form), and otherwise
-// rebuilds the table in place inside the transaction (create, copy, drop, rename), keeping its rows.
-// A change that no rebuild can make (a type change without an exact conversion, NOT NULL on a column
-// holding NULLs) returns dialect.ErrRecreate with the table unchanged.
-func (x *Tx) AlterTable(ctx context.Context, t dialect.Table, changes []dialect.Change) error {
+// Alter applies the changes in place (see SQL.Alter), inside a savepoint: a failure leaves the table
+// and the transaction as they were. NOT NULL over stored NULLs, or any other constraint the stored
+// rows break, returns dialect.ErrRecreate.
+func (x *Tx) Alter(ctx context.Context, t dialect.Table, changes []dialect.Change) error {
 	stored, err := x.storedColumns(ctx, t.Name)
 	if err != nil {
 		return err
 	}
-	storedByName := make(map[string]bool, len(stored))
-	var storedKey []storedColumn
-	for _, c := range stored {
-		storedByName[c.name] = true
-		if c.pk > 0 {
-			storedKey = append(storedKey, c)
-		}
-	}
-	sort.Slice(storedKey, func(i, j int) bool { return storedKey[i].pk < storedKey[j].pk })
-	rebuild := len(storedKey) != len(t.Key)
-	for i, k := range t.KeyColumns() {
-		if !rebuild && storedKey[i].name != k.Name {
-			rebuild = true
-		}
-	}
-
-	var simple, warnings []string
-	added := map[string]bool{}
-	converted := map[string]string{}
-	for _, ch := range changes {
-		switch ch.Kind {
-		case dialect.AddColumn:
-			if storedByName[ch.Column.Name] {
-				return fmt.Errorf("sqlite: alter table %s: column %q already exists", t.Name, ch.Column.Name)
-			}
-			added[ch.Column.Name] = true
-			stmt, ok, warn, err := AddColumnSQL(t.Name, ch.Column)
-			if err != nil {
-				return err
-			}
-			if warn != "" {
-				warnings = append(warnings, warn)
-			}
-			if !ok {
-				rebuild = true
-			}
-			simple = append(simple, stmt)
-		case dialect.DropColumn:
-			stmt, err := DropColumnSQL(t.Name, ch.Old.Name)
-			if err != nil {
-				return err
-			}
-			simple = append(simple, stmt)
-		case dialect.AlterType:
-			q, err := QuoteIdent(ch.Old.Name)
-			if err != nil {
-				return err
-			}
-			expr, ok := copyExpr(q, ch.Old.Type, ch.Column.Type)
-			if !ok {
-				return fmt.Errorf("sqlite: alter table %s: %w: no exact conversion of column %q", t.Name, dialect.ErrRecreate, ch.Column.Name)
-			}
-			if expr != q {
-				converted[ch.Column.Name] = expr
-				rebuild = true
-			}
-		case dialect.AlterNullability:
-			if ch.Old.Nullable != ch.Column.Nullable {
-				rebuild = true
-			}
-		case dialect.AlterDefault:
-			oldExpr, _, _ := ColumnDefault(ch.Old)
-			newExpr, _, _ := ColumnDefault(ch.Column)
-			if oldExpr != newExpr {
-				rebuild = true
-			}
-		default:
-			return fmt.Errorf("sqlite: alter table %s: unknown change kind %d", t.Name, ch.Kind)
-		}
-	}
-
-	if rebuild {
-		var cols, exprs []string
-		for _, c := range t.Columns {
-			if added[c.Name] || !storedByName[c.Name] {
-				continue
-			}
-			expr, ok := converted[c.Name]
-			if !ok {
-				expr, _ = QuoteIdent(c.Name) // checked by CreateTableSQL below
-			}
-			cols = append(cols, c.Name)
-			exprs = append(exprs, expr)
-		}
-		var warn []string
-		simple, warn, err = RebuildSQL(t, cols, exprs)
-		if err != nil {
-			return err
-		}
-		warnings = warn
-	}
-	if len(simple) == 0 {
-		return nil
-	}
-	if err := x.Savepoint(ctx, alterSavepoint); err != nil {
+	stmts, warnings, err := x.q.Alter(t, stored, changes)
+	if err != nil {
 		return err
 	}
-	for _, stmt := range simple {
-		if _, err := x.tx.ExecContext(ctx, stmt); err != nil {
-			// Undo what ran, whatever the caller's context says.
-			undo := context.WithoutCancel(ctx)
-			if rerr := x.RollbackTo(undo, alterSavepoint); rerr != nil {
-				return fmt.Errorf("sqlite: alter table %s: %w (and undoing it failed: %v)", t.Name, err, rerr)
+	if len(stmts) == 0 {
+		return nil
+	}
+	err = x.x.Atomically(ctx, func() error {
+		for _, stmt := range stmts {
+			if _, err := x.x.Exec(ctx, stmt); err != nil {
+				if isConstraint(err) {
+					return fmt.Errorf("sqlite: alter table %q: the stored rows do not fit the new definition: %v: %w", t.Name, err, dialect.ErrRecreate)
+				}
+				return fmt.Errorf("sqlite: alter table %q: %w", t.Name, err)
 			}
-			_, _ = x.tx.ExecContext(undo, `RELEASE SAVEPOINT "`+alterSavepoint+`"`)
-			if isConstraint(err) {
-				return fmt.Errorf("sqlite: alter table %s: %w: the stored rows do not fit the new definition: %v", t.Name, dialect.ErrRecreate, err)
-			}
-			return fmt.Errorf("sqlite: alter table %s: %w", t.Name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	if _, err := x.tx.ExecContext(ctx, `RELEASE SAVEPOINT "`+alterSavepoint+`"`); err != nil {
-		return fmt.Errorf("sqlite: alter table %s: release savepoint: %w", t.Name, err)
-	}
-	x.warn(t.Name, warnings)
+	dialect.LogWarnings(x.store.logger, "sqlite", warnings)
 	return nil
+}
+
+// keyedMutex is a process-wide set of exclusive locks by name, each a one-slot channel so that a
+// waiter can give up when its context ends. Entries are removed when nobody holds or waits for them.
+type keyedMutex struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	ch   chan struct{}
+	refs int // holders and waiters
+}
+
+var processLocks = &keyedMutex{locks: map[string]*keyLock{}}
+
+// lock blocks until name is free or ctx ends.
+func (m *keyedMutex) lock(ctx context.Context, name string) error {
+	m.mu.Lock()
+	l := m.locks[name]
+	if l == nil {
+		l = &keyLock{ch: make(chan struct{}, 1)}
+		m.locks[name] = l
+	}
+	l.refs++
+	m.mu.Unlock()
+	select {
+	case l.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		m.release(name, l, false)
+		return ctx.Err()
+	}
+}
+
+// unlock frees name, which the caller holds.
+func (m *keyedMutex) unlock(name string) {
+	m.mu.Lock()
+	l := m.locks[name]
+	m.mu.Unlock()
+	if l != nil {
+		m.release(name, l, true)
+	}
+}
+
+func (m *keyedMutex) release(name string, l *keyLock, held bool) {
+	if held {
+		<-l.ch
+	}
+	m.mu.Lock()
+	l.refs--
+	if l.refs == 0 {
+		delete(m.locks, name)
+	}
+	m.mu.Unlock()
 }

@@ -60,23 +60,46 @@ func must(t *testing.T, err error) {
 // readAll returns every row of table ordered by its first column, as the driver scans it.
 func readAll(t *testing.T, tx dialect.Tx, table string, ncols int) [][]any {
 	t.Helper()
-	q, err := QuoteIdent(table)
+	q, err := SQL{}.Quote(table)
 	must(t, err)
-	r, err := tx.Query(context.Background(), "SELECT * FROM "+q+" ORDER BY 1, 2")
-	must(t, err)
-	defer r.Close()
 	var out [][]any
-	for r.Next() {
+	must(t, tx.(*Tx).x.Query(context.Background(), "SELECT * FROM "+q+" ORDER BY 1, 2", nil, func(scan func(...any) error) error {
 		vals := make([]any, ncols)
 		ptrs := make([]any, ncols)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
-		must(t, r.Scan(ptrs...))
 		out = append(out, vals)
-	}
-	must(t, r.Err())
+		return scan(ptrs...)
+	}))
 	return out
+}
+
+// exec runs a statement in the transaction, for tests that write the way a partner would.
+func exec(tx dialect.Tx, ctx context.Context, stmt string) (int64, error) { return tx.(*Tx).x.Exec(ctx, stmt) }
+
+// parseStoredDateTime reads a stored datetime.
+func parseStoredDateTime(s string) (any, error) { return readDateTime(s) }
+
+func col(name string, k typemap.Kind, nullable bool) typemap.Column {
+	return typemap.Column{Name: name, Type: typemap.Type{Kind: k}, Nullable: nullable}
+}
+
+func withType(c typemap.Column, length, precision, scale int) typemap.Column {
+	c.Type.Length, c.Type.Precision, c.Type.Scale = length, precision, scale
+	return c
+}
+
+func lit(s string, isString bool) *typemap.Default {
+	raw := s
+	if isString {
+		raw = "N'" + strings.ReplaceAll(s, "'", "''") + "'"
+	}
+	return &typemap.Default{Kind: typemap.DefaultLiteral, Literal: s, IsString: isString, Raw: "(" + raw + ")"}
+}
+
+func fn(k typemap.DefaultKind, raw string) *typemap.Default {
+	return &typemap.Default{Kind: k, Raw: raw}
 }
 
 func TestOpen(t *testing.T) {
@@ -87,19 +110,17 @@ func TestOpen(t *testing.T) {
 	}
 	tx := begin(t, st)
 	for pragma, want := range map[string]any{"journal_mode": "wal", "foreign_keys": int64(0), "busy_timeout": int64(busyTimeoutMillis), "synchronous": int64(1)} {
-		r, err := tx.Query(ctx, "PRAGMA "+pragma)
-		must(t, err)
 		var got any
-		if !r.Next() {
+		found, err := tx.(*Tx).x.QueryRow(ctx, "PRAGMA "+pragma, nil, &got)
+		must(t, err)
+		if !found {
 			t.Fatalf("PRAGMA %s returned nothing", pragma)
 		}
-		must(t, r.Scan(&got))
-		r.Close()
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("PRAGMA %s = %v (%T), want %v", pragma, got, got, want)
 		}
 	}
-	must(t, tx.Commit(ctx))
+	must(t, tx.Commit(ctx, dialect.Durable))
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database file not created: %v", err)
 	}
@@ -163,13 +184,13 @@ func TestRoundTripAllTypes(t *testing.T) {
 	nulls[0], nulls[1], nulls[len(nulls)-1] = int64(2), "a", "s"
 
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
-	n, err := tx.BulkInsert(ctx, tbl, rowsOf(min, max, nulls))
+	must(t, tx.Tables().Create(ctx, tbl))
+	n, err := tx.Rows().Insert(ctx, tbl, rowsOf(min, max, nulls))
 	must(t, err)
 	if n != 3 {
 		t.Fatalf("BulkInsert stored %d rows, want 3", n)
 	}
-	must(t, tx.Commit(ctx))
+	must(t, tx.Commit(ctx, dialect.Durable))
 
 	tx = begin(t, st)
 	got := readAll(t, tx, tbl.Name, len(tbl.Columns))
@@ -216,13 +237,13 @@ func decodeStored(t *testing.T, typ typemap.Type, v any) any {
 	case stDecimal:
 		return typemap.DecimalValue(v.(string))
 	case stDate:
-		out, err = ParseDate(v.(string))
+		out, err = readDate(v)
 	case stTime:
-		out, err = ParseTimeOfDay(v.(string))
+		out, err = readTime(v)
 	case stDateTime:
-		out, err = ParseDateTime(v.(string))
+		out, err = readDateTime(v)
 	case stDateTimeOffset:
-		out, err = ParseDateTimeOffset(v.(string))
+		out, err = readDateTimeOffset(v)
 	case stBlob:
 		// The driver reads an empty BLOB as a nil []byte; SQL NULL is a nil interface (above).
 		if b := v.([]byte); b == nil {
@@ -275,11 +296,11 @@ func TestUpsertDeleteTruncate(t *testing.T) {
 	st, _ := openStore(t)
 	tbl := keyed()
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
-	_, err := tx.BulkInsert(ctx, tbl, rowsOf(
+	must(t, tx.Tables().Create(ctx, tbl))
+	_, err := tx.Rows().Insert(ctx, tbl, rowsOf(
 		[]any{int64(1), "x", "one"}, []any{int64(2), "x", "two"}, []any{int64(3), "x", "three"}))
 	must(t, err)
-	n, err := tx.Upsert(ctx, tbl, rowsOf(
+	n, err := tx.Rows().Upsert(ctx, tbl, rowsOf(
 		[]any{int64(1), "x", "ONE"}, []any{int64(3), "x", nil}, []any{int64(4), "x", "four"}, []any{int64(1), "y", "one-y"}))
 	must(t, err)
 	if n != 4 {
@@ -289,7 +310,7 @@ func TestUpsertDeleteTruncate(t *testing.T) {
 	if got := readAll(t, tx, tbl.Name, 3); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after upsert: %v, want %v", got, want)
 	}
-	n, err = tx.Delete(ctx, tbl, rowsOf([]any{int64(1), "x"}, []any{int64(4), "x"}, []any{int64(9), "x"}))
+	n, err = tx.Rows().Delete(ctx, tbl, rowsOf([]any{int64(1), "x"}, []any{int64(4), "x"}, []any{int64(9), "x"}))
 	must(t, err)
 	if n != 2 {
 		t.Errorf("Delete removed %d, want 2", n)
@@ -298,21 +319,21 @@ func TestUpsertDeleteTruncate(t *testing.T) {
 	if got := readAll(t, tx, tbl.Name, 3); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after delete: %v, want %v", got, want)
 	}
-	must(t, tx.Truncate(ctx, tbl))
+	must(t, tx.Tables().Truncate(ctx, tbl))
 	if got := readAll(t, tx, tbl.Name, 3); len(got) != 0 {
 		t.Fatalf("after truncate: %v", got)
 	}
-	ok, err := tx.TableExists(ctx, "KEYED")
+	ok, err := tx.Tables().Exists(ctx, "KEYED")
 	must(t, err)
 	if !ok {
 		t.Error("TableExists after truncate = false")
 	}
-	must(t, tx.DropTable(ctx, tbl.Name))
-	must(t, tx.DropTable(ctx, tbl.Name))
-	if ok, err := tx.TableExists(ctx, tbl.Name); err != nil || ok {
+	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	if ok, err := tx.Tables().Exists(ctx, tbl.Name); err != nil || ok {
 		t.Errorf("TableExists after drop = %v, %v", ok, err)
 	}
-	must(t, tx.Commit(ctx))
+	must(t, tx.Commit(ctx, dialect.Durable))
 }
 
 // manyRows makes n rows of keyed starting at key from.
@@ -329,9 +350,9 @@ func TestBulkChunksAndDuplicateKey(t *testing.T) {
 	st, _ := openStore(t)
 	tbl := keyed()
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
+	must(t, tx.Tables().Create(ctx, tbl))
 	// More rows than one statement holds, and a partial last statement.
-	n, err := tx.BulkInsert(ctx, tbl, manyRows(0, 1234))
+	n, err := tx.Rows().Insert(ctx, tbl, manyRows(0, 1234))
 	must(t, err)
 	if n != 1234 {
 		t.Fatalf("BulkInsert stored %d, want 1234", n)
@@ -344,25 +365,23 @@ func TestBulkChunksAndDuplicateKey(t *testing.T) {
 		{"repeated within the batch", rowsOf([]any{int64(5000), "k", "a"}, []any{int64(5000), "k", "b"})},
 	}
 	for _, c := range cases {
-		must(t, tx.Savepoint(ctx, "batch"))
-		_, err := tx.BulkInsert(ctx, tbl, c.rows)
+		_, err := tx.Rows().Insert(ctx, tbl, c.rows)
 		if !errors.Is(err, dialect.ErrDuplicateKey) {
-			t.Fatalf("%s: BulkInsert error = %v, want ErrDuplicateKey", c.name, err)
+			t.Fatalf("%s: Insert error = %v, want ErrDuplicateKey", c.name, err)
 		}
-		must(t, tx.RollbackTo(ctx, "batch"))
 	}
 	// The transaction is still usable and the upsert path takes the same rows.
-	n, err = tx.Upsert(ctx, tbl, manyRows(1200, 100))
+	n, err = tx.Rows().Upsert(ctx, tbl, manyRows(1200, 100))
 	must(t, err)
 	if n != 100 {
 		t.Errorf("Upsert wrote %d, want 100", n)
 	}
-	must(t, tx.Commit(ctx))
+	must(t, tx.Commit(ctx, dialect.Durable))
 	tx = begin(t, st)
 	if got := readAll(t, tx, tbl.Name, 3); len(got) != 1300 {
 		t.Errorf("rows after commit: %d, want 1300", len(got))
 	}
-	n, err = tx.Delete(ctx, tbl, rowsOf(func() [][]any {
+	n, err = tx.Rows().Delete(ctx, tbl, rowsOf(func() [][]any {
 		keys := make([][]any, 1000)
 		for i := range keys {
 			keys[i] = []any{int64(i), "k"}
@@ -396,9 +415,9 @@ func TestValueErrors(t *testing.T) {
 		{"wrong Go type", "id", []any{"2", nil, nil, nil, nil}},
 	}
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
+	must(t, tx.Tables().Create(ctx, tbl))
 	for _, c := range cases {
-		_, err := tx.BulkInsert(ctx, tbl, rowsOf(ok, c.bad))
+		_, err := tx.Rows().Insert(ctx, tbl, rowsOf(ok, c.bad))
 		var ve *dialect.ValueError
 		if !errors.As(err, &ve) || !errors.Is(err, dialect.ErrValue) {
 			t.Errorf("%s: error = %v, want a *ValueError", c.name, err)
@@ -407,7 +426,7 @@ func TestValueErrors(t *testing.T) {
 		if ve.Column != c.column || ve.Row != 2 {
 			t.Errorf("%s: ValueError column %q row %d, want %q row 2", c.name, ve.Column, ve.Row, c.column)
 		}
-		must(t, tx.Truncate(ctx, tbl))
+		must(t, tx.Tables().Truncate(ctx, tbl))
 	}
 }
 
@@ -440,7 +459,7 @@ func TestLockBlocksSecondTransaction(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	released := time.Now()
-	must(t, tx1.Commit(ctx))
+	must(t, tx1.Commit(ctx, dialect.Durable))
 	select {
 	case at := <-acquired:
 		if at.Before(released) {
@@ -483,17 +502,17 @@ func TestHostileIdentifiers(t *testing.T) {
 		return r
 	}
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
-	exists, err := tx.TableExists(ctx, tbl.Name)
+	must(t, tx.Tables().Create(ctx, tbl))
+	exists, err := tx.Tables().Exists(ctx, tbl.Name)
 	must(t, err)
 	if !exists {
 		t.Fatal("TableExists = false for the hostile table")
 	}
-	_, err = tx.BulkInsert(ctx, tbl, rowsOf(row("1", "a"), row("2", "b")))
+	_, err = tx.Rows().Insert(ctx, tbl, rowsOf(row("1", "a"), row("2", "b")))
 	must(t, err)
-	_, err = tx.Upsert(ctx, tbl, rowsOf(row("2", "B"), row("3", "c")))
+	_, err = tx.Rows().Upsert(ctx, tbl, rowsOf(row("2", "B"), row("3", "c")))
 	must(t, err)
-	n, err := tx.Delete(ctx, tbl, rowsOf([]any{"1", "1"}))
+	n, err := tx.Rows().Delete(ctx, tbl, rowsOf([]any{"1", "1"}))
 	must(t, err)
 	if n != 1 {
 		t.Errorf("Delete removed %d, want 1", n)
@@ -501,13 +520,13 @@ func TestHostileIdentifiers(t *testing.T) {
 	added := withType(col(`new "col" ; --`, typemap.NVarChar, true), 10, 0, 0)
 	tbl2 := tbl
 	tbl2.Columns = append(append([]typemap.Column{}, tbl.Columns...), added)
-	must(t, tx.AlterTable(ctx, tbl2, []dialect.Change{{Kind: dialect.AddColumn, Column: added}}))
+	must(t, tx.Tables().Alter(ctx, tbl2, []dialect.Change{{Kind: dialect.AddColumn, Column: added}}))
 	got := readAll(t, tx, tbl.Name, len(tbl2.Columns))
 	if len(got) != 2 || got[0][5] != "B" || got[1][5] != "c" || got[0][len(tbl2.Columns)-1] != nil {
 		t.Errorf("hostile table rows: %v", got)
 	}
-	must(t, tx.DropTable(ctx, tbl.Name))
-	must(t, tx.Commit(ctx))
+	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	must(t, tx.Commit(ctx, dialect.Durable))
 }
 
 func TestDefaultsLive(t *testing.T) {
@@ -515,8 +534,8 @@ func TestDefaultsLive(t *testing.T) {
 	st, _ := openStore(t)
 	tbl := defaultsTable()
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
-	_, err := tx.Exec(ctx, `INSERT INTO "defaults" ("id") VALUES (1)`)
+	must(t, tx.Tables().Create(ctx, tbl))
+	_, err := exec(tx, ctx, `INSERT INTO "defaults" ("id") VALUES (1)`)
 	must(t, err)
 	got := readAll(t, tx, tbl.Name, len(tbl.Columns))[0]
 	byName := map[string]any{}
@@ -550,7 +569,7 @@ func TestDefaultsLive(t *testing.T) {
 			t.Errorf("default of %s = %#v, want a match of %s", name, byName[name], re)
 		}
 	}
-	if _, err := ParseDateTime(byName["utcnow_datetime"].(string)); err != nil {
+	if _, err := parseStoredDateTime(byName["utcnow_datetime"].(string)); err != nil {
 		t.Error(err)
 	}
 }
@@ -635,11 +654,11 @@ func TestAlterTable(t *testing.T) {
 			st, _ := openStore(t)
 			old := base()
 			tx := begin(t, st)
-			must(t, tx.CreateTable(ctx, old))
-			_, err := tx.BulkInsert(ctx, old, rowsOf([]any{int64(1), "a", nil}, []any{int64(2), nil, int64(5)}))
+			must(t, tx.Tables().Create(ctx, old))
+			_, err := tx.Rows().Insert(ctx, old, rowsOf([]any{int64(1), "a", nil}, []any{int64(2), nil, int64(5)}))
 			must(t, err)
 			nt := s.table()
-			err = tx.AlterTable(ctx, nt, s.changes(old, nt))
+			err = tx.Tables().Alter(ctx, nt, s.changes(old, nt))
 			if s.recreate {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					t.Fatalf("AlterTable = %v, want ErrRecreate", err)
@@ -651,12 +670,12 @@ func TestAlterTable(t *testing.T) {
 				return
 			}
 			must(t, err)
-			_, err = tx.Exec(ctx, `INSERT INTO "alt" ("id") VALUES (10)`)
+			_, err = exec(tx, ctx, `INSERT INTO "alt" ("id") VALUES (10)`)
 			must(t, err)
 			if got := readAll(t, tx, nt.Name, len(nt.Columns)); !reflect.DeepEqual(got, s.want) {
 				t.Errorf("rows after %s: %v, want %v", s.name, got, s.want)
 			}
-			must(t, tx.Commit(ctx))
+			must(t, tx.Commit(ctx, dialect.Durable))
 		})
 	}
 }
@@ -666,19 +685,19 @@ func TestAlterNullabilityEnforced(t *testing.T) {
 	st, _ := openStore(t)
 	old := dialect.Table{Name: "nn", Columns: []typemap.Column{col("id", typemap.Int, false), col("n", typemap.Int, true)}, Key: []int{0}}
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, old))
-	_, err := tx.BulkInsert(ctx, old, rowsOf([]any{int64(1), int64(7)}))
+	must(t, tx.Tables().Create(ctx, old))
+	_, err := tx.Rows().Insert(ctx, old, rowsOf([]any{int64(1), int64(7)}))
 	must(t, err)
 	nt := old
 	nt.Columns = []typemap.Column{old.Columns[0], col("n", typemap.Int, false)}
-	must(t, tx.AlterTable(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}}))
-	if _, err := tx.Exec(ctx, `INSERT INTO "nn" ("id", "n") VALUES (2, NULL)`); err == nil {
+	must(t, tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}}))
+	if _, err := exec(tx, ctx, `INSERT INTO "nn" ("id", "n") VALUES (2, NULL)`); err == nil {
 		t.Error("NULL accepted after AlterNullability to NOT NULL")
 	}
 	if got := readAll(t, tx, "nn", 2); !reflect.DeepEqual(got, [][]any{{int64(1), int64(7)}}) {
 		t.Errorf("rows after the rebuild: %v", got)
 	}
-	if ok, err := tx.TableExists(ctx, RebuildTempName); err != nil || ok {
+	if ok, err := tx.Tables().Exists(ctx, rebuildTempName); err != nil || ok {
 		t.Errorf("the rebuild's temporary table is left: %v, %v", ok, err)
 	}
 }
@@ -690,8 +709,8 @@ func TestValueErrorInLaterBatch(t *testing.T) {
 	src := manyRows(0, 1500)
 	src.rows[699] = []any{int64(699), "k", int64(5)} // an int where text belongs, in the second statement
 	tx := begin(t, st)
-	must(t, tx.CreateTable(ctx, tbl))
-	_, err := tx.BulkInsert(ctx, tbl, src)
+	must(t, tx.Tables().Create(ctx, tbl))
+	_, err := tx.Rows().Insert(ctx, tbl, src)
 	var ve *dialect.ValueError
 	if !errors.As(err, &ve) || ve.Row != 700 || ve.Column != "v" {
 		t.Fatalf("BulkInsert error = %v, want a ValueError for row 700, column v", err)
@@ -741,3 +760,100 @@ func TestParseDSN(t *testing.T) {
 		}
 	}
 }
+
+// allTypesTable has one column of every SQL Server type, with a composite key (id, part).
+func allTypesTable() dialect.Table {
+	cols := []typemap.Column{
+		col("id", typemap.Int, false),
+		withType(col("part", typemap.NVarChar, false), 10, 0, 0),
+		col("c_bit", typemap.Bit, true),
+		col("c_tinyint", typemap.TinyInt, true),
+		col("c_smallint", typemap.SmallInt, true),
+		col("c_int", typemap.Int, true),
+		col("c_bigint", typemap.BigInt, true),
+		withType(col("c_decimal", typemap.Decimal, true), 0, 38, 10),
+		withType(col("c_numeric", typemap.Decimal, true), 0, 18, 0),
+		col("c_money", typemap.Money, true),
+		col("c_smallmoney", typemap.SmallMoney, true),
+		withType(col("c_float", typemap.Float, true), 0, 53, 0),
+		withType(col("c_real", typemap.Real, true), 0, 24, 0),
+		col("c_date", typemap.Date, true),
+		withType(col("c_time", typemap.Time, true), 0, 7, 0),
+		col("c_smalldatetime", typemap.SmallDateTime, true),
+		col("c_datetime", typemap.DateTime, true),
+		withType(col("c_datetime2", typemap.DateTime2, true), 0, 7, 0),
+		withType(col("c_datetimeoffset", typemap.DateTimeOffset, true), 0, 7, 0),
+		withType(col("c_char", typemap.Char, true), 10, 0, 0),
+		withType(col("c_varchar", typemap.VarChar, true), 255, 0, 0),
+		withType(col("c_nchar", typemap.NChar, true), 10, 0, 0),
+		withType(col("c_nvarchar", typemap.NVarChar, true), 4000, 0, 0),
+		withType(col("c_varchar_max", typemap.VarChar, true), typemap.Max, 0, 0),
+		withType(col("c_nvarchar_max", typemap.NVarChar, true), typemap.Max, 0, 0),
+		col("c_text", typemap.Text, true),
+		col("c_ntext", typemap.NText, true),
+		withType(col("c_binary", typemap.Binary, true), 16, 0, 0),
+		withType(col("c_varbinary", typemap.VarBinary, true), 100, 0, 0),
+		withType(col("c_varbinary_max", typemap.VarBinary, true), typemap.Max, 0, 0),
+		col("c_image", typemap.Image, true),
+		col("c_rowversion", typemap.RowVersion, true),
+		col("c_uniqueidentifier", typemap.UniqueIdentifier, true),
+		col("c_xml", typemap.XML, true),
+		col("c_hierarchyid", typemap.HierarchyID, true),
+		col("c_geography", typemap.Geography, true),
+		col("c_geometry", typemap.Geometry, true),
+		col("c_sql_variant", typemap.SQLVariant, true),
+		col("c_sysname", typemap.SysName, false),
+	}
+	return dialect.Table{Name: "all_types", Columns: cols, Key: []int{0, 1}}
+}
+
+// defaultsTable has a default of every kind on the column types where it matters.
+func defaultsTable() dialect.Table {
+	d := func(c typemap.Column, def *typemap.Default) typemap.Column { c.Default = def; return c }
+	cols := []typemap.Column{
+		col("id", typemap.Int, false),
+		d(col("bit_one", typemap.Bit, false), lit("1", false)),
+		d(col("bit_zero", typemap.Bit, false), lit("0", false)),
+		d(col("int_neg", typemap.Int, true), lit("-5", false)),
+		d(withType(col("dec_lit", typemap.Decimal, true), 0, 18, 4), lit("0.5000", false)),
+		d(col("money_zero", typemap.Money, true), lit("0", false)),
+		d(withType(col("float_lit", typemap.Float, true), 0, 53, 0), lit("1.5", false)),
+		d(col("date_lit", typemap.Date, true), lit("1760-01-01", true)),
+		d(col("datetime_lit", typemap.DateTime, true), lit("1760-01-01 00:00:00", true)),
+		d(withType(col("datetime2_lit", typemap.DateTime2, true), 0, 7, 0), lit("2001-02-03T04:05:06.1234567", true)),
+		d(withType(col("dto_lit", typemap.DateTimeOffset, true), 0, 7, 0), lit("2001-02-03 04:05:06 +02:00", true)),
+		d(withType(col("time_lit", typemap.Time, true), 0, 7, 0), lit("12:30:00", true)),
+		d(col("uuid_lit", typemap.UniqueIdentifier, true), lit("6F9619FF-8B86-D011-B42D-00C04FC964FF", true)),
+		d(withType(col("str_lit", typemap.NVarChar, true), 50, 0, 0), lit("it's", true)),
+		d(withType(col("str_empty", typemap.NVarChar, false), 50, 0, 0), lit("", true)),
+		d(withType(col("str_from_number", typemap.VarChar, true), 10, 0, 0), lit("0", false)),
+		d(withType(col("bin_lit", typemap.VarBinary, true), 10, 0, 0), lit("0x0A0b", false)),
+		d(col("null_default", typemap.Int, true), fn(typemap.DefaultNull, "(NULL)")),
+		d(col("now_datetime", typemap.DateTime, false), fn(typemap.DefaultNow, "(getdate())")),
+		d(col("utcnow_datetime", typemap.DateTime, true), fn(typemap.DefaultUTCNow, "(getutcdate())")),
+		d(col("now_date", typemap.Date, true), fn(typemap.DefaultNow, "(getdate())")),
+		d(withType(col("now_time", typemap.Time, true), 0, 7, 0), fn(typemap.DefaultNow, "(sysdatetime())")),
+		d(withType(col("nowoffset_dto", typemap.DateTimeOffset, true), 0, 7, 0), fn(typemap.DefaultNowOffset, "(sysdatetimeoffset())")),
+		d(col("newid_uuid", typemap.UniqueIdentifier, false), fn(typemap.DefaultNewID, "(newid())")),
+		d(withType(col("newid_text", typemap.NChar, true), 36, 0, 0), fn(typemap.DefaultNewID, "(newid())")),
+		d(col("now_on_int", typemap.Int, true), fn(typemap.DefaultNow, "(getdate())")),
+		d(col("unsupported", typemap.Int, true), fn(typemap.DefaultUnsupported, "(abs(-1))")),
+		d(col("bad_int_lit", typemap.Int, true), lit("abc", true)),
+	}
+	return dialect.Table{Name: "defaults", Columns: cols, Key: []int{0}}
+}
+
+// hostileNames are identifiers that only work when quoted correctly.
+var hostileNames = []string{
+	"user", "order", "group", "select", "MixedCase", "with space", `dq"uote`, "sq'uote", "back`tick",
+	"[bracket]", "ünïcødé_名前", "semi;colon --", strings.Repeat("n", MaxNameBytes),
+}
+
+func hostileTable() dialect.Table {
+	cols := make([]typemap.Column, len(hostileNames))
+	for i, n := range hostileNames {
+		cols[i] = withType(col(n, typemap.NVarChar, i > 1), 50, 0, 0)
+	}
+	return dialect.Table{Name: `order "of" [user]`, Columns: cols, Key: []int{0, 1}}
+}
+

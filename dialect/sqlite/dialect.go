@@ -1,6 +1,8 @@
 // Package sqlite is the SQLite target of mirrorsink (modernc.org/sqlite, pure Go), the embedded
 // default: each tenant's mirror is one database file. The DSN is a file path or a "file:" URI;
-// missing parent directories are created (0750). OpenOptions.Schema is refused: a tenant is a file.
+// missing parent directories are created (0700), and a new database file is created readable by its
+// owner only (0600; SQLite gives its -wal and -shm files the same mode), as it holds the tenant's CRM
+// data. OpenOptions.Schema is refused: a tenant is a file.
 //
 // Concurrency: SQLite allows one writer per file, so a Store holds a pool of exactly one connection
 // (OpenOptions.MaxConns is ignored), shared by every Store of the same file in the process. Begin
@@ -21,11 +23,12 @@
 // the driver reads back as a nil []byte (SQL NULL reads as a nil interface). Tables keep their rowid
 // (no WITHOUT ROWID): wide rows stay out of the key's B-tree, and a single int key is the rowid.
 //
-// Writes: BulkInsert, Upsert and Delete send multi-row statements of up to 500 rows (within SQLite's
-// 32766 variables); converting the next rows overlaps SQLite executing the previous statement.
-// Upsert is INSERT … ON CONFLICT DO UPDATE without a staging table, which in an embedded database
-// would only copy every row twice. AlterTable uses ALTER TABLE where SQLite can and otherwise
-// rebuilds the table in place within the transaction (create, copy, drop, rename).
+// Writes: Insert, Upsert and Delete send multi-row statements of up to 500 rows (within SQLite's 32766
+// variables); converting the next rows overlaps SQLite executing the previous statement. Upsert is
+// INSERT … ON CONFLICT DO UPDATE without a staging table, which in an embedded database would only copy
+// every row twice. Alter uses ALTER TABLE where SQLite can and otherwise rebuilds the table in place
+// within the transaction (create, copy, drop, rename). Table names beginning with "sqlite_" are
+// SQLite's own and are refused.
 package sqlite
 
 import (
@@ -40,12 +43,12 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Masterminds/squirrel"
-
-	// The driver registers "sqlite" with database/sql.
-	_ "modernc.org/sqlite"
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlexec"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlmeta"
 )
 
 // busyTimeoutMillis is how long a connection waits for another process's write lock.
@@ -59,13 +62,11 @@ func init() { dialect.Register(Dialect{}) }
 // Name returns "sqlite".
 func (Dialect) Name() string { return "sqlite" }
 
-// Builder returns squirrel with ? placeholders.
-func (Dialect) Builder() squirrel.StatementBuilderType {
-	return squirrel.StatementBuilder.PlaceholderFormat(squirrel.Question)
+// Capabilities: SQLite keeps every value exactly (times as text with seven fraction digits), has no
+// schemas, and its DDL and DELETE-as-truncate are transactional.
+func (Dialect) Capabilities() dialect.Capabilities {
+	return dialect.Capabilities{TimeDigits: 7, MinYear: 1, TransactionalDDL: true, TransactionalTruncate: true}
 }
-
-// Quote quotes an identifier; see QuoteIdent.
-func (Dialect) Quote(name string) (string, error) { return QuoteIdent(name) }
 
 // sharedPool is the one connection pool of a database file, shared by its Stores.
 type sharedPool struct {
@@ -153,32 +154,50 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	if err != nil {
 		return nil, err
 	}
+	meta, err := newMeta(opts.Tenant)
+	if err != nil {
+		return nil, err
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	st := &Store{file: t.file, logger: logger, meta: meta}
 	if t.file == "" {
-		db, err := openDB(ctx, t.driverDSN)
-		if err != nil {
+		if st.db, err = openDB(ctx, t.driverDSN); err != nil {
 			return nil, err
 		}
-		return &Store{db: db, logger: logger}, nil
+		return st, nil
 	}
 	poolsMu.Lock()
 	defer poolsMu.Unlock()
 	if p := pools[t.file]; p != nil {
 		p.refs++
-		return &Store{db: p.db, file: t.file, logger: logger}, nil
+		st.db = p.db
+		return st, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(t.file), 0o750); err != nil {
-		return nil, fmt.Errorf("sqlite: create directory of %s: %w", t.file, err)
+	if err := createPrivate(t.file); err != nil {
+		return nil, err
 	}
-	db, err := openDB(ctx, t.driverDSN)
-	if err != nil {
+	if st.db, err = openDB(ctx, t.driverDSN); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.file, err)
 	}
-	pools[t.file] = &sharedPool{db: db, refs: 1}
-	return &Store{db: db, file: t.file, logger: logger}, nil
+	pools[t.file] = &sharedPool{db: st.db, refs: 1}
+	return st, nil
+}
+
+// createPrivate creates the database file's directory (0700) and the file itself (0600) when they are
+// missing, before SQLite would create the file with the process's default mode. Existing files and
+// directories keep the mode their owner gave them.
+func createPrivate(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("sqlite: create directory of %s: %w", file, err)
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", file, err)
+	}
+	return f.Close()
 }
 
 func openDB(ctx context.Context, driverDSN string) (*sql.DB, error) {
@@ -203,17 +222,44 @@ type Store struct {
 	db     *sql.DB
 	file   string // absolute path; "" for an in-memory database
 	logger *slog.Logger
+	meta   *sqlmeta.Store
 	once   sync.Once
+}
+
+// Names returns the dialect's SQL writer, which names tables.
+func (s *Store) Names() dialect.Namer { return SQL{} }
+
+// execConfig is how sqlexec runs SQLite transactions.
+var execConfig = &sqlexec.Config{
+	Dialect:    "sqlite",
+	Savepoint:  SQL{}.Savepoint,
+	RollbackTo: SQL{}.RollbackTo,
+	MapError:   mapError,
+}
+
+// mapError marks a primary-key or unique violation as dialect.ErrDuplicateKey.
+func mapError(err error) error {
+	var e *sqlitedrv.Error
+	if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+		return fmt.Errorf("%w: %v", dialect.ErrDuplicateKey, err)
+	}
+	return err
+}
+
+// isConstraint reports any constraint violation (NOT NULL, key, …).
+func isConstraint(err error) bool {
+	var e *sqlitedrv.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
 }
 
 // Begin starts a write transaction (BEGIN IMMEDIATE); it waits while another transaction of the same
 // file is open in this process.
 func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	x, err := sqlexec.Begin(ctx, s.db, nil, execConfig)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
+		return nil, err
 	}
-	return &Tx{tx: tx, store: s}, nil
+	return &Tx{x: x, store: s}, nil
 }
 
 // Close releases the Store; the file's pool closes with its last Store.

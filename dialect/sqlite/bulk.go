@@ -1,0 +1,208 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+// batch is a filled argument buffer of n rows, or the error that ended the pulling.
+type batch struct {
+	args []any
+	n    int
+	err  error
+}
+
+// puller reads rows from a RowSource and converts them into argument buffers. It runs on its own
+// goroutine so that decoding and converting the next rows overlaps SQLite executing the previous
+// statement; two buffers alternate between it and the writer.
+type puller struct {
+	src    dialect.RowSource
+	cols   []typemap.Column
+	convs  []converter
+	rows   int // rows per buffer
+	pulled int64
+}
+
+func (p *puller) run(free <-chan []any, full chan<- batch, stop <-chan struct{}) {
+	defer close(full)
+	width := len(p.cols)
+	var buf [48]byte
+	for {
+		var args []any
+		select {
+		case args = <-free:
+		case <-stop:
+			return
+		}
+		n, err := p.fill(args, width, buf[:])
+		if n > 0 || err != nil {
+			select {
+			case full <- batch{args: args, n: n, err: err}:
+			case <-stop:
+				return
+			}
+		}
+		if n < p.rows || err != nil {
+			return
+		}
+	}
+}
+
+// fill converts up to p.rows rows into args; fewer rows mean the source is exhausted.
+func (p *puller) fill(args []any, width int, buf []byte) (int, error) {
+	n := 0
+	for n < p.rows && p.src.Next() {
+		vals, err := p.src.Values()
+		p.pulled++
+		if err != nil {
+			return n, fmt.Errorf("row %d: %w", p.pulled, err)
+		}
+		if len(vals) != width {
+			return n, fmt.Errorf("row %d has %d values for %d columns", p.pulled, len(vals), width)
+		}
+		base := n * width
+		for i, v := range vals {
+			if v == nil {
+				args[base+i] = nil
+				continue
+			}
+			out, reason := p.convs[i](v, buf)
+			if reason != "" {
+				return n, &dialect.ValueError{Column: p.cols[i].Name, Row: int(p.pulled), Reason: reason}
+			}
+			args[base+i] = out
+		}
+		n++
+	}
+	if n < p.rows {
+		if err := p.src.Err(); err != nil {
+			return n, fmt.Errorf("row source: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// writeRows pulls every row from src, converts the columns cols, and writes them with multi-row
+// statements built by build: one prepared statement for full buffers, one more for the last partial
+// buffer. It returns the rows pulled and the rows the statements affected. The source is not used
+// after writeRows returns.
+func (x *Tx) writeRows(ctx context.Context, cols []typemap.Column, src dialect.RowSource,
+	build func(rows int) (string, error)) (pulled, affected int64, err error) {
+	width := len(cols)
+	p := &puller{src: src, cols: cols, convs: make([]converter, width), rows: rowsPerStatement(width)}
+	for i, c := range cols {
+		r, err := ruleOf(c.Type)
+		if err != nil {
+			return 0, 0, err
+		}
+		p.convs[i] = r.convert
+	}
+	free := make(chan []any, 2)
+	full := make(chan batch, 1)
+	stop := make(chan struct{})
+	free <- make([]any, p.rows*width)
+	free <- make([]any, p.rows*width)
+	go p.run(free, full, stop)
+	defer func() {
+		// Stop the puller and wait until it has let go of the source.
+		close(stop)
+		for range full {
+		}
+		pulled = p.pulled
+	}()
+
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			_ = stmt.Close()
+		}
+	}()
+	for b := range full {
+		if b.n > 0 {
+			var res sql.Result
+			if b.n == p.rows {
+				if stmt == nil {
+					q, err := build(p.rows)
+					if err != nil {
+						return 0, affected, err
+					}
+					if stmt, err = x.x.SQL().PrepareContext(ctx, q); err != nil {
+						return 0, affected, err
+					}
+				}
+				res, err = stmt.ExecContext(ctx, b.args...)
+			} else {
+				q, berr := build(b.n)
+				if berr != nil {
+					return 0, affected, berr
+				}
+				res, err = x.x.SQL().ExecContext(ctx, q, b.args[:b.n*width]...)
+			}
+			if err != nil {
+				return 0, affected, err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return 0, affected, err
+			}
+			affected += n
+		}
+		if b.err != nil {
+			return 0, affected, b.err
+		}
+		free <- b.args
+	}
+	return 0, affected, nil
+}
+
+// Insert inserts rows with multi-row INSERT statements, inside a savepoint: a key that exists, or
+// repeats within rows, fails with dialect.ErrDuplicateKey and leaves the transaction as it was.
+func (x *Tx) Insert(ctx context.Context, t dialect.Table, src dialect.RowSource) (int64, error) {
+	if _, err := x.q.Insert(t, 1); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := x.x.Atomically(ctx, func() error {
+		var err error
+		_, n, err = x.writeRows(ctx, t.Columns, src, func(rows int) (string, error) { return x.q.Insert(t, rows) })
+		return x.x.Err(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: insert into %q: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// Upsert writes rows by key with multi-row INSERT … ON CONFLICT DO UPDATE statements; see SQL.Upsert
+// for why there is no staging table. It returns the number of rows written (each row is inserted or
+// updated).
+func (x *Tx) Upsert(ctx context.Context, t dialect.Table, src dialect.RowSource) (int64, error) {
+	if _, err := x.q.Upsert(t, 1); err != nil {
+		return 0, err
+	}
+	n, _, err := x.writeRows(ctx, t.Columns, src, func(rows int) (string, error) { return x.q.Upsert(t, rows) })
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: upsert into %q: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// Delete removes the rows with the given keys, a few hundred keys per set-based statement.
+func (x *Tx) Delete(ctx context.Context, t dialect.Table, keys dialect.RowSource) (int64, error) {
+	if _, err := x.q.Delete(t, 1); err != nil {
+		return 0, err
+	}
+	_, n, err := x.writeRows(ctx, t.KeyColumns(), keys, func(rows int) (string, error) { return x.q.Delete(t, rows) })
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete from %q: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// Analyze does nothing: SQLite plans without statistics unless ANALYZE was run once, and a mirror's
+// queries use the primary key either way.
+func (x *Tx) Analyze(context.Context, dialect.Table) error { return nil }
