@@ -76,7 +76,9 @@ func readAll(t *testing.T, tx dialect.Tx, table string, ncols int) [][]any {
 }
 
 // exec runs a statement in the transaction, for tests that write the way a partner would.
-func exec(tx dialect.Tx, ctx context.Context, stmt string) (int64, error) { return tx.(*Tx).x.Exec(ctx, stmt) }
+func exec(tx dialect.Tx, ctx context.Context, stmt string) (int64, error) {
+	return tx.(*Tx).x.Exec(ctx, stmt)
+}
 
 // parseStoredDateTime reads a stored datetime.
 func parseStoredDateTime(s string) (any, error) { return readDateTime(s) }
@@ -856,4 +858,3 @@ func hostileTable() dialect.Table {
 	}
 	return dialect.Table{Name: `order "of" [user]`, Columns: cols, Key: []int{0, 1}}
 }
-
