@@ -17,7 +17,7 @@ import (
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
 // failed one, which is harmless because I and U are upserts.
 func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) error {
-	t, err := e.tenant(ctx, call.Tenant)
+	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
@@ -45,8 +45,8 @@ func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contra
 // a repopulation (it stored an LSN where -1 was stored).
 func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (repopulated bool, err error) {
 	name := b.Table.Name
-	if name == "" {
-		return false, fmt.Errorf("a batch has no table name")
+	if err := t.checkTableName(name); err != nil {
+		return false, err
 	}
 	inserts, updates, deletes := b.Rows.Counts()
 	// A batch that stores no LSN may commit without waiting for durability: if it is lost in a crash,

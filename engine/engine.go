@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
@@ -30,13 +32,17 @@ type Route struct {
 	Schema string
 	// MaxConns bounds the tenant's connection pool (0: the dialect's default).
 	MaxConns int
-	// Paused tenants are asked to skip their cycles (Authenticate answers doNotReplicate).
+	// Paused tenants are asked to skip their cycles (Authenticate answers doNotReplicate), and every
+	// call that would write to their mirror is refused.
 	Paused bool
 }
 
-// Hooks are SQL statements run in a tenant's mirror after an event. "{table}" is replaced by the quoted
-// table name. A failing hook is logged and does not fail the call: the data change it follows is
-// already committed.
+// Hooks are SQL statements run in a tenant's mirror after an event. Two placeholders stand for the
+// event's table: "{table}" is replaced by the table's quoted (and, where the mirror needs it,
+// qualified) identifier, for use where SQL wants a table, and "{table_literal}" by its name as a
+// quoted string literal, for use where SQL wants a value (VALUES ('{table}') would be wrong: write
+// VALUES ({table_literal})). A failing hook is logged and does not fail the call: the data change it
+// follows is already committed.
 type Hooks struct {
 	AfterWipe  []string
 	AfterCycle []string
@@ -73,7 +79,14 @@ type Engine struct {
 	tenants map[string]*tenant
 
 	locksMu sync.Mutex
-	locks   map[string]*sync.Mutex
+	locks   map[string]*tableMutex
+}
+
+// tableMutex is the process lock of one (tenant, table); it is removed from the map when no call holds
+// or waits for it, so that names sent once do not stay in memory.
+type tableMutex struct {
+	sync.Mutex
+	refs int
 }
 
 var _ contract.Handler = (*Engine)(nil)
@@ -135,7 +148,7 @@ func New(opts Options) (*Engine, error) {
 		log:     opts.Logger,
 		metrics: newMetrics(),
 		tenants: map[string]*tenant{},
-		locks:   map[string]*sync.Mutex{},
+		locks:   map[string]*tableMutex{},
 	}, nil
 }
 
@@ -168,6 +181,21 @@ func (e *Engine) RouteFor(name string) (Route, error) {
 		return *e.opts.Default, nil
 	}
 	return Route{}, fmt.Errorf("tenant %q: %w", name, contract.ErrUnknownTenant)
+}
+
+// ErrPaused is returned (wrapped) for a call that would write to the mirror of a paused tenant.
+var ErrPaused = errors.New("the tenant is paused by the operator of this mirror; nothing was written")
+
+// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant.
+func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
+	route, err := e.RouteFor(name)
+	if err != nil {
+		return nil, err
+	}
+	if route.Paused {
+		return nil, fmt.Errorf("tenant %s: %w", name, ErrPaused)
+	}
+	return e.tenant(ctx, name)
 }
 
 // tenant opens (once) and returns the tenant's mirror, with mirrorsink's own tables migrated.
@@ -248,17 +276,58 @@ func (e *Engine) migrate(ctx context.Context, t *tenant) error {
 
 func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
 
-// tableLock returns the process mutex of one (tenant, table).
-func (e *Engine) tableLock(tenant, table string) *sync.Mutex {
+// lockTable takes the process mutex of one (tenant, table) and returns its release.
+func (e *Engine) lockTable(tenant, table string) (unlock func()) {
 	key := tenant + "\x00" + table
 	e.locksMu.Lock()
-	defer e.locksMu.Unlock()
 	m, ok := e.locks[key]
 	if !ok {
-		m = &sync.Mutex{}
+		m = &tableMutex{}
 		e.locks[key] = m
 	}
-	return m
+	m.refs++
+	e.locksMu.Unlock()
+	m.Lock()
+	return func() {
+		m.Unlock()
+		e.locksMu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(e.locks, key)
+		}
+		e.locksMu.Unlock()
+	}
+}
+
+// LockedNames returns how many (tenant, table) process locks exist now: held, waited for, or leaked.
+// Tests use it to prove that names are not kept.
+func (e *Engine) LockedNames() int {
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	return len(e.locks)
+}
+
+// checkTableName refuses a table name that the tenant's mirror cannot hold, before any state is kept
+// for it. The message does not repeat a huge name in full.
+func (t *tenant) checkTableName(name string) error {
+	if name == "" {
+		return errors.New("a table has no name")
+	}
+	if _, err := t.names.Table(name); err != nil {
+		return fmt.Errorf("table %s: %w", shortName(name), err)
+	}
+	return nil
+}
+
+// shortName quotes a name for a message, cut to 80 bytes on a character boundary.
+func shortName(name string) string {
+	if len(name) <= 80 {
+		return strconv.Quote(name)
+	}
+	cut := 80
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return strconv.Quote(name[:cut]) + fmt.Sprintf("… (%d bytes)", len(name))
 }
 
 // begin starts a transaction, trying again a few times: a pooled connection may have died (a restarted
@@ -289,9 +358,7 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 // of fn is committed unless it returns nil; the commit has the durability d.
 func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) (err error) {
 	if table != "" {
-		mu := e.tableLock(t.name, table)
-		mu.Lock()
-		defer mu.Unlock()
+		defer e.lockTable(t.name, table)()
 	}
 	tx, err := e.begin(ctx, t)
 	if err != nil {

@@ -32,13 +32,16 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract
 // TableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
 // and answers every requested table's LSN (-1 where SuperOffice must wipe and resend).
 func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) ([]contract.TableLSN, error) {
-	t, err := e.tenant(ctx, call.Tenant)
+	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
 	}
 	models := make([]*tableModel, len(tables))
 	seen := make(map[string]bool, len(tables))
 	for i, ts := range tables {
+		if err := t.checkTableName(ts.Name); err != nil {
+			return nil, err
+		}
 		if seen[ts.Name] {
 			return nil, fmt.Errorf("table %q appears twice in the request", ts.Name)
 		}
@@ -48,9 +51,6 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		}
 		if models[i], err = buildModel(ts, e.opts.Keys[ts.Name]); err != nil {
 			return nil, err
-		}
-		if _, err := t.names.Table(ts.Name); err != nil {
-			return nil, fmt.Errorf("table %q: %w", ts.Name, err)
 		}
 	}
 
@@ -214,8 +214,11 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 
 // Wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.
 func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) error {
-	t, err := e.tenant(ctx, call.Tenant)
+	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
+		return err
+	}
+	if err := t.checkTableName(table); err != nil {
 		return err
 	}
 	var m *tableModel
@@ -250,7 +253,7 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) err
 
 // ReplicationCompleted records the cycle and runs the after-cycle hooks.
 func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) error {
-	t, err := e.tenant(ctx, call.Tenant)
+	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
@@ -286,18 +289,19 @@ func (e *Engine) runHooks(ctx context.Context, t *tenant, hooks []string, table 
 	if len(hooks) == 0 {
 		return
 	}
-	quoted := ""
+	quoted, literal := "", ""
 	if table != "" {
 		q, err := t.names.Table(table)
 		if err != nil {
 			e.log.Warn("hook skipped", "tenant", t.name, "table", table, "err", err)
 			return
 		}
-		quoted = q
+		quoted, literal = q, t.names.Literal(table)
 	}
+	fill := strings.NewReplacer("{table_literal}", literal, "{table}", quoted)
 	err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
 		for _, h := range hooks {
-			if err := tx.RunStatement(ctx, strings.ReplaceAll(h, "{table}", quoted)); err != nil {
+			if err := tx.RunStatement(ctx, fill.Replace(h)); err != nil {
 				return fmt.Errorf("hook %q: %w", h, err)
 			}
 		}
