@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mirrorsink/mirrorsink/contract"
@@ -72,7 +73,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 			return err
 		}
 		repopulated = r.LSN == -1 && b.LSN > 0
-		a := &applier{table: m.table, rows: b.Rows}
+		a := &applier{table: m.table, rows: b.Rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
 		if r.LSN == -1 && updates == 0 && deletes == 0 && inserts > 0 {
 			err := a.bulk(ctx, tx)
 			if err == nil {
@@ -87,6 +88,11 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		}
 		if err := a.upsertAndDelete(ctx, tx, inserts+updates, deletes); err != nil {
 			return err
+		}
+		if a.merged > 0 {
+			e.metrics.keysMerged.Add(int64(a.merged))
+			e.log.Warn("rows whose keys differ only below the target's time precision were merged; the last one was kept",
+				"tenant", t.name, "table", name, "rows", a.merged)
 		}
 		e.metrics.rowsUpserted.Add(int64(inserts + updates))
 		e.metrics.rowsDeleted.Add(int64(deletes))
@@ -129,6 +135,12 @@ func (e *Engine) finishBatch(ctx context.Context, tx dialect.Tx, table string, l
 type applier struct {
 	table dialect.Table
 	rows  contract.Rows
+	// microKeys says that the target keeps times to the microsecond, so that two keys 100 ns apart are
+	// one key in the mirror.
+	microKeys bool
+	// merged counts rows superseded by a later row whose key differs from theirs only below the
+	// target's time precision.
+	merged int
 	// skip marks rows superseded by a later row with the same key in the same batch.
 	skip map[int]bool
 }
@@ -170,7 +182,9 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 }
 
 // findSuperseded marks every row whose key appears again later in the batch: a row changed several
-// times should arrive once, in its final state, but if it does not, the last one wins.
+// times should arrive once, in its final state, but if it does not, the last one wins. Keys are
+// compared as the target stores them: on a target that keeps times to the microsecond, two keys
+// 100 ns apart are the same row, and the later one wins too.
 func (a *applier) findSuperseded() error {
 	if a.rows.Len() < 2 {
 		return nil
@@ -178,22 +192,55 @@ func (a *applier) findSuperseded() error {
 	defer a.rows.Reset()
 	src := a.source(nil, a.table.Key)
 	last := make(map[string]int, a.rows.Len())
-	var buf []byte
+	// lastExact holds, where the stored key is not the exact one, the exact key of the row in last.
+	lastExact := map[string]string{}
+	var exact, stored []byte
 	for src.Next() {
 		vals, err := src.Values()
 		if err != nil {
 			return src.explain(err)
 		}
-		buf = appendKey(buf[:0], vals)
-		if prev, dup := last[string(buf)]; dup {
+		exact = appendKey(exact[:0], vals)
+		stored = exact
+		if a.microKeys {
+			stored = appendKey(nil, roundKeyTimes(vals))
+		}
+		if prev, dup := last[string(stored)]; dup {
 			if a.skip == nil {
 				a.skip = map[int]bool{}
 			}
 			a.skip[prev] = true
+			prevExact, rounded := lastExact[string(stored)]
+			if !rounded {
+				prevExact = string(stored)
+			}
+			if prevExact != string(exact) {
+				a.merged++
+			}
 		}
-		last[string(buf)] = src.index
+		last[string(stored)] = src.index
+		if a.microKeys && string(stored) != string(exact) {
+			lastExact[string(stored)] = string(exact)
+		} else {
+			delete(lastExact, string(stored))
+		}
 	}
 	return src.Err()
+}
+
+// roundKeyTimes rounds the time values of a key to the microsecond, as a target that keeps
+// microseconds stores them (half up, like typemap.RoundToMicro). vals is modified in place: it is the
+// source's reused slice, read once per row.
+func roundKeyTimes(vals []any) []any {
+	for i, v := range vals {
+		switch x := v.(type) {
+		case time.Time:
+			vals[i] = typemap.RoundToMicro(x)
+		case typemap.TimeOfDay:
+			vals[i] = x.RoundToMicro()
+		}
+	}
+	return vals
 }
 
 // appendKey appends a canonical, unambiguous text form of a key's decoded values.
@@ -204,6 +251,11 @@ func appendKey(buf []byte, vals []any) []byte {
 			buf = strconv.AppendInt(buf, x, 10)
 		case string:
 			buf = strconv.AppendQuote(buf, x)
+		case time.Time:
+			// The instant and the offset, exactly: %v would print the location's name.
+			buf = x.UTC().AppendFormat(buf, time.RFC3339Nano)
+			_, off := x.Zone()
+			buf = strconv.AppendInt(append(buf, '@'), int64(off), 10)
 		default:
 			buf = fmt.Appendf(buf, "%T:%v", v, v)
 		}

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +63,13 @@ type Options struct {
 	KeepMissingTables bool
 	// SchemaWorkers bounds how many tables one TableSchema call creates or changes at once (default 4).
 	SchemaWorkers int
+	// ConnectTimeout bounds opening a tenant's mirror: connecting, creating its database and migrating
+	// mirrorsink's own tables (default 10 s). A tenant whose database does not answer fails its own
+	// calls within it, and never holds up another tenant's.
+	ConnectTimeout time.Duration
+	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
+	// 30 s), so that a stalled server fails the call instead of holding it.
+	MetaTimeout time.Duration
 	Hooks         Hooks
 	Logger        *slog.Logger
 	// Now is the clock (tests pin it).
@@ -76,7 +85,7 @@ type Engine struct {
 	metrics *Metrics
 
 	mu      sync.Mutex
-	tenants map[string]*tenant
+	tenants map[string]*tenantSlot
 
 	locksMu sync.Mutex
 	locks   map[string]*tableMutex
@@ -121,6 +130,12 @@ func New(opts Options) (*Engine, error) {
 	if opts.SchemaWorkers <= 0 {
 		opts.SchemaWorkers = 4
 	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.MetaTimeout <= 0 {
+		opts.MetaTimeout = 30 * time.Second
+	}
 	check := func(what string, r Route) error {
 		if _, err := dialect.Lookup(r.Dialect); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
@@ -142,32 +157,31 @@ func New(opts Options) (*Engine, error) {
 		if err := check("default route", *opts.Default); err != nil {
 			return nil, err
 		}
+		if !opts.Default.perTenant() {
+			return nil, errors.New("default route: its dsn (or schema) has no {ctx}, so every tenant would share one mirror " +
+				"and each tenant's TableSchema would drop the others' tables; put {ctx} in the database name, file name or schema")
+		}
+	}
+	// Two named tenants must not share a mirror either.
+	mirrors := map[[2]string]string{}
+	for _, name := range slices.Sorted(maps.Keys(opts.Tenants)) {
+		dsn, schema := opts.Tenants[name].Resolve(name)
+		if other, dup := mirrors[[2]string{dsn, schema}]; dup {
+			return nil, fmt.Errorf("tenants %s and %s: their routes name the same mirror (the same dsn and schema); each tenant needs its own, e.g. with {ctx} in the dsn", other, name)
+		}
+		mirrors[[2]string{dsn, schema}] = name
 	}
 	return &Engine{
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newMetrics(),
-		tenants: map[string]*tenant{},
+		tenants: map[string]*tenantSlot{},
 		locks:   map[string]*tableMutex{},
 	}, nil
 }
 
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() *Metrics { return e.metrics }
-
-// Close closes every open tenant mirror.
-func (e *Engine) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var errs []error
-	for name, t := range e.tenants {
-		if err := t.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("tenant %s: %w", name, err))
-		}
-		delete(e.tenants, name)
-	}
-	return errors.Join(errs...)
-}
 
 // RouteFor returns the route of a tenant, or contract.ErrUnknownTenant.
 func (e *Engine) RouteFor(name string) (Route, error) {
@@ -198,46 +212,17 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	return e.tenant(ctx, name)
 }
 
-// tenant opens (once) and returns the tenant's mirror, with mirrorsink's own tables migrated.
-func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if t, ok := e.tenants[name]; ok {
-		return t, nil
-	}
-	route, err := e.RouteFor(name)
-	if err != nil {
-		return nil, err
-	}
-	d, err := dialect.Lookup(route.Dialect)
-	if err != nil {
-		return nil, err
-	}
-	dsn, schema := route.Resolve(name)
-	store, err := d.Open(ctx, dsn, dialect.OpenOptions{
-		Tenant:   name,
-		Schema:   schema,
-		MaxConns: route.MaxConns,
-		Logger:   e.log.With("tenant", name),
-		Events:   e.metrics.events(),
-	})
-	if err != nil {
-		// The dialect's message may hold the DSN; it goes to the log, never to SuperOffice.
-		e.log.Error("cannot open tenant mirror", "tenant", name, "dialect", route.Dialect, "err", err)
-		return nil, fmt.Errorf("the mirror database of tenant %s cannot be opened (see the service log)", name)
-	}
-	t := &tenant{name: name, route: route, dialect: d, store: store, names: store.Names(), own: dialect.MetaTables(name), models: map[string]*tableModel{}}
-	if err := e.migrate(ctx, t); err != nil {
-		store.Close()
-		return nil, err
-	}
-	e.tenants[name] = t
-	return t, nil
-}
-
 // ctxSpellings are the spellings of the tenant placeholder: URL builders (net/url, go-sql-driver's
 // FormatDSN) escape the braces of "{ctx}", so the escaped forms stand for the tenant too.
 var ctxSpellings = []string{"{ctx}", "%7Bctx%7D", "%7bctx%7d"}
+
+// perTenant reports whether the route gives each tenant a mirror of its own ({ctx} in its DSN or
+// schema).
+func (r Route) perTenant() bool {
+	dsnA, schemaA := r.Resolve("a")
+	dsnB, schemaB := r.Resolve("b")
+	return dsnA != dsnB || schemaA != schemaB
+}
 
 // Resolve returns the route's DSN and schema for one tenant, the placeholder replaced.
 func (r Route) Resolve(tenant string) (dsn, schema string) {
@@ -351,6 +336,14 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 		}
 	}
 	return nil, fmt.Errorf("tenant %s: begin: %w", t.name, err)
+}
+
+// metaTx runs fn in a transaction that only reads or writes mirrorsink's own tables, bounded by
+// MetaTimeout.
+func (e *Engine) metaTx(ctx context.Context, t *tenant, fn func(ctx context.Context, tx dialect.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.MetaTimeout)
+	defer cancel()
+	return e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error { return fn(ctx, tx) })
 }
 
 // inTx runs fn in one transaction that holds the lock of table (a table name, or one of the engine's

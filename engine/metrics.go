@@ -16,7 +16,7 @@ type Metrics struct {
 	wipes, cycles, hookFailures         atomic.Int64
 	tablesCreated, tablesAltered        atomic.Int64
 	tablesRecreated, tablesDropped      atomic.Int64
-	nulsReplaced                        atomic.Int64
+	nulsReplaced, keysMerged            atomic.Int64
 }
 
 func newMetrics() *Metrics { return &Metrics{} }
@@ -55,6 +55,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_tables_altered_total", "Tables changed in place.", m.tablesAltered.Load()},
 		{"mirrorsink_tables_recreated_total", "Tables dropped and recreated for a schema change.", m.tablesRecreated.Load()},
 		{"mirrorsink_tables_dropped_total", "Tables dropped because the source no longer has them.", m.tablesDropped.Load()},
+		{"mirrorsink_keys_merged_at_target_precision_total", "Rows superseded in their batch by a later row whose key differs only below the target's time precision (e.g. 100 ns apart on a microsecond target).", m.keysMerged.Load()},
 		{"mirrorsink_nul_characters_replaced_total", "NUL characters replaced with U+FFFD for targets that cannot store them.", m.nulsReplaced.Load()},
 	}
 	for _, c := range counters {

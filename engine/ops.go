@@ -31,31 +31,51 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract
 
 // TableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
 // and answers every requested table's LSN (-1 where SuperOffice must wipe and resend).
+//
+// One table's failure is that table's alone: the other tables of the call are reconciled and
+// committed, and the call then fails naming the tables that did not make it, so that the next cycle
+// retries just those (the others answer their stored LSN at once).
 func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) ([]contract.TableLSN, error) {
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
 	}
+	if len(tables) == 0 {
+		// Every mirrored table would count as deleted at the source and be dropped: a truncated or
+		// broken request must not destroy a mirror.
+		return nil, errors.New("the TableSchema request names no tables; it is refused and nothing was changed " +
+			"(an empty request would drop every mirrored table)")
+	}
+	var failed tableFailures
 	models := make([]*tableModel, len(tables))
-	seen := make(map[string]bool, len(tables))
+	seen := make(map[string]bool, len(tables))     // exact names requested
+	folded := make(map[string]string, len(tables)) // the database's form of each name → the first name with it
 	for i, ts := range tables {
 		if err := t.checkTableName(ts.Name); err != nil {
-			return nil, err
+			failed.add(ts.Name, err)
+			continue
 		}
 		if seen[ts.Name] {
-			return nil, fmt.Errorf("table %q appears twice in the request", ts.Name)
+			return nil, fmt.Errorf("table %q appears twice in the request; nothing was changed", ts.Name)
 		}
 		seen[ts.Name] = true
 		if t.isOwnTable(ts.Name) {
-			return nil, fmt.Errorf("table %q has the name of mirrorsink's own metadata table", ts.Name)
+			failed.add(ts.Name, errors.New("it has the name of one of mirrorsink's own metadata tables"))
+			continue
 		}
+		f := t.names.Fold(ts.Name)
+		if first, dup := folded[f]; dup {
+			failed.add(ts.Name, fmt.Errorf("the mirror's database does not tell its name from table %q's (names differ only in case); it is refused, and %q is kept", first, first))
+			continue
+		}
+		folded[f] = ts.Name
 		if models[i], err = buildModel(ts, e.opts.Keys[ts.Name]); err != nil {
-			return nil, err
+			failed.add(ts.Name, err)
 		}
 	}
 
 	var stored map[string]dialect.TableMeta
-	if err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
+	if err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		var err error
 		stored, err = tx.Meta().Tables(ctx)
 		return err
@@ -63,63 +83,130 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		return nil, fmt.Errorf("tenant %s: %w", t.name, err)
 	}
 
-	answer := make([]contract.TableLSN, len(tables))
-	var work []int
-	for i, m := range models {
-		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash {
-			answer[i] = contract.TableLSN{Table: m.table.Name, LSN: r.LSN}
+	answer := make([]contract.TableLSN, 0, len(tables))
+	var work []*tableModel
+	for _, m := range models {
+		if m == nil {
 			continue
 		}
-		work = append(work, i)
+		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash {
+			answer = append(answer, contract.TableLSN{Table: m.table.Name, LSN: r.LSN})
+			continue
+		}
+		work = append(work, m)
 	}
-	if err := e.parallel(ctx, len(work), func(ctx context.Context, k int) error {
-		i := work[k]
-		lsn, err := e.reconcile(ctx, t, models[i])
-		answer[i] = contract.TableLSN{Table: models[i].table.Name, LSN: lsn}
+	lsns := make([]int64, len(work))
+	errs := e.parallel(ctx, len(work), func(ctx context.Context, k int) error {
+		var err error
+		lsns[k], err = e.reconcile(ctx, t, work[k])
 		return err
-	}); err != nil {
-		return nil, err
+	})
+	for k, m := range work {
+		if errs[k] != nil {
+			failed.add(m.table.Name, errs[k])
+			continue
+		}
+		answer = append(answer, contract.TableLSN{Table: m.table.Name, LSN: lsns[k]})
 	}
 
 	if !e.opts.KeepMissingTables {
-		var gone []string
-		for name := range stored {
-			if !seen[name] {
-				gone = append(gone, name)
-			}
+		e.dropMissing(ctx, t, stored, seen, folded, &failed)
+	}
+	if err := failed.err(len(tables)); err != nil {
+		return nil, err
+	}
+	// Answer in request order.
+	byName := make(map[string]int64, len(answer))
+	for _, a := range answer {
+		byName[a.Table] = a.LSN
+	}
+	out := make([]contract.TableLSN, len(tables))
+	for i, ts := range tables {
+		out[i] = contract.TableLSN{Table: ts.Name, LSN: byName[ts.Name]}
+	}
+	return out, nil
+}
+
+// dropMissing drops the stored tables that the request no longer names: they were deleted at the
+// source. A stored table whose name the database does not tell from a requested one's is the same
+// table to the database: only its metadata row goes.
+func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]dialect.TableMeta, seen map[string]bool, folded map[string]string, failed *tableFailures) {
+	var gone []string
+	for name := range stored {
+		if !seen[name] {
+			gone = append(gone, name)
 		}
-		sort.Strings(gone)
-		for _, name := range gone {
-			if err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+	}
+	sort.Strings(gone)
+	for _, name := range gone {
+		_, sameTable := folded[t.names.Fold(name)]
+		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+			if !sameTable {
 				if err := tx.Tables().Drop(ctx, name); err != nil {
 					return fmt.Errorf("drop table %q: %w", name, err)
 				}
-				return tx.Meta().DeleteTable(ctx, name)
-			}); err != nil {
-				return nil, err
 			}
-			e.log.Info("dropped a table that the source no longer has", "tenant", t.name, "table", name)
-			e.metrics.tablesDropped.Add(1)
+			return tx.Meta().DeleteTable(ctx, name)
+		})
+		if err != nil {
+			failed.add(name, err)
+			continue
 		}
+		e.log.Info("dropped a table that the source no longer has", "tenant", t.name, "table", name)
+		e.metrics.tablesDropped.Add(1)
 	}
-	return answer, nil
 }
 
-// parallel runs fn for 0..n-1 on at most SchemaWorkers goroutines and returns the first error.
-func (e *Engine) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+// tableFailures collects the tables of one call that failed, and why.
+type tableFailures struct {
+	names []string
+	errs  []error
+}
+
+func (f *tableFailures) add(name string, err error) {
+	f.names = append(f.names, name)
+	f.errs = append(f.errs, err)
+}
+
+// err summarises the failures for SuperOffice (the message names every failed table; the service cuts
+// it to its ErrorMessage limit) and for the log; nil when there were none.
+func (f *tableFailures) err(total int) error {
+	if len(f.names) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d tables failed (the others were applied):", len(f.names), total)
+	for i, name := range f.names {
+		fmt.Fprintf(&b, " table %s: %v;", shortName(name), f.errs[i])
+	}
+	return &TableErrors{msg: strings.TrimSuffix(b.String(), ";"), Tables: f.names, errs: f.errs}
+}
+
+// TableErrors is a call that failed for some of its tables only.
+type TableErrors struct {
+	// Tables are the tables that failed.
+	Tables []string
+	msg    string
+	errs   []error
+}
+
+func (e *TableErrors) Error() string { return e.msg }
+
+// Unwrap returns each table's error.
+func (e *TableErrors) Unwrap() []error { return e.errs }
+
+// parallel runs fn for 0..n-1 on at most SchemaWorkers goroutines and returns each one's error. A
+// failure does not stop the others; the call's context does.
+func (e *Engine) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) []error {
+	errs := make([]error, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	workers := min(e.opts.SchemaWorkers, n)
-	for range workers {
+	for range min(e.opts.SchemaWorkers, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := fn(ctx, i); err != nil {
-					cancel(err)
-				}
+				errs[i] = fn(ctx, i)
 			}
 		}()
 	}
@@ -128,15 +215,15 @@ feed:
 		select {
 		case next <- i:
 		case <-ctx.Done():
+			for ; i < n; i++ {
+				errs[i] = ctx.Err()
+			}
 			break feed
 		}
 	}
 	close(next)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return ctx.Err()
+	return errs
 }
 
 // reconcile brings one table to the requested schema and returns the LSN to answer.
@@ -268,7 +355,7 @@ func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, c
 		return err
 	}
 	now := e.now()
-	err = e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
+	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		err := tx.Meta().RecordCycle(ctx, dialect.Cycle{ID: now.UnixNano(), Completed: now, Tables: int64(len(changed)),
 			Inserts: ins, Updates: upd, Deletes: del, Summary: string(summary)})
 		if err != nil {

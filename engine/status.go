@@ -55,7 +55,7 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 		return TenantStatus{}, err
 	}
 	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
-	err = e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
+	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		meta, err := tx.Meta().Tables(ctx)
 		if err != nil {
 			return err

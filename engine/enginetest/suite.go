@@ -52,6 +52,7 @@ func Run(t *testing.T, tgt Target) {
 		{"HostileIdentifiers", testHostile},
 		{"StatusAndResync", testStatusResync},
 		{"ParallelTables", testParallel},
+		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
