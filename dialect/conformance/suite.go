@@ -354,6 +354,12 @@ func testMeta(t *testing.T, h *harness) {
 	h.do(func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
 	changed := time.Date(2026, 5, 18, 10, 40, 43, 123456000, time.UTC)
 	applied := changed.Add(time.Hour)
+	// A third table whose name differs from contact's in case only: the engine never stores two names
+	// the database folds together, so it is used only where the database tells them apart.
+	third := "Contact"
+	if h.store.Names().Fold(third) == h.store.Names().Fold("contact") {
+		third = "Company"
+	}
 	h.do(func(tx dialect.Tx) error {
 		m := tx.Meta()
 		all, err := m.Tables(h.ctx)
@@ -363,7 +369,7 @@ func testMeta(t *testing.T, h *harness) {
 		if _, ok, err := m.Table(h.ctx, "contact"); ok || err != nil {
 			return fmt.Errorf("Table of an unknown table: ok %v, err %v", ok, err)
 		}
-		for _, name := range []string{"contact", "person", "Contact"} {
+		for _, name := range []string{"contact", "person", third} {
 			if err := m.PutTable(h.ctx, dialect.TableMeta{Table: name, LSN: -1, SchemaHash: strings.Repeat("a", 64), SchemaJSON: `{"columns":[]}`, SchemaChanged: changed}); err != nil {
 				return err
 			}
@@ -398,8 +404,8 @@ func testMeta(t *testing.T, h *harness) {
 		if err != nil || !ok || p.LSN != -1 || !p.LastApplied.Equal(applied) || !p.SchemaChanged.Equal(changed) {
 			return fmt.Errorf("person's row %+v (ok %v, err %v)", p, ok, err)
 		}
-		if up, ok, err := m.Table(h.ctx, "Contact"); err != nil || !ok || up.LSN != -1 || !up.LastApplied.IsZero() {
-			return fmt.Errorf("Contact's row (names differ only in case) %+v (ok %v, err %v)", up, ok, err)
+		if up, ok, err := m.Table(h.ctx, third); err != nil || !ok || up.LSN != -1 || !up.LastApplied.IsZero() {
+			return fmt.Errorf("%s's row %+v (ok %v, err %v)", third, up, ok, err)
 		}
 		if n, err := m.ResetLSN(h.ctx, "contact"); err != nil || n != 1 {
 			return fmt.Errorf("ResetLSN of one table: %d, %v", n, err)
@@ -433,7 +439,7 @@ func testMeta(t *testing.T, h *harness) {
 		if err != nil {
 			return err
 		}
-		if len(all) != 2 || all["contact"].LSN != -1 || all["Contact"].LSN != -1 {
+		if len(all) != 2 || all["contact"].LSN != -1 || all[third].LSN != -1 {
 			return fmt.Errorf("after the resets: %+v", all)
 		}
 		return nil

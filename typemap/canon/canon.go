@@ -47,7 +47,7 @@ func Value(t typemap.Type, v any, l Losses) (string, error) {
 		return canonText(t, x, l)
 	case []byte:
 		if t.IsBinary() {
-			return hex.EncodeToString(x), nil
+			return canonBinary(t, x), nil
 		}
 		if t.Kind == typemap.UniqueIdentifier && len(x) == 16 {
 			return typemap.UUID(x).String(), nil
@@ -222,7 +222,9 @@ func canonText(t typemap.Type, s string, l Losses) (string, error) {
 		}
 		return "", fmt.Errorf("%s text %q", t, s)
 	case t.IsBinary():
-		return hex.EncodeToString([]byte(s)), nil
+		return canonBinary(t, []byte(s)), nil
+	case t.Kind == typemap.Geography || t.Kind == typemap.Geometry:
+		return canonSpatial(s), nil
 	case t.Kind == typemap.UniqueIdentifier:
 		return strings.ToLower(strings.Trim(s, "{}")), nil
 	}
@@ -253,4 +255,36 @@ func Decimal(s string) string {
 		return "-" + whole
 	}
 	return whole
+}
+
+// canonBinary is lower-case hex; a binary(n) value is padded with zero bytes to n, as SQL Server
+// stores it (binary(n) is fixed length, like char(n), whose trailing blanks canon drops).
+func canonBinary(t typemap.Type, b []byte) string {
+	if t.Kind == typemap.Binary && t.Length > len(b) {
+		b = append(b[:len(b):len(b)], make([]byte, t.Length-len(b))...)
+	}
+	return hex.EncodeToString(b)
+}
+
+// canonSpatial normalises the whitespace of well-known text, which SQL Server rewrites in its own
+// spelling ("POINT(10 59)" reads back as "POINT (10 59)"): no space before "(" or after "," or "(",
+// and single spaces elsewhere.
+func canonSpatial(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.TrimSpace(s) {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			space = true
+			continue
+		}
+		if space {
+			prev := b.String()
+			if r != '(' && r != ')' && r != ',' && prev != "" && !strings.HasSuffix(prev, "(") && !strings.HasSuffix(prev, ",") {
+				b.WriteByte(' ')
+			}
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
