@@ -503,7 +503,9 @@ func (s SQL) addColumn(table string, c typemap.Column) (string, []dialect.Warnin
 }
 
 // dropDefault renders a batch that drops the DEFAULT constraint of a column, whatever its name (ours,
-// or one the server generated), and does nothing when there is none.
+// or one the server generated), and does nothing when there is none. The constraint's name is known
+// only on the server, so the ALTER TABLE is built there, in a variable that sp_executesql runs: EXEC
+// and sp_executesql take a literal or a variable, never an expression.
 func (s SQL) dropDefault(table, column string) (string, error) {
 	tn, err := s.Table(table)
 	if err != nil {
@@ -515,7 +517,9 @@ func (s SQL) dropDefault(table, column string) (string, error) {
 	return "DECLARE @df sysname = (SELECT dc.name FROM sys.default_constraints AS dc" +
 		" JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id" +
 		" WHERE dc.parent_object_id = OBJECT_ID(" + literal(tn) + ", N'U') AND c.name = " + literal(column) + ");\n" +
-		"IF @df IS NOT NULL EXEC(N'ALTER TABLE " + strings.ReplaceAll(tn, "'", "''") + " DROP CONSTRAINT ' + QUOTENAME(@df))", nil
+		"IF @df IS NOT NULL\nBEGIN\n" +
+		"    DECLARE @stmt nvarchar(max) = " + literal("ALTER TABLE "+tn+" DROP CONSTRAINT ") + " + QUOTENAME(@df);\n" +
+		"    EXEC sp_executesql @stmt;\nEND", nil
 }
 
 // dropColumn renders the statements that drop a column: its default constraint first, which SQL

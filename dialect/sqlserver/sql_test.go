@@ -211,6 +211,66 @@ func TestGoldenSession(t *testing.T) {
 	golden.Assert(t, "../../testdata/golden/sqlserver/session.sql", []byte(s.String()))
 }
 
+// TestDynamicSQLIsValid checks every statement of every scenario, and of the session, for the
+// mistake of the old DropDefault: EXEC(…) takes string literals and variables only, never an
+// expression such as N'…' + QUOTENAME(@x) (Msg 102).
+func TestDynamicSQLIsValid(t *testing.T) {
+	scenarios, err := conformance.Scenarios()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, sc := range scenarios {
+		out, err := render(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, out)
+	}
+	create, _ := createSchema("it's ]")
+	drop, _ := SQL{Schema: "s'"}.dropDefault("t'", "c'")
+	texts = append(texts, create, drop)
+	for _, text := range texts {
+		for rest := text; ; {
+			i := strings.Index(rest, "EXEC(")
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len("EXEC("):]
+			n := literalLen(rest)
+			if n == 0 || !strings.HasPrefix(rest[n:], ")") {
+				t.Errorf("EXEC( is not followed by one string literal and ')': %.80s", rest)
+			}
+		}
+	}
+	if !strings.Contains(drop, "EXEC sp_executesql @stmt") {
+		t.Errorf("the dropped default's statement is not run from a variable:\n%s", drop)
+	}
+}
+
+// literalLen returns the length of the T-SQL string literal (N'…' or '…', quotes doubled) at the
+// start of s, or 0 when there is none.
+func literalLen(s string) int {
+	i := 0
+	if strings.HasPrefix(s, "N") {
+		i++
+	}
+	if i >= len(s) || s[i] != '\'' {
+		return 0
+	}
+	for i++; i < len(s); i++ {
+		if s[i] != '\'' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\'' {
+			i++
+			continue
+		}
+		return i + 1
+	}
+	return 0
+}
+
 func TestQuote(t *testing.T) {
 	for name, want := range map[string]string{
 		"user": "[user]", "MixedCase": "[MixedCase]", "a]b": "[a]]b]", "]]": "[]]]]]", "[x]": "[[x]]]",

@@ -41,7 +41,11 @@ SELECT CONVERT(int, COLLATIONPROPERTY(CONVERT(nvarchar(128), DATABASEPROPERTYEX(
 
 -- drop the default of a column of a table whose name holds ] and '
 DECLARE @df sysname = (SELECT dc.name FROM sys.default_constraints AS dc JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id WHERE dc.parent_object_id = OBJECT_ID(N'[tenant one].[Order Details]]; DROP TABLE [x]] --'']', N'U') AND c.name = N'quote''single]');
-IF @df IS NOT NULL EXEC(N'ALTER TABLE [tenant one].[Order Details]]; DROP TABLE [x]] --''] DROP CONSTRAINT ' + QUOTENAME(@df));
+IF @df IS NOT NULL
+BEGIN
+    DECLARE @stmt nvarchar(max) = N'ALTER TABLE [tenant one].[Order Details]]; DROP TABLE [x]] --''] DROP CONSTRAINT ' + QUOTENAME(@df);
+    EXEC sp_executesql @stmt;
+END;
 
 -- drop that table
 IF OBJECT_ID(N'[tenant one].[Order Details]]; DROP TABLE [x]] --'']', N'U') IS NOT NULL DROP TABLE [tenant one].[Order Details]]; DROP TABLE [x]] --'];
