@@ -207,7 +207,7 @@ func edgeRows() [][]any {
 			time.Date(2020, 1, 1, 1, 0, 0, 100, off),
 			"Søt       ", "Жук😀     ", "Ære, €, and ' quote", "nul\x00 and 😀 and 名前", strings.Repeat("v", 9000), strings.Repeat("ø", 5000),
 			"text ø", "ntext 名前", []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, []byte{}, make([]byte, 10000), []byte{0xff},
-			[]byte{0, 0, 0, 0, 0, 0, 7, 0xd1}, u, "<a b=\"1\">ø</a>", "/1/2/", "POINT (10 59)", "LINESTRING (0 0, 1 1)", "variant", "sysname_x"},
+			[]byte{0, 0, 0, 0, 0, 0, 7, 0xd1}, u, "<a b=\"1\">ø</a>", "/1/2/", "POINT (10 59)", "LINESTRING (0 0, 1 1)", strings.Repeat("é", 4000), "sysname_x"},
 		{int64(2), nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
 			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, "s"},
 	}
@@ -251,7 +251,7 @@ func TestLiveEveryTypeAsTheServerHoldsIt(t *testing.T) {
 		{"char", ch, "Søt       "},
 		{"hierarchyid", hid, "/1/2/"},
 		{"geography", geo, "POINT (10 59)"},
-		{"sql_variant", variant, "variant"},
+		{"sql_variant of 4000 characters", variant, strings.Repeat("é", 4000)},
 		{"datetime", dt, "1753-01-01 00:00:00.003"},
 		{"xml", xml, "<a b=\"1\">ø</a>"},
 	} {
@@ -265,6 +265,13 @@ func TestLiveEveryTypeAsTheServerHoldsIt(t *testing.T) {
 	var nulls int64
 	if _, err := tx.x.QueryRow(ctx, "SELECT COUNT(*) FROM [every_type] WHERE id = 2 AND c_bit IS NULL AND c_geography IS NULL AND c_varbinary IS NULL AND c_uniqueidentifier IS NULL AND c_sql_variant IS NULL", nil, &nulls); err != nil || nulls != 1 {
 		t.Errorf("NULLs not kept: %d, %v", nulls, err)
+	}
+	// A sql_variant's text beyond what it can hold is a value error, not a server error.
+	long := edgeRows()[1]
+	long[0], long[37] = int64(3), strings.Repeat("v", 4001)
+	var ve *dialect.ValueError
+	if _, err := tx.Upsert(ctx, tab, src(long)); !errors.As(err, &ve) || ve.Column != "c_sql_variant" || ve.Row != 1 {
+		t.Errorf("a sql_variant of 4001 characters: %v, want a ValueError", err)
 	}
 }
 

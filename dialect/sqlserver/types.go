@@ -103,10 +103,11 @@ var types = map[typemap.Kind]rule{
 	typemap.RowVersion:       {ddl: named("binary(8)"), encoder: binaryEncoder, scan: scanAs[[]byte]},
 	typemap.UniqueIdentifier: {ddl: named("uniqueidentifier"), encoder: uuidEncoder, scan: scanUUID},
 
-	// CAST parses the /1/2/ form.
-	typemap.HierarchyID: {ddl: named("hierarchyid"), staging: "nvarchar(max) COLLATE DATABASE_DEFAULT",
+	// hierarchyid::Parse takes nvarchar(4000), hence the staged text's length; CAST parses the /1/2/
+	// form.
+	typemap.HierarchyID: {ddl: named("hierarchyid"), staging: "nvarchar(4000) COLLATE DATABASE_DEFAULT",
 		fromText: func(ref string) string { return "CAST(" + ref + " AS hierarchyid)" },
-		encoder:  textEncoder(0), read: method("ToString"), scan: scanAs[string]},
+		encoder:  textEncoder(4000), read: method("ToString"), scan: scanAs[string]},
 	// ToString() is the WKT of STAsText() with the Z and M values that STGeomFromText also takes. NULL
 	// stays NULL without calling the CLR method.
 	typemap.Geography: {ddl: named("geography"), staging: "nvarchar(max) COLLATE DATABASE_DEFAULT",
@@ -115,9 +116,10 @@ var types = map[typemap.Kind]rule{
 	typemap.Geometry: {ddl: named("geometry"), staging: "nvarchar(max) COLLATE DATABASE_DEFAULT",
 		fromText: spatialFromText("geometry", GeometrySRID),
 		encoder:  textEncoder(0), read: method("ToString"), scan: scanAs[string]},
-	typemap.SQLVariant: {ddl: named("sql_variant"), staging: "nvarchar(max) COLLATE DATABASE_DEFAULT",
+	// A sql_variant holds at most 8000 bytes and no (max) type: its text is staged as nvarchar(4000).
+	typemap.SQLVariant: {ddl: named("sql_variant"), staging: "nvarchar(4000) COLLATE DATABASE_DEFAULT",
 		fromText: func(ref string) string { return "CAST(" + ref + " AS sql_variant)" },
-		encoder:  textEncoder(0), read: func(ref string) string { return "CAST(" + ref + " AS nvarchar(4000))" }, scan: scanAs[string]},
+		encoder:  textEncoder(4000), read: func(ref string) string { return "CAST(" + ref + " AS nvarchar(4000))" }, scan: scanAs[string]},
 }
 
 // ruleOf returns the rule of t's kind.

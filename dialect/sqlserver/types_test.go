@@ -134,6 +134,8 @@ func TestEncoders(t *testing.T) {
 		{"geography staged as text", ty(typemap.Geography, 0, 0, 0), 0, "POINT (10 59)", utf16le("POINT (10 59)"), ""},
 		{"geometry staged as text, unbounded", ty(typemap.Geometry, 0, 0, 0), 0, strings.Repeat("x", 5000), utf16le(strings.Repeat("x", 5000)), ""},
 		{"sql_variant staged as text", ty(typemap.SQLVariant, 0, 0, 0), 0, "42", utf16le("42"), ""},
+		{"sql_variant holds at most 4000 characters", ty(typemap.SQLVariant, 0, 0, 0), 0, strings.Repeat("v", 4001), nil, "does not fit 4000"},
+		{"hierarchyid text is what Parse takes", ty(typemap.HierarchyID, 0, 0, 0), 0, "/" + strings.Repeat("1/", 2000), nil, "does not fit 4000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -272,9 +274,9 @@ func TestColumnTypes(t *testing.T) {
 		{typemap.Type{Kind: typemap.SysName, Length: 128}, "sysname", "nvarchar(128) COLLATE DATABASE_DEFAULT"},
 		{typemap.Type{Kind: typemap.RowVersion}, "binary(8)", "binary(8)"},
 		{typemap.Type{Kind: typemap.XML}, "xml", "xml"},
-		{typemap.Type{Kind: typemap.HierarchyID}, "hierarchyid", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.HierarchyID}, "hierarchyid", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
 		{typemap.Type{Kind: typemap.Geography}, "geography", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.SQLVariant}, "sql_variant", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.SQLVariant}, "sql_variant", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
 	} {
 		ddl, err := columnType(c.typ)
 		if err != nil || ddl != c.ddl {
