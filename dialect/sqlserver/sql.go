@@ -93,11 +93,16 @@ func quote(name string) (string, error) {
 // Quote quotes one identifier (a column, a schema, a constraint) as quote does.
 func (SQL) Quote(name string) (string, error) { return quote(name) }
 
-// Table returns the quoted name of a table, qualified with the schema when there is one.
+// Table returns the quoted name of a table, qualified with the schema when there is one. A name that
+// starts with '#' is refused as well: SQL Server would create a temporary table, private to one
+// session and gone at its end (and the source, a SQL Server database, cannot hold such a table).
 func (s SQL) Table(name string) (string, error) {
 	q, err := quote(name)
 	if err != nil {
 		return "", err
+	}
+	if strings.HasPrefix(name, "#") {
+		return "", fmt.Errorf("sqlserver: table name %s starts with '#', which names a temporary table: %w", clipName(name), dialect.ErrBadName)
 	}
 	if s.Schema == "" {
 		return q, nil

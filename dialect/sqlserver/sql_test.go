@@ -311,6 +311,12 @@ func TestTable(t *testing.T) {
 			t.Errorf("Table(%q) in schema %q = %q, %v; want %q", c.name, c.schema, got, err, c.want)
 		}
 	}
+	// A '#' name would be a session's temporary table, never the mirror's.
+	for _, name := range []string{"#temp", "##global", stagingTable} {
+		if _, err := (SQL{}).Table(name); !errors.Is(err, dialect.ErrBadName) {
+			t.Errorf("Table(%q): %v, want ErrBadName", name, err)
+		}
+	}
 	if _, err := (SQL{Schema: strings.Repeat("s", 129)}).Table("t"); !errors.Is(err, dialect.ErrBadName) {
 		t.Errorf("a 129-character schema: %v, want ErrBadName", err)
 	}
