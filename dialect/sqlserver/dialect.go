@@ -60,8 +60,9 @@ type Dialect struct{}
 // Name returns "sqlserver".
 func (Dialect) Name() string { return name }
 
-// Capabilities: SQL Server keeps 100 ns, U+0000 and years from 1 (datetime2, date, datetimeoffset),
-// tenants may live in schemas, and its DDL and TRUNCATE roll back with their transaction.
+// Capabilities reports that SQL Server loses nothing: it keeps 100 ns, U+0000 and years from 1
+// (datetime2, date, datetimeoffset). Tenants may live in schemas, and DDL and TRUNCATE roll back
+// with their transaction.
 func (Dialect) Capabilities() dialect.Capabilities {
 	return dialect.Capabilities{
 		TimeDigits:            7,

@@ -90,7 +90,9 @@ func quote(name string) (string, error) {
 	return "", fmt.Errorf("sqlserver: identifier %s %s: %w", clipName(name), why, dialect.ErrBadName)
 }
 
-// Quote quotes one identifier (a column, a schema, a constraint) as quote does.
+// Quote quotes one identifier (a column, a schema, a database) in brackets, doubling any ']'. It
+// refuses, with dialect.ErrBadName, a name SQL Server cannot hold exactly: empty, with a NUL, not
+// UTF-8, or longer than MaxIdentifier characters.
 func (SQL) Quote(name string) (string, error) { return quote(name) }
 
 // Table returns the quoted name of a table, qualified with the schema when there is one. A name that
