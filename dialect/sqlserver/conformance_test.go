@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,13 +13,12 @@ import (
 
 	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/dialect/sqlserver"
-	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
-	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
-// TestConformance runs the shared suite live, each tenant in a database of its own, when
-// MIRRORSINK_TEST_SQLSERVER names a server; it skips with a message otherwise.
+// TestConformance runs the shared suite live when MIRRORSINK_TEST_SQLSERVER names a server (it skips
+// with a message otherwise): each tenant in a database of its own, then each in a schema of the
+// DSN's database. Open creates either; the cleanup drops it.
 func TestConformance(t *testing.T) {
 	dsn := testenv.SQLServer(t)
 	base, err := msdsn.Parse(dsn)
@@ -31,98 +28,53 @@ func TestConformance(t *testing.T) {
 	b := make([]byte, 3)
 	rand.Read(b)
 	run := hex.EncodeToString(b)
-	conformance.Run(t, conformance.Target{
-		Dialect: "sqlserver",
-		Route: func(t *testing.T, tenant string) engine.Route {
+	t.Run("DatabasePerTenant", func(t *testing.T) {
+		conformance.Run(t, conformance.Target{Dialect: "sqlserver", Mirror: func(t *testing.T, tenant string) (string, string) {
 			cfg := base
 			cfg.Database = "mirrorsink_c" + run + "_" + tenant
 			t.Cleanup(func() { dropDatabase(t, base, cfg.Database) })
-			return engine.Route{Dialect: "sqlserver", DSN: cfg.URL().String()}
-		},
-		Canon:      canonSQLServer,
-		TimeDigits: 7,
-		ReadExpr: func(quoted string, col typemap.Column) string {
-			switch col.Type.Kind {
-			case typemap.HierarchyID:
-				return quoted + ".ToString()"
-			case typemap.Geography, typemap.Geometry:
-				return quoted + ".STAsText()"
-			case typemap.SQLVariant:
-				return "CAST(" + quoted + " AS nvarchar(4000))"
-			case typemap.XML:
-				return "CAST(" + quoted + " AS nvarchar(max))"
-			case typemap.UniqueIdentifier, typemap.Time, typemap.DateTimeOffset, typemap.Decimal, typemap.Money, typemap.SmallMoney:
-				// Text forms are exact and free of the driver's byte-order and time-zone conventions.
-				return "CONVERT(nvarchar(100), " + quoted + ", 121)"
-			}
-			return quoted
-		},
+			return cfg.URL().String(), ""
+		}})
+	})
+	t.Run("SchemaPerTenant", func(t *testing.T) {
+		if base.Database == "" {
+			t.Skip("the DSN names no database to hold the tenants' schemas")
+		}
+		conformance.Run(t, conformance.Target{Dialect: "sqlserver", Mirror: func(t *testing.T, tenant string) (string, string) {
+			schema := "mirrorsink_c" + run + "_" + tenant
+			t.Cleanup(func() { dropSchema(t, base, schema) })
+			return dsn, schema
+		}})
 	})
 }
 
-func dropDatabase(t *testing.T, base msdsn.Config, name string) {
-	master := base
-	master.Database = "master"
-	db := sql.OpenDB(mssql.NewConnectorConfig(master))
+// admin runs a statement for a test's cleanup on a connection of its own.
+func admin(t *testing.T, cfg msdsn.Config, stmt string, args ...any) {
+	db := sql.OpenDB(mssql.NewConnectorConfig(cfg))
 	defer db.Close()
-	q, err := sqlserver.QuoteIdent(name)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, stmt, args...); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+}
+
+func dropDatabase(t *testing.T, base msdsn.Config, name string) {
+	q, err := sqlserver.SQL{}.Quote(name)
 	if err != nil {
 		t.Error(err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := db.ExecContext(ctx, "IF DB_ID(@p1) IS NOT NULL BEGIN ALTER DATABASE "+q+" SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE "+q+" END", name); err != nil {
-		t.Errorf("drop %s: %v", name, err)
-	}
+	master := base
+	master.Database = "master"
+	admin(t, master, "IF DB_ID(@p1) IS NOT NULL BEGIN ALTER DATABASE "+q+" SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE "+q+" END", name)
 }
 
-// canonSQLServer maps what go-mssqldb scans into *any (and the text forms ReadExpr asks for) to the
-// suite's canonical text.
-func canonSQLServer(col typemap.Column, v any) (string, error) {
-	k := col.Type.Kind
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return "1", nil
-		}
-		return "0", nil
-	case int64:
-		return fmt.Sprint(x), nil
-	case float64:
-		if k == typemap.Real {
-			return conformance.CanonFloat(float64(float32(x)), 32), nil
-		}
-		return conformance.CanonFloat(x, 64), nil
-	case time.Time:
-		if k == typemap.Date {
-			return conformance.CanonDate(x), nil
-		}
-		return conformance.CanonTime(x), nil
-	case []byte:
-		return conformance.CanonBytes(x), nil
-	case string:
-		switch k {
-		case typemap.Decimal, typemap.Money, typemap.SmallMoney:
-			return conformance.NormalizeDecimal(x), nil
-		case typemap.UniqueIdentifier:
-			return strings.ToLower(x), nil
-		case typemap.Time:
-			// CONVERT style 121 gives hh:mi:ss.fffffff.
-			return x, nil
-		case typemap.DateTimeOffset:
-			at, err := time.Parse("2006-01-02 15:04:05.9999999 -07:00", x)
-			if err != nil {
-				return "", err
-			}
-			return conformance.CanonTime(at.UTC()), nil
-		case typemap.Char, typemap.NChar:
-			return strings.TrimRight(x, " "), nil
-		case typemap.Geography, typemap.Geometry:
-			// SQL Server writes WKT with a space before '(' and after ','; the suite sends it without.
-			return strings.NewReplacer(" (", "(", ", ", ",").Replace(x), nil
-		}
-		return x, nil
-	}
-	return "", fmt.Errorf("unexpected %T", v)
+// dropSchema drops the schema's tables, then the schema: SQL Server drops only an empty schema.
+func dropSchema(t *testing.T, base msdsn.Config, schema string) {
+	admin(t, base, `DECLARE @stmt nvarchar(max) = N'';
+SELECT @stmt += N'DROP TABLE ' + QUOTENAME(s.name) + N'.' + QUOTENAME(o.name) + N'; '
+FROM sys.objects AS o JOIN sys.schemas AS s ON s.schema_id = o.schema_id WHERE s.name = @p1 AND o.type = 'U';
+SET @stmt += N'IF SCHEMA_ID(' + QUOTENAME(@p1, '''') + N') IS NOT NULL DROP SCHEMA ' + QUOTENAME(@p1) + N';';
+EXEC sp_executesql @stmt;`, schema)
 }

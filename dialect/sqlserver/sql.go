@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -21,9 +20,29 @@ const MaxIdentifier = 128
 // names: the server appends a suffix to name the log file, which leaves 123 characters.
 const MaxDatabaseName = 123
 
-// StagingTable is the name of the session-local temporary table that Upsert, Delete and converted
-// bulk loads stage rows in. Temporary tables are private to the session, so one fixed name suffices.
-const StagingTable = "#mirrorsink_stage"
+// stagingTable is the name of the session-local temporary table that Upsert, Delete and loads of
+// tables with text-converted columns stage rows in. Temporary tables are private to the session, so
+// one fixed name suffices.
+const stagingTable = "#mirrorsink_stage"
+
+// maxLockResource is sp_getapplock's limit on a resource name, in characters.
+const maxLockResource = 255
+
+// SQL writes the T-SQL statements of the dialect for one tenant's mirror. It is pure: every method
+// returns text (and warnings) and does no I/O, so that golden tests cover all of it. It is also the
+// mirror's dialect.Namer.
+type SQL struct {
+	// Schema, when set, qualifies every table name: SQL Server has no search_path, so a tenant in a
+	// schema of a shared database is named in full everywhere. When empty, names are left
+	// unqualified and resolve in the login's default schema of the tenant's own database, as in
+	// every mirror created so far.
+	Schema string
+	// CaseSensitive says that the database's collation tells names apart by case. SQL Server's
+	// default collations do not, hence the zero value.
+	CaseSensitive bool
+}
+
+var _ dialect.Namer = SQL{}
 
 // utf16Len counts the UTF-16 code units of s, the unit in which SQL Server measures nvarchar
 // lengths and identifiers.
@@ -39,222 +58,94 @@ func utf16Len(s string) int {
 	return n
 }
 
-// QuoteIdent quotes one identifier in brackets, doubling any ']' inside. It refuses an empty name,
-// a NUL character (which no SQL Server identifier may hold) and a name longer than MaxIdentifier
-// characters (wrapping dialect.ErrNameTooLong): a name is never truncated.
-func QuoteIdent(name string) (string, error) {
+// clipName shortens a name quoted in an error message, which a 2000-character name would flood.
+func clipName(name string) string {
+	if len(name) <= 60 {
+		return fmt.Sprintf("%q", name)
+	}
+	cut := 60
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", name[:cut], len(name))
+}
+
+// quote quotes one identifier in brackets, doubling any ']' inside. It refuses, with
+// dialect.ErrBadName, an empty name, a NUL character (which no SQL Server identifier may hold),
+// invalid UTF-8 and a name longer than MaxIdentifier characters: a name is never truncated.
+func quote(name string) (string, error) {
+	var why string
 	switch {
 	case name == "":
-		return "", errors.New("sqlserver: empty identifier")
+		why = "is empty"
 	case strings.IndexByte(name, 0) >= 0:
-		return "", fmt.Errorf("sqlserver: identifier %q contains a NUL character", name)
+		why = "contains a NUL character"
 	case !utf8.ValidString(name):
-		return "", fmt.Errorf("sqlserver: identifier %q is not valid UTF-8", name)
+		why = "is not valid UTF-8"
 	case utf16Len(name) > MaxIdentifier:
-		return "", fmt.Errorf("sqlserver: %q has %d characters, more than %d: %w", name, utf16Len(name), MaxIdentifier, dialect.ErrNameTooLong)
+		why = fmt.Sprintf("has %d characters, more than %d", utf16Len(name), MaxIdentifier)
+	default:
+		return "[" + strings.ReplaceAll(name, "]", "]]") + "]", nil
 	}
-	return "[" + strings.ReplaceAll(name, "]", "]]") + "]", nil
+	return "", fmt.Errorf("sqlserver: identifier %s %s: %w", clipName(name), why, dialect.ErrBadName)
 }
 
-// Literal renders s as a Unicode string literal, N'…' with every ' doubled.
-func Literal(s string) string {
-	return "N'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
+// Quote quotes one identifier (a column, a schema, a database) in brackets, doubling any ']'. It
+// refuses, with dialect.ErrBadName, a name SQL Server cannot hold exactly: empty, with a NUL, not
+// UTF-8, or longer than MaxIdentifier characters.
+func (SQL) Quote(name string) (string, error) { return quote(name) }
 
-// SQL writes the T-SQL statements of the dialect. It is pure: every method returns text and does no
-// I/O, so that golden tests cover all of it. Schema, when set, qualifies every table name (SQL Server
-// has no search_path); when empty, names are left unqualified and resolve in the login's default
-// schema of the tenant's own database.
-type SQL struct {
-	Schema string
-}
-
-// Table returns the quoted, schema-qualified name of a table.
+// Table returns the quoted name of a table, qualified with the schema when there is one. A name that
+// starts with '#' is refused as well: SQL Server would create a temporary table, private to one
+// session and gone at its end (and the source, a SQL Server database, cannot hold such a table).
 func (s SQL) Table(name string) (string, error) {
-	q, err := QuoteIdent(name)
+	q, err := quote(name)
 	if err != nil {
 		return "", err
+	}
+	if strings.HasPrefix(name, "#") {
+		return "", fmt.Errorf("sqlserver: table name %s starts with '#', which names a temporary table: %w", clipName(name), dialect.ErrBadName)
 	}
 	if s.Schema == "" {
 		return q, nil
 	}
-	sq, err := QuoteIdent(s.Schema)
+	sq, err := quote(s.Schema)
 	if err != nil {
 		return "", err
 	}
 	return sq + "." + q, nil
 }
 
-// ColumnType renders a typemap.Type as the native SQL Server type (TYPES.md). rowversion/timestamp
-// becomes binary(8): a rowversion column is filled by the server and cannot be written, while the
-// mirror must hold the source's values.
-func ColumnType(t typemap.Type) (string, error) {
-	length := func(limit int) (string, error) {
-		switch {
-		case t.Length == typemap.Max:
-			return "max", nil
-		case t.Length >= 1 && t.Length <= limit:
-			return strconv.Itoa(t.Length), nil
-		}
-		return "", fmt.Errorf("sqlserver: %s length %d outside 1..%d", t.Kind, t.Length, limit)
-	}
-	fixed := func(limit int) (string, error) {
-		if t.Length < 1 || t.Length > limit {
-			return "", fmt.Errorf("sqlserver: %s length %d outside 1..%d", t.Kind, t.Length, limit)
-		}
-		return strconv.Itoa(t.Length), nil
-	}
-	fraction := func(name string) (string, error) {
-		if t.Precision < 0 || t.Precision > 7 {
-			return "", fmt.Errorf("sqlserver: %s precision %d outside 0..7", name, t.Precision)
-		}
-		return name + "(" + strconv.Itoa(t.Precision) + ")", nil
-	}
-	switch t.Kind {
-	case typemap.Bit:
-		return "bit", nil
-	case typemap.TinyInt:
-		return "tinyint", nil
-	case typemap.SmallInt:
-		return "smallint", nil
-	case typemap.Int:
-		return "int", nil
-	case typemap.BigInt:
-		return "bigint", nil
-	case typemap.Decimal:
-		if t.Precision < 1 || t.Precision > 38 || t.Scale < 0 || t.Scale > t.Precision {
-			return "", fmt.Errorf("sqlserver: decimal(%d,%d) is not a valid decimal type", t.Precision, t.Scale)
-		}
-		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale), nil
-	case typemap.Money:
-		return "money", nil
-	case typemap.SmallMoney:
-		return "smallmoney", nil
-	case typemap.Float:
-		return "float", nil
-	case typemap.Real:
-		return "real", nil
-	case typemap.Date:
-		return "date", nil
-	case typemap.Time:
-		return fraction("time")
-	case typemap.SmallDateTime:
-		return "smalldatetime", nil
-	case typemap.DateTime:
-		return "datetime", nil
-	case typemap.DateTime2:
-		return fraction("datetime2")
-	case typemap.DateTimeOffset:
-		return fraction("datetimeoffset")
-	case typemap.Char:
-		n, err := fixed(8000)
-		return "char(" + n + ")", err
-	case typemap.NChar:
-		n, err := fixed(4000)
-		return "nchar(" + n + ")", err
-	case typemap.VarChar:
-		n, err := length(8000)
-		return "varchar(" + n + ")", err
-	case typemap.NVarChar:
-		n, err := length(4000)
-		return "nvarchar(" + n + ")", err
-	case typemap.Text:
-		return "text", nil
-	case typemap.NText:
-		return "ntext", nil
-	case typemap.Binary:
-		n, err := fixed(8000)
-		return "binary(" + n + ")", err
-	case typemap.VarBinary:
-		n, err := length(8000)
-		return "varbinary(" + n + ")", err
-	case typemap.Image:
-		return "image", nil
-	case typemap.RowVersion:
-		return "binary(8)", nil
-	case typemap.UniqueIdentifier:
-		return "uniqueidentifier", nil
-	case typemap.XML:
-		return "xml", nil
-	case typemap.HierarchyID:
-		return "hierarchyid", nil
-	case typemap.Geography:
-		return "geography", nil
-	case typemap.Geometry:
-		return "geometry", nil
-	case typemap.SQLVariant:
-		return "sql_variant", nil
-	case typemap.SysName:
-		return "sysname", nil
-	}
-	return "", fmt.Errorf("sqlserver: no SQL Server type for kind %d", t.Kind)
+// literal renders s as a Unicode string literal, N'…' with every ' doubled.
+func literal(s string) string {
+	return "N'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// Converted reports whether a column of kind k cannot be bulk-copied in its native type and travels
-// as text: the bulk copier sends CLR types (hierarchyid, geography, geometry) as their binary
-// serialisation, which the wire's text form is not, and it has no encoder for sql_variant. Such
-// columns are staged as nvarchar(max) and converted by ConvertExpr in the set-based statement.
-func Converted(k typemap.Kind) bool {
-	switch k {
-	case typemap.HierarchyID, typemap.Geography, typemap.Geometry, typemap.SQLVariant:
-		return true
+// Literal renders s as a Unicode string literal, N'…' with every ' doubled.
+func (SQL) Literal(s string) string { return literal(s) }
+
+// Fold returns the form under which the database compares table names: without case unless the
+// collation is case-sensitive, and without trailing spaces, which SQL Server's comparisons of text
+// ignore.
+func (s SQL) Fold(name string) string {
+	name = strings.TrimRight(name, " ")
+	if s.CaseSensitive {
+		return name
 	}
-	return false
+	return strings.ToLower(name)
 }
 
-// Geography and geometry WKT carries no SRID: geography takes WGS 84 (4326), SQL Server's default,
-// and geometry the planar SRID 0.
-const (
-	GeographySRID = 4326
-	GeometrySRID  = 0
-)
-
-// ConvertExpr returns the expression that turns the staged text of column c (the quoted reference
-// ref, e.g. src.[c]) into the column's native type: CAST for hierarchyid (which parses the /1/2/
-// form) and sql_variant, STGeomFromText for the spatial types. NULL stays NULL without calling the
-// CLR method.
-func ConvertExpr(c typemap.Column, ref string) string {
-	switch c.Type.Kind {
-	case typemap.HierarchyID:
-		return "CAST(" + ref + " AS hierarchyid)"
-	case typemap.Geography:
-		return fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE geography::STGeomFromText(%s, %d) END", ref, ref, GeographySRID)
-	case typemap.Geometry:
-		return fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE geometry::STGeomFromText(%s, %d) END", ref, ref, GeometrySRID)
-	case typemap.SQLVariant:
-		return "CAST(" + ref + " AS sql_variant)"
+// quoteColumns quotes the names of cols.
+func quoteColumns(cols []typemap.Column) ([]string, error) {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		q, err := quote(c.Name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = q
 	}
-	return ref
-}
-
-// StagingType is the type of column c in the staging table: the native type, except for the
-// converted kinds (nvarchar(max), see Converted) and the deprecated large types, which become their
-// (max) equivalents so that the staging table only holds types the bulk copier handles best.
-// Character columns take the database's collation explicitly, because a temporary table otherwise
-// takes tempdb's, which may differ in code page and then fails every join on a text key.
-func StagingType(t typemap.Type) (string, error) {
-	switch {
-	case Converted(t.Kind):
-		return "nvarchar(max) COLLATE DATABASE_DEFAULT", nil
-	case t.Kind == typemap.Text:
-		return "varchar(max) COLLATE DATABASE_DEFAULT", nil
-	case t.Kind == typemap.NText:
-		return "nvarchar(max) COLLATE DATABASE_DEFAULT", nil
-	case t.Kind == typemap.Image:
-		return "varbinary(max)", nil
-	case t.Kind == typemap.SysName:
-		// sysname is an alias type; spelled out so that a collation can be attached.
-		return "nvarchar(128) COLLATE DATABASE_DEFAULT", nil
-	}
-	ct, err := ColumnType(t)
-	if err != nil {
-		return "", err
-	}
-	switch t.Kind {
-	case typemap.Char, typemap.VarChar, typemap.NChar, typemap.NVarChar:
-		ct += " COLLATE DATABASE_DEFAULT"
-	}
-	return ct, nil
+	return out, nil
 }
 
 // numericLiteral reports whether s is a plain T-SQL numeric constant.
@@ -291,18 +182,15 @@ func numericLiteral(s string) bool {
 	return digits > 0
 }
 
-// DefaultExpr renders the default of column c as a T-SQL expression (without DEFAULT). ok is false
-// when the column has no default or the default cannot be expressed; then why says what was
-// dropped (empty when there was nothing to drop), for the caller's warning.
-func DefaultExpr(c typemap.Column) (expr string, ok bool, why string) {
+// defaultExpr renders the default of column c as a T-SQL expression (without DEFAULT). ok is false
+// when the column has no default or the default cannot be expressed; then why says what was dropped
+// (empty when there was nothing to drop), for the caller's warning. The functions of the current
+// time keep the column's precision: sysdatetime() for the 100 ns types (the type table's
+// preciseNow), getdate() for the others.
+func defaultExpr(c typemap.Column) (expr string, ok bool, why string) {
 	d := c.Default
 	if d == nil {
 		return "", false, ""
-	}
-	precise := false
-	switch c.Type.Kind {
-	case typemap.DateTime2, typemap.DateTimeOffset, typemap.Time:
-		precise = true
 	}
 	switch d.Kind {
 	case typemap.DefaultLiteral:
@@ -310,7 +198,7 @@ func DefaultExpr(c typemap.Column) (expr string, ok bool, why string) {
 			if strings.IndexByte(d.Literal, 0) >= 0 {
 				return "", false, "string default contains a NUL character"
 			}
-			return "(" + Literal(d.Literal) + ")", true, ""
+			return "(" + literal(d.Literal) + ")", true, ""
 		}
 		if !numericLiteral(d.Literal) {
 			return "", false, fmt.Sprintf("default %q is not a numeric constant", d.Raw)
@@ -319,12 +207,12 @@ func DefaultExpr(c typemap.Column) (expr string, ok bool, why string) {
 	case typemap.DefaultNull:
 		return "(NULL)", true, ""
 	case typemap.DefaultNow:
-		if precise {
+		if types[c.Type.Kind].preciseNow {
 			return "(sysdatetime())", true, ""
 		}
 		return "(getdate())", true, ""
 	case typemap.DefaultUTCNow:
-		if precise {
+		if types[c.Type.Kind].preciseNow {
 			return "(sysutcdatetime())", true, ""
 		}
 		return "(getutcdate())", true, ""
@@ -389,30 +277,27 @@ func constraintName(prefix, table, column string) string {
 	return prefix + "_" + t + "_" + c + "_" + hash
 }
 
-// DefaultConstraintName is the deterministic name of the DEFAULT constraint of a column: one that
+// defaultConstraintName is the deterministic name of the DEFAULT constraint of a column: one that
 // AlterDefault and DropColumn can find again, and that fits 128 characters.
-func DefaultConstraintName(table, column string) string {
+func defaultConstraintName(table, column string) string {
 	return constraintName("DF", table, column)
 }
 
-// PrimaryKeyName is the deterministic name of a table's primary-key constraint.
-func PrimaryKeyName(table string) string {
+// primaryKeyName is the deterministic name of a table's primary-key constraint.
+func primaryKeyName(table string) string {
 	return constraintName("PK", table, "")
 }
 
-// Warner receives the reasons for defaults that were dropped.
-type Warner func(column, why string)
-
 // columnDef renders "[name] type NULL|NOT NULL [CONSTRAINT [DF…] DEFAULT (…)]". Nullability is always
 // explicit: ALTER COLUMN without it resets a column to NULL, and sysname defaults to NOT NULL.
-func (s SQL) columnDef(table string, c typemap.Column, withDefault bool, warn Warner) (string, error) {
-	name, err := QuoteIdent(c.Name)
+func columnDef(table string, c typemap.Column, withDefault bool) (string, []dialect.Warning, error) {
+	name, err := quote(c.Name)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	typ, err := ColumnType(c.Type)
+	typ, err := columnType(c.Type)
 	if err != nil {
-		return "", fmt.Errorf("sqlserver: column %s: %w", name, err)
+		return "", nil, fmt.Errorf("sqlserver: column %s: %w", name, err)
 	}
 	def := name + " " + typ
 	if c.Nullable {
@@ -420,80 +305,74 @@ func (s SQL) columnDef(table string, c typemap.Column, withDefault bool, warn Wa
 	} else {
 		def += " NOT NULL"
 	}
-	if withDefault {
-		d, err := s.defaultClause(table, c, warn)
-		if err != nil {
-			return "", err
-		}
-		if d != "" {
-			def += " " + d
-		}
+	if !withDefault {
+		return def, nil, nil
 	}
-	return def, nil
+	clause, warnings, err := defaultClause(table, c)
+	if err != nil {
+		return "", nil, err
+	}
+	if clause != "" {
+		def += " " + clause
+	}
+	return def, warnings, nil
 }
 
-// defaultClause renders "CONSTRAINT [DF_…] DEFAULT (…)", or "" when there is no default to render.
-func (s SQL) defaultClause(table string, c typemap.Column, warn Warner) (string, error) {
-	expr, ok, why := DefaultExpr(c)
+// defaultClause renders "CONSTRAINT [DF_…] DEFAULT (…)", or "" (and a warning, when a default was
+// dropped) when there is no default to render.
+func defaultClause(table string, c typemap.Column) (string, []dialect.Warning, error) {
+	expr, ok, why := defaultExpr(c)
 	if !ok {
-		if why != "" && warn != nil {
-			warn(c.Name, why)
+		if why == "" {
+			return "", nil, nil
 		}
-		return "", nil
+		return "", []dialect.Warning{{Table: table, Column: c.Name, Reason: "default dropped: " + why}}, nil
 	}
-	cn, err := QuoteIdent(DefaultConstraintName(table, c.Name))
+	cn, err := quote(defaultConstraintName(table, c.Name))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return "CONSTRAINT " + cn + " DEFAULT " + expr, nil
+	return "CONSTRAINT " + cn + " DEFAULT " + expr, nil, nil
 }
 
 // CreateTable renders CREATE TABLE with every column, its type, nullability and named default, and
-// a named clustered primary key.
-func (s SQL) CreateTable(t dialect.Table, warn Warner) (string, error) {
-	if len(t.Columns) == 0 || len(t.Key) == 0 {
-		return "", fmt.Errorf("sqlserver: table %q needs columns and a key", t.Name)
-	}
+// a named clustered primary key. The warnings name the defaults that SQL Server cannot express.
+func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 	tn, err := s.Table(t.Name)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	var b strings.Builder
+	if len(t.Columns) == 0 || len(t.Key) == 0 {
+		return "", nil, fmt.Errorf("sqlserver: table %q needs columns and a key", t.Name)
+	}
+	var (
+		b        strings.Builder
+		warnings []dialect.Warning
+	)
 	b.WriteString("CREATE TABLE " + tn + " (\n")
 	for _, c := range t.Columns {
-		def, err := s.columnDef(t.Name, c, true, warn)
+		def, ws, err := columnDef(t.Name, c, true)
 		if err != nil {
-			return "", fmt.Errorf("sqlserver: create %s: %w", tn, err)
+			return "", nil, fmt.Errorf("sqlserver: create %s: %w", tn, err)
 		}
+		warnings = append(warnings, ws...)
 		b.WriteString("    " + def + ",\n")
 	}
-	pk, err := QuoteIdent(PrimaryKeyName(t.Name))
+	pk, err := quote(primaryKeyName(t.Name))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	keys, err := quoteColumns(t.KeyColumns())
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	b.WriteString("    CONSTRAINT " + pk + " PRIMARY KEY CLUSTERED (" + strings.Join(keys, ", ") + ")\n)")
-	return b.String(), nil
+	return b.String(), warnings, nil
 }
 
-func quoteColumns(cols []typemap.Column) ([]string, error) {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		q, err := QuoteIdent(c.Name)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = q
-	}
-	return out, nil
-}
-
-// TableExists returns a query with one parameter (the quoted, qualified name from Table) that
-// yields 1 when the table exists and 0 otherwise.
-func (s SQL) TableExists() string {
+// Exists returns the query, with one parameter (@p1: the name that Table returns), that yields 1
+// when the table exists and 0 otherwise.
+func (SQL) Exists() string {
 	return "SELECT CASE WHEN OBJECT_ID(@p1, N'U') IS NULL THEN 0 ELSE 1 END"
 }
 
@@ -504,7 +383,7 @@ func (s SQL) DropTable(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "IF OBJECT_ID(" + Literal(tn) + ", N'U') IS NOT NULL DROP TABLE " + tn, nil
+	return "IF OBJECT_ID(" + literal(tn) + ", N'U') IS NOT NULL DROP TABLE " + tn, nil
 }
 
 // Truncate renders TRUNCATE TABLE, which is transactional in SQL Server.
@@ -516,129 +395,228 @@ func (s SQL) Truncate(name string) (string, error) {
 	return "TRUNCATE TABLE " + tn, nil
 }
 
-// AddColumn renders ALTER TABLE … ADD with the full column definition and its named default.
-func (s SQL) AddColumn(table string, c typemap.Column, warn Warner) (string, error) {
-	tn, err := s.Table(table)
+// Count renders the count of a table's rows, as a bigint.
+func (s SQL) Count(name string) (string, error) {
+	tn, err := s.Table(name)
 	if err != nil {
 		return "", err
 	}
-	def, err := s.columnDef(table, c, true, warn)
-	if err != nil {
-		return "", err
-	}
-	return "ALTER TABLE " + tn + " ADD " + def, nil
+	return "SELECT COUNT_BIG(*) FROM " + tn, nil
 }
 
-// DropDefault renders a batch that drops the DEFAULT constraint of a column, whatever its name
-// (ours, or one the server generated), and does nothing when there is none.
-func (s SQL) DropDefault(table, column string) (string, error) {
-	tn, err := s.Table(table)
-	if err != nil {
-		return "", err
-	}
-	if _, err := QuoteIdent(column); err != nil {
-		return "", err
-	}
-	return "DECLARE @df sysname = (SELECT dc.name FROM sys.default_constraints AS dc" +
-		" JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id" +
-		" WHERE dc.parent_object_id = OBJECT_ID(" + Literal(tn) + ", N'U') AND c.name = " + Literal(column) + ");\n" +
-		"IF @df IS NOT NULL EXEC(N'ALTER TABLE " + strings.ReplaceAll(tn, "'", "''") + " DROP CONSTRAINT ' + QUOTENAME(@df))", nil
-}
-
-// DropColumn renders the statements that drop a column: its default constraint first, which SQL
-// Server otherwise refuses to orphan.
-func (s SQL) DropColumn(table, column string) ([]string, error) {
-	drop, err := s.DropDefault(table, column)
-	if err != nil {
-		return nil, err
-	}
-	tn, _ := s.Table(table)
-	cn, _ := QuoteIdent(column)
-	return []string{drop, "ALTER TABLE " + tn + " DROP COLUMN " + cn}, nil
-}
-
-// AlterColumn renders the statements that change a column's type or nullability: ALTER COLUMN
-// with the full definition. SQL Server refuses ALTER COLUMN on a column bound to a default (other
-// than changing a length), so the default is dropped first and re-created from the new definition.
-func (s SQL) AlterColumn(table string, c typemap.Column, warn Warner) ([]string, error) {
-	drop, err := s.DropDefault(table, c.Name)
-	if err != nil {
-		return nil, err
-	}
-	tn, _ := s.Table(table)
-	def, err := s.columnDef(table, c, false, nil)
-	if err != nil {
-		return nil, err
-	}
-	stmts := []string{drop, "ALTER TABLE " + tn + " ALTER COLUMN " + def}
-	add, err := s.AddDefault(table, c, warn)
-	if err != nil {
-		return nil, err
-	}
-	if add != "" {
-		stmts = append(stmts, add)
-	}
-	return stmts, nil
-}
-
-// AddDefault renders ALTER TABLE … ADD CONSTRAINT [DF_…] DEFAULT … FOR [column], or "" when the
-// column has no default that SQL Server can express (warn hears why).
-func (s SQL) AddDefault(table string, c typemap.Column, warn Warner) (string, error) {
-	tn, err := s.Table(table)
-	if err != nil {
-		return "", err
-	}
-	cn, err := QuoteIdent(c.Name)
-	if err != nil {
-		return "", err
-	}
-	clause, err := s.defaultClause(table, c, warn)
-	if err != nil || clause == "" {
-		return "", err
-	}
-	return "ALTER TABLE " + tn + " ADD " + clause + " FOR " + cn, nil
-}
-
-// AlterDefault renders the statements that replace a column's default with c.Default (or drop it
-// when c.Default is nil).
-func (s SQL) AlterDefault(table string, c typemap.Column, warn Warner) ([]string, error) {
-	drop, err := s.DropDefault(table, c.Name)
-	if err != nil {
-		return nil, err
-	}
-	stmts := []string{drop}
-	add, err := s.AddDefault(table, c, warn)
-	if err != nil {
-		return nil, err
-	}
-	if add != "" {
-		stmts = append(stmts, add)
-	}
-	return stmts, nil
-}
-
-// HasRows returns a query that yields one row when the table holds any.
-func (s SQL) HasRows(table string) (string, error) {
-	tn, err := s.Table(table)
+// HasRows renders a query that yields one row when the table holds any.
+func (s SQL) HasRows(name string) (string, error) {
+	tn, err := s.Table(name)
 	if err != nil {
 		return "", err
 	}
 	return "SELECT TOP (1) 1 FROM " + tn, nil
 }
 
+// Select renders the query that reads every column of t, in t.Columns order, each through the type
+// table's read expression (text forms for the CLR types and sql_variant). Columns are named through
+// the table's alias, so that a method call on a column can never be taken for a function of a schema.
+func (s SQL) Select(t dialect.Table) (string, error) {
+	tn, err := s.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	names, err := quoteColumns(t.Columns)
+	if err != nil {
+		return "", err
+	}
+	exprs := make([]string, len(names))
+	for i, c := range t.Columns {
+		exprs[i] = readExpr(c.Type, "t."+names[i])
+	}
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + tn + " AS t", nil
+}
+
+// Alter renders the statements of in-place changes to table t (its new definition), in order. A
+// change SQL Server cannot make in place fails with dialect.ErrRecreate before any statement is
+// rendered: a change to a key column, which its primary key depends on. (Adding a NOT NULL column
+// without a default is possible only while the table is empty; requiresEmpty says so, and the
+// caller checks.)
+func (s SQL) Alter(t dialect.Table, changes []dialect.Change) ([]string, []dialect.Warning, error) {
+	isKey := map[string]bool{}
+	for _, c := range t.KeyColumns() {
+		isKey[c.Name] = true
+	}
+	var (
+		stmts    []string
+		warnings []dialect.Warning
+	)
+	for _, ch := range changes {
+		var (
+			more []string
+			ws   []dialect.Warning
+			err  error
+		)
+		switch ch.Kind {
+		case dialect.AddColumn:
+			var stmt string
+			stmt, ws, err = s.addColumn(t.Name, ch.Column)
+			more = []string{stmt}
+		case dialect.DropColumn:
+			if isKey[ch.Old.Name] {
+				return nil, nil, fmt.Errorf("sqlserver: drop key column %q of %q: %w", ch.Old.Name, t.Name, dialect.ErrRecreate)
+			}
+			more, err = s.dropColumn(t.Name, ch.Old.Name)
+		case dialect.AlterType, dialect.AlterNullability:
+			if isKey[ch.Column.Name] || isKey[ch.Old.Name] {
+				return nil, nil, fmt.Errorf("sqlserver: %s of key column %q of %q: %w", ch.Kind, ch.Column.Name, t.Name, dialect.ErrRecreate)
+			}
+			more, ws, err = s.alterColumn(t.Name, ch.Column)
+		case dialect.AlterDefault:
+			more, ws, err = s.alterDefault(t.Name, ch.Column)
+		default:
+			return nil, nil, fmt.Errorf("sqlserver: %s: %w", ch.Kind, dialect.ErrRecreate)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlserver: alter %q: %w", t.Name, err)
+		}
+		stmts = append(stmts, more...)
+		warnings = append(warnings, ws...)
+	}
+	return stmts, warnings, nil
+}
+
+// requiresEmpty reports whether the changes can be made only while the table has no rows: SQL Server
+// cannot add a NOT NULL column without a default (a value for the existing rows) to a table that has
+// any.
+func requiresEmpty(changes []dialect.Change) bool {
+	for _, ch := range changes {
+		if ch.Kind != dialect.AddColumn || ch.Column.Nullable {
+			continue
+		}
+		if _, ok, _ := defaultExpr(ch.Column); !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// addColumn renders ALTER TABLE … ADD with the full column definition and its named default.
+func (s SQL) addColumn(table string, c typemap.Column) (string, []dialect.Warning, error) {
+	tn, err := s.Table(table)
+	if err != nil {
+		return "", nil, err
+	}
+	def, warnings, err := columnDef(table, c, true)
+	if err != nil {
+		return "", nil, err
+	}
+	return "ALTER TABLE " + tn + " ADD " + def, warnings, nil
+}
+
+// dropDefault renders a batch that drops the DEFAULT constraint of a column, whatever its name (ours,
+// or one the server generated), and does nothing when there is none. The constraint's name is known
+// only on the server, so the ALTER TABLE is built there, in a variable that sp_executesql runs: EXEC
+// and sp_executesql take a literal or a variable, never an expression.
+func (s SQL) dropDefault(table, column string) (string, error) {
+	tn, err := s.Table(table)
+	if err != nil {
+		return "", err
+	}
+	if _, err := quote(column); err != nil {
+		return "", err
+	}
+	return "DECLARE @df sysname = (SELECT dc.name FROM sys.default_constraints AS dc" +
+		" JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id" +
+		" WHERE dc.parent_object_id = OBJECT_ID(" + literal(tn) + ", N'U') AND c.name = " + literal(column) + ");\n" +
+		"IF @df IS NOT NULL\nBEGIN\n" +
+		"    DECLARE @stmt nvarchar(max) = " + literal("ALTER TABLE "+tn+" DROP CONSTRAINT ") + " + QUOTENAME(@df);\n" +
+		"    EXEC sp_executesql @stmt;\nEND", nil
+}
+
+// dropColumn renders the statements that drop a column: its default constraint first, which SQL
+// Server otherwise refuses to orphan.
+func (s SQL) dropColumn(table, column string) ([]string, error) {
+	drop, err := s.dropDefault(table, column)
+	if err != nil {
+		return nil, err
+	}
+	tn, _ := s.Table(table)
+	cn, _ := quote(column)
+	return []string{drop, "ALTER TABLE " + tn + " DROP COLUMN " + cn}, nil
+}
+
+// alterColumn renders the statements that change a column's type or nullability: ALTER COLUMN with
+// the full definition. SQL Server refuses ALTER COLUMN on a column bound to a default (other than
+// changing a length), so the default is dropped first and re-created from the new definition.
+func (s SQL) alterColumn(table string, c typemap.Column) ([]string, []dialect.Warning, error) {
+	drop, err := s.dropDefault(table, c.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	tn, _ := s.Table(table)
+	def, _, err := columnDef(table, c, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	stmts := []string{drop, "ALTER TABLE " + tn + " ALTER COLUMN " + def}
+	add, warnings, err := s.addDefault(table, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if add != "" {
+		stmts = append(stmts, add)
+	}
+	return stmts, warnings, nil
+}
+
+// addDefault renders ALTER TABLE … ADD CONSTRAINT [DF_…] DEFAULT … FOR [column], or "" when the
+// column has no default that SQL Server can express (with a warning when one was dropped).
+func (s SQL) addDefault(table string, c typemap.Column) (string, []dialect.Warning, error) {
+	tn, err := s.Table(table)
+	if err != nil {
+		return "", nil, err
+	}
+	cn, err := quote(c.Name)
+	if err != nil {
+		return "", nil, err
+	}
+	clause, warnings, err := defaultClause(table, c)
+	if err != nil || clause == "" {
+		return "", warnings, err
+	}
+	return "ALTER TABLE " + tn + " ADD " + clause + " FOR " + cn, warnings, nil
+}
+
+// alterDefault renders the statements that replace a column's default with c.Default (or drop it
+// when c.Default is nil).
+func (s SQL) alterDefault(table string, c typemap.Column) ([]string, []dialect.Warning, error) {
+	drop, err := s.dropDefault(table, c.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	stmts := []string{drop}
+	add, warnings, err := s.addDefault(table, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if add != "" {
+		stmts = append(stmts, add)
+	}
+	return stmts, warnings, nil
+}
+
+// stagingName is the quoted name of the staging table.
+func stagingName() string { return "[" + stagingTable + "]" }
+
 // CreateStaging renders the statements that (re)create the staging table with cols: no keys, no
-// defaults, every column nullable (the target's constraints apply when rows move). It must run as a
-// plain batch, without parameters: a parameterised statement runs inside sp_executesql, and a
-// temporary table created there is dropped when it returns.
+// defaults, every column nullable (the target's constraints apply when rows move), each of the type
+// table's staging type. It must run as a plain batch, without parameters: a parameterised statement
+// runs inside sp_executesql, and a temporary table created there is dropped when it returns.
 func (s SQL) CreateStaging(cols []typemap.Column) ([]string, error) {
 	var b strings.Builder
 	b.WriteString("CREATE TABLE " + stagingName() + " (\n")
 	for i, c := range cols {
-		name, err := QuoteIdent(c.Name)
+		name, err := quote(c.Name)
 		if err != nil {
 			return nil, err
 		}
-		typ, err := StagingType(c.Type)
+		typ, err := stagingType(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("sqlserver: staging column %s: %w", name, err)
 		}
@@ -652,50 +630,45 @@ func (s SQL) CreateStaging(cols []typemap.Column) ([]string, error) {
 	return []string{s.DropStaging(), b.String()}, nil
 }
 
-func stagingName() string {
-	q, _ := QuoteIdent(StagingTable)
-	return q
-}
-
 // DropStaging renders the drop of the staging table, harmless when it is missing.
-func (s SQL) DropStaging() string {
+func (SQL) DropStaging() string {
 	return "IF OBJECT_ID(N'tempdb.." + stagingName() + "', N'U') IS NOT NULL DROP TABLE " + stagingName()
 }
 
-// keyMatch renders "a.[k1] = conv(b.[k1]) AND …" for the key columns.
-func keyMatch(t dialect.Table, target, staged string) (string, error) {
-	parts := make([]string, len(t.Key))
-	for i, c := range t.KeyColumns() {
-		q, err := QuoteIdent(c.Name)
-		if err != nil {
-			return "", err
-		}
-		parts[i] = target + "." + q + " = " + ConvertExpr(c, staged+"."+q)
-	}
-	return strings.Join(parts, " AND "), nil
-}
-
-// selectList renders the staged columns of cols, each converted to its native type.
-func selectList(cols []typemap.Column, staged string) ([]string, []string, error) {
-	names, err := quoteColumns(cols)
-	if err != nil {
+// stagedValues returns the quoted names of cols and, for each, the expression that reads its staged
+// value (from the staging table aliased as alias) in the column's own type.
+func stagedValues(cols []typemap.Column, alias string) (names, exprs []string, err error) {
+	if names, err = quoteColumns(cols); err != nil {
 		return nil, nil, err
 	}
-	exprs := make([]string, len(cols))
+	exprs = make([]string, len(cols))
 	for i, c := range cols {
-		exprs[i] = ConvertExpr(c, staged+"."+names[i])
+		exprs[i] = fromStaged(c.Type, alias+"."+names[i])
 	}
 	return names, exprs, nil
 }
 
-// MoveStaged renders the INSERT that moves every staged row into the table (BulkInsert of a table
-// with converted columns): a duplicate key fails it, as it would fail the bulk copy.
+// keyMatch renders "tgt.[k1] = conv(src.[k1]) AND …" for the key columns of t.
+func keyMatch(t dialect.Table, target, staged string) (string, error) {
+	names, exprs, err := stagedValues(t.KeyColumns(), staged)
+	if err != nil {
+		return "", err
+	}
+	parts := make([]string, len(names))
+	for i := range names {
+		parts[i] = target + "." + names[i] + " = " + exprs[i]
+	}
+	return strings.Join(parts, " AND "), nil
+}
+
+// MoveStaged renders the INSERT that moves every staged row into the table (Insert into a table
+// with text-converted columns): a duplicate key fails it, as it would fail the bulk copy.
 func (s SQL) MoveStaged(t dialect.Table) (string, error) {
 	tn, err := s.Table(t.Name)
 	if err != nil {
 		return "", err
 	}
-	names, exprs, err := selectList(t.Columns, "src")
+	names, exprs, err := stagedValues(t.Columns, "src")
 	if err != nil {
 		return "", err
 	}
@@ -717,17 +690,13 @@ func (s SQL) Upsert(t dialect.Table) (update, insert string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	names, exprs, err := selectList(t.Columns, "src")
+	names, exprs, err := stagedValues(t.Columns, "src")
 	if err != nil {
 		return "", "", err
 	}
-	isKey := make([]bool, len(t.Columns))
-	for _, k := range t.Key {
-		isKey[k] = true
-	}
 	var sets []string
 	for i := range t.Columns {
-		if !isKey[i] {
+		if !t.IsKey(i) {
 			sets = append(sets, "tgt."+names[i]+" = "+exprs[i])
 		}
 	}
@@ -757,24 +726,21 @@ func (s SQL) Delete(t dialect.Table) (string, error) {
 // Lock returns a batch with two parameters (@p1 the resource, @p2 the timeout in milliseconds, -1
 // to wait until the context ends) that takes an exclusive application lock owned by the transaction
 // and yields sp_getapplock's return code.
-func (s SQL) Lock() string {
+func (SQL) Lock() string {
 	return "DECLARE @rc int;\nEXEC @rc = sp_getapplock @Resource = @p1, @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = @p2;\nSELECT @rc"
 }
 
-// MaxLockResource is sp_getapplock's limit on a resource name, in characters.
-const MaxLockResource = 255
-
-// LockResource maps a lock key to an sp_getapplock resource name: the key itself when it fits,
+// lockResource maps a lock key to an sp_getapplock resource name: the key itself when it fits,
 // otherwise a prefix of it and a hash of all of it (so that distinct long keys stay distinct).
-func LockResource(key string) string {
-	if utf16Len(key) <= MaxLockResource {
+func lockResource(key string) string {
+	if utf16Len(key) <= maxLockResource {
 		return key
 	}
 	return "mirrorsink:" + truncateUTF16(key, 160) + "#" + shortHash(64, key)
 }
 
-// LockResult explains a negative return code of sp_getapplock.
-func LockResult(rc int) error {
+// lockResult explains a negative return code of sp_getapplock.
+func lockResult(rc int) error {
 	switch {
 	case rc >= 0:
 		return nil
@@ -790,10 +756,10 @@ func LockResult(rc int) error {
 	return fmt.Errorf("sp_getapplock returned %d", rc)
 }
 
-// SavepointName maps an engine savepoint name to a regular identifier of at most 32 characters
-// (SQL Server's limit on savepoint names), prefixed so that it can never be a reserved word: such a
-// name needs no quoting, which SAVE TRANSACTION's grammar then takes without doubt.
-func SavepointName(name string) string {
+// savepointName maps a savepoint name to a regular identifier of at most 32 characters (SQL Server's
+// limit on savepoint names), prefixed so that it can never be a reserved word: such a name needs no
+// quoting, which SAVE TRANSACTION's grammar then takes without doubt.
+func savepointName(name string) string {
 	ok := name != "" && len(name) <= 29
 	for i := 0; ok && i < len(name); i++ {
 		c := name[i]
@@ -806,50 +772,48 @@ func SavepointName(name string) string {
 }
 
 // Savepoint renders SAVE TRANSACTION.
-func (s SQL) Savepoint(name string) string { return "SAVE TRANSACTION " + SavepointName(name) }
+func (SQL) Savepoint(name string) string { return "SAVE TRANSACTION " + savepointName(name) }
 
 // RollbackTo renders ROLLBACK TRANSACTION to a savepoint, which keeps the transaction open.
-func (s SQL) RollbackTo(name string) string { return "ROLLBACK TRANSACTION " + SavepointName(name) }
+func (SQL) RollbackTo(name string) string { return "ROLLBACK TRANSACTION " + savepointName(name) }
 
-// CreateDatabase renders the creation of a tenant database (one parameter, @p1, the name) for a
+// createDatabase renders the creation of a tenant database (one parameter, @p1, the name) for a
 // connection to master. It cannot run inside a transaction.
-func CreateDatabase(name string) (string, error) {
-	q, err := QuoteIdent(name)
+func createDatabase(name string) (string, error) {
+	q, err := quote(name)
 	if err != nil {
 		return "", err
 	}
 	if n := utf16Len(name); n > MaxDatabaseName {
-		return "", fmt.Errorf("sqlserver: database name %q has %d characters, more than %d: %w", name, n, MaxDatabaseName, dialect.ErrNameTooLong)
+		return "", fmt.Errorf("sqlserver: database name %s has %d characters, more than %d: %w", clipName(name), n, MaxDatabaseName, dialect.ErrBadName)
 	}
 	return "IF DB_ID(@p1) IS NULL CREATE DATABASE " + q, nil
 }
 
-// DatabaseState returns the query (one parameter, @p1, the name) for the state of a database:
-// CREATE DATABASE can return before the new database is ONLINE.
-func DatabaseState() string {
-	return "SELECT CONVERT(nvarchar(60), DATABASEPROPERTYEX(@p1, 'Status'))"
-}
+// databaseState is the query (one parameter, @p1, the name) for the state of a database: CREATE
+// DATABASE can return before the new database is ONLINE.
+const databaseState = "SELECT CONVERT(nvarchar(60), DATABASEPROPERTYEX(@p1, 'Status'))"
 
-// CreateSchema renders the creation of a tenant schema (one parameter, @p1, the name). CREATE
-// SCHEMA must be alone in its batch, hence EXEC.
-func CreateSchema(name string) (string, error) {
-	q, err := QuoteIdent(name)
+// createSchema renders the creation of a tenant schema (one parameter, @p1, the name). CREATE SCHEMA
+// must be alone in its batch, hence EXEC of a literal.
+func createSchema(name string) (string, error) {
+	q, err := quote(name)
 	if err != nil {
 		return "", err
 	}
-	return "IF SCHEMA_ID(@p1) IS NULL EXEC(" + Literal("CREATE SCHEMA "+q) + ")", nil
+	return "IF SCHEMA_ID(@p1) IS NULL EXEC(" + literal("CREATE SCHEMA "+q) + ")", nil
 }
 
-// CodePages returns the query (one parameter, @p1, the quoted table name) for the code page of each
-// character column of a table: the bulk copier sends varchar bytes as given, so they must be encoded
-// in the column's code page.
-func (s SQL) CodePages() string {
-	return "SELECT c.name, CONVERT(int, COLLATIONPROPERTY(c.collation_name, 'CodePage')) FROM sys.columns AS c" +
-		" WHERE c.object_id = OBJECT_ID(@p1, N'U') AND c.collation_name IS NOT NULL"
-}
+// caseSensitivity is the query that yields 1 when the database's default collation, under which it
+// compares the names of its objects, tells names apart by case, and 0 otherwise.
+const caseSensitivity = "SELECT CASE WHEN N'a' = N'A' COLLATE DATABASE_DEFAULT THEN 0 ELSE 1 END"
 
-// DatabaseCodePage returns the query for the code page of the database's default collation, which
-// the staging table's character columns take.
-func (s SQL) DatabaseCodePage() string {
-	return "SELECT CONVERT(int, COLLATIONPROPERTY(CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Collation')), 'CodePage'))"
-}
+// columnCodePages is the query (one parameter, @p1, the name that Table returns) for the code page
+// of each character column of a table: the bulk copier sends varchar bytes as given, so they must be
+// encoded in the column's code page.
+const columnCodePages = "SELECT c.name, CONVERT(int, COLLATIONPROPERTY(c.collation_name, 'CodePage')) FROM sys.columns AS c" +
+	" WHERE c.object_id = OBJECT_ID(@p1, N'U') AND c.collation_name IS NOT NULL"
+
+// databaseCodePage is the query for the code page of the database's default collation, which the
+// staging table's character columns take.
+const databaseCodePage = "SELECT CONVERT(int, COLLATIONPROPERTY(CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Collation')), 'CodePage'))"

@@ -12,16 +12,18 @@ import (
 
 	mssql "github.com/microsoft/go-mssqldb"
 
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/typemap"
+	"github.com/mirrorsink/mirrorsink/typemap/canon"
 )
 
 func enc(t *testing.T, typ typemap.Type, cp int) encoder {
 	t.Helper()
-	e, err := encoderFor(typemap.Column{Name: "c", Type: typ}, false, encoderOptions{CodePage: map[string]int{"c": cp}})
+	encs, err := newEncoders([]typemap.Column{{Name: "c", Type: typ}}, map[string]int{"c": cp}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return encs[0]
 }
 
 func utf16le(s string) []byte {
@@ -130,7 +132,10 @@ func TestEncoders(t *testing.T) {
 		{"uuid wrong type", ty(typemap.UniqueIdentifier, 0, 0, 0), 0, "6f9619ff-8b86-d011-b42d-00c04fc964ff", nil, "want typemap.UUID"},
 		{"hierarchyid staged as text", ty(typemap.HierarchyID, 0, 0, 0), 0, "/1/2/", utf16le("/1/2/"), ""},
 		{"geography staged as text", ty(typemap.Geography, 0, 0, 0), 0, "POINT (10 59)", utf16le("POINT (10 59)"), ""},
+		{"geometry staged as text, unbounded", ty(typemap.Geometry, 0, 0, 0), 0, strings.Repeat("x", 5000), utf16le(strings.Repeat("x", 5000)), ""},
 		{"sql_variant staged as text", ty(typemap.SQLVariant, 0, 0, 0), 0, "42", utf16le("42"), ""},
+		{"sql_variant holds at most 4000 characters", ty(typemap.SQLVariant, 0, 0, 0), 0, strings.Repeat("v", 4001), nil, "does not fit 4000"},
+		{"hierarchyid text is what Parse takes", ty(typemap.HierarchyID, 0, 0, 0), 0, "/" + strings.Repeat("1/", 2000), nil, "does not fit 4000"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,7 +183,7 @@ func TestUUIDByteOrder(t *testing.T) {
 	if u.String() != text {
 		t.Fatalf("fixture: %s", u)
 	}
-	e := uuidEncoder(false)
+	e := mustEncoder(uuidEncoder(typemap.Type{}, encodeEnv{}))
 	got, err := e(u)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +201,7 @@ func TestUUIDByteOrder(t *testing.T) {
 		t.Fatalf("round trip gives %s, want %s", typemap.UUID(back), text)
 	}
 	// With "guid conversion" in the DSN the driver swaps itself: hand over text order.
-	got, _ = uuidEncoder(true)(u)
+	got, _ = mustEncoder(uuidEncoder(typemap.Type{}, encodeEnv{guidConversion: true}))(u)
 	if !bytes.Equal(got.([]byte), u[:]) {
 		t.Fatalf("with driver conversion: % x, want text order", got)
 	}
@@ -210,7 +215,7 @@ func TestUUIDByteOrder(t *testing.T) {
 // TestReusedBuffersAreSafe checks that reused encoder buffers give each call its own right value
 // (the copier copies a row before the next call).
 func TestReusedBuffersAreSafe(t *testing.T) {
-	e := nvarcharEncoder(0)
+	e := utf16Encoder(0)
 	a, _ := e("first")
 	want := utf16le("first")
 	if !bytes.Equal(a.([]byte), want) {
@@ -223,13 +228,155 @@ func TestReusedBuffersAreSafe(t *testing.T) {
 }
 
 func TestUnknownCodePage(t *testing.T) {
+	cols := []typemap.Column{{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 5}}}
 	for _, cp := range []int{0, 12345} {
-		_, err := encoderFor(typemap.Column{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 5}}, false, encoderOptions{CodePage: map[string]int{"c": cp}})
-		if err == nil {
+		if _, err := newEncoders(cols, map[string]int{"c": cp}, false); err == nil {
 			t.Errorf("code page %d accepted", cp)
 		}
 	}
-	if _, err := encoderFor(typemap.Column{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 5}}, false, encoderOptions{}); err == nil {
+	if _, err := newEncoders(cols, nil, false); err == nil {
 		t.Error("a varchar column without a known code page was accepted")
+	}
+}
+
+func mustEncoder(e encoder, err error) encoder {
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// TestTypeTableCoversEveryKind fails when a kind of typemap has no rule, or a rule lacks a part that
+// every kind needs.
+func TestTypeTableCoversEveryKind(t *testing.T) {
+	conformance.EveryKind(t, func(k typemap.Kind) bool {
+		r, ok := types[k]
+		return ok && r.ddl != nil && r.encoder != nil && r.scan != nil
+	})
+}
+
+// TestColumnTypes pins the DDL type and the staging type of each kind with its parameters, where
+// the golden scenarios do not show them all.
+func TestColumnTypes(t *testing.T) {
+	for _, c := range []struct {
+		typ          typemap.Type
+		ddl, staging string
+	}{
+		{typemap.Type{Kind: typemap.Decimal, Precision: 38, Scale: 10}, "decimal(38,10)", "decimal(38,10)"},
+		{typemap.Type{Kind: typemap.Time, Precision: 0}, "time(0)", "time(0)"},
+		{typemap.Type{Kind: typemap.DateTimeOffset, Precision: 7}, "datetimeoffset(7)", "datetimeoffset(7)"},
+		{typemap.Type{Kind: typemap.Char, Length: 8000}, "char(8000)", "char(8000) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}, "nvarchar(max)", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.VarBinary, Length: typemap.Max}, "varbinary(max)", "varbinary(max)"},
+		{typemap.Type{Kind: typemap.Text}, "text", "varchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.NText}, "ntext", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.Image}, "image", "varbinary(max)"},
+		{typemap.Type{Kind: typemap.SysName, Length: 128}, "sysname", "nvarchar(128) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.RowVersion}, "binary(8)", "binary(8)"},
+		{typemap.Type{Kind: typemap.XML}, "xml", "xml"},
+		{typemap.Type{Kind: typemap.HierarchyID}, "hierarchyid", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.Geography}, "geography", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.SQLVariant}, "sql_variant", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
+	} {
+		ddl, err := columnType(c.typ)
+		if err != nil || ddl != c.ddl {
+			t.Errorf("columnType(%s) = %q, %v; want %q", c.typ, ddl, err, c.ddl)
+		}
+		if st, err := stagingType(c.typ); err != nil || st != c.staging {
+			t.Errorf("stagingType(%s) = %q, %v; want %q", c.typ, st, err, c.staging)
+		}
+	}
+}
+
+func TestColumnTypeRejectsInvalid(t *testing.T) {
+	for _, typ := range []typemap.Type{
+		{Kind: typemap.Decimal, Precision: 39}, {Kind: typemap.Decimal, Precision: 5, Scale: 6},
+		{Kind: typemap.NVarChar, Length: 4001}, {Kind: typemap.VarChar, Length: 0}, {Kind: typemap.Char, Length: typemap.Max},
+		{Kind: typemap.Time, Precision: 8}, {Kind: typemap.Invalid},
+	} {
+		if got, err := columnType(typ); err == nil {
+			t.Errorf("columnType(%+v) = %q, want an error", typ, got)
+		}
+	}
+}
+
+// TestReadExpressions checks the text forms that Read selects for the types the driver cannot hand
+// as Go values.
+func TestReadExpressions(t *testing.T) {
+	for k, want := range map[typemap.Kind]string{
+		typemap.HierarchyID: "[c].ToString()", typemap.Geography: "[c].ToString()", typemap.Geometry: "[c].ToString()",
+		typemap.SQLVariant: "CAST([c] AS nvarchar(4000))", typemap.XML: "[c]", typemap.UniqueIdentifier: "[c]", typemap.Int: "[c]",
+	} {
+		if got := readExpr(typemap.Type{Kind: k}, "[c]"); got != want {
+			t.Errorf("readExpr(%s) = %s, want %s", k, got, want)
+		}
+	}
+}
+
+// TestScan checks that Read hands the plain values of the contract for what go-mssqldb returns, and
+// that canon understands them.
+func TestScan(t *testing.T) {
+	u := typemap.UUID{0x6f, 0x96, 0x19, 0xff, 0x8b, 0x86, 0xd0, 0x11, 0xb4, 0x2d, 0x00, 0xc0, 0x4f, 0xc9, 0x64, 0xff}
+	wire := []byte{0xff, 0x19, 0x96, 0x6f, 0x86, 0x8b, 0x11, 0xd0, 0xb4, 0x2d, 0x00, 0xc0, 0x4f, 0xc9, 0x64, 0xff}
+	minus := time.FixedZone("", -(9*3600 + 30*60))
+	for _, c := range []struct {
+		name      string
+		typ       typemap.Type
+		driver    any
+		guidConv  bool
+		want      any
+		canonical string
+	}{
+		{"bit", typemap.Type{Kind: typemap.Bit}, true, false, true, "1"},
+		{"tinyint", typemap.Type{Kind: typemap.TinyInt}, int64(255), false, int64(255), "255"},
+		{"decimal text", typemap.Type{Kind: typemap.Decimal, Precision: 38, Scale: 10}, []byte("-12.3400000000"), false, typemap.DecimalValue("-12.3400000000"), "-12.34"},
+		{"money text", typemap.Type{Kind: typemap.Money}, []byte("922337203685477.5807"), false, typemap.DecimalValue("922337203685477.5807"), "922337203685477.5807"},
+		{"real", typemap.Type{Kind: typemap.Real}, float64(float32(1.1)), false, float64(float32(1.1)), "1.1"},
+		{"time of day", typemap.Type{Kind: typemap.Time, Precision: 7}, time.Date(1, 1, 1, 23, 59, 59, 999999900, time.UTC), false,
+			typemap.TimeOfDay(24*time.Hour - 100), "23:59:59.9999999"},
+		{"datetime2", typemap.Type{Kind: typemap.DateTime2, Precision: 7}, time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC), false,
+			time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC), "9999-12-31 23:59:59.9999999"},
+		{"datetimeoffset", typemap.Type{Kind: typemap.DateTimeOffset, Precision: 7}, time.Date(2020, 1, 1, 1, 0, 0, 100, minus), false,
+			time.Date(2020, 1, 1, 1, 0, 0, 100, minus), "2020-01-01 10:30:00.0000001"},
+		{"uniqueidentifier as SQL Server sends it", typemap.Type{Kind: typemap.UniqueIdentifier}, wire, false, u, u.String()},
+		{"uniqueidentifier converted by the driver", typemap.Type{Kind: typemap.UniqueIdentifier}, u[:], true, u, u.String()},
+		{"nchar", typemap.Type{Kind: typemap.NChar, Length: 5}, "ab   ", false, "ab   ", "ab"},
+		{"hierarchyid text", typemap.Type{Kind: typemap.HierarchyID}, "/1/2/", false, "/1/2/", "/1/2/"},
+		{"rowversion", typemap.Type{Kind: typemap.RowVersion}, []byte{0, 0, 0, 0, 0, 0, 7, 0xd1}, false, []byte{0, 0, 0, 0, 0, 0, 7, 0xd1}, "00000000000007d1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := types[c.typ.Kind].scan(c.driver, c.guidConv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %#v, want %#v", got, c.want)
+			}
+			if s, err := canon.Value(c.typ, got, canon.Losses{}); err != nil || s != c.canonical {
+				t.Fatalf("canonical text %q, %v; want %q", s, err, c.canonical)
+			}
+		})
+	}
+	if _, err := types[typemap.Int].scan("1", false); err == nil {
+		t.Error("a string for an int column was taken")
+	}
+	if _, err := types[typemap.UniqueIdentifier].scan(make([]byte, 15), false); err == nil {
+		t.Error("15 bytes for a uniqueidentifier were taken")
+	}
+}
+
+// TestUUIDRoundTrip checks that what the encoder sends reads back as the same UUID, in either
+// setting of "guid conversion".
+func TestUUIDRoundTrip(t *testing.T) {
+	u := typemap.UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	for _, conv := range []bool{false, true} {
+		sent, err := mustEncoder(uuidEncoder(typemap.Type{}, encodeEnv{guidConversion: conv}))(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := scanUUID(sent, conv)
+		if err != nil || back != u {
+			t.Errorf("guid conversion %v: %v, %v; want %v", conv, back, err, u)
+		}
 	}
 }

@@ -1,0 +1,284 @@
+package sqlserver
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+// Insert bulk-copies the rows straight into the table, with TABLOCK (the engine inserts into tables
+// being repopulated). A table with text-converted columns loads through the staging table instead.
+// It runs inside a savepoint, so that a duplicate key (dialect.ErrDuplicateKey) or a value that does
+// not fit leaves the transaction as it was.
+func (t *Tx) Insert(ctx context.Context, tab dialect.Table, src dialect.RowSource) (int64, error) {
+	var n int64
+	err := t.x.Atomically(ctx, func() error {
+		var err error
+		if hasConverted(tab) {
+			n, err = t.viaStaging(ctx, tab.Columns, src, func() (int64, error) {
+				move, err := t.store.sql.MoveStaged(tab)
+				if err != nil {
+					return 0, err
+				}
+				return t.x.Exec(ctx, move)
+			})
+			return err
+		}
+		tn, err := t.store.sql.Table(tab.Name)
+		if err != nil {
+			return err
+		}
+		n, err = t.load(ctx, tn, tab.Columns, false, src)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlserver: insert into %q: %w", tab.Name, err)
+	}
+	return n, nil
+}
+
+// Upsert stages the rows, then updates the keys that exist and inserts the others, inside a
+// savepoint.
+func (t *Tx) Upsert(ctx context.Context, tab dialect.Table, src dialect.RowSource) (int64, error) {
+	update, insert, err := t.store.sql.Upsert(tab)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = t.x.Atomically(ctx, func() error {
+		var err error
+		n, err = t.viaStaging(ctx, tab.Columns, src, func() (int64, error) {
+			var updated int64
+			if update != "" {
+				var uerr error
+				if updated, uerr = t.x.Exec(ctx, update); uerr != nil {
+					return 0, uerr
+				}
+			}
+			inserted, ierr := t.x.Exec(ctx, insert)
+			if ierr != nil {
+				return 0, ierr
+			}
+			return updated + inserted, nil
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlserver: upsert into %q: %w", tab.Name, err)
+	}
+	return n, nil
+}
+
+// Delete stages the keys, then deletes the matching rows, inside a savepoint.
+func (t *Tx) Delete(ctx context.Context, tab dialect.Table, keys dialect.RowSource) (int64, error) {
+	del, err := t.store.sql.Delete(tab)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = t.x.Atomically(ctx, func() error {
+		var err error
+		n, err = t.viaStaging(ctx, tab.KeyColumns(), keys, func() (int64, error) { return t.x.Exec(ctx, del) })
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlserver: delete from %q: %w", tab.Name, err)
+	}
+	return n, nil
+}
+
+// Analyze does nothing: SQL Server updates a table's statistics itself once enough of it changed
+// (AUTO_UPDATE_STATISTICS), which a repopulation does.
+func (t *Tx) Analyze(context.Context, dialect.Table) error { return nil }
+
+// hasConverted reports whether a table has a column that travels as text (see rule.fromText).
+func hasConverted(tab dialect.Table) bool {
+	for _, c := range tab.Columns {
+		if isConverted(c.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+// viaStaging creates the staging table with cols, bulk-loads src into it, runs apply, and drops the
+// staging table again (also on failure, best effort: a rollback drops it anyway).
+func (t *Tx) viaStaging(ctx context.Context, cols []typemap.Column, src dialect.RowSource, apply func() (int64, error)) (int64, error) {
+	create, err := t.store.sql.CreateStaging(cols)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range create {
+		// No arguments: the batch must not run inside sp_executesql (see CreateStaging).
+		if _, err := t.x.Exec(ctx, s); err != nil {
+			return 0, fmt.Errorf("create staging table: %w", err)
+		}
+	}
+	drop := func() { _, _ = t.x.Exec(context.WithoutCancel(ctx), t.store.sql.DropStaging()) }
+	if _, err := t.load(ctx, stagingName(), cols, true, src); err != nil {
+		drop()
+		return 0, err
+	}
+	n, err := apply()
+	if err != nil {
+		drop()
+		return 0, err
+	}
+	if _, err := t.x.Exec(ctx, t.store.sql.DropStaging()); err != nil {
+		return 0, fmt.Errorf("drop staging table: %w", err)
+	}
+	return n, nil
+}
+
+// codePages finds the code page of each column the load writes whose encoder needs one: the
+// target's own columns, or, for the staging table, the database default (its columns are COLLATE
+// DATABASE_DEFAULT).
+func (t *Tx) codePages(ctx context.Context, target string, cols []typemap.Column, staged bool) (map[string]int, error) {
+	need := false
+	for _, c := range cols {
+		need = need || types[c.Type.Kind].codePage
+	}
+	if !need {
+		return nil, nil
+	}
+	out := map[string]int{}
+	if staged {
+		var cp sql.NullInt64
+		if _, err := t.x.QueryRow(ctx, databaseCodePage, nil, &cp); err != nil {
+			return nil, fmt.Errorf("code page of the database: %w", err)
+		}
+		for _, c := range cols {
+			out[c.Name] = int(cp.Int64)
+		}
+		return out, nil
+	}
+	err := t.x.Query(ctx, columnCodePages, []any{target}, func(scan func(...any) error) error {
+		var (
+			column string
+			cp     sql.NullInt64
+		)
+		if err := scan(&column, &cp); err != nil {
+			return err
+		}
+		out[column] = int(cp.Int64)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("code pages of %s: %w", target, err)
+	}
+	return out, nil
+}
+
+// load bulk-copies src into target (a quoted name) with cols, on the transaction's connection, with
+// KEEP_NULLS (a NULL stays NULL rather than taking the column's default) and TABLOCK, and checks that
+// the server stored every row sent.
+func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, staged bool, src dialect.RowSource) (int64, error) {
+	cps, err := t.codePages(ctx, target, cols, staged)
+	if err != nil {
+		return 0, err
+	}
+	encs, err := newEncoders(cols, cps, t.store.guidConversion)
+	if err != nil {
+		return 0, err
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	var stored, sent int64
+	var loadErr error
+	rawErr := t.x.Conn().Raw(func(dc any) error {
+		mc, ok := dc.(*mssql.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is a %T, not *mssql.Conn", dc)
+		}
+		bulk := mc.CreateBulkContext(ctx, target, names)
+		bulk.Options = mssql.BulkOptions{KeepNulls: true, Tablock: true}
+		sent, loadErr = feed(bulk, cols, encs, src)
+		// Always end the bulk load, also after a failure: the connection's stream must be complete
+		// before the transaction can go on (or roll back).
+		n, doneErr := finish(bulk)
+		stored = n
+		if loadErr == nil {
+			loadErr = doneErr
+		}
+		return nil
+	})
+	if rawErr != nil {
+		return 0, rawErr
+	}
+	if loadErr != nil {
+		return 0, mapError(detachBadConn(loadErr))
+	}
+	if stored != sent {
+		return 0, fmt.Errorf("the server stored %d rows of the %d sent", stored, sent)
+	}
+	return stored, nil
+}
+
+// detachBadConn hides driver.ErrBadConn from database/sql: returned from Raw while a transaction is
+// open, it would make sql.Conn close itself and wait for the transaction forever. The transaction's
+// next statement or its rollback then meets the broken connection and discards it.
+func detachBadConn(err error) error {
+	if errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("connection lost during bulk copy: %s", err.Error())
+	}
+	return err
+}
+
+// feed hands every row to the copier, each value checked by its column's encoder. A panic inside
+// the copier, a last defence as the encoders rule out the ones known, becomes an error.
+func feed(bulk *mssql.Bulk, cols []typemap.Column, encs []encoder, src dialect.RowSource) (sent int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("bulk copy failed at row %d: driver panic: %v", sent+1, p)
+		}
+	}()
+	out := make([]any, len(encs))
+	for src.Next() {
+		row := int(sent) + 1
+		vals, err := src.Values()
+		if err != nil {
+			return sent, fmt.Errorf("row %d: %w", row, err)
+		}
+		if len(vals) != len(encs) {
+			return sent, fmt.Errorf("row %d has %d values for %d columns", row, len(vals), len(encs))
+		}
+		for i, enc := range encs {
+			v, err := enc(vals[i])
+			if err != nil {
+				var r reason
+				if errors.As(err, &r) {
+					return sent, &dialect.ValueError{Column: cols[i].Name, Row: row, Reason: string(r)}
+				}
+				return sent, err
+			}
+			out[i] = v
+		}
+		if err := bulk.AddRow(out); err != nil {
+			return sent, fmt.Errorf("row %d: %w", row, err)
+		}
+		sent++
+	}
+	if err := src.Err(); err != nil {
+		return sent, err
+	}
+	return sent, nil
+}
+
+// finish ends the bulk load (a no-op when no row was sent), recovering a driver panic.
+func finish(bulk *mssql.Bulk) (n int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("bulk copy failed to finish: driver panic: %v", p)
+		}
+	}()
+	return bulk.Done()
+}

@@ -1,0 +1,246 @@
+// Package sqlserver is the SQL Server target of mirrorsink (github.com/microsoft/go-mssqldb).
+//
+// A tenant gets a database of its own, created from a connection to master on first use, or, with
+// OpenOptions.Schema, a schema of the DSN's database; SQL Server has no search_path, so every
+// statement names tables in full (SQL.Table).
+//
+// Types stay native (docs/TYPES.md): nvarchar stays nvarchar, decimal(p,s) and datetime2(p) keep
+// their parameters. Two exceptions: rowversion/timestamp becomes binary(8), as a rowversion column
+// cannot be written; and the kinds whose wire form is text but whose column is not (hierarchyid,
+// geography, geometry, sql_variant) stay native yet travel through a text staging column, converted
+// in the set-based statement with CAST(… AS hierarchyid), geography::STGeomFromText(…, 4326),
+// geometry::STGeomFromText(…, 0) and CAST(… AS sql_variant). A table with such a column therefore
+// always loads through the staging table, even on the Insert path. types.go holds these rules, one
+// per kind.
+//
+// Rows load through the TDS bulk copy of go-mssqldb, fed directly (Conn.CreateBulkContext under
+// sql.Conn.Raw) on the transaction's own connection; upserts and deletes stage rows in a session
+// temporary table (#mirrorsink_stage) and apply them with an UPDATE and an INSERT … WHERE NOT EXISTS,
+// or one DELETE, never MERGE. Every value is checked before the copier sees it (the type table's
+// encoders), and a panic inside the copier is recovered and reported as an error.
+//
+// Replicas exclude each other with sp_getapplock locks owned by the transaction; a failed step rolls
+// back to a SAVE TRANSACTION savepoint. Nothing is lost in the mirror: SQL Server holds every source
+// value exactly (100 ns times, U+0000 in text, years from 1).
+//
+// The SQL text is written by the pure type SQL (sql.go), covered by golden tests; the rest of the
+// package executes it.
+package sqlserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/microsoft/go-mssqldb/msdsn"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlexec"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlmeta"
+)
+
+// name is the dialect's name in configuration.
+const name = "sqlserver"
+
+// DefaultMaxConns bounds a tenant's pool when OpenOptions.MaxConns is 0.
+const DefaultMaxConns = 8
+
+// DatabaseOnlineTimeout bounds the wait for a new tenant database to come ONLINE.
+const DatabaseOnlineTimeout = 60 * time.Second
+
+func init() { dialect.Register(Dialect{}) }
+
+// Dialect is the SQL Server dialect.
+type Dialect struct{}
+
+// Name returns "sqlserver".
+func (Dialect) Name() string { return name }
+
+// Capabilities reports that SQL Server loses nothing: it keeps 100 ns, U+0000 and years from 1
+// (datetime2, date, datetimeoffset). Tenants may live in schemas, and DDL and TRUNCATE roll back
+// with their transaction.
+func (Dialect) Capabilities() dialect.Capabilities {
+	return dialect.Capabilities{
+		TimeDigits:            7,
+		MinYear:               1,
+		Schemas:               true,
+		TransactionalDDL:      true,
+		TransactionalTruncate: true,
+	}
+}
+
+// Open connects to the tenant's mirror. Without opts.Schema the DSN's database is the tenant's own:
+// it is created from a connection to master when missing, and Open waits until it is ONLINE. With
+// opts.Schema the tables live in that schema of the DSN's database, created when missing. Replicas
+// that open the same new tenant at once both succeed.
+//
+// The connection's "timezone" setting is forced to UTC: the copier encodes smalldatetime against
+// 1900-01-01 in that zone, and mirrored times are naive wall clocks.
+func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (dialect.Store, error) {
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlserver: parse DSN: %w", err)
+	}
+	cfg.Encoding.Timezone = time.UTC
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	q := SQL{Schema: opts.Schema}
+	// The names fail here, before any connection, when the server could not hold them.
+	meta, err := newMeta(q, opts.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Schema == "" {
+		if cfg.Database == "" {
+			return nil, errors.New("sqlserver: the DSN names no database (set database=… or use a schema per tenant)")
+		}
+		if err := ensureDatabase(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	db := sql.OpenDB(mssql.NewConnectorConfig(cfg))
+	maxConns := opts.MaxConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlserver: connect to %q: %w", cfg.Database, err)
+	}
+	if opts.Schema != "" {
+		if err := ensureSchema(ctx, db, opts.Schema); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	var caseSensitive int
+	if err := db.QueryRowContext(ctx, caseSensitivity).Scan(&caseSensitive); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlserver: collation of %q: %w", cfg.Database, err)
+	}
+	q.CaseSensitive = caseSensitive == 1
+	s := &Store{db: db, sql: q, meta: meta, log: logger, guidConversion: cfg.Encoding.GuidConversion}
+	s.exec = &sqlexec.Config{Dialect: name, Savepoint: q.Savepoint, RollbackTo: q.RollbackTo, MapError: mapError}
+	return s, nil
+}
+
+// SQL Server error numbers the dialect acts on.
+const (
+	errDuplicateKey      = 2627 // violation of a PRIMARY KEY or UNIQUE constraint
+	errDuplicateIndexKey = 2601 // duplicate key row in a unique index
+	errDatabaseExists    = 1801
+	errObjectExists      = 2714
+)
+
+// hasErrorNumber reports whether one of the SQL Server errors in err's chain has one of the numbers.
+func hasErrorNumber(err error, numbers ...int32) bool {
+	var se mssql.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	all := se.All
+	if len(all) == 0 {
+		all = []mssql.Error{se}
+	}
+	for _, e := range all {
+		for _, n := range numbers {
+			if e.Number == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mapError marks a duplicate key with dialect.ErrDuplicateKey, keeping the server's error in the
+// chain.
+func mapError(err error) error {
+	if hasErrorNumber(err, errDuplicateKey, errDuplicateIndexKey) {
+		return fmt.Errorf("%w: %w", dialect.ErrDuplicateKey, err)
+	}
+	return err
+}
+
+// ensureDatabase creates the tenant database from a connection to master and waits until it is
+// ONLINE. A replica that created it first is not an error.
+func ensureDatabase(ctx context.Context, cfg msdsn.Config) error {
+	dbName := cfg.Database
+	create, err := createDatabase(dbName)
+	if err != nil {
+		return err
+	}
+	master := cfg
+	master.Database = "master"
+	db := sql.OpenDB(mssql.NewConnectorConfig(master))
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, create, dbName); err != nil && !hasErrorNumber(err, errDatabaseExists) {
+		return fmt.Errorf("sqlserver: create database %q: %w", dbName, err)
+	}
+	deadline := time.Now().Add(DatabaseOnlineTimeout)
+	for {
+		var state sql.NullString
+		if err := db.QueryRowContext(ctx, databaseState, dbName).Scan(&state); err != nil {
+			return fmt.Errorf("sqlserver: state of database %q: %w", dbName, err)
+		}
+		if state.String == "ONLINE" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sqlserver: database %q is %q, not ONLINE, after %s", dbName, state.String, DatabaseOnlineTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sqlserver: waiting for database %q: %w", dbName, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// ensureSchema creates the tenant schema when missing; a concurrent creator is not an error.
+func ensureSchema(ctx context.Context, db *sql.DB, schema string) error {
+	create, err := createSchema(schema)
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, create, schema); err != nil && !hasErrorNumber(err, errObjectExists) {
+		return fmt.Errorf("sqlserver: create schema %q: %w", schema, err)
+	}
+	return nil
+}
+
+// Store is an open tenant mirror on SQL Server: its pool (DefaultMaxConns connections unless
+// OpenOptions.MaxConns says otherwise, all of them kept idle), its names and its metadata store.
+type Store struct {
+	db             *sql.DB
+	sql            SQL
+	meta           *sqlmeta.Store
+	exec           *sqlexec.Config
+	log            *slog.Logger
+	guidConversion bool
+}
+
+// Names returns the mirror's SQL, which names its tables schema-qualified.
+func (s *Store) Names() dialect.Namer { return s.sql }
+
+// Begin starts a transaction on a connection of its own. The connection is held until the
+// transaction ends, so that the bulk copier can run on it, inside the transaction, and so that the
+// session's staging table is the transaction's.
+func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
+	x, err := sqlexec.Begin(ctx, s.db, nil, s.exec)
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{x: x, store: s}, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() error { return s.db.Close() }
