@@ -36,7 +36,7 @@ func render(sc conformance.Scenario) (string, error) {
 	s.Add(create)
 	s.Warn(warnings)
 	for _, ch := range sc.Changes {
-		s.Head(changeTitle(ch))
+		s.Change(ch)
 		changes := []dialect.Change{ch}
 		stmts, warnings, err := q.Alter(t, changes)
 		if err != nil {
@@ -141,17 +141,6 @@ func renderBulkCopy(s *conformance.Script, target string, cols []typemap.Column,
 		break
 	}
 	s.Head("TDS bulk copy into " + target + " WITH (KEEP_NULLS, TABLOCK)")
-}
-
-func changeTitle(ch dialect.Change) string {
-	switch ch.Kind {
-	case dialect.AddColumn:
-		return fmt.Sprintf("%s %q %s", ch.Kind, ch.Column.Name, ch.Column.Type)
-	case dialect.DropColumn:
-		return fmt.Sprintf("%s %q", ch.Kind, ch.Old.Name)
-	}
-	return fmt.Sprintf("%s %q: %s null=%v default=%v -> %s null=%v default=%v", ch.Kind, ch.Column.Name,
-		ch.Old.Type, ch.Old.Nullable, ch.Old.Default != nil, ch.Column.Type, ch.Column.Nullable, ch.Column.Default != nil)
 }
 
 func TestGolden(t *testing.T) {
