@@ -41,6 +41,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	cfg := &Config{}
 	cfg.applyDefaults()
+	cfg.Application.ClientID = "app"
 	cfg.Application.PrivateKey = filepath.Join(dir, "app.private.pem")
 	cfg.SuperOffice.Certificates = certPath
 	cfg.Default = &RouteConfig{Dialect: "sqlite", DSN: filepath.Join(dir, "{ctx}.db")}
@@ -60,7 +61,7 @@ func TestGracefulShutdown(t *testing.T) {
 	client := &protocol.Client{URL: "http://" + ln.Addr().String() + "/"}
 	token := func() string {
 		tok, err := protocol.SignTestToken(soKey, protocol.CertificateThumbprint(cert), protocol.TestTokenClaims{
-			Tenant: "Cust1", Nonce: "N", NotBefore: time.Now().Add(-time.Minute), Expires: time.Now().Add(5 * time.Minute),
+			Tenant: "Cust1", Nonce: "N", ClientID: "app", NotBefore: time.Now().Add(-time.Minute), Expires: time.Now().Add(5 * time.Minute),
 		})
 		if err != nil {
 			t.Fatal(err)
