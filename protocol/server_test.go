@@ -922,9 +922,13 @@ func TestServerRowDataSpoolCleanup(t *testing.T) {
 			if _, err := b.Next(context.Background()); err != nil {
 				return err
 			}
-			// The batch is larger than SpoolMemory, so it must have spilled to a file.
-			if left, _ := os.ReadDir(spoolDir); len(left) == 0 {
-				return errors.New("no spool file while a batch is held")
+			// The batch is larger than SpoolMemory, so it has spilled to a file, which was unlinked as
+			// soon as it was open.
+			if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+				return fmt.Errorf("spool files visible while a batch is held: %v", left)
+			}
+			if open, err := openDeletedFiles(spoolDir); err == nil && open == 0 {
+				return errors.New("no open spool file while a batch is held")
 			}
 			return errors.New("apply failed")
 		}, false},
