@@ -48,6 +48,13 @@ type ServerConfig struct {
 	Logger *slog.Logger
 	// Now is the clock for the application token; nil means time.Now.
 	Now func() time.Time
+	// PublicURL, when set, is the service's address as SuperOffice calls it, e.g.
+	// https://mirror.example.com/mirroring; the WSDL gives it as the service's address.
+	PublicURL string
+	// TrustProxy lets the WSDL's address follow a reverse proxy's X-Forwarded-Proto and
+	// X-Forwarded-Host when PublicURL is not set. Set it only when every request comes through a
+	// proxy that sets (or strips) both headers: anyone else could put any host there.
+	TrustProxy bool
 }
 
 // Server is the mirroring SOAP endpoint: an http.Handler that serves every operation on any path, and
@@ -70,6 +77,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.PublicURL != "" {
+		if err := checkPublicURL(cfg.PublicURL); err != nil {
+			return nil, fmt.Errorf("protocol server: %w", err)
+		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
 	if s.log == nil {
@@ -130,7 +142,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if wantsWSDL(r) {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			doc := WSDL(requestURL(r))
+			doc := WSDL(s.serviceURL(r))
 			w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
 			if r.Method == http.MethodGet {
 				_, _ = w.Write(doc)

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/xml"
 	"errors"
@@ -866,6 +867,60 @@ func TestServerWSDL(t *testing.T) {
 	// The address is escaped.
 	if w := string(WSDL(`https://h/a"b<c`)); !strings.Contains(w, `location="https://h/a&#34;b&lt;c"`) {
 		t.Error("address not escaped")
+	}
+}
+
+// The WSDL's address is the configured public URL, or what a trusted proxy forwarded; a forwarded
+// header from anyone else is ignored.
+func TestServerWSDLAddress(t *testing.T) {
+	proxied := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "mirror.example.com"}
+	cases := []struct {
+		name       string
+		publicURL  string
+		trustProxy bool
+		headers    map[string]string
+		want       string // "" means the address the test server was called at
+	}{
+		{name: "default", want: ""},
+		{name: "forwarded headers not trusted", headers: proxied, want: ""},
+		{name: "public URL", publicURL: "https://mirror.example.com/mirroring", headers: map[string]string{"X-Forwarded-Host": "evil.example"},
+			want: "https://mirror.example.com/mirroring"},
+		{name: "trusted proxy", trustProxy: true, headers: proxied, want: "https://mirror.example.com/svc"},
+		{name: "trusted proxy, first of several values", trustProxy: true,
+			headers: map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "a.example:8443, b.example"},
+			want:    "https://a.example:8443/svc"},
+		{name: "trusted proxy, nonsense values ignored", trustProxy: true,
+			headers: map[string]string{"X-Forwarded-Proto": "gopher", "X-Forwarded-Host": `evil"/><x y="`}, want: ""},
+		{name: "public URL wins over a trusted proxy", publicURL: "https://m.example/", trustProxy: true, headers: proxied,
+			want: "https://m.example/"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, newRecorder(), func(cfg *ServerConfig) { cfg.PublicURL, cfg.TrustProxy = c.publicURL, c.trustProxy })
+			req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/svc?wsdl", nil)
+			for k, v := range c.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			want := c.want
+			if want == "" {
+				want = f.srv.URL + "/svc"
+			}
+			if loc := `<soap:address location="` + want + `"/>`; !bytes.Contains(body, []byte(loc)) {
+				t.Errorf("WSDL lacks %s", loc)
+			}
+		})
+	}
+	for _, bad := range []string{"mirror.example.com", "ftp://m.example/", "https:///x", "https://m.example/?wsdl", "https://u:p@m.example/"} {
+		_, err := NewServer(ServerConfig{Handler: newRecorder(), Verifier: &TokenVerifier{}, ApplicationKey: &rsa.PrivateKey{}, PublicURL: bad})
+		if err == nil || !strings.Contains(err.Error(), "public URL") {
+			t.Errorf("public URL %q: %v, want a refusal", bad, err)
+		}
 	}
 }
 
