@@ -798,7 +798,9 @@ func (b *batchReader) readValues() error {
 		if k == tokEnd {
 			return nil
 		}
-		if s.space != NSArrays || string(s.local) != "string" {
+		// WCF writes the items in the serialization-arrays namespace; SOAP tools generating from the
+		// WSDL (node-soap) put them in the data-contract namespace of the surrounding elements.
+		if (s.space != NSArrays && s.space != NSContract) || string(s.local) != "string" {
 			return e.errorf("unexpected element %s in ColumnValues of row %d of RowDataBatch %d", e.elemName(), sp.rows+1, b.n)
 		}
 		t, isNil, err := e.text()

@@ -174,6 +174,8 @@ func TestDecodeBadInput(t *testing.T) {
 		{"batch table name too long", rowDataDoc(strings.Replace(batchDoc(""), "<a:TableName>t<", "<a:TableName>"+strings.Repeat("t", 200)+"<", 1)), false, "TableName is longer than 128 characters", DecodeOptions{}},
 		{"summary table name too long", wipe(`<ReplicationCompletedRequest xmlns="` + NSService + `"><ChangedTables xmlns:a="` + NSContract + `"><a:ReplicationSummary><a:TableName>` +
 			strings.Repeat("t", 129) + `</a:TableName></a:ReplicationSummary></ChangedTables></ReplicationCompletedRequest>`), false, "TableName is longer than 128 characters", DecodeOptions{}},
+		{"string in a third namespace", rows(`<a:RowData><a:ColumnValues xmlns:c="urn:x"><c:string>1</c:string></a:ColumnValues><a:Operation>I</a:Operation></a:RowData>`), false, "unexpected element <string> in namespace \"urn:x\"", DecodeOptions{}},
+		{"other element in the data-contract namespace", rows(`<a:RowData><a:ColumnValues><a:int>1</a:int></a:ColumnValues><a:Operation>I</a:Operation></a:RowData>`), false, "unexpected element <int>", DecodeOptions{}},
 		{"huge text", wipe(`<WipeRequest xmlns="` + NSService + `"><TableName>` + strings.Repeat("a", 5000) + `</TableName></WipeRequest>`), false, "text longer than 4096", DecodeOptions{MaxValueSize: 4096}},
 		{"huge value with entities", rows(rowDoc("I", `<b:string>`+strings.Repeat("&amp;", 5000)+`</b:string>`)), false, "text longer than 4096", DecodeOptions{MaxValueSize: 4096}},
 		{"bad operation", rows(rowDoc("I", `<b:string>1</b:string>`) + rowDoc("X", `<b:string>2</b:string>`)), false, `row 2 of RowDataBatch 1: invalid Operation "X"`, DecodeOptions{}},
