@@ -186,6 +186,12 @@ const testBuild = "mirrorsink test"
 
 func newFixture(t *testing.T, h *recorder, tune func(*ServerConfig)) *fixture {
 	t.Helper()
+	return newFixtureHTTP(t, h, tune, nil)
+}
+
+// newFixtureHTTP is newFixture with the http.Server's settings tuned too (e.g. its ReadTimeout).
+func newFixtureHTTP(t *testing.T, h *recorder, tune func(*ServerConfig), tuneHTTP func(*http.Server)) *fixture {
+	t.Helper()
 	soKey, appKey := testKeys(t)
 	cert, _, err := SelfSignedCertificate(soKey, "Test SuperOffice", time.Now())
 	if err != nil {
@@ -210,7 +216,11 @@ func newFixture(t *testing.T, h *recorder, tune func(*ServerConfig)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s)
+	srv := httptest.NewUnstartedServer(s)
+	if tuneHTTP != nil {
+		tuneHTTP(srv.Config)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, h: h, srv: srv, client: &Client{URL: srv.URL + "/mirror", HTTP: srv.Client()},
 		kid: CertificateThumbprint(cert), logs: logs, cfg: cfg}
