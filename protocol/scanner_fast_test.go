@@ -133,23 +133,31 @@ func batchRows(out string) string {
 	return strings.Join(rows, "\n")
 }
 
-// fastValues itself consumes the usual shapes and stops at the first other one.
-func TestFastValuesConsumes(t *testing.T) {
-	doc := `<c xmlns:b="` + NSArrays + `" xmlns:i="` + NSXSI + `"><b:string>x&amp;y</b:string> <b:string/>` +
-		"\n" + `<b:string i:nil="true"/><b:string><![CDATA[z]]></b:string></c>`
+// fastValuesOf runs fastValues once inside the root element of doc, spooling into a row of a new
+// spool, and returns where it stopped and the spool.
+func fastValuesOf(t *testing.T, doc string) (rest string, sp *spool) {
+	t.Helper()
 	s := newScanner(strings.NewReader(doc))
 	if k, err := s.next(); k != tokStart || err != nil {
 		t.Fatal(k, err)
 	}
-	sp := newSpool(0, t.TempDir())
-	defer sp.close()
+	sp = newSpool(0, t.TempDir())
+	t.Cleanup(func() { sp.close() })
 	if err := sp.beginRow(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.fastValues(sp); err != nil {
 		t.Fatal(err)
 	}
-	if rest := doc[s.pos:]; !strings.HasPrefix(rest, "<b:string><![CDATA[") {
+	return doc[s.pos:], sp
+}
+
+// fastValues itself consumes the usual shapes and stops at the first other one.
+func TestFastValuesConsumes(t *testing.T) {
+	doc := `<c xmlns:b="` + NSArrays + `" xmlns:i="` + NSXSI + `"><b:string>x&amp;y</b:string> <b:string/>` +
+		"\n" + `<b:string i:nil="true"/><b:string><![CDATA[z]]></b:string></c>`
+	rest, sp := fastValuesOf(t, doc)
+	if !strings.HasPrefix(rest, "<b:string><![CDATA[") {
 		t.Fatalf("stopped at %q", rest)
 	}
 	if sp.nvals != 3 {
@@ -170,19 +178,7 @@ func TestFastValuesConsumes(t *testing.T) {
 // the arrays namespace.
 func TestFastValuesDataContractNamespace(t *testing.T) {
 	doc := `<c xmlns:a="` + NSContract + `" xmlns:i="` + NSXSI + `"><a:string>x</a:string><a:string/><a:string i:nil="true"/><a:Operation>`
-	s := newScanner(strings.NewReader(doc))
-	if k, err := s.next(); k != tokStart || err != nil {
-		t.Fatal(k, err)
-	}
-	sp := newSpool(0, t.TempDir())
-	defer sp.close()
-	if err := sp.beginRow(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.fastValues(sp); err != nil {
-		t.Fatal(err)
-	}
-	if rest := doc[s.pos:]; rest != "<a:Operation>" || sp.nvals != 3 {
+	if rest, sp := fastValuesOf(t, doc); rest != "<a:Operation>" || sp.nvals != 3 {
 		t.Fatalf("spooled %d values and stopped at %q", sp.nvals, rest)
 	}
 }
