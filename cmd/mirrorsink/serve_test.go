@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +90,17 @@ func (ts *testService) token() string {
 func TestGracefulShutdown(t *testing.T) {
 	ts := newTestService(t, nil)
 	svc, ln := ts.svc, ts.ln
+	// The body arriving is not enough: until net/http has read the request's headers off a kept-alive
+	// connection, Shutdown may close it as idle. The test stops the service once the call is in the
+	// handler.
+	started := make(chan struct{}, 1)
+	soap := svc.http.Handler
+	svc.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("SOAPAction"), "RowData") {
+			started <- struct{}{}
+		}
+		soap.ServeHTTP(w, r)
+	})
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- svc.serve(ctx, ln) }()
@@ -110,8 +123,8 @@ func TestGracefulShutdown(t *testing.T) {
 			}
 			for i := range rowCount {
 				if i == rowCount/2 {
-					// Half the body (well past the client's write buffer) is on its way: the service
-					// has started the call. It is told to stop meanwhile.
+					// Half the body (well past the client's write buffer) is on its way. The service
+					// is told to stop meanwhile.
 					close(midway)
 					time.Sleep(300 * time.Millisecond)
 				}
@@ -127,6 +140,7 @@ func TestGracefulShutdown(t *testing.T) {
 		answered <- r
 	}()
 	<-midway
+	<-started
 	stop()
 	select {
 	case err := <-served:
