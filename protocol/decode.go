@@ -321,8 +321,14 @@ func (d *RequestDecoder) ReadHeader() (Header, error) {
 	d.s.readLimit = int64(d.opts.MaxHeaderSize)
 	hdr, err := d.readHeader()
 	d.s.readLimit = 0
-	// Whatever the scanner made of the cut-off input, the limit is the cause.
-	if err != nil && d.s.rerr == errReadLimit {
+	if d.s.rerr == errReadLimit {
+		if err == nil {
+			// The header ended within the limit, yet a look-ahead ran into it (no operation's start
+			// tag is short enough for today's scanner to do so): the body must still be readable.
+			d.s.eof, d.s.rerr = false, nil
+			return hdr, nil
+		}
+		// Whatever the scanner made of the cut-off input, the limit is the cause.
 		err = &DecodeError{Offset: int64(d.opts.MaxHeaderSize),
 			Msg: fmt.Sprintf("the SOAP header is longer than %d bytes", d.opts.MaxHeaderSize), Err: ErrHeaderTooLarge}
 		d.err = err

@@ -22,7 +22,8 @@ import (
 //   - It accepts "]]>" in ordinary text.
 //   - It rejects DTDs and every other <!...> directive (encoding/xml returns them as Directive tokens),
 //     so no entity can be declared.
-//   - It bounds element depth (maxDepth), tag length (maxTagSize) and text length (maxText).
+//   - It bounds element depth (maxDepth), tag length (maxTagSize) and text length (maxText), and
+//     reads no further than readLimit when one is set.
 //   - Character data is reported as one token between two tags: comments and processing instructions
 //     inside text are skipped and CDATA sections are merged into the surrounding text.
 //
