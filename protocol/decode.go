@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 )
@@ -21,7 +22,23 @@ type DecodeOptions struct {
 	SpoolDir string
 	// MaxValueSize bounds the text of any one element, e.g. a single column value (default 64 MiB).
 	MaxValueSize int
+	// MaxHeaderSize bounds the envelope up to and including the operation element's start tag, which
+	// holds the SignedToken (default DefaultMaxHeaderSize). ReadHeader reads no further than this, so
+	// the token is bounded before it is buffered, let alone verified.
+	MaxHeaderSize int
 }
+
+// DefaultMaxHeaderSize is the default of DecodeOptions.MaxHeaderSize. SuperOffice's SOAP header is
+// about 1.5 KB, its token about 1 KB.
+const DefaultMaxHeaderSize = 16 << 10
+
+// ErrHeaderTooLarge reports a request whose SOAP header exceeds DecodeOptions.MaxHeaderSize.
+var ErrHeaderTooLarge = errors.New("SOAP header too large")
+
+// maxNameLength is the longest table or column name accepted. SQL Server's identifiers (sysname) have
+// at most 128 characters, so no longer name can come from SuperOffice's database; refusing one at the
+// wire keeps junk names away from the engine and its per-table state.
+const maxNameLength = 128
 
 // RequestDecoder decodes one request envelope as a stream: ReadHeader first, then exactly the method
 // that matches Header.Op, then Close.
@@ -48,6 +65,9 @@ func NewRequestDecoder(r io.Reader, opts DecodeOptions) *RequestDecoder {
 	s := newScanner(r)
 	if opts.MaxValueSize > 0 {
 		s.maxText = opts.MaxValueSize
+	}
+	if opts.MaxHeaderSize <= 0 {
+		opts.MaxHeaderSize = DefaultMaxHeaderSize
 	}
 	return &RequestDecoder{s: s, opts: opts}
 }
@@ -167,6 +187,18 @@ func (d elemDecoder) str() (string, error) {
 	return string(b), err
 }
 
+// name reads a table or column name; field names it in the error for one over maxNameLength.
+func (d elemDecoder) name(field string) (string, error) {
+	b, _, err := d.text()
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxNameLength && utf8.RuneCount(b) > maxNameLength {
+		return "", d.errorf("%s is longer than %d characters", field, maxNameLength)
+	}
+	return string(b), nil
+}
+
 func (d elemDecoder) boolean() (bool, error) {
 	b, _, err := d.text()
 	if err != nil {
@@ -278,12 +310,33 @@ func (d elemDecoder) finish() error {
 	}
 }
 
-// ReadHeader reads the envelope up to and including the start tag of the body's operation element.
+// ReadHeader reads the envelope up to and including the start tag of the body's operation element,
+// reading no more than DecodeOptions.MaxHeaderSize bytes: a longer header fails with an error that
+// wraps ErrHeaderTooLarge.
 func (d *RequestDecoder) ReadHeader() (Header, error) {
 	if d.state != stateFresh {
 		return Header{}, errors.New("protocol: ReadHeader called twice")
 	}
 	d.state = stateHeader
+	d.s.readLimit = int64(d.opts.MaxHeaderSize)
+	hdr, err := d.readHeader()
+	d.s.readLimit = 0
+	if d.s.rerr == errReadLimit {
+		if err == nil {
+			// The header ended within the limit, yet a look-ahead ran into it (no operation's start
+			// tag is short enough for today's scanner to do so): the body must still be readable.
+			d.s.eof, d.s.rerr = false, nil
+			return hdr, nil
+		}
+		// Whatever the scanner made of the cut-off input, the limit is the cause.
+		err = &DecodeError{Offset: int64(d.opts.MaxHeaderSize),
+			Msg: fmt.Sprintf("the SOAP header is longer than %d bytes", d.opts.MaxHeaderSize), Err: ErrHeaderTooLarge}
+		d.err = err
+	}
+	return hdr, err
+}
+
+func (d *RequestDecoder) readHeader() (Header, error) {
 	e := elemDecoder{d.s}
 	if err := e.envelopeStart(); err != nil {
 		return d.fail(err)
@@ -399,7 +452,7 @@ func (d *RequestDecoder) Wipe() (WipeRequest, error) {
 		case e.is(NSService, "ClientState"):
 			req.ClientState, err = e.str()
 		case e.is(NSService, "TableName"):
-			req.TableName, err = e.str()
+			req.TableName, err = e.name("TableName")
 		default:
 			return false, nil
 		}
@@ -455,7 +508,7 @@ func (e elemDecoder) tableSchemaInfo() (contract.TableSchema, error) {
 		var err error
 		switch {
 		case e.is(NSContract, "TableName"):
-			t.Name, err = e.str()
+			t.Name, err = e.name("TableName")
 		case e.is(NSContract, "Columns"):
 			t.Columns, err = items(e, "ColumnInfo", e.columnInfo)
 		default:
@@ -479,7 +532,7 @@ func (e elemDecoder) columnInfo() (contract.Column, error) {
 		case e.is(NSContract, "IsNullable"):
 			c.IsNullable, err = e.boolean()
 		case e.is(NSContract, "Name"):
-			c.Name, err = e.str()
+			c.Name, err = e.name("column Name")
 		case e.is(NSContract, "Type"):
 			c.Type, err = e.str()
 		default:
@@ -522,7 +575,7 @@ func (e elemDecoder) summary() (contract.Summary, error) {
 		var n int64
 		switch {
 		case e.is(NSContract, "TableName"):
-			s.Table, err = e.str()
+			s.Table, err = e.name("TableName")
 		case e.is(NSContract, "Deletes"):
 			n, err = e.integer(32)
 			s.Deletes = int32(n)
@@ -751,7 +804,9 @@ func (b *batchReader) readValues() error {
 		if k == tokEnd {
 			return nil
 		}
-		if s.space != NSArrays || string(s.local) != "string" {
+		// WCF writes the items in the serialization-arrays namespace; SOAP tools generating from the
+		// WSDL (node-soap) put them in the data-contract namespace of the surrounding elements.
+		if (s.space != NSArrays && s.space != NSContract) || string(s.local) != "string" {
 			return e.errorf("unexpected element %s in ColumnValues of row %d of RowDataBatch %d", e.elemName(), sp.rows+1, b.n)
 		}
 		t, isNil, err := e.text()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -34,6 +35,12 @@ func rowDoc(op string, values ...string) string {
 		s += v
 	}
 	return s + `</a:ColumnValues><a:Operation>` + op + `</a:Operation></a:RowData>`
+}
+
+// tableSchemaDoc is a TableSchema request of one table with one column.
+func tableSchemaDoc(table, column string) string {
+	return envOpen + hdr + `<s:Body><TableSchemaRequest xmlns="` + NSService + `"><Tables xmlns:a="` + NSContract + `"><a:TableSchemaInfo><a:Columns><a:ColumnInfo>` +
+		`<a:Name>` + column + `</a:Name><a:Type>int</a:Type></a:ColumnInfo></a:Columns><a:TableName>` + table + `</a:TableName></a:TableSchemaInfo></Tables></TableSchemaRequest>` + envClose
 }
 
 // decodeDoc decodes any request fully and returns the first error; rows are rendered into out.
@@ -159,7 +166,16 @@ func TestDecodeBadInput(t *testing.T) {
 		{"text where elements belong", wipe(`<WipeRequest xmlns="` + NSService + `">junk<TableName>t</TableName></WipeRequest>`), false, `unexpected text "junk"`, DecodeOptions{}},
 		{"element inside a string", wipe(`<WipeRequest xmlns="` + NSService + `"><TableName>t<b/></TableName></WipeRequest>`), false, "holds only text", DecodeOptions{}},
 		{"deep nesting", deep, false, "nested deeper than", DecodeOptions{}},
-		{"huge attribute", wipe(`<WipeRequest xmlns="` + NSService + `" x="` + strings.Repeat("a", 1<<20) + `"/>`), false, "tag longer than", DecodeOptions{}},
+		{"huge attribute", wipe(`<WipeRequest xmlns="` + NSService + `"><ClientState x="` + strings.Repeat("a", 1<<20) + `"/></WipeRequest>`), false, "tag longer than", DecodeOptions{}},
+		{"huge attribute in the header", wipe(`<WipeRequest xmlns="` + NSService + `" x="` + strings.Repeat("a", 1<<20) + `"/>`), false, "the SOAP header is longer than 16384 bytes", DecodeOptions{}},
+		{"table name too long", wipe(`<WipeRequest xmlns="` + NSService + `"><TableName>` + strings.Repeat("t", 129) + `</TableName></WipeRequest>`), false, "TableName is longer than 128 characters", DecodeOptions{}},
+		{"table schema name too long", tableSchemaDoc(strings.Repeat("é", 129), "id"), false, "TableName is longer than 128 characters", DecodeOptions{}},
+		{"column name too long", tableSchemaDoc("t", strings.Repeat("c", 129)), false, "column Name is longer than 128 characters", DecodeOptions{}},
+		{"batch table name too long", rowDataDoc(strings.Replace(batchDoc(""), "<a:TableName>t<", "<a:TableName>"+strings.Repeat("t", 200)+"<", 1)), false, "TableName is longer than 128 characters", DecodeOptions{}},
+		{"summary table name too long", wipe(`<ReplicationCompletedRequest xmlns="` + NSService + `"><ChangedTables xmlns:a="` + NSContract + `"><a:ReplicationSummary><a:TableName>` +
+			strings.Repeat("t", 129) + `</a:TableName></a:ReplicationSummary></ChangedTables></ReplicationCompletedRequest>`), false, "TableName is longer than 128 characters", DecodeOptions{}},
+		{"string in a third namespace", rows(`<a:RowData><a:ColumnValues xmlns:c="urn:x"><c:string>1</c:string></a:ColumnValues><a:Operation>I</a:Operation></a:RowData>`), false, "unexpected element <string> in namespace \"urn:x\"", DecodeOptions{}},
+		{"other element in the data-contract namespace", rows(`<a:RowData><a:ColumnValues><a:int>1</a:int></a:ColumnValues><a:Operation>I</a:Operation></a:RowData>`), false, "unexpected element <int>", DecodeOptions{}},
 		{"huge text", wipe(`<WipeRequest xmlns="` + NSService + `"><TableName>` + strings.Repeat("a", 5000) + `</TableName></WipeRequest>`), false, "text longer than 4096", DecodeOptions{MaxValueSize: 4096}},
 		{"huge value with entities", rows(rowDoc("I", `<b:string>`+strings.Repeat("&amp;", 5000)+`</b:string>`)), false, "text longer than 4096", DecodeOptions{MaxValueSize: 4096}},
 		{"bad operation", rows(rowDoc("I", `<b:string>1</b:string>`) + rowDoc("X", `<b:string>2</b:string>`)), false, `row 2 of RowDataBatch 1: invalid Operation "X"`, DecodeOptions{}},
@@ -185,6 +201,92 @@ func TestDecodeBadInput(t *testing.T) {
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Errorf("error %T is not a *DecodeError", err)
+			}
+		})
+	}
+}
+
+// repeatByte is an endless stream of one byte.
+type repeatByte byte
+
+func (b repeatByte) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ReadHeader reads no more than MaxHeaderSize bytes, whatever follows: a huge token is refused before
+// it is buffered.
+func TestDecodeHeaderLimit(t *testing.T) {
+	const (
+		before = envOpen + `<s:Header><h:SignedToken xmlns:h="` + NSService + `">`
+		after  = `</h:SignedToken></s:Header><s:Body><WipeRequest xmlns="` + NSService + `">`
+		rest   = `<TableName>t</TableName></WipeRequest>` + envClose
+	)
+	// withToken streams a Wipe request whose token is n bytes of 'A', without holding it.
+	withToken := func(n int) io.Reader {
+		return io.MultiReader(strings.NewReader(before), io.LimitReader(repeatByte('A'), int64(n)), strings.NewReader(after+rest))
+	}
+	pad := len(before + after) // the header's bytes besides the token
+	for _, tc := range []struct {
+		name  string
+		doc   io.Reader
+		limit int
+		ok    bool
+	}{
+		{"60 MiB token", withToken(60 << 20), 0, false},
+		{"token just over the default", withToken(DefaultMaxHeaderSize - pad + 1), 0, false},
+		{"token at the default", withToken(DefaultMaxHeaderSize - pad), 0, true},
+		{"1 KB token, 512 byte limit", withToken(1024), 512, false},
+		{"whitespace and comments count", strings.NewReader(before + "tok" + strings.Repeat(" <!-- x --> ", 2000) + after + rest), 0, false},
+		{"deep nesting in the header", strings.NewReader(envOpen + `<s:Header>` + strings.Repeat("<x>", 100000)), 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			limit := tc.limit
+			if limit == 0 {
+				limit = DefaultMaxHeaderSize
+			}
+			cr := &countingReader{r: tc.doc}
+			d := NewRequestDecoder(cr, DecodeOptions{MaxHeaderSize: tc.limit})
+			defer d.Close()
+			_, err := d.ReadHeader()
+			if cr.n > int64(limit) {
+				t.Errorf("ReadHeader read %d bytes, limit %d", cr.n, limit)
+			}
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if req, err := d.Wipe(); err != nil || req.TableName != "t" {
+					t.Fatalf("after the header: %+v %v", req, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tc.name == "deep nesting in the header" {
+				if !strings.Contains(err.Error(), "nested deeper than") {
+					t.Errorf("error %q", err)
+				}
+				return
+			}
+			want := fmt.Sprintf("the SOAP header is longer than %d bytes", limit)
+			if !errors.Is(err, ErrHeaderTooLarge) || !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q, want ErrHeaderTooLarge saying %q", err, want)
 			}
 		})
 	}

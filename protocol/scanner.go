@@ -22,7 +22,8 @@ import (
 //   - It accepts "]]>" in ordinary text.
 //   - It rejects DTDs and every other <!...> directive (encoding/xml returns them as Directive tokens),
 //     so no entity can be declared.
-//   - It bounds element depth (maxDepth), tag length (maxTagSize) and text length (maxText).
+//   - It bounds element depth (maxDepth), tag length (maxTagSize) and text length (maxText), and
+//     reads no further than readLimit when one is set.
 //   - Character data is reported as one token between two tags: comments and processing instructions
 //     inside text are skipped and CDATA sections are merged into the surrounding text.
 //
@@ -66,6 +67,9 @@ const (
 
 func (e *scanError) Error() string { return e.msg }
 
+// errReadLimit is the read error of a scanner that has reached its readLimit.
+var errReadLimit = errors.New("read limit reached")
+
 type nsBinding struct {
 	prefix string
 	uri    string
@@ -97,6 +101,9 @@ type scanner struct {
 	err  error
 
 	maxText int
+	// readLimit, when positive, is the stream offset past which fill reads nothing and fails with
+	// errReadLimit: the decoder bounds the SOAP header with it before the token is verified.
+	readLimit int64
 
 	// The current token; local and text are valid until the next call to next.
 	// text stays valid through the following call to next, so that an element's text can be read
@@ -192,8 +199,20 @@ func (s *scanner) fill(keep int) (shift int, ok bool) {
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
+	room := s.buf[s.end:]
+	if s.readLimit > 0 {
+		left := s.readLimit - (s.base + int64(s.end))
+		if left <= 0 {
+			s.eof = true
+			s.rerr = errReadLimit
+			return shift, false
+		}
+		if int64(len(room)) > left {
+			room = room[:left]
+		}
+	}
 	for tries := 0; tries < 100; tries++ {
-		n, err := s.r.Read(s.buf[s.end:])
+		n, err := s.r.Read(room)
 		s.end += n
 		if err != nil {
 			s.eof = true

@@ -13,7 +13,8 @@ import (
 //	<b:string>text</b:string>   <b:string/>   <b:string i:nil="true"/>
 //
 // fastValues recognises exactly these shapes byte for byte, with the prefixes that the namespace
-// bindings in scope give NSArrays and NSXSI, and spools the values without producing tokens. It
+// bindings in scope give NSArrays (or, where nothing is bound to it, NSContract, in which SOAP tools
+// generating from the WSDL write the items) and NSXSI, and spools the values without producing tokens. It
 // stops at anything else (another prefix or attribute, whitespace inside a tag, CDATA, comments, a
 // raw \r, a value that does not end within the buffer, the end of ColumnValues) and leaves that to the
 // general path, which also reports every error. Since a recognised element declares no namespace,
@@ -21,7 +22,7 @@ import (
 
 // valueShapes caches the byte shapes of column values for one set of namespace bindings.
 type valueShapes struct {
-	ok      bool        // some prefix (or the default namespace) is bound to NSArrays
+	ok      bool        // some prefix (or the default namespace) is bound to NSArrays or NSContract
 	key     []nsBinding // the bindings the shapes were derived from
 	open    pattern     // "<b:string"
 	close   pattern     // "</b:string>"
@@ -74,7 +75,7 @@ func (s *scanner) prepareValues() bool {
 	if v.key == nil {
 		v.key = []nsBinding{}
 	}
-	arrays, xsi := -1, -1
+	arrays, contract, xsi := -1, -1, -1
 	for i := len(s.ns) - 1; i >= 0; i-- {
 		b := s.ns[i]
 		// resolve gives these two prefixes fixed meanings whatever they are bound to.
@@ -84,10 +85,18 @@ func (s *scanner) prepareValues() bool {
 		if arrays < 0 && b.uri == NSArrays {
 			arrays = i
 		}
+		if contract < 0 && b.uri == NSContract {
+			contract = i
+		}
 		// An unprefixed attribute has no namespace, so only a prefix can mark xsi:nil.
 		if xsi < 0 && b.prefix != "" && b.uri == NSXSI {
 			xsi = i
 		}
+	}
+	// Items are accepted in both namespaces (readValues); WCF's own is the one worth recognising fast
+	// when both are bound.
+	if arrays < 0 {
+		arrays = contract
 	}
 	v.ok = arrays >= 0
 	if !v.ok {

@@ -70,6 +70,12 @@ func TestFastValuesFallbacks(t *testing.T) {
 		{name: "invalid UTF-8", doc: rowDataDoc(batchDoc(rowDoc("I", "<b:string>a\xffb</b:string>"))), wantErr: true},
 		{name: "another prefix for the arrays namespace", doc: rows(`<a:ColumnValues xmlns:arr="` + NSArrays + `"><arr:string>x</arr:string><arr:string i:nil="true"/><arr:string/></a:ColumnValues>`), want: `I "x" NULL ""`},
 		{name: "arrays as the default namespace", doc: rows(`<a:ColumnValues xmlns="` + NSArrays + `"><string>x</string><string i:nil="true"/><string/></a:ColumnValues>`), want: `I "x" NULL ""`},
+		// node-soap, generating from SuperOffice's WSDL, writes the items in the data-contract namespace.
+		{name: "strings in the data-contract namespace", doc: rows(`<a:ColumnValues><a:string>x</a:string><a:string i:nil="true"/><a:string/></a:ColumnValues>`), want: `I "x" NULL ""`},
+		{name: "data contract as the default namespace", doc: rows(`<a:ColumnValues xmlns="` + NSContract + `"><string>x</string><string i:nil="true"/><string/></a:ColumnValues>`), want: `I "x" NULL ""`},
+		{name: "both namespaces in one row", doc: rows(`<a:ColumnValues ` + arrays + `><b:string>x</b:string><a:string>y</a:string><b:string/><a:string i:nil="true"/></a:ColumnValues>`), want: `I "x" "y" "" NULL`},
+		{name: "other data-contract element", doc: rows(`<a:ColumnValues><a:string>x</a:string><a:Operation>I</a:Operation></a:ColumnValues>`), wantErr: true},
+		{name: "string in a third namespace", doc: rows(`<a:ColumnValues xmlns:c="urn:other"><a:string>x</a:string><c:string>y</c:string></a:ColumnValues>`), wantErr: true},
 		{name: "prefix rebound mid-stream", doc: rows(
 			`<a:ColumnValues `+arrays+`>`+plain+`</a:ColumnValues>`,
 			`<a:ColumnValues xmlns:b="urn:other"><b:string>x</b:string></a:ColumnValues>`,
@@ -127,23 +133,31 @@ func batchRows(out string) string {
 	return strings.Join(rows, "\n")
 }
 
-// fastValues itself consumes the usual shapes and stops at the first other one.
-func TestFastValuesConsumes(t *testing.T) {
-	doc := `<c xmlns:b="` + NSArrays + `" xmlns:i="` + NSXSI + `"><b:string>x&amp;y</b:string> <b:string/>` +
-		"\n" + `<b:string i:nil="true"/><b:string><![CDATA[z]]></b:string></c>`
+// fastValuesOf runs fastValues once inside the root element of doc, spooling into a row of a new
+// spool, and returns where it stopped and the spool.
+func fastValuesOf(t *testing.T, doc string) (rest string, sp *spool) {
+	t.Helper()
 	s := newScanner(strings.NewReader(doc))
 	if k, err := s.next(); k != tokStart || err != nil {
 		t.Fatal(k, err)
 	}
-	sp := newSpool(0, t.TempDir())
-	defer sp.close()
+	sp = newSpool(0, t.TempDir())
+	t.Cleanup(func() { sp.close() })
 	if err := sp.beginRow(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.fastValues(sp); err != nil {
 		t.Fatal(err)
 	}
-	if rest := doc[s.pos:]; !strings.HasPrefix(rest, "<b:string><![CDATA[") {
+	return doc[s.pos:], sp
+}
+
+// fastValues itself consumes the usual shapes and stops at the first other one.
+func TestFastValuesConsumes(t *testing.T) {
+	doc := `<c xmlns:b="` + NSArrays + `" xmlns:i="` + NSXSI + `"><b:string>x&amp;y</b:string> <b:string/>` +
+		"\n" + `<b:string i:nil="true"/><b:string><![CDATA[z]]></b:string></c>`
+	rest, sp := fastValuesOf(t, doc)
+	if !strings.HasPrefix(rest, "<b:string><![CDATA[") {
 		t.Fatalf("stopped at %q", rest)
 	}
 	if sp.nvals != 3 {
@@ -157,6 +171,15 @@ func TestFastValuesConsumes(t *testing.T) {
 	v := rows.Row().Values
 	if string(v[0].Text) != "x&y" || v[0].Null || len(v[1].Text) != 0 || v[1].Null || !v[2].Null {
 		t.Fatalf("values %+v", v)
+	}
+}
+
+// Items in the data-contract namespace (node-soap's) take the fast path too when nothing is bound to
+// the arrays namespace.
+func TestFastValuesDataContractNamespace(t *testing.T) {
+	doc := `<c xmlns:a="` + NSContract + `" xmlns:i="` + NSXSI + `"><a:string>x</a:string><a:string/><a:string i:nil="true"/><a:Operation>`
+	if rest, sp := fastValuesOf(t, doc); rest != "<a:Operation>" || sp.nvals != 3 {
+		t.Fatalf("spooled %d values and stopped at %q", sp.nvals, rest)
 	}
 }
 
@@ -187,6 +210,7 @@ func FuzzFastValuesMatchGeneral(f *testing.F) {
 		`<b:string xmlns:b="urn:x">x</b:string><b:string i:nil='1'/>`,
 		"<b:string>a\r\n<![CDATA[b]]><!--c--></b:string> <b:string >x</b:string >",
 		`</a:ColumnValues><a:ColumnValues xmlns:c="` + NSArrays + `"><c:string>y</c:string>`,
+		`</a:ColumnValues><a:ColumnValues><a:string>y</a:string><a:string i:nil="true"/><b:string/>`,
 	} {
 		f.Add(s, 0)
 	}

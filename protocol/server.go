@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -22,6 +23,15 @@ import (
 
 // DefaultMaxBodyBytes is the default limit on a request body, compressed and decompressed.
 const DefaultMaxBodyBytes = 64 << 20
+
+// DefaultMaxCalls is the default of ServerConfig.MaxCalls.
+const DefaultMaxCalls = 64
+
+// DefaultReadTimeout is the default of ServerConfig.ReadTimeout.
+const DefaultReadTimeout = 5 * time.Minute
+
+// busyRetryAfter is the Retry-After (seconds) of a call refused because too many are in flight.
+const busyRetryAfter = "5"
 
 // maxErrorMessage is the longest ErrorMessage sent to SuperOffice.
 const maxErrorMessage = 500
@@ -42,20 +52,39 @@ type ServerConfig struct {
 	// MaxBodyBytes limits a request body, both as sent and decompressed; 0 means DefaultMaxBodyBytes.
 	// A larger body is answered with HTTP 413.
 	MaxBodyBytes int64
-	// Decode configures the request decoder (RowData spooling).
+	// Decode configures the request decoder: RowData spooling, the SOAP header limit (a longer header
+	// is answered with HTTP 413 before the token is looked at) and the value limit, which is at most
+	// MaxBodyBytes and by default equal to it.
 	Decode DecodeOptions
+	// MaxCalls bounds the calls in flight (POST requests being read or carried out); 0 means
+	// DefaultMaxCalls. A call beyond it is refused at once with HTTP 503 and a SOAP Fault, which
+	// SuperOffice retries.
+	MaxCalls int
+	// ReadTimeout is how long the rest of a call's body may take to arrive once its token has been
+	// verified; 0 means DefaultReadTimeout. Until then the http.Server's ReadTimeout bounds the call,
+	// and it should be short (seconds): it is all an unauthenticated caller gets. A body cut off by
+	// either deadline is answered with HTTP 408.
+	ReadTimeout time.Duration
 	// Logger receives one line per call; nil discards. Tokens, secrets and row data are never logged.
 	Logger *slog.Logger
 	// Now is the clock for the application token; nil means time.Now.
 	Now func() time.Time
+	// PublicURL, when set, is the service's address as SuperOffice calls it, e.g.
+	// https://mirror.example.com/mirroring; the WSDL gives it as the service's address.
+	PublicURL string
+	// TrustProxy lets the WSDL's address follow a reverse proxy's X-Forwarded-Proto and
+	// X-Forwarded-Host when PublicURL is not set. Set it only when every request comes through a
+	// proxy that sets (or strips) both headers: anyone else could put any host there.
+	TrustProxy bool
 }
 
 // Server is the mirroring SOAP endpoint: an http.Handler that serves every operation on any path, and
 // the WSDL on GET ?wsdl. It keeps no state between calls.
 type Server struct {
-	cfg ServerConfig
-	log *slog.Logger
-	now func() time.Time
+	cfg   ServerConfig
+	log   *slog.Logger
+	now   func() time.Time
+	calls chan struct{} // one token per call in flight
 }
 
 // NewServer returns a Server for cfg.
@@ -71,7 +100,25 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	if cfg.Decode.MaxValueSize <= 0 || int64(cfg.Decode.MaxValueSize) > cfg.MaxBodyBytes {
+		// No value can be larger than the call that carries it.
+		cfg.Decode.MaxValueSize = int(cfg.MaxBodyBytes)
+	}
+	if cfg.Decode.MaxHeaderSize <= 0 {
+		cfg.Decode.MaxHeaderSize = DefaultMaxHeaderSize
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.PublicURL != "" {
+		if err := checkPublicURL(cfg.PublicURL); err != nil {
+			return nil, fmt.Errorf("protocol server: %w", err)
+		}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, calls: make(chan struct{}, cfg.MaxCalls)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -85,12 +132,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 var errBodyTooLarge = errors.New("request body too large")
 
 // limitedReader fails with errBodyTooLarge once more than max bytes have been read, and remembers that
-// it did, because decoders may not wrap their reader's errors.
+// it did, and the first error of the reader below, because decoders may not wrap their reader's errors.
 type limitedReader struct {
 	r   io.Reader
 	max int64
 	n   int64
 	hit bool
+	err error
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -103,6 +151,9 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n += int64(n)
+	if err != nil && err != io.EOF && l.err == nil {
+		l.err = err
+	}
 	if l.n > l.max {
 		l.hit = true
 		return n - int(l.n-l.max), errBodyTooLarge
@@ -119,10 +170,20 @@ type call struct {
 	status  int
 	wireIn  *limitedReader
 	plainIn *limitedReader
+	rc      *http.ResponseController
+	// verified says the token was verified: from then on the call has ReadTimeout to arrive.
+	verified bool
+	// headerTooLarge says the SOAP header went over Decode.MaxHeaderSize.
+	headerTooLarge bool
 }
 
 func (c *call) tooLarge() bool {
 	return c.wireIn.hit || (c.plainIn != nil && c.plainIn.hit)
+}
+
+// timedOut reports whether reading the body ran into the connection's read deadline.
+func (c *call) timedOut() bool {
+	return errors.Is(c.wireIn.err, os.ErrDeadlineExceeded)
 }
 
 // ServeHTTP implements http.Handler.
@@ -130,7 +191,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		if wantsWSDL(r) {
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			doc := WSDL(requestURL(r))
+			doc := WSDL(s.serviceURL(r))
 			w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
 			if r.Method == http.MethodGet {
 				_, _ = w.Write(doc)
@@ -145,14 +206,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	start := time.Now()
-	c := &call{wireIn: &limitedReader{r: r.Body, max: s.cfg.MaxBodyBytes}}
+	c := &call{wireIn: &limitedReader{r: r.Body, max: s.cfg.MaxBodyBytes}, rc: http.NewResponseController(w)}
 	defer func() {
 		s.logCall(r, c, time.Since(start))
 	}()
 
+	select {
+	case s.calls <- struct{}{}:
+		defer func() { <-s.calls }()
+	default:
+		s.writeBusy(w, r, c)
+		return
+	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		c.wireIn.hit = true
-		s.writeTooLarge(w, c)
+		s.writeRefusal(w, c)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -165,8 +233,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := decompress(r.Header.Get("Content-Encoding"), c.wireIn)
 	if err != nil {
-		if c.tooLarge() {
-			s.writeTooLarge(w, c)
+		if s.writeRefusal(w, c) {
 			return
 		}
 		c.status, c.reason = http.StatusUnsupportedMediaType, err.Error()
@@ -180,8 +247,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var out bytes.Buffer
 	status := s.serveSOAP(r, c, body, &out)
-	if c.tooLarge() {
-		s.writeTooLarge(w, c)
+	if s.writeRefusal(w, c) {
 		return
 	}
 	c.status = status
@@ -210,6 +276,7 @@ func (s *Server) serveSOAP(r *http.Request, c *call, body io.Reader, out *bytes.
 
 	hdr, err := dec.ReadHeader()
 	if err != nil {
+		c.headerTooLarge = errors.Is(err, ErrHeaderTooLarge)
 		return s.clientFault(out, c, err)
 	}
 	c.op = hdr.Op
@@ -234,6 +301,7 @@ func (s *Server) serveSOAP(r *http.Request, c *call, body io.Reader, out *bytes.
 		return s.respond(out, failed(hdr.Op, s.authenticateShape(""), c.reason))
 	}
 	c.tenant = claims.Tenant
+	s.allowBody(c)
 	ctx := r.Context()
 
 	var resp Response
@@ -284,6 +352,16 @@ func (s *Server) serveSOAP(r *http.Request, c *call, body io.Reader, out *bytes.
 		c.ok = true
 	}
 	return s.respond(out, resp)
+}
+
+// allowBody gives a call whose token has been verified ReadTimeout for the rest of its body, in place
+// of the http.Server's short deadline for unauthenticated input.
+func (s *Server) allowBody(c *call) {
+	c.verified = true
+	err := c.rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.Warn("mirroring: extending the read deadline", "op", c.op.String(), "error", err)
+	}
 }
 
 // authenticate answers Authenticate: the engine's verdict plus our signature over the token's nonce.
@@ -384,11 +462,39 @@ func (s *Server) fault(out *bytes.Buffer, code, msg string) int {
 	return http.StatusInternalServerError
 }
 
-func (s *Server) writeTooLarge(w http.ResponseWriter, c *call) {
-	c.status, c.reason = http.StatusRequestEntityTooLarge, "body over the limit"
+// writeRefusal answers a call whose body went over a limit or did not arrive in time, in place of
+// whatever the decoder or the handler made of the cut-off body, and reports whether it did. The
+// connection is closed, since the rest of the body is not read.
+func (s *Server) writeRefusal(w http.ResponseWriter, c *call) bool {
+	var msg string
+	switch {
+	case c.tooLarge():
+		c.status, c.reason = http.StatusRequestEntityTooLarge, "body over the limit"
+		msg = fmt.Sprintf("request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)
+	case c.headerTooLarge:
+		c.status, c.reason = http.StatusRequestEntityTooLarge, "SOAP header over the limit"
+		msg = fmt.Sprintf("the SOAP header exceeds the limit of %d bytes", s.cfg.Decode.MaxHeaderSize)
+	case c.timedOut() && c.verified:
+		c.status, c.reason = http.StatusRequestTimeout, "body not received within the read timeout"
+		msg = fmt.Sprintf("the request body did not arrive within %s", s.cfg.ReadTimeout)
+	case c.timedOut():
+		c.status, c.reason = http.StatusRequestTimeout, "SOAP header not received in time"
+		msg = "the request did not arrive in time: its token must be received within seconds"
+	default:
+		return false
+	}
 	w.Header().Set("Connection", "close")
-	http.Error(w, fmt.Sprintf("mirroring service: request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes),
-		http.StatusRequestEntityTooLarge)
+	http.Error(w, "mirroring service: "+msg, c.status)
+	return true
+}
+
+// writeBusy refuses a call beyond MaxCalls with a SOAP Fault that asks the caller to come back later.
+func (s *Server) writeBusy(w http.ResponseWriter, r *http.Request, c *call) {
+	c.status, c.reason = http.StatusServiceUnavailable, "too many calls in flight"
+	var out bytes.Buffer
+	s.fault(&out, "s:Server", fmt.Sprintf("the service is busy (%d calls in flight); retry later", s.cfg.MaxCalls))
+	w.Header().Set("Retry-After", busyRetryAfter)
+	s.writeXML(w, r, http.StatusServiceUnavailable, out.Bytes())
 }
 
 // writeXML sends an envelope, gzipped when it is large enough and the caller accepts gzip.

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/xml"
 	"errors"
@@ -185,6 +186,12 @@ const testBuild = "mirrorsink test"
 
 func newFixture(t *testing.T, h *recorder, tune func(*ServerConfig)) *fixture {
 	t.Helper()
+	return newFixtureHTTP(t, h, tune, nil)
+}
+
+// newFixtureHTTP is newFixture with the http.Server's settings tuned too (e.g. its ReadTimeout).
+func newFixtureHTTP(t *testing.T, h *recorder, tune func(*ServerConfig), tuneHTTP func(*http.Server)) *fixture {
+	t.Helper()
 	soKey, appKey := testKeys(t)
 	cert, _, err := SelfSignedCertificate(soKey, "Test SuperOffice", time.Now())
 	if err != nil {
@@ -209,7 +216,11 @@ func newFixture(t *testing.T, h *recorder, tune func(*ServerConfig)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s)
+	srv := httptest.NewUnstartedServer(s)
+	if tuneHTTP != nil {
+		tuneHTTP(srv.Config)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	f := &fixture{t: t, h: h, srv: srv, client: &Client{URL: srv.URL + "/mirror", HTTP: srv.Client()},
 		kid: CertificateThumbprint(cert), logs: logs, cfg: cfg}
@@ -869,6 +880,60 @@ func TestServerWSDL(t *testing.T) {
 	}
 }
 
+// The WSDL's address is the configured public URL, or what a trusted proxy forwarded; a forwarded
+// header from anyone else is ignored.
+func TestServerWSDLAddress(t *testing.T) {
+	proxied := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "mirror.example.com"}
+	cases := []struct {
+		name       string
+		publicURL  string
+		trustProxy bool
+		headers    map[string]string
+		want       string // "" means the address the test server was called at
+	}{
+		{name: "default", want: ""},
+		{name: "forwarded headers not trusted", headers: proxied, want: ""},
+		{name: "public URL", publicURL: "https://mirror.example.com/mirroring", headers: map[string]string{"X-Forwarded-Host": "evil.example"},
+			want: "https://mirror.example.com/mirroring"},
+		{name: "trusted proxy", trustProxy: true, headers: proxied, want: "https://mirror.example.com/svc"},
+		{name: "trusted proxy, first of several values", trustProxy: true,
+			headers: map[string]string{"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "a.example:8443, b.example"},
+			want:    "https://a.example:8443/svc"},
+		{name: "trusted proxy, nonsense values ignored", trustProxy: true,
+			headers: map[string]string{"X-Forwarded-Proto": "gopher", "X-Forwarded-Host": `evil"/><x y="`}, want: ""},
+		{name: "public URL wins over a trusted proxy", publicURL: "https://m.example/", trustProxy: true, headers: proxied,
+			want: "https://m.example/"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, newRecorder(), func(cfg *ServerConfig) { cfg.PublicURL, cfg.TrustProxy = c.publicURL, c.trustProxy })
+			req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/svc?wsdl", nil)
+			for k, v := range c.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			want := c.want
+			if want == "" {
+				want = f.srv.URL + "/svc"
+			}
+			if loc := `<soap:address location="` + want + `"/>`; !bytes.Contains(body, []byte(loc)) {
+				t.Errorf("WSDL lacks %s", loc)
+			}
+		})
+	}
+	for _, bad := range []string{"mirror.example.com", "ftp://m.example/", "https:///x", "https://m.example/?wsdl", "https://u:p@m.example/"} {
+		_, err := NewServer(ServerConfig{Handler: newRecorder(), Verifier: &TokenVerifier{}, ApplicationKey: &rsa.PrivateKey{}, PublicURL: bad})
+		if err == nil || !strings.Contains(err.Error(), "public URL") {
+			t.Errorf("public URL %q: %v, want a refusal", bad, err)
+		}
+	}
+}
+
 func TestServerCancellation(t *testing.T) {
 	h := newRecorder()
 	h.block = make(chan struct{})
@@ -922,9 +987,13 @@ func TestServerRowDataSpoolCleanup(t *testing.T) {
 			if _, err := b.Next(context.Background()); err != nil {
 				return err
 			}
-			// The batch is larger than SpoolMemory, so it must have spilled to a file.
-			if left, _ := os.ReadDir(spoolDir); len(left) == 0 {
-				return errors.New("no spool file while a batch is held")
+			// The batch is larger than SpoolMemory, so it has spilled to a file, which was unlinked as
+			// soon as it was open.
+			if left, _ := os.ReadDir(spoolDir); len(left) != 0 {
+				return fmt.Errorf("spool files visible while a batch is held: %v", left)
+			}
+			if open, err := openDeletedFiles(spoolDir); err == nil && open == 0 {
+				return errors.New("no open spool file while a batch is held")
 			}
 			return errors.New("apply failed")
 		}, false},

@@ -37,6 +37,7 @@ type spool struct {
 	buf     []byte
 	file    *os.File
 	fileLen int64
+	path    string // the file's name while it is still linked (see createFile)
 
 	rowStart int
 	nvals    uint32
@@ -121,20 +122,34 @@ func (sp *spool) writeFile(b []byte) error {
 		return nil
 	}
 	if sp.file == nil {
-		dir := sp.dir
-		if dir == "" {
-			dir = os.TempDir()
+		if err := sp.createFile(); err != nil {
+			return err
 		}
-		f, err := os.CreateTemp(dir, "mirrorsink-spool-*")
-		if err != nil {
-			return fmt.Errorf("spool: create file: %w", err)
-		}
-		sp.file = f
 	}
 	if _, err := sp.file.WriteAt(b, sp.fileLen); err != nil {
 		return fmt.Errorf("spool: write: %w", err)
 	}
 	sp.fileLen += int64(len(b))
+	return nil
+}
+
+// createFile creates the spool file. The file holds row data, so it is created readable by this user
+// only (os.CreateTemp's 0600) and unlinked at once: no other process can open it by name, and it goes
+// away with the process even if the process is killed. Where an open file cannot be unlinked (Windows),
+// close removes it instead.
+func (sp *spool) createFile() error {
+	dir := sp.dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "mirrorsink-spool-*")
+	if err != nil {
+		return fmt.Errorf("spool: create file: %w", err)
+	}
+	sp.file = f
+	if os.Remove(f.Name()) != nil {
+		sp.path = f.Name()
+	}
 	return nil
 }
 
@@ -227,11 +242,13 @@ func (sp *spool) close() error {
 	if sp.file == nil {
 		return nil
 	}
-	name := sp.file.Name()
 	err := sp.file.Close()
 	sp.file = nil
-	if rerr := os.Remove(name); rerr != nil && err == nil {
-		err = rerr
+	if sp.path != "" {
+		if rerr := os.Remove(sp.path); rerr != nil && err == nil {
+			err = rerr
+		}
+		sp.path = ""
 	}
 	if err != nil {
 		return fmt.Errorf("spool: close: %w", err)

@@ -2,11 +2,15 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,20 +74,50 @@ func TestSpoolSpillsAndRereads(t *testing.T) {
 					}
 				}
 			}
-			name := ""
 			if sp.file != nil {
-				name = sp.file.Name()
+				checkSpoolFile(t, sp.file)
 			}
 			if err := sp.close(); err != nil {
 				t.Fatal(err)
 			}
-			if name != "" {
-				if _, err := os.Stat(name); !os.IsNotExist(err) {
-					t.Fatalf("spool file %s not removed: %v", name, err)
-				}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Fatalf("spool files left after close: %v", left)
 			}
 		})
 	}
+}
+
+// checkSpoolFile fails unless f, an open spool file, is readable by its owner only and no longer has
+// a name: another local user cannot read the row data in it, nor anyone open it by name.
+func checkSpoolFile(t *testing.T, f *os.File) {
+	t.Helper()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := st.Mode().Perm(); perm != 0o600 {
+		t.Errorf("spool file mode %v, want 0600", perm)
+	}
+	if _, err := os.Stat(f.Name()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("spool file %s is still linked while open: %v", f.Name(), err)
+	}
+}
+
+// openDeletedFiles counts this process's open files that were unlinked from dir (Linux: /proc/self/fd
+// links read "<path> (deleted)"). It fails where /proc is not available.
+func openDeletedFiles(dir string) (int, error) {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasPrefix(target, dir+string(os.PathSeparator)) && strings.HasSuffix(target, " (deleted)") {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Iterating a batch must not allocate per row.
@@ -179,14 +213,14 @@ func TestRowDataMemoryBound(t *testing.T) {
 	}()
 	n := 0
 	dir := t.TempDir()
-	spilled := false
+	// The spool file is unlinked as soon as it is open, so the spill shows as an open, deleted file.
+	spilled, procErr := 0, error(nil)
 	rows, valueBytes, err := consumeRowData(body, DecodeOptions{SpoolDir: dir}, func() {
 		if n++; n%2000 == 0 {
 			note()
 		}
 		if n == 1 {
-			files, _ := os.ReadDir(dir)
-			spilled = len(files) == 1
+			spilled, procErr = openDeletedFiles(dir)
 		}
 	})
 	note()
@@ -201,8 +235,8 @@ func TestRowDataMemoryBound(t *testing.T) {
 	used := int64(peak.Load()) - int64(base)
 	t.Logf("decoded %d MB of XML, %d rows, %d MB of values; peak heap above baseline %.1f MiB (budget %d MiB)",
 		written.Load()>>20, rows, valueBytes>>20, float64(used)/(1<<20), budget>>20)
-	if !spilled {
-		t.Error("the batch did not spill to a file in SpoolDir")
+	if procErr == nil && spilled != 1 {
+		t.Errorf("%d open spool files in SpoolDir while the batch was read, want 1", spilled)
 	}
 	if files, _ := os.ReadDir(dir); len(files) != 0 {
 		t.Errorf("spool file left behind after Close")

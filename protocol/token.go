@@ -29,6 +29,11 @@ const DefaultIssuer = "SuperOffice AS"
 // DefaultSkew is the clock skew tolerated on a token's nbf and exp.
 const DefaultSkew = 2 * time.Minute
 
+// DefaultMaxLifetime is the longest exp - nbf a token may have. SuperOffice's tokens live 6 minutes;
+// the bound keeps a captured call from being replayable for long (TLS is what keeps it from being
+// captured at all).
+const DefaultMaxLifetime = 10 * time.Minute
+
 // tenantPattern guards the tenant because it becomes part of table and database names.
 var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,50}$`)
 
@@ -46,12 +51,15 @@ var environmentCerts = map[string]string{
 type VerifierConfig struct {
 	// Certificates are the SuperOffice certificates whose keys may sign a token (see LoadCertificates).
 	Certificates []*x509.Certificate
-	// ClientID is our application's client id; when set, the audience must be "spn:<ClientID>".
+	// ClientID is our application's client id: the audience must be "spn:<ClientID>". Required: without
+	// it a token SuperOffice issued to any other partner's application would be accepted.
 	ClientID string
 	// Issuer is the required iss claim; empty means DefaultIssuer.
 	Issuer string
 	// Skew is the tolerance on nbf and exp; zero means DefaultSkew.
 	Skew time.Duration
+	// MaxLifetime is the longest exp - nbf accepted; zero means DefaultMaxLifetime.
+	MaxLifetime time.Duration
 	// Now is the clock; nil means time.Now. Tests pin it to replay captured tokens.
 	Now func() time.Time
 }
@@ -71,24 +79,31 @@ type Claims struct {
 
 // TokenVerifier validates SuperOffice's signed tokens. It is safe for concurrent use.
 type TokenVerifier struct {
-	keys     map[string]*rsa.PublicKey // by upper-case SHA-1 thumbprint
-	all      []jwt.VerificationKey
-	audience string
-	issuer   string
-	skew     time.Duration
-	now      func() time.Time
+	keys        map[string]*rsa.PublicKey // by upper-case SHA-1 thumbprint
+	all         []jwt.VerificationKey
+	audience    string
+	issuer      string
+	skew        time.Duration
+	maxLifetime time.Duration
+	now         func() time.Time
 }
 
-// NewTokenVerifier returns a verifier for cfg. It needs at least one RSA certificate.
+// NewTokenVerifier returns a verifier for cfg. It needs at least one RSA certificate and the client id.
 func NewTokenVerifier(cfg VerifierConfig) (*TokenVerifier, error) {
 	if len(cfg.Certificates) == 0 {
 		return nil, errors.New("token verifier: no certificate configured")
 	}
+	clientID := strings.TrimSpace(cfg.ClientID)
+	if clientID == "" {
+		return nil, errors.New("token verifier: no client id: the audience of every token must be checked")
+	}
 	v := &TokenVerifier{
-		keys:   make(map[string]*rsa.PublicKey, len(cfg.Certificates)),
-		issuer: cfg.Issuer,
-		skew:   cfg.Skew,
-		now:    cfg.Now,
+		keys:        make(map[string]*rsa.PublicKey, len(cfg.Certificates)),
+		audience:    "spn:" + clientID,
+		issuer:      cfg.Issuer,
+		skew:        cfg.Skew,
+		maxLifetime: cfg.MaxLifetime,
+		now:         cfg.Now,
 	}
 	if v.issuer == "" {
 		v.issuer = DefaultIssuer
@@ -96,11 +111,11 @@ func NewTokenVerifier(cfg VerifierConfig) (*TokenVerifier, error) {
 	if v.skew <= 0 {
 		v.skew = DefaultSkew
 	}
+	if v.maxLifetime <= 0 {
+		v.maxLifetime = DefaultMaxLifetime
+	}
 	if v.now == nil {
 		v.now = time.Now
-	}
-	if cfg.ClientID != "" {
-		v.audience = "spn:" + cfg.ClientID
 	}
 	for _, c := range cfg.Certificates {
 		if c == nil {
@@ -135,10 +150,8 @@ func (v *TokenVerifier) Verify(token string) (Claims, error) {
 		jwt.WithLeeway(v.skew),
 		jwt.WithTimeFunc(v.now),
 		jwt.WithIssuer(v.issuer),
+		jwt.WithAudience(v.audience),
 		jwt.WithExpirationRequired(),
-	}
-	if v.audience != "" {
-		opts = append(opts, jwt.WithAudience(v.audience))
 	}
 	var tc tokenClaims
 	_, err := jwt.ParseWithClaims(token, &tc, v.keyFor, opts...)
@@ -157,6 +170,13 @@ func (v *TokenVerifier) Verify(token string) (Claims, error) {
 	}
 	if tc.ExpiresAt != nil {
 		c.Expires = tc.ExpiresAt.Time
+	}
+	// The parser has checked that the token is valid now; this bounds how long it is valid at all.
+	if c.NotBefore.IsZero() {
+		return Claims{}, errors.New("token has no nbf (not before), so its lifetime is unbounded")
+	}
+	if life := c.Expires.Sub(c.NotBefore); life > v.maxLifetime {
+		return Claims{}, fmt.Errorf("token lifetime %s (nbf to exp) exceeds the maximum of %s", life, v.maxLifetime)
 	}
 	if c.Tenant == "" {
 		return Claims{}, errors.New("token has no ctx claim")

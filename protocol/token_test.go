@@ -100,10 +100,6 @@ func TestVerifySamples(t *testing.T) {
 			if got.Expires.Sub(got.NotBefore) != 6*time.Minute {
 				t.Errorf("window %v..%v", got.NotBefore, got.Expires)
 			}
-			// Without a client id the audience is not checked.
-			if _, err := devVerifier(t, sampleClock(t, tok), "").Verify(tok); err != nil {
-				t.Errorf("Verify without client id: %v", err)
-			}
 		})
 	}
 }
@@ -125,7 +121,7 @@ func TestVerifySampleFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prodVerifier, err := NewTokenVerifier(VerifierConfig{Certificates: prod, Now: pinned})
+	prodVerifier, err := NewTokenVerifier(VerifierConfig{Certificates: prod, ClientID: sampleClientID, Now: pinned})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,8 +137,10 @@ func TestVerifySampleFailures(t *testing.T) {
 		{"wrong audience", devVerifier(t, pinned, "other"), tok, `token audience is "spn:` + sampleClientID + `", want spn:other`},
 		{"tampered payload", devVerifier(t, pinned, sampleClientID), tampered, "token signature is invalid"},
 		{"other environment", prodVerifier, tok, "token key id \"16B7FB8C3F9AB06885A800C64E64C97C4AB5E98C\" is not a configured certificate"},
-		{"empty", devVerifier(t, pinned, ""), "  ", "no token"},
-		{"garbage", devVerifier(t, pinned, ""), "not.a.jwt", "token is malformed"},
+		{"empty", devVerifier(t, pinned, sampleClientID), "  ", "no token"},
+		{"garbage", devVerifier(t, pinned, sampleClientID), "not.a.jwt", "token is malformed"},
+		// A token SuperOffice signed for another partner's application is refused like a forged one.
+		{"another application's token", devVerifier(t, pinned, "other-app"), tok, `token audience is "spn:` + sampleClientID + `", want spn:other-app`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -286,6 +284,13 @@ func TestVerifyForged(t *testing.T) {
 		{"ctx differs from sub", with(func(m jwt.MapClaims) { m["sub"] = "Cust2" }),
 			`token ctx Cust1 differs from its subject "Cust2"`},
 		{"no sub", with(func(m jwt.MapClaims) { delete(m, "sub") }), ""},
+		{"lifetime at the maximum", sign(mod(func(c *TestTokenClaims) { c.Expires = c.NotBefore.Add(DefaultMaxLifetime) }), key, kid), ""},
+		{"lifetime over the maximum", sign(mod(func(c *TestTokenClaims) { c.Expires = c.NotBefore.Add(DefaultMaxLifetime + time.Second) }), key, kid),
+			"token lifetime 10m1s (nbf to exp) exceeds the maximum of 10m0s"},
+		{"a year-long token", sign(mod(func(c *TestTokenClaims) { c.Expires = now.AddDate(1, 0, 0) }), key, kid),
+			"token lifetime 8760h1m0s (nbf to exp) exceeds the maximum of 10m0s"},
+		{"no nbf", sign(mod(func(c *TestTokenClaims) { c.NotBefore = time.Time{} }), key, kid),
+			"token has no nbf (not before), so its lifetime is unbounded"},
 		{"ctx not a string", with(func(m jwt.MapClaims) { m[CtxClaim] = 5 }), "token is malformed"},
 	}
 	for _, c := range cases {
@@ -296,6 +301,35 @@ func TestVerifyForged(t *testing.T) {
 				t.Errorf("tenant %q", got.Tenant)
 			}
 		})
+	}
+}
+
+// A verifier always checks the audience, and the lifetime bound is configurable.
+func TestVerifierConfig(t *testing.T) {
+	key, _ := testKeys(t)
+	now := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+	cert, _, err := SelfSignedCertificate(key, "Test SuperOffice", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := []*x509.Certificate{cert}
+	for _, id := range []string{"", "   "} {
+		if _, err := NewTokenVerifier(VerifierConfig{Certificates: certs, ClientID: id}); err == nil || !strings.Contains(err.Error(), "no client id") {
+			t.Errorf("client id %q: %v, want a refusal", id, err)
+		}
+	}
+	v, err := NewTokenVerifier(VerifierConfig{Certificates: certs, ClientID: "app", MaxLifetime: 3 * time.Minute,
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := SignTestToken(key, CertificateThumbprint(cert), TestTokenClaims{Tenant: "Cust1", ClientID: "app",
+		NotBefore: now.Add(-time.Minute), Expires: now.Add(2*time.Minute + time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(tok); err == nil || err.Error() != "token lifetime 3m1s (nbf to exp) exceeds the maximum of 3m0s" {
+		t.Errorf("a 3m1s token with a 3m maximum: %v", err)
 	}
 }
 

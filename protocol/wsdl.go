@@ -4,7 +4,9 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/xml"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -37,11 +39,60 @@ func wantsWSDL(r *http.Request) bool {
 	return false
 }
 
-// requestURL is the address a caller used for r: scheme from the connection, host from the Host header.
-func requestURL(r *http.Request) string {
-	scheme := "http"
+// serviceURL is the address the WSDL gives for the service: the configured public URL; else, when the
+// server trusts its proxy, the scheme and host the proxy says the caller used (X-Forwarded-Proto,
+// X-Forwarded-Host); else the connection's scheme and the Host header. Only the first is right behind
+// a proxy that changes the path.
+func (s *Server) serviceURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath()
+	if s.cfg.TrustProxy {
+		if p := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); validHost(h) {
+			host = h
+		}
+	}
+	return scheme + "://" + host + r.URL.EscapedPath()
+}
+
+// firstValue is the first of a comma-separated header's values: the one the outermost proxy set.
+func firstValue(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+// validHost reports whether h is a plausible host[:port]: letters, digits, dots, hyphens, and the
+// colons and brackets of a port or an IPv6 address. It keeps a forwarded header from putting anything
+// else into the WSDL.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(".-:[]", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPublicURL validates a configured public URL: an absolute http or https URL with a host and
+// without a query or fragment.
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("public URL: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("public URL %q: want an absolute http(s) URL without user, query or fragment, e.g. https://mirror.example.com/mirroring", raw)
+	}
+	return nil
 }

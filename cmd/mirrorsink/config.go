@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mirrorsink/mirrorsink/engine"
+	"github.com/mirrorsink/mirrorsink/protocol"
 )
 
 // Config is the YAML configuration file (docs/CONFIGURATION.md). Values of the form ${NAME} in a DSN or
@@ -16,9 +18,14 @@ import (
 type Config struct {
 	Listen string    `yaml:"listen"`
 	TLS    TLSConfig `yaml:"tls"`
+	// PublicURL is the service's address as SuperOffice calls it; the WSDL gives it.
+	PublicURL string `yaml:"public_url"`
+	// TrustProxy lets the WSDL's address follow X-Forwarded-Proto/Host when public_url is not set.
+	TrustProxy bool `yaml:"trust_proxy"`
 
 	Application struct {
 		// ClientID is the application's client id at SuperOffice; tokens must be addressed to spn:<id>.
+		// Required (serve's --client-id or MIRRORSINK_CLIENT_ID may give it instead).
 		ClientID string `yaml:"client_id"`
 		// PrivateKey is the path of the application's RSA private key (RSA XML or PEM).
 		PrivateKey string `yaml:"private_key"`
@@ -26,12 +33,18 @@ type Config struct {
 
 	SuperOffice struct {
 		// Certificates: development, stage, production, or PEM paths, comma-separated.
-		Certificates string        `yaml:"certificates"`
-		ClockSkew    time.Duration `yaml:"clock_skew"`
+		Certificates     string        `yaml:"certificates"`
+		ClockSkew        time.Duration `yaml:"clock_skew"`
+		MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
 	} `yaml:"superoffice"`
 
 	Limits struct {
 		MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+		MaxHeaderBytes int           `yaml:"max_header_bytes"`
+		MaxValueBytes  int64         `yaml:"max_value_bytes"`
+		MaxCalls       int           `yaml:"max_calls"`
+		MaxConnections int           `yaml:"max_connections"`
+		HeaderTimeout  time.Duration `yaml:"header_timeout"`
 		ReadTimeout    time.Duration `yaml:"read_timeout"`
 		WriteTimeout   time.Duration `yaml:"write_timeout"`
 		SpoolMemory    int64         `yaml:"spool_memory"`
@@ -73,6 +86,16 @@ type RouteConfig struct {
 // defaultDataDir is where the configuration-less service keeps its SQLite mirrors and its key.
 const defaultDataDir = "./data"
 
+// Defaults of the connection limits that only serve applies (the protocol package has the others).
+const (
+	// defaultMaxConnections leaves room for SuperOffice's kept-alive connections next to
+	// protocol.DefaultMaxCalls calls, at about 20 KB each.
+	defaultMaxConnections = 256
+	// defaultHeaderTimeout is the time a request has, from its first byte, for its HTTP headers and its
+	// SOAP envelope up to the token: seconds, since it is all an unauthenticated caller gets.
+	defaultHeaderTimeout = 10 * time.Second
+)
+
 // defaultConfig is the configuration of a service started without a file: SQLite mirrors under
 // ./data for every tenant, SuperOffice's production certificates, and a generated application key.
 func defaultConfig() *Config {
@@ -90,13 +113,31 @@ func (c *Config) applyDefaults() {
 		c.SuperOffice.Certificates = "production"
 	}
 	if c.SuperOffice.ClockSkew == 0 {
-		c.SuperOffice.ClockSkew = 2 * time.Minute
+		c.SuperOffice.ClockSkew = protocol.DefaultSkew
+	}
+	if c.SuperOffice.MaxTokenLifetime == 0 {
+		c.SuperOffice.MaxTokenLifetime = protocol.DefaultMaxLifetime
 	}
 	if c.Limits.MaxBodyBytes == 0 {
-		c.Limits.MaxBodyBytes = 64 << 20
+		c.Limits.MaxBodyBytes = protocol.DefaultMaxBodyBytes
+	}
+	if c.Limits.MaxHeaderBytes == 0 {
+		c.Limits.MaxHeaderBytes = protocol.DefaultMaxHeaderSize
+	}
+	if c.Limits.MaxValueBytes == 0 {
+		c.Limits.MaxValueBytes = c.Limits.MaxBodyBytes
+	}
+	if c.Limits.MaxCalls == 0 {
+		c.Limits.MaxCalls = protocol.DefaultMaxCalls
+	}
+	if c.Limits.MaxConnections == 0 {
+		c.Limits.MaxConnections = defaultMaxConnections
+	}
+	if c.Limits.HeaderTimeout == 0 {
+		c.Limits.HeaderTimeout = defaultHeaderTimeout
 	}
 	if c.Limits.ReadTimeout == 0 {
-		c.Limits.ReadTimeout = 5 * time.Minute
+		c.Limits.ReadTimeout = protocol.DefaultReadTimeout
 	}
 	if c.Limits.WriteTimeout == 0 {
 		c.Limits.WriteTimeout = 30 * time.Minute
@@ -104,6 +145,38 @@ func (c *Config) applyDefaults() {
 	if c.Limits.ShutdownPeriod == 0 {
 		c.Limits.ShutdownPeriod = 5 * time.Minute
 	}
+}
+
+// errNoClientID explains the one setting serve cannot guess.
+var errNoClientID = errors.New("no application client id: set application.client_id in the configuration, " +
+	"--client-id or MIRRORSINK_CLIENT_ID to your application's Client ID, which SuperOffice shows where the " +
+	"application is registered (its developer portal, dev.superoffice.com). Every token must be addressed to " +
+	"it: without it, tokens SuperOffice issued to any other partner's application would be accepted")
+
+// validate checks what applyDefaults cannot supply and the settings that contradict each other.
+func (c *Config) validate() error {
+	if strings.TrimSpace(c.Application.ClientID) == "" {
+		return errNoClientID
+	}
+	l := c.Limits
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{
+		{"limits.max_body_bytes", l.MaxBodyBytes}, {"limits.max_header_bytes", int64(l.MaxHeaderBytes)},
+		{"limits.max_value_bytes", l.MaxValueBytes}, {"limits.max_calls", int64(l.MaxCalls)},
+		{"limits.max_connections", int64(l.MaxConnections)}, {"limits.header_timeout", int64(l.HeaderTimeout)},
+		{"limits.read_timeout", int64(l.ReadTimeout)}, {"superoffice.max_token_lifetime", int64(c.SuperOffice.MaxTokenLifetime)},
+	} {
+		if v.n < 0 {
+			return fmt.Errorf("configuration: %s must not be negative", v.name)
+		}
+	}
+	if l.MaxValueBytes > l.MaxBodyBytes {
+		return fmt.Errorf("configuration: limits.max_value_bytes (%d) exceeds limits.max_body_bytes (%d): no value can be larger than the call that carries it",
+			l.MaxValueBytes, l.MaxBodyBytes)
+	}
+	return nil
 }
 
 // loadConfig reads the file at path; an empty path (and no MIRRORSINK_CONFIG) gives defaultConfig.

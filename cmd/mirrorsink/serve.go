@@ -36,23 +36,22 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
+	clientID := fs.String("client-id", "", "the application's client id at SuperOffice, overriding $MIRRORSINK_CLIENT_ID and application.client_id (required: tokens must be addressed to it)")
 	listen := fs.String("listen", "", "listen address, overriding the configuration (e.g. 127.0.0.1:8080)")
 	debugListen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mirrorsink serve [--config FILE] [--listen ADDR]")
-		fmt.Fprintln(stderr, "\nServes SuperOffice's Mirroring Task. Without a configuration it mirrors every tenant into")
-		fmt.Fprintln(stderr, "SQLite files under ./data and generates an application key pair there on first start.")
+		fmt.Fprintln(stderr, "Usage: mirrorsink serve [--config FILE] [--client-id ID] [--listen ADDR]")
+		fmt.Fprintln(stderr, "\nServes SuperOffice's Mirroring Task. The application's client id is required: SuperOffice shows it")
+		fmt.Fprintln(stderr, "where the application is registered. Without a configuration it mirrors every tenant into SQLite")
+		fmt.Fprintln(stderr, "files under ./data and generates an application key pair there on first start.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := serveConfig(*configPath, *clientID, *listen)
 	if err != nil {
 		return err
-	}
-	if *listen != "" {
-		cfg.Listen = *listen
 	}
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -72,6 +71,25 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return svc.serve(ctx, ln)
+}
+
+// serveConfig loads the configuration and applies serve's flags, and the environment's client id
+// where no flag gives one; the result is validated.
+func serveConfig(path, clientID, listen string) (*Config, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	if clientID == "" {
+		clientID = os.Getenv("MIRRORSINK_CLIENT_ID")
+	}
+	if clientID != "" {
+		cfg.Application.ClientID = clientID
+	}
+	return cfg, cfg.validate()
 }
 
 // serveDebug serves the profiler on its own listener, so that it is never reachable through the
@@ -120,6 +138,9 @@ type service struct {
 }
 
 func newService(cfg *Config, log *slog.Logger) (*service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	key, err := applicationKey(cfg, log)
 	if err != nil {
 		return nil, err
@@ -132,6 +153,7 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 		Certificates: certs,
 		ClientID:     cfg.Application.ClientID,
 		Skew:         cfg.SuperOffice.ClockSkew,
+		MaxLifetime:  cfg.SuperOffice.MaxTokenLifetime,
 	})
 	if err != nil {
 		return nil, err
@@ -148,8 +170,17 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 		ApplicationKey: key,
 		Build:          "mirrorsink " + version,
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
-		Decode:         protocol.DecodeOptions{SpoolMemory: cfg.Limits.SpoolMemory, SpoolDir: cfg.Limits.SpoolDir},
-		Logger:         log,
+		Decode: protocol.DecodeOptions{
+			SpoolMemory:   cfg.Limits.SpoolMemory,
+			SpoolDir:      cfg.Limits.SpoolDir,
+			MaxValueSize:  int(cfg.Limits.MaxValueBytes),
+			MaxHeaderSize: cfg.Limits.MaxHeaderBytes,
+		},
+		MaxCalls:    cfg.Limits.MaxCalls,
+		ReadTimeout: cfg.Limits.ReadTimeout,
+		Logger:      log,
+		PublicURL:   cfg.PublicURL,
+		TrustProxy:  cfg.TrustProxy,
 	})
 	if err != nil {
 		eng.Close()
@@ -169,9 +200,12 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 		log:    log,
 		engine: eng,
 		http: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 30 * time.Second,
-			ReadTimeout:       cfg.Limits.ReadTimeout,
+			Handler: mux,
+			// Every request has header_timeout, from its first byte, for its HTTP headers and (the SOAP
+			// server's part) its envelope up to the token; the SOAP server gives a call whose token it
+			// has verified read_timeout for the rest.
+			ReadHeaderTimeout: cfg.Limits.HeaderTimeout,
+			ReadTimeout:       cfg.Limits.HeaderTimeout,
 			WriteTimeout:      cfg.Limits.WriteTimeout,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -179,8 +213,10 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 	}, nil
 }
 
-// serve answers on ln until ctx ends, then lets running calls finish (up to the shutdown period).
+// serve answers on ln, at most max_connections connections at a time, until ctx ends, then lets
+// running calls finish (up to the shutdown period).
 func (s *service) serve(ctx context.Context, ln net.Listener) error {
+	ln = newLimitListener(ln, s.cfg.Limits.MaxConnections)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLS.Cert != "" || s.cfg.TLS.Key != "" {

@@ -75,9 +75,10 @@ Scenarios (each starts with a cycle that brings the mirror up to date):
   reset          set a table's mirror LSN to -1 (needs --verify-dialect/--verify-dsn): it is resent whole
   restore        snapshot, churn, cycle, restore the snapshot: the mirror is ahead and is repopulated
 
-Example, against 'mirrorsink serve' configured to trust test.crt:
+Example, against 'mirrorsink serve' configured with client id ID and to trust test.crt:
   mirrorsink simulate --url http://127.0.0.1:8080/ --superoffice-key test.key --superoffice-cert test.crt \
-    --source crm.db --rows 100000 --scenario churn --cycles 3 --verify-dialect sqlite --verify-dsn './data/{ctx}.db'
+    --client-id ID --source crm.db --rows 100000 --scenario churn --cycles 3 \
+    --verify-dialect sqlite --verify-dsn './data/{ctx}.db'
 
 Flags:
 `)
