@@ -409,6 +409,24 @@ var (
 	ErrNoMeta = errors.New("table has no metadata row")
 )
 
+// Redact returns err with message as its text: for a database error whose own message quotes row data
+// (a duplicate key's value, say), which must reach neither the log nor SuperOffice. The original stays
+// in the chain for errors.Is and errors.As, but its text is never printed through the result.
+func Redact(err error, message string) error {
+	if err == nil {
+		return nil
+	}
+	return &redacted{msg: message, err: err}
+}
+
+type redacted struct {
+	msg string
+	err error
+}
+
+func (r *redacted) Error() string { return r.msg }
+func (r *redacted) Unwrap() error { return r.err }
+
 // ValueError says which value of a batch a dialect could not store.
 type ValueError struct {
 	Column string

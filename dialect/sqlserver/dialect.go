@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
@@ -164,7 +165,17 @@ func hasErrorNumber(err error, numbers ...int32) bool {
 // chain.
 func mapError(err error) error {
 	if hasErrorNumber(err, errDuplicateKey, errDuplicateIndexKey) {
-		return fmt.Errorf("%w: %w", dialect.ErrDuplicateKey, err)
+		return fmt.Errorf("%w: %w", dialect.ErrDuplicateKey, redactKeyValue(err))
+	}
+	return err
+}
+
+// redactKeyValue keeps SQL Server's duplicate-key message but withholds the key's value, which is row
+// data: "… The duplicate key value is (42)." becomes "… The duplicate key value is withheld."
+func redactKeyValue(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "The duplicate key value is"); i >= 0 {
+		return dialect.Redact(err, msg[:i]+"The duplicate key value is withheld.")
 	}
 	return err
 }

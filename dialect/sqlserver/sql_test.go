@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	mssql "github.com/microsoft/go-mssqldb"
+
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/internal/golden"
@@ -460,5 +462,22 @@ func TestLockResourceAndSavepoints(t *testing.T) {
 		if err := lockResult(rc); (err == nil) != ok {
 			t.Errorf("lockResult(%d) = %v", rc, err)
 		}
+	}
+}
+
+// TestDuplicateKeyValueWithheld: SQL Server's duplicate-key message quotes the key, which is row data
+// and must reach neither the log nor SuperOffice.
+func TestDuplicateKeyValueWithheld(t *testing.T) {
+	server := mssql.Error{Number: errDuplicateKey, Message: "Violation of PRIMARY KEY constraint 'PK_contact'. Cannot insert duplicate key in object 'dbo.contact'. The duplicate key value is (jane@example.com)."}
+	err := fmt.Errorf("sqlserver: upsert: %w", mapError(server))
+	if !errors.Is(err, dialect.ErrDuplicateKey) {
+		t.Fatalf("%v is not ErrDuplicateKey", err)
+	}
+	if strings.Contains(err.Error(), "jane") || !strings.Contains(err.Error(), "PK_contact") {
+		t.Fatalf("the message %q quotes the key or lost the constraint", err)
+	}
+	var se mssql.Error
+	if !errors.As(err, &se) || se.Number != errDuplicateKey {
+		t.Fatal("the server's error is no longer in the chain")
 	}
 }
