@@ -1,0 +1,366 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/internal/testenv"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+const benchRows = 100_000
+
+// benchTable is a CRM-like table of 30 columns: keys and counters, names and texts, dates, amounts.
+func benchTable(tb testing.TB, name string) dialect.Table {
+	tbl := dialect.Table{Name: name, Key: []int{0}}
+	add := func(n, typ string) { tbl.Columns = append(tbl.Columns, col(tb, n, typ, true, "")) }
+	tbl.Columns = append(tbl.Columns, col(tb, "id", "int", false, ""))
+	for i := range 7 {
+		add(fmt.Sprintf("ref_%d", i), "int")
+	}
+	for i := range 10 {
+		add(fmt.Sprintf("text_%d", i), "nvarchar(255)")
+	}
+	for i := range 6 {
+		add(fmt.Sprintf("date_%d", i), "datetime")
+	}
+	for i := range 6 {
+		add(fmt.Sprintf("amount_%d", i), "float")
+	}
+	return tbl
+}
+
+// benchData builds the rows once, as the decoder would hand them over.
+func benchData(tbl dialect.Table) [][]any {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields("Acme Nordic Consulting AS Oslo Bergen sales meeting follow-up contract renewal " +
+		"invoice support ticket project Ørsted Zürich customer partner lead quote order")
+	base := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([][]any, benchRows)
+	for r := range rows {
+		row := make([]any, len(tbl.Columns))
+		for i, c := range tbl.Columns {
+			switch {
+			case i == 0:
+				row[i] = int64(r + 1)
+			case c.Type.Kind == typemap.Int:
+				row[i] = int64(rng.IntN(1_000_000))
+			case c.Type.Kind == typemap.NVarChar:
+				n := 1 + rng.IntN(6)
+				var b strings.Builder
+				for w := range n {
+					if w > 0 {
+						b.WriteByte(' ')
+					}
+					b.WriteString(words[rng.IntN(len(words))])
+				}
+				row[i] = b.String()
+			case c.Type.Kind == typemap.DateTime:
+				ms := rng.Int64N(10 * 365 * 24 * 3600 * 1000)
+				row[i] = base.Add(time.Duration(ms) * time.Millisecond)
+			default:
+				row[i] = float64(rng.IntN(10_000_000)) / 100
+			}
+			if i > 0 && rng.IntN(10) == 0 {
+				row[i] = nil
+			}
+		}
+		rows[r] = row
+	}
+	return rows
+}
+
+// BenchmarkBulkInsert loads 100k rows of 30 columns per iteration through Rows().Insert and, for the
+// ratio, the same rows as TSV through psql's \copy (text COPY, the database's own bulk tool) into an
+// identical table. Both loads run in every iteration, one after the other, so that a shared machine's
+// changing load hits both alike. Run with -benchtime 3x.
+func BenchmarkBulkInsert(b *testing.B) {
+	st := openTenantB(b)
+	ctx := context.Background()
+	tbl := benchTable(b, "bench")
+	raw := benchTable(b, "bench_psql")
+	rows := benchData(tbl)
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		b.Log("psql not installed: no raw COPY comparison")
+	}
+	file := filepath.Join(b.TempDir(), "rows.tsv")
+	if psql != "" {
+		writeTSV(b, file, tbl, rows)
+	}
+	recreate := func(t dialect.Table) dialect.Tx {
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Tables().Drop(ctx, t.Name); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Tables().Create(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
+			b.Fatal(err)
+		}
+		tx, err = st.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tx
+	}
+
+	b.ReportAllocs()
+	// clientCPU is this process's CPU time (user and system, all threads) during Insert: the
+	// client's share of a load, which the shared machine disturbs far less than the wall clock.
+	var ours, theirs, clientCPU time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		tx := recreate(tbl)
+		b.StartTimer()
+		start, cpu0 := time.Now(), processCPU(b)
+		n, err := tx.Rows().Insert(ctx, tbl, &rowsOf{rows: rows})
+		if err != nil || n != benchRows {
+			b.Fatalf("Insert = %d, %v", n, err)
+		}
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
+			b.Fatal(err)
+		}
+		ours += time.Since(start)
+		clientCPU += processCPU(b) - cpu0
+		if psql == "" {
+			continue
+		}
+		b.StopTimer()
+		recreate(raw).Rollback(ctx)
+		start = time.Now()
+		cmd := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", benchDSN,
+			"-c", `\copy bench_psql from '`+file+`'`)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("psql: %v: %s", err, out)
+		}
+		theirs += time.Since(start)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(benchRows*b.N)/ours.Seconds(), "rows/s")
+	b.ReportMetric(float64(clientCPU.Nanoseconds())/float64(benchRows*b.N), "client-cpu-ns/row")
+	if psql != "" {
+		b.ReportMetric(float64(benchRows*b.N)/theirs.Seconds(), "psql-rows/s")
+		b.ReportMetric(theirs.Seconds()/ours.Seconds(), "ratio")
+	}
+}
+
+// processCPU returns the CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchDSN is the tenant database of the running benchmark, for psql.
+var benchDSN string
+
+func openTenantB(b *testing.B) dialect.Store {
+	base := testenv.Postgres(b)
+	db := "mirrorsink_pgbench_" + randomSuffix(b)
+	benchDSN = withDatabase(b, base, db)
+	st, err := Dialect{}.Open(context.Background(), benchDSN, dialect.OpenOptions{Tenant: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		st.Close()
+		admin(b, base, "DROP DATABASE IF EXISTS "+quoteUnchecked(db)+" WITH (FORCE)")
+	})
+	return st
+}
+
+// writeTSV writes rows in COPY text format (the generated strings hold no tab, newline or backslash).
+func writeTSV(b *testing.B, path string, tbl dialect.Table, rows [][]any) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for _, row := range rows {
+		for i, v := range row {
+			if i > 0 {
+				w.WriteByte('\t')
+			}
+			switch v := v.(type) {
+			case nil:
+				w.WriteString(`\N`)
+			case int64:
+				w.WriteString(strconv.FormatInt(v, 10))
+			case float64:
+				w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+			case string:
+				w.WriteString(v)
+			case time.Time:
+				w.WriteString(v.Format("2006-01-02 15:04:05.000"))
+			}
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkCopyEncode encodes the BulkInsert benchmark's rows as a binary COPY stream, read as pgconn
+// reads it, without a server: the client's own cost per row.
+func BenchmarkCopyEncode(b *testing.B) {
+	tbl := benchTable(b, "bench")
+	rows := benchData(tbl)
+	p := make([]byte, 65531)
+	b.ReportAllocs()
+	var bytes int64
+	for b.Loop() {
+		src, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, &rowsOf{rows: rows})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			n, err := src.Read(p)
+			bytes += int64(n)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(benchRows*b.N), "ns/row")
+	b.SetBytes(bytes / int64(b.N))
+}
+
+// keyedRows streams rows for the given keys, taking the other values from templates in turn: a large
+// table without holding it in memory.
+type keyedRows struct {
+	keys      []int64
+	templates [][]any
+	i         int
+	out       []any
+}
+
+func (r *keyedRows) Next() bool {
+	r.i++
+	return r.i <= len(r.keys)
+}
+
+func (r *keyedRows) Values() ([]any, error) {
+	tpl := r.templates[(r.i-1)%len(r.templates)]
+	if r.out == nil {
+		r.out = make([]any, len(tpl))
+	}
+	copy(r.out, tpl)
+	r.out[0] = r.keys[r.i-1]
+	return r.out, nil
+}
+
+func (r *keyedRows) Err() error { return nil }
+
+// benchTableRows is the size of the table BenchmarkUpsertDelete works on: MIRRORSINK_BENCH_TABLE_ROWS,
+// or 1,000,000 as in make bench.
+func benchTableRows(b *testing.B) int {
+	if v := os.Getenv("MIRRORSINK_BENCH_TABLE_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 60_000 {
+			b.Fatalf("MIRRORSINK_BENCH_TABLE_ROWS=%q: want a number of at least 60000", v)
+		}
+		return n
+	}
+	return 1_000_000
+}
+
+// BenchmarkUpsertDelete reproduces make bench's incremental cycle: on a table of about a million rows
+// of 30 columns, one transaction upserts 50,000 random existing keys and deletes 5,000 others. Each
+// iteration reports its time; a deleted key comes back as an insert in a later iteration, as in a
+// real mirror. Run with -benchtime 3x.
+func BenchmarkUpsertDelete(b *testing.B) {
+	const upserts, deletes = 50_000, 5_000
+	st := openTenantB(b)
+	ctx := context.Background()
+	tbl := benchTable(b, "contact")
+	templates := benchData(tbl)[:10_000]
+	size := benchTableRows(b)
+
+	all := make([]int64, size)
+	for i := range all {
+		all[i] = int64(i + 1)
+	}
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Tables().Create(ctx, tbl); err != nil {
+		b.Fatal(err)
+	}
+	if n, err := tx.Rows().Insert(ctx, tbl, &keyedRows{keys: all, templates: templates}); err != nil || n != int64(size) {
+		b.Fatalf("Insert = %d, %v", n, err)
+	}
+	if err := tx.Commit(ctx, dialect.Durable); err != nil {
+		b.Fatal(err)
+	}
+	// A loaded table has been analysed by autovacuum by the time increments arrive.
+	admin(b, benchDSN, "VACUUM ANALYZE contact")
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		up := append([]int64(nil), all[:upserts]...)
+		del := append([]int64(nil), all[upserts:upserts+deletes]...)
+		delRows := make([][]any, len(del))
+		for i, k := range del {
+			delRows[i] = []any{k}
+		}
+		b.StartTimer()
+		start := time.Now()
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Lock(ctx, "bench/contact"); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if n, err := tx.Rows().Upsert(ctx, tbl, &keyedRows{keys: up, templates: templates}); err != nil || n != upserts {
+			b.Fatalf("Upsert = %d, %v", n, err)
+		}
+		t1 := time.Now()
+		if _, err := tx.Rows().Delete(ctx, tbl, &rowsOf{rows: delRows}); err != nil {
+			b.Fatalf("Delete: %v", err)
+		}
+		t2 := time.Now()
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		total += d
+		b.Logf("upsert %d + delete %d on %d rows: %v (upsert %v, delete %v, commit %v)", upserts, deletes, size,
+			d.Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond),
+			time.Since(t2).Round(time.Millisecond))
+	}
+	b.ReportMetric(float64((upserts+deletes)*b.N)/total.Seconds(), "rows/s")
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/cycle")
+}
