@@ -95,14 +95,7 @@ func (w rowWriter) staged(ctx context.Context, tbl dialect.Table, cols []typemap
 // Analyze refreshes the planner's statistics of tbl: a table filled by COPY alone has none, and the
 // next cycle's upserts and deletes would be planned as if it were empty.
 func (w rowWriter) Analyze(ctx context.Context, tbl dialect.Table) error {
-	stmt, err := w.t.st.sql.AnalyzeTable(tbl.Name)
-	if err != nil {
-		return err
-	}
-	if _, err := w.t.x.simple(ctx, stmt); err != nil {
-		return fmt.Errorf("postgres: analyze %s: %w", quoteUnchecked(tbl.Name), err)
-	}
-	return nil
+	return w.t.runFor(ctx, "analyze", tbl.Name, w.t.st.sql.AnalyzeTable)
 }
 
 // The bulk path writes PostgreSQL's binary COPY format itself (COPY … FROM STDIN BINARY, described in

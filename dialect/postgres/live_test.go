@@ -200,6 +200,17 @@ func scenario(t testing.TB, name string) dialect.Table {
 	return dialect.Table{}
 }
 
+// createScenario creates the table of a shared scenario in a fresh tenant, in a transaction that it
+// returns open.
+func createScenario(t *testing.T, name string) (tenant, *Tx, dialect.Table) {
+	t.Helper()
+	st := openTenant(t)
+	tx := begin(t, st)
+	tbl := scenario(t, name)
+	must(t, tx.Tables().Create(context.Background(), tbl))
+	return st, tx, tbl
+}
+
 func simpleTable(t testing.TB, name string) dialect.Table {
 	return dialect.Table{Name: name, Key: []int{0}, Columns: []typemap.Column{
 		col(t, "id", "int", false, ""),
@@ -302,11 +313,8 @@ func TestLiveOpen(t *testing.T) {
 }
 
 func TestLiveRoundTripEveryType(t *testing.T) {
-	st := openTenant(t)
 	ctx := context.Background()
-	tx := begin(t, st)
-	tbl := scenario(t, "all_types")
-	must(t, tx.Tables().Create(ctx, tbl))
+	_, tx, tbl := createScenario(t, "all_types")
 
 	uuid := typemap.UUID{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff}
 	long := strings.Repeat("long text ✓ ", 10000)
@@ -650,12 +658,9 @@ func TestLiveAlterTable(t *testing.T) {
 }
 
 func TestLiveHostileNames(t *testing.T) {
-	st := openTenant(t)
 	ctx := context.Background()
-	tx := begin(t, st)
-	tbl := scenario(t, "hostile")
+	_, tx, tbl := createScenario(t, "hostile")
 	te := tx.Tables()
-	must(t, te.Create(ctx, tbl))
 	ok, err := te.Exists(ctx, tbl.Name)
 	must(t, err)
 	if !ok {
@@ -727,11 +732,8 @@ func TestLiveRelaxedCommit(t *testing.T) {
 // TestLiveDefaults checks that every default of the golden scenario is accepted by the server and
 // produces its value.
 func TestLiveDefaults(t *testing.T) {
-	st := openTenant(t)
 	ctx := context.Background()
-	tx := begin(t, st)
-	tbl := scenario(t, "defaults")
-	must(t, tx.Tables().Create(ctx, tbl))
+	_, tx, _ := createScenario(t, "defaults")
 	must(t, tx.RunStatement(ctx, `INSERT INTO "defaults" (tenant, id) VALUES (1, 2)`))
 	got := queryStrings(t, tx, `SELECT d_bit1::text, d_bit0::text, d_int::text, d_neg::text, d_dec::text, d_money_str::text,
 		d_str, d_quote, d_strnum, d_date::text, d_date_compact::text, d_datetime_zero::text, d_time::text, d_dto::text,

@@ -345,13 +345,20 @@ func (s SQL) CountRows(table string) (string, error) {
 	return "SELECT count(*) FROM " + name, nil
 }
 
+// tableColumns quotes and qualifies a table's name and quotes cols, a list of its columns.
+func (s SQL) tableColumns(table string, cols []typemap.Column) (name, list string, err error) {
+	if name, err = s.Table(table); err != nil {
+		return "", "", err
+	}
+	if list, err = quoteColumns("", cols); err != nil {
+		return "", "", err
+	}
+	return name, list, nil
+}
+
 // SelectRows renders the read of every row of t, its columns in order.
 func (s SQL) SelectRows(t dialect.Table) (string, error) {
-	name, err := s.Table(t.Name)
-	if err != nil {
-		return "", err
-	}
-	list, err := quoteColumns("", t.Columns)
+	name, list, err := s.tableColumns(t.Name, t.Columns)
 	if err != nil {
 		return "", err
 	}
@@ -367,22 +374,18 @@ func (s SQL) AnalyzeTable(table string) (string, error) {
 	return "ANALYZE " + name, nil
 }
 
-// copyFrom renders the binary COPY of cols into target (quoted and qualified).
-func copyFrom(target string, cols []typemap.Column) (string, error) {
-	list, err := quoteColumns("", cols)
-	if err != nil {
-		return "", err
-	}
-	return "COPY " + target + " (" + list + ") FROM STDIN BINARY", nil
+// copyFrom renders the binary COPY of a column list into target (quoted and qualified).
+func copyFrom(target, list string) string {
+	return "COPY " + target + " (" + list + ") FROM STDIN BINARY"
 }
 
 // CopyRows renders the binary COPY of every column of t into t: the bulk path.
 func (s SQL) CopyRows(t dialect.Table) (string, error) {
-	name, err := s.Table(t.Name)
+	name, list, err := s.tableColumns(t.Name, t.Columns)
 	if err != nil {
 		return "", err
 	}
-	return copyFrom(name, t.Columns)
+	return copyFrom(name, list), nil
 }
 
 // stagingName is the name of a staging table; it lives in pg_temp, so it never meets a tenant table.
@@ -401,11 +404,7 @@ func stagingTable(staging string) string { return "pg_temp." + quoteUnchecked(st
 // the COPY encoders of the table serve it too. It is dropped at commit at the latest; the dialect
 // drops it right after use, as one transaction may stage several times.
 func (s SQL) CreateStaging(staging string, t dialect.Table, cols []typemap.Column) (string, error) {
-	name, err := s.Table(t.Name)
-	if err != nil {
-		return "", err
-	}
-	list, err := quoteColumns("", cols)
+	name, list, err := s.tableColumns(t.Name, cols)
 	if err != nil {
 		return "", err
 	}
@@ -415,7 +414,11 @@ func (s SQL) CreateStaging(staging string, t dialect.Table, cols []typemap.Colum
 
 // CopyStaging renders the binary COPY of cols into a staging table.
 func (s SQL) CopyStaging(staging string, cols []typemap.Column) (string, error) {
-	return copyFrom(stagingTable(staging), cols)
+	list, err := quoteColumns("", cols)
+	if err != nil {
+		return "", err
+	}
+	return copyFrom(stagingTable(staging), list), nil
 }
 
 // DropStaging renders the removal of a staging table.
@@ -434,11 +437,7 @@ func (s SQL) DropStaging(staging string) string {
 // unsorted staging rows, or, after ANALYZE of the staging table, a hash join that scans the whole
 // table), and ANALYZE of the staging table, which ON CONFLICT does not need as it joins nothing.
 func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
-	name, err := s.Table(t.Name)
-	if err != nil {
-		return "", err
-	}
-	list, err := quoteColumns("", t.Columns)
+	name, list, err := s.tableColumns(t.Name, t.Columns)
 	if err != nil {
 		return "", err
 	}

@@ -126,6 +126,18 @@ func (t *Tx) release() {
 	}
 }
 
+// runFor runs the statement that render writes for table; what names it in an error.
+func (t *Tx) runFor(ctx context.Context, what, table string, render func(table string) (string, error)) error {
+	stmt, err := render(table)
+	if err != nil {
+		return err
+	}
+	if _, err := t.x.simple(ctx, stmt); err != nil {
+		return fmt.Errorf("postgres: %s %s: %w", what, quoteUnchecked(table), err)
+	}
+	return nil
+}
+
 // atomically runs fn inside a savepoint: when fn fails, everything it did is rolled back and the
 // transaction stays usable (PostgreSQL would otherwise refuse every further statement of it).
 func (t *Tx) atomically(ctx context.Context, fn func() error) error {
@@ -224,26 +236,12 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 
 // Drop drops the table if it exists.
 func (e tableEditor) Drop(ctx context.Context, name string) error {
-	stmt, err := e.t.st.sql.DropTable(name)
-	if err != nil {
-		return err
-	}
-	if _, err := e.t.x.simple(ctx, stmt); err != nil {
-		return fmt.Errorf("postgres: drop %s: %w", quoteUnchecked(name), err)
-	}
-	return nil
+	return e.t.runFor(ctx, "drop", name, e.t.st.sql.DropTable)
 }
 
 // Truncate empties the table, transactionally.
 func (e tableEditor) Truncate(ctx context.Context, tbl dialect.Table) error {
-	stmt, err := e.t.st.sql.TruncateTable(tbl.Name)
-	if err != nil {
-		return err
-	}
-	if _, err := e.t.x.simple(ctx, stmt); err != nil {
-		return fmt.Errorf("postgres: truncate %s: %w", quoteUnchecked(tbl.Name), err)
-	}
-	return nil
+	return e.t.runFor(ctx, "truncate", tbl.Name, e.t.st.sql.TruncateTable)
 }
 
 // Count counts the table's rows, inside a savepoint: the engine's status goes on past a table that

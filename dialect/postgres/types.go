@@ -43,7 +43,7 @@ type rule struct {
 // types is the type table. Staging type: the table's (see above). Read: every type is read as pgx
 // decodes its binary format, then normalised.
 var types = map[typemap.Kind]rule{
-	typemap.Bit:      {ddl: fixed("boolean"), encode: always(encodeBool), read: readBool, literal: boolLiteral},
+	typemap.Bit:      {ddl: fixed("boolean"), encode: always(encodeBool), read: readAs[bool], literal: boolLiteral},
 	typemap.TinyInt:  {ddl: fixed("smallint"), encode: always(encodeInt2), read: readInt, literal: numberLiteral},
 	typemap.SmallInt: {ddl: fixed("smallint"), encode: always(encodeInt2), read: readInt, literal: numberLiteral},
 	typemap.Int:      {ddl: fixed("integer"), encode: always(encodeInt4), read: readInt, literal: numberLiteral},
@@ -54,12 +54,12 @@ var types = map[typemap.Kind]rule{
 	typemap.SmallMoney: {ddl: numericType, encode: encodeNumericOf, read: readNumeric, literal: numberLiteral},
 	typemap.Float:      {ddl: fixed("double precision"), encode: always(encodeFloat8), read: readFloat, literal: numberLiteral},
 	typemap.Real:       {ddl: fixed("real"), encode: always(encodeFloat4), read: readFloat, literal: numberLiteral},
-	typemap.Date:       {ddl: fixed("date"), encode: always(encodeDate), read: readTime, literal: dateLiteral, clock: true},
+	typemap.Date:       {ddl: fixed("date"), encode: always(encodeDate), read: readAs[time.Time], literal: dateLiteral, clock: true},
 	typemap.Time:       {ddl: withFraction("time"), encode: always(encodeTime), read: readTimeOfDay, literal: timeLiteral, clock: true},
 	// datetime and smalldatetime also take a number of days since 1900-01-01 as their default.
-	typemap.SmallDateTime:  {ddl: fixed("timestamp(0)"), encode: always(encodeTimestamp), read: readTime, literal: timestampLiteral(true), clock: true},
-	typemap.DateTime:       {ddl: fixed("timestamp(3)"), encode: always(encodeTimestamp), read: readTime, literal: timestampLiteral(true), clock: true},
-	typemap.DateTime2:      {ddl: withFraction("timestamp"), encode: always(encodeTimestamp), read: readTime, literal: timestampLiteral(false), clock: true},
+	typemap.SmallDateTime:  {ddl: fixed("timestamp(0)"), encode: always(encodeTimestamp), read: readAs[time.Time], literal: timestampLiteral(true), clock: true},
+	typemap.DateTime:       {ddl: fixed("timestamp(3)"), encode: always(encodeTimestamp), read: readAs[time.Time], literal: timestampLiteral(true), clock: true},
+	typemap.DateTime2:      {ddl: withFraction("timestamp"), encode: always(encodeTimestamp), read: readAs[time.Time], literal: timestampLiteral(false), clock: true},
 	typemap.DateTimeOffset: {ddl: withFraction("timestamptz"), encode: always(encodeTimestamptz), read: readInstant, literal: timestamptzLiteral, clock: true},
 	// char(n) is PostgreSQL's blank-padded char(n), as in SQL Server (see the package doc).
 	typemap.Char:     text(sized("char")),
@@ -75,17 +75,17 @@ var types = map[typemap.Kind]rule{
 	typemap.Geography:        text(fixed("text")),
 	typemap.Geometry:         text(fixed("text")),
 	typemap.SQLVariant:       text(fixed("text")),
-	typemap.Binary:           {ddl: fixed("bytea"), encode: always(encodeBytea), read: readBytes, literal: bytesLiteral},
-	typemap.VarBinary:        {ddl: fixed("bytea"), encode: always(encodeBytea), read: readBytes, literal: bytesLiteral},
-	typemap.Image:            {ddl: fixed("bytea"), encode: always(encodeBytea), read: readBytes, literal: bytesLiteral},
-	typemap.RowVersion:       {ddl: fixed("bytea"), encode: always(encodeBytea), read: readBytes, literal: bytesLiteral},
+	typemap.Binary:           {ddl: fixed("bytea"), encode: always(encodeBytea), read: readAs[[]byte], literal: bytesLiteral},
+	typemap.VarBinary:        {ddl: fixed("bytea"), encode: always(encodeBytea), read: readAs[[]byte], literal: bytesLiteral},
+	typemap.Image:            {ddl: fixed("bytea"), encode: always(encodeBytea), read: readAs[[]byte], literal: bytesLiteral},
+	typemap.RowVersion:       {ddl: fixed("bytea"), encode: always(encodeBytea), read: readAs[[]byte], literal: bytesLiteral},
 	typemap.UniqueIdentifier: {ddl: fixed("uuid"), encode: always(encodeUUID), read: readUUID, literal: uuidLiteral, newID: true},
 }
 
 // text is the rule of a text kind with the column type ddl: every current-time and newid() default
 // fits it, as SQL Server converts them to text.
 func text(ddl func(typemap.Type) string) rule {
-	return rule{ddl: ddl, encode: encodeTextOf, read: readString, literal: textLiteral, clock: true, newID: true}
+	return rule{ddl: ddl, encode: encodeTextOf, read: readAs[string], literal: textLiteral, clock: true, newID: true}
 }
 
 // ruleOf returns the rule of t's kind.
@@ -623,11 +623,13 @@ func readError(v any, want string) error {
 	return fmt.Errorf("postgres: read a value of Go type %T where pgx decodes %s", v, want)
 }
 
-func readBool(v any) (any, error) {
-	if b, ok := v.(bool); ok {
-		return b, nil
+// readAs is the read rule of a type that pgx already decodes to the plain value T.
+func readAs[T any](v any) (any, error) {
+	if x, ok := v.(T); ok {
+		return x, nil
 	}
-	return nil, readError(v, "boolean")
+	var want T
+	return nil, readError(v, fmt.Sprintf("%T", want))
 }
 
 func readInt(v any) (any, error) {
@@ -678,13 +680,6 @@ func readNumeric(v any) (any, error) {
 	return typemap.DecimalValue(canon.Decimal(s)), nil
 }
 
-func readTime(v any) (any, error) {
-	if t, ok := v.(time.Time); ok {
-		return t, nil
-	}
-	return nil, readError(v, "time.Time")
-}
-
 // readInstant gives a timestamptz in UTC: pgx decodes it in the process's local zone, and the offset
 // it had at the source is not kept (see the package doc).
 func readInstant(v any) (any, error) {
@@ -699,20 +694,6 @@ func readTimeOfDay(v any) (any, error) {
 		return typemap.TimeOfDay(t.Microseconds * 1000), nil
 	}
 	return nil, readError(v, "pgtype.Time")
-}
-
-func readString(v any) (any, error) {
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	return nil, readError(v, "a string")
-}
-
-func readBytes(v any) (any, error) {
-	if b, ok := v.([]byte); ok {
-		return b, nil
-	}
-	return nil, readError(v, "[]byte")
 }
 
 func readUUID(v any) (any, error) {
