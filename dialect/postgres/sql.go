@@ -42,8 +42,13 @@ func checkName(name string) error {
 	case name == "":
 		return fmt.Errorf("postgres: an empty identifier: %w", dialect.ErrBadName)
 	case len(name) > MaxIdentifierBytes:
-		return fmt.Errorf("postgres: identifier %q is %d bytes, PostgreSQL allows %d: %w",
-			name, len(name), MaxIdentifierBytes, dialect.ErrBadName)
+		// Only the part PostgreSQL would have kept: the name may be far longer.
+		head := name[:MaxIdentifierBytes]
+		for !utf8.ValidString(head) && len(head) > 0 {
+			head = head[:len(head)-1]
+		}
+		return fmt.Errorf("postgres: identifier %q… is too long: %d bytes, PostgreSQL allows %d: %w",
+			head, len(name), MaxIdentifierBytes, dialect.ErrBadName)
 	case strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("postgres: identifier %q contains NUL: %w", name, dialect.ErrBadName)
 	case !utf8.ValidString(name):

@@ -170,6 +170,10 @@ func TestQuote(t *testing.T) {
 			t.Errorf("Table(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+	long := strings.Repeat("名", 30)
+	if _, err := sql.Table(long); err == nil || !strings.Contains(err.Error(), `"`+strings.Repeat("名", 21)+`"… is too long: 90 bytes`) {
+		t.Errorf("Table of a 90-byte name: %v; want it named by its first 63 bytes, and said to be too long", err)
+	}
 	if _, err := NewSQL(strings.Repeat("s", 64)); !errors.Is(err, dialect.ErrBadName) {
 		t.Errorf("NewSQL with a 64-byte schema: %v, want ErrBadName", err)
 	}
@@ -180,9 +184,9 @@ func TestQuote(t *testing.T) {
 	if _, _, err := sql.CreateTable(dialect.Table{Name: strings.Repeat("t", 64), Key: []int{0}, Columns: []typemap.Column{id}}); !errors.Is(err, dialect.ErrBadName) {
 		t.Errorf("CreateTable with a 64-byte name: %v, want ErrBadName", err)
 	}
-	long := id
-	long.Name = strings.Repeat("c", 64)
-	if _, _, err := sql.CreateTable(dialect.Table{Name: "t", Key: []int{0}, Columns: []typemap.Column{long}}); !errors.Is(err, dialect.ErrBadName) {
+	longCol := id
+	longCol.Name = strings.Repeat("c", 64)
+	if _, _, err := sql.CreateTable(dialect.Table{Name: "t", Key: []int{0}, Columns: []typemap.Column{longCol}}); !errors.Is(err, dialect.ErrBadName) {
 		t.Errorf("CreateTable with a 64-byte column: %v, want ErrBadName", err)
 	}
 	if _, _, err := sql.TableExists(strings.Repeat("t", 64)); !errors.Is(err, dialect.ErrBadName) {
