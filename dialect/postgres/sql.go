@@ -70,8 +70,8 @@ func quoteUnchecked(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
-// quoteColumns quotes every name of cols, each prefixed by prefix, joined by ", ".
-func quoteColumns(prefix string, cols []typemap.Column) (string, error) {
+// quoteColumns quotes every name of cols, joined by ", ".
+func quoteColumns(cols []typemap.Column) (string, error) {
 	var b strings.Builder
 	for i, c := range cols {
 		q, err := quoteIdent(c.Name)
@@ -81,7 +81,7 @@ func quoteColumns(prefix string, cols []typemap.Column) (string, error) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(prefix + q)
+		b.WriteString(q)
 	}
 	return b.String(), nil
 }
@@ -220,7 +220,7 @@ func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 		warns = append(warns, w...)
 		b.WriteString("  " + def + ",\n")
 	}
-	key, err := quoteColumns("", t.KeyColumns())
+	key, err := quoteColumns(t.KeyColumns())
 	if err != nil {
 		return "", nil, fmt.Errorf("postgres: create %s: %w", name, err)
 	}
@@ -355,7 +355,7 @@ func (s SQL) tableColumns(table string, cols []typemap.Column) (name, list strin
 	if name, err = s.Table(table); err != nil {
 		return "", "", err
 	}
-	if list, err = quoteColumns("", cols); err != nil {
+	if list, err = quoteColumns(cols); err != nil {
 		return "", "", err
 	}
 	return name, list, nil
@@ -419,7 +419,7 @@ func (s SQL) CreateStaging(staging string, t dialect.Table, cols []typemap.Colum
 
 // CopyStaging renders the binary COPY of cols into a staging table.
 func (s SQL) CopyStaging(staging string, cols []typemap.Column) (string, error) {
-	list, err := quoteColumns("", cols)
+	list, err := quoteColumns(cols)
 	if err != nil {
 		return "", err
 	}
@@ -446,7 +446,7 @@ func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	key, err := quoteColumns("", t.KeyColumns())
+	key, err := quoteColumns(t.KeyColumns())
 	if err != nil {
 		return "", err
 	}
