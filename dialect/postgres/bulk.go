@@ -319,6 +319,11 @@ func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, stmt, target strin
 		if src.err != nil {
 			return 0, src.err
 		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// pgconn broke the connection for the context before the stream saw it: the cause is the
+			// context, not the write that failed.
+			return 0, fmt.Errorf("%w: %w", ctxErr, err)
+		}
 		return 0, mapError(err, target, cols)
 	}
 	return tag.RowsAffected(), nil
