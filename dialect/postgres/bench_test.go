@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -82,12 +83,12 @@ func benchData(tbl dialect.Table) [][]any {
 	return rows
 }
 
-// BenchmarkBulkInsert loads 100k rows of 30 columns per iteration through BulkInsert and, for the
+// BenchmarkBulkInsert loads 100k rows of 30 columns per iteration through Rows().Insert and, for the
 // ratio, the same rows as TSV through psql's \copy (text COPY, the database's own bulk tool) into an
 // identical table. Both loads run in every iteration, one after the other, so that a shared machine's
 // changing load hits both alike. Run with -benchtime 3x.
 func BenchmarkBulkInsert(b *testing.B) {
-	st, _ := openTenantB(b)
+	st := openTenantB(b)
 	ctx := context.Background()
 	tbl := benchTable(b, "bench")
 	raw := benchTable(b, "bench_psql")
@@ -105,13 +106,13 @@ func BenchmarkBulkInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.DropTable(ctx, t.Name); err != nil {
+		if err := tx.Tables().Drop(ctx, t.Name); err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.CreateTable(ctx, t); err != nil {
+		if err := tx.Tables().Create(ctx, t); err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.Commit(ctx); err != nil {
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
 			b.Fatal(err)
 		}
 		tx, err = st.Begin(ctx)
@@ -122,7 +123,7 @@ func BenchmarkBulkInsert(b *testing.B) {
 	}
 
 	b.ReportAllocs()
-	// clientCPU is this process's CPU time (user and system, all threads) during BulkInsert: the
+	// clientCPU is this process's CPU time (user and system, all threads) during Insert: the
 	// client's share of a load, which the shared machine disturbs far less than the wall clock.
 	var ours, theirs, clientCPU time.Duration
 	for b.Loop() {
@@ -130,11 +131,11 @@ func BenchmarkBulkInsert(b *testing.B) {
 		tx := recreate(tbl)
 		b.StartTimer()
 		start, cpu0 := time.Now(), processCPU(b)
-		n, err := tx.BulkInsert(ctx, tbl, &rowsOf{rows: rows})
+		n, err := tx.Rows().Insert(ctx, tbl, &rowsOf{rows: rows})
 		if err != nil || n != benchRows {
-			b.Fatalf("BulkInsert = %d, %v", n, err)
+			b.Fatalf("Insert = %d, %v", n, err)
 		}
-		if err := tx.Commit(ctx); err != nil {
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
 			b.Fatal(err)
 		}
 		ours += time.Since(start)
@@ -173,11 +174,11 @@ func processCPU(b *testing.B) time.Duration {
 // benchDSN is the tenant database of the running benchmark, for psql.
 var benchDSN string
 
-func openTenantB(b *testing.B) (dialect.Store, string) {
+func openTenantB(b *testing.B) dialect.Store {
 	base := testenv.Postgres(b)
 	db := "mirrorsink_pgbench_" + randomSuffix(b)
 	benchDSN = withDatabase(b, base, db)
-	st, err := Dialect{}.Open(context.Background(), benchDSN, dialect.OpenOptions{})
+	st, err := Dialect{}.Open(context.Background(), benchDSN, dialect.OpenOptions{Tenant: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -185,7 +186,7 @@ func openTenantB(b *testing.B) (dialect.Store, string) {
 		st.Close()
 		admin(b, base, "DROP DATABASE IF EXISTS "+quoteUnchecked(db)+" WITH (FORCE)")
 	})
-	return st, db
+	return st
 }
 
 // writeTSV writes rows in COPY text format (the generated strings hold no tab, newline or backslash).
@@ -232,13 +233,9 @@ func BenchmarkCopyEncode(b *testing.B) {
 	b.ReportAllocs()
 	var bytes int64
 	for b.Loop() {
-		src := &copySource{ctx: context.Background(), src: &rowsOf{rows: rows}, cols: tbl.Columns, table: tbl.Name}
-		for i := range tbl.Columns {
-			enc, err := src.encoder(i)
-			if err != nil {
-				b.Fatal(err)
-			}
-			src.enc = append(src.enc, enc)
+		src, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, &rowsOf{rows: rows})
+		if err != nil {
+			b.Fatal(err)
 		}
 		for {
 			n, err := src.Read(p)
@@ -253,4 +250,117 @@ func BenchmarkCopyEncode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(benchRows*b.N), "ns/row")
 	b.SetBytes(bytes / int64(b.N))
+}
+
+// keyedRows streams rows for the given keys, taking the other values from templates in turn: a large
+// table without holding it in memory.
+type keyedRows struct {
+	keys      []int64
+	templates [][]any
+	i         int
+	out       []any
+}
+
+func (r *keyedRows) Next() bool {
+	r.i++
+	return r.i <= len(r.keys)
+}
+
+func (r *keyedRows) Values() ([]any, error) {
+	tpl := r.templates[(r.i-1)%len(r.templates)]
+	if r.out == nil {
+		r.out = make([]any, len(tpl))
+	}
+	copy(r.out, tpl)
+	r.out[0] = r.keys[r.i-1]
+	return r.out, nil
+}
+
+func (r *keyedRows) Err() error { return nil }
+
+// benchTableRows is the size of the table BenchmarkUpsertDelete works on: MIRRORSINK_BENCH_TABLE_ROWS,
+// or 1,000,000 as in make bench.
+func benchTableRows(b *testing.B) int {
+	if v := os.Getenv("MIRRORSINK_BENCH_TABLE_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 60_000 {
+			b.Fatalf("MIRRORSINK_BENCH_TABLE_ROWS=%q: want a number of at least 60000", v)
+		}
+		return n
+	}
+	return 1_000_000
+}
+
+// BenchmarkUpsertDelete reproduces make bench's incremental cycle: on a table of about a million rows
+// of 30 columns, one transaction upserts 50,000 random existing keys and deletes 5,000 others. Each
+// iteration reports its time; a deleted key comes back as an insert in a later iteration, as in a
+// real mirror. Run with -benchtime 3x.
+func BenchmarkUpsertDelete(b *testing.B) {
+	const upserts, deletes = 50_000, 5_000
+	st := openTenantB(b)
+	ctx := context.Background()
+	tbl := benchTable(b, "contact")
+	templates := benchData(tbl)[:10_000]
+	size := benchTableRows(b)
+
+	all := make([]int64, size)
+	for i := range all {
+		all[i] = int64(i + 1)
+	}
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Tables().Create(ctx, tbl); err != nil {
+		b.Fatal(err)
+	}
+	if n, err := tx.Rows().Insert(ctx, tbl, &keyedRows{keys: all, templates: templates}); err != nil || n != int64(size) {
+		b.Fatalf("Insert = %d, %v", n, err)
+	}
+	if err := tx.Commit(ctx, dialect.Durable); err != nil {
+		b.Fatal(err)
+	}
+	// A loaded table has been analysed by autovacuum by the time increments arrive.
+	admin(b, benchDSN, "VACUUM ANALYZE contact")
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		up := append([]int64(nil), all[:upserts]...)
+		del := append([]int64(nil), all[upserts:upserts+deletes]...)
+		delRows := make([][]any, len(del))
+		for i, k := range del {
+			delRows[i] = []any{k}
+		}
+		b.StartTimer()
+		start := time.Now()
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Lock(ctx, "bench/contact"); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if n, err := tx.Rows().Upsert(ctx, tbl, &keyedRows{keys: up, templates: templates}); err != nil || n != upserts {
+			b.Fatalf("Upsert = %d, %v", n, err)
+		}
+		t1 := time.Now()
+		if _, err := tx.Rows().Delete(ctx, tbl, &rowsOf{rows: delRows}); err != nil {
+			b.Fatalf("Delete: %v", err)
+		}
+		t2 := time.Now()
+		if err := tx.Commit(ctx, dialect.Durable); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		total += d
+		b.Logf("upsert %d + delete %d on %d rows: %v (upsert %v, delete %v, commit %v)", upserts, deletes, size,
+			d.Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond),
+			time.Since(t2).Round(time.Millisecond))
+	}
+	b.ReportMetric(float64((upserts+deletes)*b.N)/total.Seconds(), "rows/s")
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/cycle")
 }

@@ -1,53 +1,89 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
-// This file is the pure, SQL-writing half of the dialect: every function here returns text and
-// touches no connection, so that golden tests pin down exactly what reaches the server.
+// This file is the pure, SQL-writing part of the dialect: every method here returns text and touches
+// no connection, so that golden tests pin down exactly what reaches the server.
 
-// MaxIdentifierBytes is PostgreSQL's NAMEDATALEN-1. Longer names are silently truncated by the server,
-// which would merge distinct source names, so Quote refuses them instead.
+// MaxIdentifierBytes is PostgreSQL's NAMEDATALEN-1. The server silently truncates longer names, which
+// would merge distinct source names, so the dialect refuses them instead (dialect.ErrBadName).
 const MaxIdentifierBytes = 63
 
-// ErrBadName is returned (wrapped) for an identifier PostgreSQL cannot hold at all: empty or with NUL.
-var ErrBadName = errors.New("identifier not representable in PostgreSQL")
+// SQL writes the statements of one tenant's mirror. Every table it names is qualified by the schema
+// that holds the tenant's tables, so that no statement depends on the session's search_path. It
+// implements dialect.Namer.
+type SQL struct {
+	schema  string // as PostgreSQL holds it
+	qschema string // quoted
+}
 
-// Quote returns name as a double-quoted PostgreSQL identifier with embedded quotes doubled. A name over
-// 63 bytes fails with dialect.ErrNameTooLong; an empty name or one containing NUL fails with ErrBadName.
-func Quote(name string) (string, error) {
+var _ dialect.Namer = SQL{}
+
+// NewSQL returns the SQL of a mirror whose tables live in schema.
+func NewSQL(schema string) (SQL, error) {
+	q, err := quoteIdent(schema)
+	if err != nil {
+		return SQL{}, fmt.Errorf("postgres: schema name: %w", err)
+	}
+	return SQL{schema: schema, qschema: q}, nil
+}
+
+// checkName refuses a name that PostgreSQL cannot hold exactly.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("postgres: an empty identifier: %w", dialect.ErrBadName)
+	case len(name) > MaxIdentifierBytes:
+		// Only the part PostgreSQL would have kept: the name may be far longer.
+		head := name[:MaxIdentifierBytes]
+		for !utf8.ValidString(head) && len(head) > 0 {
+			head = head[:len(head)-1]
+		}
+		return fmt.Errorf("postgres: identifier %q… is too long: %d bytes, PostgreSQL allows %d: %w",
+			head, len(name), MaxIdentifierBytes, dialect.ErrBadName)
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("postgres: identifier %q contains NUL: %w", name, dialect.ErrBadName)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("postgres: identifier %q is not valid UTF-8: %w", name, dialect.ErrBadName)
+	}
+	return nil
+}
+
+// quoteIdent returns name as a double-quoted identifier with embedded quotes doubled, or fails with
+// dialect.ErrBadName.
+func quoteIdent(name string) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err
 	}
 	return quoteUnchecked(name), nil
 }
 
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("postgres: empty identifier: %w", ErrBadName)
-	case len(name) > MaxIdentifierBytes:
-		return fmt.Errorf("postgres: identifier %q is %d bytes, PostgreSQL allows %d: %w",
-			name, len(name), MaxIdentifierBytes, dialect.ErrNameTooLong)
-	case strings.IndexByte(name, 0) >= 0:
-		return fmt.Errorf("postgres: identifier %q contains NUL: %w", name, ErrBadName)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("postgres: identifier %q is not valid UTF-8: %w", name, ErrBadName)
-	}
-	return nil
-}
-
 func quoteUnchecked(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// quoteColumns quotes every name of cols, joined by ", ".
+func quoteColumns(cols []typemap.Column) (string, error) {
+	var b strings.Builder
+	for i, c := range cols {
+		q, err := quoteIdent(c.Name)
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(q)
+	}
+	return b.String(), nil
 }
 
 // quoteLiteral renders s as a string literal. NUL cannot live in PostgreSQL text, so it becomes U+FFFD
@@ -62,344 +98,126 @@ func quoteLiteral(s string) string {
 	return "'" + s + "'"
 }
 
-// quoteColumns quotes every name of cols, joined by ", ".
-func quoteColumns(cols []typemap.Column) (string, error) {
-	var b strings.Builder
-	for i, c := range cols {
-		q, err := Quote(c.Name)
-		if err != nil {
-			return "", err
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(q)
+// Table returns the table's name quoted and qualified by the mirror's schema.
+func (s SQL) Table(name string) (string, error) {
+	q, err := quoteIdent(name)
+	if err != nil {
+		return "", err
 	}
-	return b.String(), nil
+	return s.qschema + "." + q, nil
 }
 
-// ColumnType renders a SQL Server type as its PostgreSQL column type (docs/TYPES.md).
-func ColumnType(t typemap.Type) (string, error) {
-	frac := func() int { return min(max(t.Precision, 0), 6) }
-	switch t.Kind {
-	case typemap.Bit:
-		return "boolean", nil
-	case typemap.TinyInt, typemap.SmallInt:
-		return "smallint", nil
-	case typemap.Int:
-		return "integer", nil
-	case typemap.BigInt:
-		return "bigint", nil
-	case typemap.Decimal:
-		return fmt.Sprintf("numeric(%d,%d)", t.Precision, t.Scale), nil
-	case typemap.Money:
-		return "numeric(19,4)", nil
-	case typemap.SmallMoney:
-		return "numeric(10,4)", nil
-	case typemap.Float:
-		return "double precision", nil
-	case typemap.Real:
-		return "real", nil
-	case typemap.Date:
-		return "date", nil
-	case typemap.Time:
-		return fmt.Sprintf("time(%d)", frac()), nil
-	case typemap.SmallDateTime:
-		return "timestamp(0)", nil
-	case typemap.DateTime:
-		return "timestamp(3)", nil
-	case typemap.DateTime2:
-		return fmt.Sprintf("timestamp(%d)", frac()), nil
-	case typemap.DateTimeOffset:
-		return fmt.Sprintf("timestamptz(%d)", frac()), nil
-	case typemap.Char, typemap.NChar:
-		if t.Length <= 0 {
-			return "text", nil
-		}
-		return fmt.Sprintf("char(%d)", t.Length), nil
-	case typemap.VarChar, typemap.NVarChar:
-		if t.Length <= 0 {
-			return "text", nil
-		}
-		return fmt.Sprintf("varchar(%d)", t.Length), nil
-	case typemap.Text, typemap.NText, typemap.XML, typemap.HierarchyID, typemap.Geography,
-		typemap.Geometry, typemap.SQLVariant:
-		return "text", nil
-	case typemap.Binary, typemap.VarBinary, typemap.Image, typemap.RowVersion:
-		return "bytea", nil
-	case typemap.UniqueIdentifier:
-		return "uuid", nil
-	case typemap.SysName:
-		return "varchar(128)", nil
+// Literal returns v as a string literal.
+func (s SQL) Literal(v string) string { return quoteLiteral(v) }
+
+// Fold returns name as it is: quoted identifiers compare byte for byte, so "Contact" and "contact"
+// are two tables.
+func (s SQL) Fold(name string) string { return name }
+
+// CreateSchema creates the mirror's schema unless it exists.
+func (s SQL) CreateSchema() string { return "CREATE SCHEMA IF NOT EXISTS " + s.qschema }
+
+// createDatabase creates a tenant's database; it runs in the server's maintenance database.
+func createDatabase(name string) (string, error) {
+	q, err := quoteIdent(name)
+	if err != nil {
+		return "", fmt.Errorf("postgres: database name: %w", err)
 	}
-	return "", fmt.Errorf("postgres: no column type for SQL Server type kind %d", t.Kind)
+	return "CREATE DATABASE " + q, nil
 }
 
-// kind classes used to decide which defaults a column can take.
-func isTemporal(k typemap.Kind) bool {
-	switch k {
-	case typemap.Date, typemap.Time, typemap.SmallDateTime, typemap.DateTime, typemap.DateTime2,
-		typemap.DateTimeOffset:
-		return true
-	}
-	return false
-}
+// currentSchema asks which schema a session without OpenOptions.Schema creates tables in: the first
+// schema of its search_path that exists.
+const currentSchema = "SELECT current_schema()"
 
-func isTextual(k typemap.Kind) bool {
-	switch k {
-	case typemap.Char, typemap.VarChar, typemap.NChar, typemap.NVarChar, typemap.Text, typemap.NText,
-		typemap.XML, typemap.HierarchyID, typemap.Geography, typemap.Geometry, typemap.SQLVariant,
-		typemap.SysName:
-		return true
-	}
-	return false
-}
-
-func isNumeric(k typemap.Kind) bool {
-	switch k {
-	case typemap.TinyInt, typemap.SmallInt, typemap.Int, typemap.BigInt, typemap.Decimal, typemap.Money,
-		typemap.SmallMoney, typemap.Float, typemap.Real:
-		return true
-	}
-	return false
-}
-
-// DefaultExpr renders c's default as a PostgreSQL expression of the column's type. It returns "" with
-// no reason when c has no default, and "" with a reason when the default cannot be expressed (the
-// caller drops it and logs the reason; a default never fails a table).
-func DefaultExpr(c typemap.Column) (expr, dropped string) {
+// defaultExpr renders c's default as an expression of the column's type. It returns "" with no reason
+// when c has no default, and "" with a reason when the database cannot express the default (the
+// caller drops it and warns; a default never fails a table).
+func defaultExpr(c typemap.Column, r rule) (expr, dropped string) {
 	d := c.Default
 	if d == nil {
 		return "", ""
 	}
-	k := c.Type.Kind
 	switch d.Kind {
 	case typemap.DefaultNull:
 		return "NULL", ""
 	case typemap.DefaultNow:
-		if isTemporal(k) || isTextual(k) {
+		if r.clock {
 			return "LOCALTIMESTAMP", ""
 		}
 	case typemap.DefaultUTCNow:
-		if isTemporal(k) || isTextual(k) {
+		if r.clock {
 			return "(now() AT TIME ZONE 'utc')", ""
 		}
 	case typemap.DefaultNowOffset:
-		if isTemporal(k) || isTextual(k) {
+		if r.clock {
 			return "now()", ""
 		}
 	case typemap.DefaultNewID:
-		if k == typemap.UniqueIdentifier || isTextual(k) {
+		if r.newID {
 			return "gen_random_uuid()", ""
 		}
 	case typemap.DefaultLiteral:
-		if e, ok := literalExpr(c.Type, d); ok {
+		if e, ok := r.literal(d, r.ddl(c.Type)); ok {
 			return e, ""
 		}
 	case typemap.DefaultUnsupported:
-		return "", fmt.Sprintf("default %q has no PostgreSQL equivalent", d.Raw)
+		return "", fmt.Sprintf("dropped default %q: PostgreSQL has no equivalent", d.Raw)
 	}
-	return "", fmt.Sprintf("default %q does not fit column type %s", d.Raw, kindName(c.Type))
+	return "", fmt.Sprintf("dropped default %q: it does not fit column type %s", d.Raw, r.ddl(c.Type))
 }
 
-func kindName(t typemap.Type) string {
-	s, err := ColumnType(t)
+// columnDef renders one column definition: name, type, default, NOT NULL. filled says that the
+// default gives existing rows a value (it is neither missing nor NULL); a default left out comes back
+// as a warning.
+func columnDef(table string, c typemap.Column) (def string, filled bool, warns []dialect.Warning, err error) {
+	name, err := quoteIdent(c.Name)
 	if err != nil {
-		return "unknown"
+		return "", false, nil, err
 	}
-	return s
-}
-
-// literalExpr renders a literal default typed to the column, validating it here so that a malformed
-// literal is dropped rather than failing CREATE TABLE.
-func literalExpr(t typemap.Type, d *typemap.Default) (string, bool) {
-	lit := strings.TrimSpace(d.Literal)
-	switch {
-	case t.Kind == typemap.Bit:
-		switch strings.ToLower(lit) {
-		case "0", "false", "0.0":
-			return "false", true
-		case "1", "true", "1.0":
-			return "true", true
-		}
-		if isNumberText(lit) {
-			// SQL Server converts any non-zero number to 1.
-			return "true", true
-		}
-		return "", false
-	case isNumeric(t.Kind):
-		if !isNumberText(lit) {
-			return "", false
-		}
-		// A bare number is coerced to the column's type by assignment, which also rounds 1.5 into an
-		// integer column as SQL Server does, where a quoted '1.5'::integer would fail the table.
-		return strings.TrimPrefix(lit, "+"), true
-	case isTextual(t.Kind):
-		return quoteLiteral(d.Literal), true
-	case t.Kind == typemap.UniqueIdentifier:
-		if !isUUIDText(lit) {
-			return "", false
-		}
-		return "'" + strings.ToLower(lit) + "'::uuid", true
-	case isTemporal(t.Kind):
-		return temporalLiteral(t, d, lit)
-	case t.Kind == typemap.Binary || t.Kind == typemap.VarBinary || t.Kind == typemap.Image ||
-		t.Kind == typemap.RowVersion:
-		if d.IsString {
-			return "convert_to(" + quoteLiteral(d.Literal) + ", 'UTF8')", true
-		}
-		hex := strings.TrimPrefix(strings.TrimPrefix(lit, "0x"), "0X")
-		if len(hex)%2 != 0 || !isHex(hex) {
-			return "", false
-		}
-		return `'\x` + strings.ToLower(hex) + `'::bytea`, true
-	}
-	return "", false
-}
-
-// temporalLiteral accepts the date and time spellings that SQL Server defaults use and renders them in
-// ISO form, so that the server's DateStyle cannot change their meaning.
-func temporalLiteral(t typemap.Type, d *typemap.Default, lit string) (string, bool) {
-	colType, _ := ColumnType(t)
-	if !d.IsString {
-		// datetime/smalldatetime accept a number of days since 1900-01-01 (default (0)).
-		if t.Kind != typemap.DateTime && t.Kind != typemap.SmallDateTime {
-			return "", false
-		}
-		n, err := strconv.Atoi(lit)
-		if err != nil || n < -53690 || n > 2958463 {
-			return "", false
-		}
-		ts := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, n)
-		return "'" + ts.Format("2006-01-02 15:04:05") + "'::" + colType, true
-	}
-	if t.Kind == typemap.Time {
-		for _, layout := range []string{"15:04:05.999999999", "15:04"} {
-			if ts, err := time.Parse(layout, lit); err == nil {
-				return "'" + ts.Format("15:04:05.999999999") + "'::" + colType, true
-			}
-		}
-		return "", false
-	}
-	layouts := []string{
-		"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04",
-		"2006-01-02", "20060102 15:04:05.999999999", "20060102",
-	}
-	if t.Kind == typemap.DateTimeOffset {
-		layouts = append([]string{
-			"2006-01-02 15:04:05.999999999 -07:00", "2006-01-02T15:04:05.999999999-07:00",
-			"2006-01-02T15:04:05.999999999Z07:00",
-		}, layouts...)
-	}
-	for _, layout := range layouts {
-		ts, err := time.Parse(layout, lit)
-		if err != nil {
-			continue
-		}
-		switch t.Kind {
-		case typemap.Date:
-			return "'" + ts.Format("2006-01-02") + "'::date", true
-		case typemap.DateTimeOffset:
-			return "'" + ts.Format("2006-01-02 15:04:05.999999999-07:00") + "'::" + colType, true
-		default:
-			return "'" + ts.Format("2006-01-02 15:04:05.999999999") + "'::" + colType, true
-		}
-	}
-	return "", false
-}
-
-func isNumberText(s string) bool {
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
-	digits, dot := 0, false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '.' && !dot:
-			dot = true
-		default:
-			return false
-		}
-	}
-	return digits > 0
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func isUUIDText(s string) bool {
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if s[i] != '-' {
-				return false
-			}
-		} else if !isHex(s[i : i+1]) {
-			return false
-		}
-	}
-	return true
-}
-
-// ColumnDef renders one column definition: name, type, default, NOT NULL. dropped explains a default
-// that was left out.
-func ColumnDef(c typemap.Column) (def, dropped string, err error) {
-	name, err := Quote(c.Name)
+	r, err := ruleOf(c.Type)
 	if err != nil {
-		return "", "", err
+		return "", false, nil, fmt.Errorf("column %s: %w", name, err)
 	}
-	typ, err := ColumnType(c.Type)
-	if err != nil {
-		return "", "", fmt.Errorf("postgres: column %s: %w", name, err)
-	}
-	def = name + " " + typ
-	expr, dropped := DefaultExpr(c)
+	def = name + " " + r.ddl(c.Type)
+	expr, dropped := defaultExpr(c, r)
 	if expr != "" {
 		def += " DEFAULT " + expr
 	}
 	if !c.Nullable {
 		def += " NOT NULL"
 	}
-	return def, dropped, nil
+	return def, expr != "" && expr != "NULL", dropWarning(table, c.Name, dropped), nil
 }
 
-// Warning is a default that a generated statement left out, for the caller to log.
-type Warning struct {
-	Column string
-	Reason string
+// dropWarning is the warning of a default left out, if there is one.
+func dropWarning(table, column, dropped string) []dialect.Warning {
+	if dropped == "" {
+		return nil
+	}
+	return []dialect.Warning{{Table: table, Column: column, Reason: dropped}}
 }
 
-// CreateTable renders CREATE TABLE for t with its primary key. The table lands in the session's
-// current schema (the tenant schema is on the search_path).
-func CreateTable(t dialect.Table) (string, []Warning, error) {
-	name, err := Quote(t.Name)
+// CreateTable renders CREATE TABLE for t with its primary key; warnings name the defaults it left out.
+func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
+	name, err := s.Table(t.Name)
 	if err != nil {
 		return "", nil, err
 	}
 	if len(t.Key) == 0 {
-		return "", nil, fmt.Errorf("postgres: create %s: table has no key", name)
+		return "", nil, fmt.Errorf("postgres: create %s: the table has no key", name)
 	}
-	var b strings.Builder
-	var warns []Warning
+	var (
+		b     strings.Builder
+		warns []dialect.Warning
+	)
 	b.WriteString("CREATE TABLE " + name + " (\n")
 	for _, c := range t.Columns {
-		def, dropped, err := ColumnDef(c)
+		def, _, w, err := columnDef(t.Name, c)
 		if err != nil {
 			return "", nil, fmt.Errorf("postgres: create %s: %w", name, err)
 		}
-		if dropped != "" {
-			warns = append(warns, Warning{Column: c.Name, Reason: dropped})
-		}
+		warns = append(warns, w...)
 		b.WriteString("  " + def + ",\n")
 	}
 	key, err := quoteColumns(t.KeyColumns())
@@ -411,8 +229,8 @@ func CreateTable(t dialect.Table) (string, []Warning, error) {
 }
 
 // DropTable renders DROP TABLE IF EXISTS.
-func DropTable(table string) (string, error) {
-	name, err := Quote(table)
+func (s SQL) DropTable(table string) (string, error) {
+	name, err := s.Table(table)
 	if err != nil {
 		return "", err
 	}
@@ -420,100 +238,197 @@ func DropTable(table string) (string, error) {
 }
 
 // TruncateTable renders TRUNCATE, which is transactional in PostgreSQL.
-func TruncateTable(table string) (string, error) {
-	name, err := Quote(table)
+func (s SQL) TruncateTable(table string) (string, error) {
+	name, err := s.Table(table)
 	if err != nil {
 		return "", err
 	}
 	return "TRUNCATE TABLE " + name, nil
 }
 
-// AlterStatement renders one change as one ALTER TABLE statement; "" means the change is a no-op in
-// PostgreSQL (e.g. nvarchar(max) → ntext are both text). It does not decide whether a change is
-// possible on the current data: Tx.AlterTable checks that first.
-func AlterStatement(table string, ch dialect.Change) (stmt string, dropped string, err error) {
-	tq, err := Quote(table)
+// AlterStep is one in-place change as statements.
+type AlterStep struct {
+	// Probe, when set, is a query of one boolean that is true when the stored rows forbid the change
+	// (a NOT NULL over rows that hold, or would hold, NULL). It runs before any step changes anything.
+	Probe string
+	// Statement makes the change; it is empty when the change is a no-op in PostgreSQL (nvarchar(max)
+	// and ntext are both text).
+	Statement string
+}
+
+// AlterTable renders one in-place change of table t (whose new definition is given); warnings name a
+// default it left out.
+func (s SQL) AlterTable(t dialect.Table, ch dialect.Change) (AlterStep, []dialect.Warning, error) {
+	tq, err := s.Table(t.Name)
 	if err != nil {
-		return "", "", err
+		return AlterStep{}, nil, err
 	}
+	step, warns, err := alterStep(tq, t.Name, ch)
+	if err != nil {
+		return AlterStep{}, nil, fmt.Errorf("postgres: alter %s: %s: %w", tq, ch.Kind, err)
+	}
+	return step, warns, nil
+}
+
+// alterStep renders ch for the table named table, quoted and qualified as tq.
+func alterStep(tq, table string, ch dialect.Change) (AlterStep, []dialect.Warning, error) {
 	prefix := "ALTER TABLE " + tq + " "
+	col := ch.Column
+	if ch.Kind == dialect.DropColumn {
+		col = ch.Old
+	}
+	c, err := quoteIdent(col.Name)
+	if err != nil {
+		return AlterStep{}, nil, err
+	}
 	switch ch.Kind {
 	case dialect.AddColumn:
-		def, dropped, err := ColumnDef(ch.Column)
+		def, filled, warns, err := columnDef(table, col)
 		if err != nil {
-			return "", "", err
+			return AlterStep{}, nil, err
 		}
-		return prefix + "ADD COLUMN " + def, dropped, nil
+		step := AlterStep{Statement: prefix + "ADD COLUMN " + def}
+		if !col.Nullable && !filled {
+			// The existing rows would hold NULL in a NOT NULL column: only an empty table takes it.
+			step.Probe = "SELECT EXISTS (SELECT 1 FROM " + tq + ")"
+		}
+		return step, warns, nil
 	case dialect.DropColumn:
-		c, err := Quote(ch.Old.Name)
-		if err != nil {
-			return "", "", err
-		}
-		return prefix + "DROP COLUMN " + c, "", nil
+		return AlterStep{Statement: prefix + "DROP COLUMN " + c}, nil, nil
 	case dialect.AlterType:
-		c, err := Quote(ch.Column.Name)
+		oldT, err := columnType(ch.Old.Type)
 		if err != nil {
-			return "", "", err
+			return AlterStep{}, nil, err
 		}
-		oldT, err := ColumnType(ch.Old.Type)
-		if err != nil {
-			return "", "", err
+		newT, err := columnType(col.Type)
+		if err != nil || oldT == newT {
+			return AlterStep{}, nil, err
 		}
-		newT, err := ColumnType(ch.Column.Type)
-		if err != nil {
-			return "", "", err
-		}
-		if oldT == newT {
-			return "", "", nil
-		}
-		return prefix + "ALTER COLUMN " + c + " TYPE " + newT + " USING " + c + "::" + newT, "", nil
+		return AlterStep{Statement: prefix + "ALTER COLUMN " + c + " TYPE " + newT + " USING " + c + "::" + newT}, nil, nil
 	case dialect.AlterNullability:
-		c, err := Quote(ch.Column.Name)
-		if err != nil {
-			return "", "", err
+		if col.Nullable {
+			return AlterStep{Statement: prefix + "ALTER COLUMN " + c + " DROP NOT NULL"}, nil, nil
 		}
-		if ch.Column.Nullable {
-			return prefix + "ALTER COLUMN " + c + " DROP NOT NULL", "", nil
-		}
-		return prefix + "ALTER COLUMN " + c + " SET NOT NULL", "", nil
+		return AlterStep{
+			Probe:     "SELECT EXISTS (SELECT 1 FROM " + tq + " WHERE " + c + " IS NULL)",
+			Statement: prefix + "ALTER COLUMN " + c + " SET NOT NULL",
+		}, nil, nil
 	case dialect.AlterDefault:
-		c, err := Quote(ch.Column.Name)
+		r, err := ruleOf(col.Type)
 		if err != nil {
-			return "", "", err
+			return AlterStep{}, nil, err
 		}
-		expr, dropped := DefaultExpr(ch.Column)
+		expr, dropped := defaultExpr(col, r)
 		if expr == "" {
-			return prefix + "ALTER COLUMN " + c + " DROP DEFAULT", dropped, nil
+			return AlterStep{Statement: prefix + "ALTER COLUMN " + c + " DROP DEFAULT"}, dropWarning(table, col.Name, dropped), nil
 		}
-		return prefix + "ALTER COLUMN " + c + " SET DEFAULT " + expr, "", nil
+		return AlterStep{Statement: prefix + "ALTER COLUMN " + c + " SET DEFAULT " + expr}, nil, nil
 	}
-	return "", "", fmt.Errorf("postgres: alter %s: unknown change kind %d", tq, ch.Kind)
+	return AlterStep{}, nil, fmt.Errorf("unknown change kind %s", ch.Kind)
+}
+
+// tableExists is the query of whether a table (its exact, unquoted name is $2) exists in the schema
+// $1.
+const tableExists = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c ` +
+	`JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
+	`WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))`
+
+// TableExists renders the query of whether table exists in the mirror, with its arguments.
+func (s SQL) TableExists(table string) (query string, args []any, err error) {
+	if err := checkName(table); err != nil {
+		return "", nil, err
+	}
+	return tableExists, []any{s.schema, table}, nil
+}
+
+// CountRows renders the count of a table's rows.
+func (s SQL) CountRows(table string) (string, error) {
+	name, err := s.Table(table)
+	if err != nil {
+		return "", err
+	}
+	return "SELECT count(*) FROM " + name, nil
+}
+
+// tableColumns quotes and qualifies a table's name and quotes cols, a list of its columns.
+func (s SQL) tableColumns(table string, cols []typemap.Column) (name, list string, err error) {
+	if name, err = s.Table(table); err != nil {
+		return "", "", err
+	}
+	if list, err = quoteColumns(cols); err != nil {
+		return "", "", err
+	}
+	return name, list, nil
+}
+
+// SelectRows renders the read of every row of t, its columns in order.
+func (s SQL) SelectRows(t dialect.Table) (string, error) {
+	name, list, err := s.tableColumns(t.Name, t.Columns)
+	if err != nil {
+		return "", err
+	}
+	return "SELECT " + list + " FROM " + name, nil
+}
+
+// AnalyzeTable renders the refresh of a table's planner statistics.
+func (s SQL) AnalyzeTable(table string) (string, error) {
+	name, err := s.Table(table)
+	if err != nil {
+		return "", err
+	}
+	return "ANALYZE " + name, nil
+}
+
+// copyFrom renders the binary COPY of a column list into target (quoted and qualified).
+func copyFrom(target, list string) string {
+	return "COPY " + target + " (" + list + ") FROM STDIN BINARY"
+}
+
+// CopyRows renders the binary COPY of every column of t into t: the bulk path.
+func (s SQL) CopyRows(t dialect.Table) (string, error) {
+	name, list, err := s.tableColumns(t.Name, t.Columns)
+	if err != nil {
+		return "", err
+	}
+	return copyFrom(name, list), nil
 }
 
 // stagingName is the name of a staging table; it lives in pg_temp, so it never meets a tenant table.
+// seq numbers the staging tables of one transaction: a staging table is dropped right after use, and
+// the number keeps an attempt rolled back to a savepoint from meeting its successor.
 func stagingName(seq uint64) string {
 	return "mirrorsink_stage_" + strconv.FormatUint(seq, 10)
 }
 
-// CreateStaging renders the creation of a constraint-free temporary table with cols' names and types
-// (CREATE TABLE AS … WITH NO DATA copies types but no NOT NULL, default or key). It is dropped at commit
-// at the latest; the dialect drops it right after use, as one transaction may stage several times.
-func CreateStaging(staging, table string, cols []typemap.Column) (string, error) {
-	tq, err := Quote(table)
-	if err != nil {
-		return "", err
-	}
-	list, err := quoteColumns(cols)
+// stagingTable is a staging table's qualified name: pg_temp, so that no schema of the search_path
+// can hold a table of the same name.
+func stagingTable(staging string) string { return "pg_temp." + quoteUnchecked(staging) }
+
+// CreateStaging renders the creation of a constraint-free temporary table with the names and types of
+// cols of t (CREATE TABLE AS … WITH NO DATA copies types but no NOT NULL, default or key), so that
+// the COPY encoders of the table serve it too. It is dropped at commit at the latest; the dialect
+// drops it right after use, as one transaction may stage several times.
+func (s SQL) CreateStaging(staging string, t dialect.Table, cols []typemap.Column) (string, error) {
+	name, list, err := s.tableColumns(t.Name, cols)
 	if err != nil {
 		return "", err
 	}
 	return "CREATE TEMP TABLE " + quoteUnchecked(staging) + " ON COMMIT DROP AS SELECT " + list +
-		" FROM " + tq + " WITH NO DATA", nil
+		" FROM " + name + " WITH NO DATA", nil
+}
+
+// CopyStaging renders the binary COPY of cols into a staging table.
+func (s SQL) CopyStaging(staging string, cols []typemap.Column) (string, error) {
+	list, err := quoteColumns(cols)
+	if err != nil {
+		return "", err
+	}
+	return copyFrom(stagingTable(staging), list), nil
 }
 
 // DropStaging renders the removal of a staging table.
-func DropStaging(staging string) string {
-	return "DROP TABLE IF EXISTS pg_temp." + quoteUnchecked(staging)
+func (s SQL) DropStaging(staging string) string {
+	return "DROP TABLE IF EXISTS " + stagingTable(staging)
 }
 
 // Upsert renders the set-based merge of a staging table into t: insert new keys, update existing ones
@@ -526,12 +441,8 @@ func DropStaging(staging string) string {
 // WHERE NOT EXISTS (the update alone took longer than this whole statement: a nested loop over the
 // unsorted staging rows, or, after ANALYZE of the staging table, a hash join that scans the whole
 // table), and ANALYZE of the staging table, which ON CONFLICT does not need as it joins nothing.
-func Upsert(t dialect.Table, staging string) (string, error) {
-	tq, err := Quote(t.Name)
-	if err != nil {
-		return "", err
-	}
-	list, err := quoteColumns(t.Columns)
+func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
+	name, list, err := s.tableColumns(t.Name, t.Columns)
 	if err != nil {
 		return "", err
 	}
@@ -539,13 +450,9 @@ func Upsert(t dialect.Table, staging string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	isKey := make([]bool, len(t.Columns))
-	for _, k := range t.Key {
-		isKey[k] = true
-	}
 	var set strings.Builder
 	for i, c := range t.Columns {
-		if isKey[i] {
+		if t.IsKey(i) {
 			continue
 		}
 		if set.Len() > 0 {
@@ -558,19 +465,19 @@ func Upsert(t dialect.Table, staging string) (string, error) {
 	if set.Len() > 0 {
 		action = "DO UPDATE SET " + set.String()
 	}
-	return "INSERT INTO " + tq + " (" + list + ") SELECT " + list + " FROM pg_temp." +
-		quoteUnchecked(staging) + " ORDER BY " + key + " ON CONFLICT (" + key + ") " + action, nil
+	return "INSERT INTO " + name + " (" + list + ") SELECT " + list + " FROM " + stagingTable(staging) +
+		" ORDER BY " + key + " ON CONFLICT (" + key + ") " + action, nil
 }
 
 // Delete renders the set-based delete of the keys in a staging table.
-func Delete(t dialect.Table, staging string) (string, error) {
-	tq, err := Quote(t.Name)
+func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
+	name, err := s.Table(t.Name)
 	if err != nil {
 		return "", err
 	}
 	var cond strings.Builder
 	for i, c := range t.KeyColumns() {
-		q, err := Quote(c.Name)
+		q, err := quoteIdent(c.Name)
 		if err != nil {
 			return "", err
 		}
@@ -579,16 +486,15 @@ func Delete(t dialect.Table, staging string) (string, error) {
 		}
 		cond.WriteString("t." + q + " = s." + q)
 	}
-	return "DELETE FROM " + tq + " AS t USING pg_temp." + quoteUnchecked(staging) + " AS s WHERE " +
-		cond.String(), nil
+	return "DELETE FROM " + name + " AS t USING " + stagingTable(staging) + " AS s WHERE " + cond.String(), nil
 }
 
-// LockSQL takes a transaction-scoped advisory lock; its argument is LockID of the key.
-const LockSQL = "SELECT pg_advisory_xact_lock($1)"
+// lockStatement takes a transaction-scoped advisory lock; its argument is lockID of the key.
+const lockStatement = "SELECT pg_advisory_xact_lock($1)"
 
-// LockID hashes a lock key to the bigint of an advisory lock with FNV-1a 64. Two keys that collide
+// lockID hashes a lock key to the bigint of an advisory lock with FNV-1a 64. Two keys that collide
 // only serialise each other needlessly; they never skip a lock.
-func LockID(key string) int64 {
+func lockID(key string) int64 {
 	const (
 		offset = 14695981039346656037
 		prime  = 1099511628211
@@ -601,11 +507,11 @@ func LockID(key string) int64 {
 	return int64(h)
 }
 
-// TableExistsSQL tells whether a table (its exact, unquoted name is $1) exists in the session's
-// current schema, i.e. the tenant's.
-const TableExistsSQL = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c ` +
-	`JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace ` +
-	`WHERE n.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p'))`
+// relaxCommit makes the current transaction commit without waiting for its WAL to reach disk
+// (dialect.Relaxed).
+const relaxCommit = "SET LOCAL synchronous_commit = off"
 
-// FastCommitSQL makes the current transaction commit without waiting for the WAL flush.
-const FastCommitSQL = "SET LOCAL synchronous_commit = off"
+// savepoint and rollbackTo set a savepoint and return to it, which also clears an aborted
+// transaction's state.
+func savepoint(name string) string  { return "SAVEPOINT " + quoteUnchecked(name) }
+func rollbackTo(name string) string { return "ROLLBACK TO SAVEPOINT " + quoteUnchecked(name) }

@@ -2,251 +2,254 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/internal/golden"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
-const goldenDir = "../../testdata/golden/postgres/"
+// goldenSchema is the schema the golden statements are written for: a tenant database's tables live
+// in public.
+const goldenSchema = "public"
 
-// col builds a column from SQL Server type and default text, as the engine would.
-func col(t testing.TB, name, typ string, nullable bool, def string) typemap.Column {
-	t.Helper()
-	ty, err := typemap.ParseType(typ)
+func TestGolden(t *testing.T) {
+	conformance.Golden(t, "postgres", render)
+}
+
+// render writes everything the dialect sends for the scenario's table, in the order a table's life
+// would send it.
+func render(sc conformance.Scenario) (string, error) {
+	sql, err := NewSQL(goldenSchema)
+	if err != nil {
+		return "", err
+	}
+	tbl := sc.Table
+	var s conformance.Script
+	create, warns, err := sql.CreateTable(tbl)
+	if err != nil {
+		return "", err
+	}
+	s.Head("create")
+	s.Add(create)
+	s.Warn(warns)
+	for _, ch := range sc.Changes {
+		name := ch.Column.Name
+		if ch.Kind == dialect.DropColumn {
+			name = ch.Old.Name
+		}
+		s.Head(fmt.Sprintf("alter: %s %q (from %s to %s)", ch.Kind, name, describe(ch.Old), describe(ch.Column)))
+		step, warns, err := sql.AlterTable(tbl, ch)
+		switch {
+		case err != nil:
+			s.Fail(err)
+		case step.Statement == "":
+			s.Head("no statement: the PostgreSQL type stays the same")
+		default:
+			if step.Probe != "" {
+				s.Head("probe: true refuses the change (ErrRecreate)")
+				s.Add(step.Probe)
+			}
+			s.Add(step.Statement)
+			s.Warn(warns)
+		}
+	}
+	stmts := []struct {
+		head string
+		sql  func() (string, error)
+	}{
+		{"insert: COPY inside a savepoint", func() (string, error) { return sql.CopyRows(tbl) }},
+		{"upsert: staging table", func() (string, error) { return sql.CreateStaging(stagingName(1), tbl, tbl.Columns) }},
+		{"upsert: load", func() (string, error) { return sql.CopyStaging(stagingName(1), tbl.Columns) }},
+		{"upsert: merge", func() (string, error) { return sql.Upsert(tbl, stagingName(1)) }},
+		{"upsert: drop the staging table", func() (string, error) { return sql.DropStaging(stagingName(1)), nil }},
+		{"delete: staging table", func() (string, error) { return sql.CreateStaging(stagingName(2), tbl, tbl.KeyColumns()) }},
+		{"delete: load", func() (string, error) { return sql.CopyStaging(stagingName(2), tbl.KeyColumns()) }},
+		{"delete: delete", func() (string, error) { return sql.Delete(tbl, stagingName(2)) }},
+		{"delete: drop the staging table", func() (string, error) { return sql.DropStaging(stagingName(2)), nil }},
+		{fmt.Sprintf("exists: $1 = %s, $2 = %s", sql.Literal(goldenSchema), sql.Literal(tbl.Name)), func() (string, error) {
+			q, _, err := sql.TableExists(tbl.Name)
+			return q, err
+		}},
+		{"count (inside a savepoint)", func() (string, error) { return sql.CountRows(tbl.Name) }},
+		{"read", func() (string, error) { return sql.SelectRows(tbl) }},
+		{"analyze", func() (string, error) { return sql.AnalyzeTable(tbl.Name) }},
+		{"truncate", func() (string, error) { return sql.TruncateTable(tbl.Name) }},
+		{"drop", func() (string, error) { return sql.DropTable(tbl.Name) }},
+	}
+	for _, st := range stmts {
+		stmt, err := st.sql()
+		if err != nil {
+			return s.String(), fmt.Errorf("%s: %w", st.head, err)
+		}
+		s.Head(st.head)
+		s.Add(stmt)
+	}
+	return s.String(), nil
+}
+
+// describe names a column definition of a change: its type, nullability and default.
+func describe(c typemap.Column) string {
+	if c.Name == "" {
+		return "nothing"
+	}
+	s := c.Type.String()
+	if !c.Nullable {
+		s += " NOT NULL"
+	}
+	if c.Default != nil {
+		s += " " + c.Default.Raw
+	}
+	return s
+}
+
+// TestGoldenSession pins the statements that belong to a tenant or a transaction rather than to a
+// table.
+func TestGoldenSession(t *testing.T) {
+	sql, err := NewSQL(`Tenant "A"`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := typemap.ParseDefault(def)
+	db, err := createDatabase("mirrorsink_Acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return typemap.Column{Name: name, Type: ty, Nullable: nullable, Default: d}
-}
-
-// allTypes is one column of every type of TYPES.md, with edge parameters.
-var allTypes = []struct{ name, typ string }{
-	{"c_bit", "bit"}, {"c_tinyint", "tinyint"}, {"c_smallint", "smallint"}, {"c_int", "int"},
-	{"c_bigint", "bigint"}, {"c_decimal", "decimal(38,10)"}, {"c_numeric", "numeric(5,0)"},
-	{"c_money", "money"}, {"c_smallmoney", "smallmoney"}, {"c_float", "float"}, {"c_float24", "float(24)"},
-	{"c_real", "real"}, {"c_date", "date"}, {"c_time", "time"}, {"c_time0", "time(0)"},
-	{"c_smalldatetime", "smalldatetime"}, {"c_datetime", "datetime"}, {"c_datetime2", "datetime2"},
-	{"c_datetime2_3", "datetime2(3)"}, {"c_datetimeoffset", "datetimeoffset"},
-	{"c_datetimeoffset0", "datetimeoffset(0)"}, {"c_char", "char(10)"}, {"c_nchar", "nchar(5)"},
-	{"c_varchar", "varchar(50)"}, {"c_nvarchar", "nvarchar(255)"}, {"c_varcharmax", "varchar(max)"},
-	{"c_nvarcharmax", "nvarchar(max)"}, {"c_text", "text"}, {"c_ntext", "ntext"},
-	{"c_binary", "binary(16)"}, {"c_varbinary", "varbinary(100)"}, {"c_varbinarymax", "varbinary(max)"},
-	{"c_image", "image"}, {"c_rowversion", "rowversion"}, {"c_timestamp", "timestamp"},
-	{"c_uniqueidentifier", "uniqueidentifier"}, {"c_xml", "xml"}, {"c_hierarchyid", "hierarchyid"},
-	{"c_geography", "geography"}, {"c_geometry", "geometry"}, {"c_sql_variant", "sql_variant"},
-	{"c_sysname", "sysname"},
-}
-
-func allTypesTable(t testing.TB) dialect.Table {
-	tbl := dialect.Table{Name: "all_types", Key: []int{0}}
-	tbl.Columns = append(tbl.Columns, col(t, "id", "int", false, ""))
-	for _, c := range allTypes {
-		tbl.Columns = append(tbl.Columns, col(t, c.name, c.typ, true, ""))
-	}
-	return tbl
-}
-
-// defaultsTable has a default of every DefaultKind, literals of every type family, and defaults
-// that PostgreSQL cannot express (which must be dropped, not fail the table).
-func defaultsTable(t testing.TB) dialect.Table {
-	return dialect.Table{Name: "defaults", Key: []int{0, 1}, Columns: []typemap.Column{
-		col(t, "tenant", "int", false, ""),
-		col(t, "id", "bigint", false, ""),
-		col(t, "d_bit1", "bit", false, "default ((1))"),
-		col(t, "d_bit0", "bit", false, "default ((0))"),
-		col(t, "d_int", "int", false, "default ((0))"),
-		col(t, "d_neg", "smallint", true, "default ((-1))"),
-		col(t, "d_dec", "decimal(10,2)", true, "default ((1.50))"),
-		col(t, "d_money_str", "money", true, "default ('12.5')"),
-		col(t, "d_float", "float", true, "default ((0.5))"),
-		col(t, "d_str", "nvarchar(50)", false, "default (N'')"),
-		col(t, "d_quote", "varchar(50)", true, "default ('it''s \\ here')"),
-		col(t, "d_strnum", "varchar(10)", true, "default ((7))"),
-		col(t, "d_date", "datetime", true, "default (N'1760-01-01 00:00:00')"),
-		col(t, "d_date_compact", "date", true, "default ('19000101')"),
-		col(t, "d_datetime_zero", "datetime", true, "default ((0))"),
-		col(t, "d_time", "time(7)", true, "default ('12:34:56.1234567')"),
-		col(t, "d_dto", "datetimeoffset", true, "default ('2020-01-02 03:04:05 +02:00')"),
-		col(t, "d_now", "datetime", true, "default (getdate())"),
-		col(t, "d_utcnow", "datetime2", true, "default (getutcdate())"),
-		col(t, "d_sysnow", "datetime2", true, "default (sysdatetime())"),
-		col(t, "d_nowoffset", "datetimeoffset", true, "default (sysdatetimeoffset())"),
-		col(t, "d_newid", "uniqueidentifier", true, "default (newid())"),
-		col(t, "d_uuid_lit", "uniqueidentifier", true, "default ('6F9619FF-8B86-D011-B42D-00C04FC964FF')"),
-		col(t, "d_null", "nvarchar(10)", true, "default (NULL)"),
-		col(t, "d_bin", "varbinary(10)", true, "default (0x0A0b)"),
-		col(t, "d_unsupported", "int", true, "default (next value for [seq])"),
-		col(t, "d_now_on_int", "int", true, "default (getdate())"),
-		col(t, "d_bad_date", "date", true, "default ('not a date')"),
-		col(t, "d_bad_number", "int", true, "default ('abc')"),
-	}}
-}
-
-// hostileNames are identifiers that only survive correct quoting.
-var hostileNames = []string{
-	"user", "order", "group", "select", "MixedCase", "with space", `quote"inside`, "back`tick",
-	"[bracket]", "ünïcödé 名前", "semi;colon--", "'single'", "a:b, column c",
-	strings.Repeat("x", 63),
-}
-
-func hostileTable(t testing.TB) dialect.Table {
-	tbl := dialect.Table{Name: `Order "Lines"; DROP`, Key: []int{1, 0}}
-	for i, n := range hostileNames {
-		typ := "nvarchar(20)"
-		if i < 2 {
-			typ = "int"
-		}
-		tbl.Columns = append(tbl.Columns, col(t, n, typ, i >= 2, ""))
-	}
-	return tbl
-}
-
-func TestGoldenCreateTable(t *testing.T) {
-	for _, tc := range []struct {
-		file  string
-		table func(testing.TB) dialect.Table
-	}{
-		{"create_all_types.sql", allTypesTable},
-		{"create_defaults.sql", defaultsTable},
-		{"create_hostile.sql", hostileTable},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			sql, warns, err := CreateTable(tc.table(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b strings.Builder
-			b.WriteString(sql + ";\n")
-			for _, w := range warns {
-				b.WriteString("-- dropped default of " + w.Column + ": " + w.Reason + "\n")
-			}
-			golden.Assert(t, goldenDir+tc.file, []byte(b.String()))
-		})
-	}
-}
-
-func TestGoldenDML(t *testing.T) {
-	var b strings.Builder
-	add := func(label, sql string, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", label, err)
-		}
-		b.WriteString("-- " + label + "\n" + sql + ";\n\n")
-	}
-	for _, tbl := range []dialect.Table{defaultsTable(t), hostileTable(t)} {
-		s, err := CreateStaging("mirrorsink_stage_1", tbl.Name, tbl.Columns)
-		add("staging for upsert of "+tbl.Name, s, err)
-		s, err = Upsert(tbl, "mirrorsink_stage_1")
-		add("upsert "+tbl.Name, s, err)
-		s, err = CreateStaging("mirrorsink_stage_2", tbl.Name, tbl.KeyColumns())
-		add("staging for delete from "+tbl.Name, s, err)
-		s, err = Delete(tbl, "mirrorsink_stage_2")
-		add("delete "+tbl.Name, s, err)
-		add("drop staging", DropStaging("mirrorsink_stage_2"), nil)
-		s, err = TruncateTable(tbl.Name)
-		add("truncate "+tbl.Name, s, err)
-		s, err = DropTable(tbl.Name)
-		add("drop "+tbl.Name, s, err)
-	}
-	keyOnly := dialect.Table{Name: "link", Key: []int{0, 1},
-		Columns: []typemap.Column{col(t, "a", "int", false, ""), col(t, "b", "int", false, "")}}
-	s, err := Upsert(keyOnly, "mirrorsink_stage_3")
-	add("upsert of a table whose columns are all key columns", s, err)
-	add("lock", LockSQL, nil)
-	add("table exists", TableExistsSQL, nil)
-	add("fast commit", FastCommitSQL, nil)
-	golden.Assert(t, goldenDir+"dml.sql", []byte(b.String()))
-}
-
-func TestGoldenAlter(t *testing.T) {
-	c := func(name, typ string, nullable bool, def string) typemap.Column {
-		return col(t, name, typ, nullable, def)
-	}
-	changes := []struct {
-		label string
-		ch    dialect.Change
-	}{
-		{"add nullable", dialect.Change{Kind: dialect.AddColumn, Column: c("note", "nvarchar(100)", true, "")}},
-		{"add not null with default", dialect.Change{Kind: dialect.AddColumn, Column: c("flag", "bit", false, "default ((0))")}},
-		{"add not null without default", dialect.Change{Kind: dialect.AddColumn, Column: c("must", "int", false, "")}},
-		{"drop", dialect.Change{Kind: dialect.DropColumn, Old: c("old", "int", true, "")}},
-		{"widen int", dialect.Change{Kind: dialect.AlterType, Old: c("n", "int", true, ""), Column: c("n", "bigint", true, "")}},
-		{"widen varchar", dialect.Change{Kind: dialect.AlterType, Old: c("s", "nvarchar(10)", true, ""), Column: c("s", "nvarchar(max)", true, "")}},
-		{"widen decimal", dialect.Change{Kind: dialect.AlterType, Old: c("d", "decimal(10,2)", true, ""), Column: c("d", "decimal(12,2)", true, "")}},
-		{"datetime to datetime2", dialect.Change{Kind: dialect.AlterType, Old: c("t", "datetime", true, ""), Column: c("t", "datetime2", true, "")}},
-		{"no-op nvarchar(max) to ntext", dialect.Change{Kind: dialect.AlterType, Old: c("s", "nvarchar(max)", true, ""), Column: c("s", "ntext", true, "")}},
-		{"no-op tinyint to smallint", dialect.Change{Kind: dialect.AlterType, Old: c("s", "tinyint", true, ""), Column: c("s", "smallint", true, "")}},
-		{"set not null", dialect.Change{Kind: dialect.AlterNullability, Old: c("user", "int", true, ""), Column: c("user", "int", false, "")}},
-		{"drop not null", dialect.Change{Kind: dialect.AlterNullability, Old: c("user", "int", false, ""), Column: c("user", "int", true, "")}},
-		{"set default", dialect.Change{Kind: dialect.AlterDefault, Old: c("when", "datetime", true, ""), Column: c("when", "datetime", true, "default (getdate())")}},
-		{"drop default", dialect.Change{Kind: dialect.AlterDefault, Old: c("when", "datetime", true, "default (getdate())"), Column: c("when", "datetime", true, "")}},
-		{"unsupported default becomes drop", dialect.Change{Kind: dialect.AlterDefault, Column: c("n", "int", true, "default (abs(-1))")}},
-	}
-	var b strings.Builder
-	for _, tc := range changes {
-		s, dropped, err := AlterStatement(`My "Table"`, tc.ch)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.label, err)
-		}
-		if s == "" {
-			s = "-- (no statement)"
-		}
-		b.WriteString("-- " + tc.label + "\n" + s + ";\n")
-		if dropped != "" {
-			b.WriteString("-- dropped default: " + dropped + "\n")
-		}
-		b.WriteString("\n")
-	}
-	golden.Assert(t, goldenDir+"alter.sql", []byte(b.String()))
+	var s conformance.Script
+	s.Head("open: a database per tenant, run in the maintenance database when the DSN's is missing")
+	s.Add(db)
+	s.Head("open: which schema the DSN's search_path creates tables in, without OpenOptions.Schema")
+	s.Add(currentSchema)
+	s.Head("open: a schema per tenant (OpenOptions.Schema); it is also every connection's search_path")
+	s.Add(sql.CreateSchema())
+	s.Head("lock: $1 is the FNV-1a 64 hash of the key")
+	s.Add(lockStatement)
+	s.Head("savepoint around Insert, Alter and Count, and the return to it when they fail")
+	s.Add(savepoint("mirrorsink_sp1"), rollbackTo("mirrorsink_sp1"))
+	s.Head("relaxed commit, before COMMIT")
+	s.Add(relaxCommit)
+	golden.Assert(t, "../../testdata/golden/postgres/session.sql", []byte(s.String()))
 }
 
 func TestQuote(t *testing.T) {
+	sql, err := NewSQL("s")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		in, want string
-		err      error
+		bad      bool
 	}{
-		{"user", `"user"`, nil},
-		{"MixedCase", `"MixedCase"`, nil},
-		{`a"b`, `"a""b"`, nil},
-		{`""`, `""""""`, nil},
-		{"back`tick [x]", "\"back`tick [x]\"", nil},
-		{strings.Repeat("x", 63), `"` + strings.Repeat("x", 63) + `"`, nil},
-		{strings.Repeat("x", 64), "", dialect.ErrNameTooLong},
+		{"user", `"s"."user"`, false},
+		{"MixedCase", `"s"."MixedCase"`, false},
+		{`a"b`, `"s"."a""b"`, false},
+		{`""`, `"s".""""""`, false},
+		{"back`tick [x]", "\"s\".\"back`tick [x]\"", false},
+		{strings.Repeat("x", 63), `"s"."` + strings.Repeat("x", 63) + `"`, false},
+		{strings.Repeat("x", 64), "", true},
 		// 21 three-byte characters are 63 bytes; 22 are 66 bytes though only 22 characters.
-		{strings.Repeat("名", 21), `"` + strings.Repeat("名", 21) + `"`, nil},
-		{strings.Repeat("名", 22), "", dialect.ErrNameTooLong},
-		{"a\x00b", "", ErrBadName},
-		{"", "", ErrBadName},
-		{"bad\xffutf8", "", ErrBadName},
+		{strings.Repeat("名", 21), `"s"."` + strings.Repeat("名", 21) + `"`, false},
+		{strings.Repeat("名", 22), "", true},
+		{"a\x00b", "", true},
+		{"", "", true},
+		{"bad\xffutf8", "", true},
 	} {
-		got, err := Quote(tc.in)
-		if tc.err != nil {
-			if !errors.Is(err, tc.err) {
-				t.Errorf("Quote(%q) error = %v, want %v", tc.in, err, tc.err)
+		got, err := sql.Table(tc.in)
+		if tc.bad {
+			if !errors.Is(err, dialect.ErrBadName) {
+				t.Errorf("Table(%q) error = %v, want ErrBadName", tc.in, err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("Quote(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+			t.Errorf("Table(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-	if _, _, err := CreateTable(dialect.Table{Name: strings.Repeat("t", 64), Key: []int{0},
-		Columns: []typemap.Column{col(t, "id", "int", false, "")}}); !errors.Is(err, dialect.ErrNameTooLong) {
-		t.Errorf("CreateTable with a 64-byte name: %v, want ErrNameTooLong", err)
+	long := strings.Repeat("名", 30)
+	if _, err := sql.Table(long); err == nil || !strings.Contains(err.Error(), `"`+strings.Repeat("名", 21)+`"… is too long: 90 bytes`) {
+		t.Errorf("Table of a 90-byte name: %v; want it named by its first 63 bytes, and said to be too long", err)
 	}
-	if _, _, err := CreateTable(dialect.Table{Name: "t", Key: []int{0},
-		Columns: []typemap.Column{col(t, strings.Repeat("c", 64), "int", false, "")}}); !errors.Is(err, dialect.ErrNameTooLong) {
-		t.Errorf("CreateTable with a 64-byte column: %v, want ErrNameTooLong", err)
+	if _, err := NewSQL(strings.Repeat("s", 64)); !errors.Is(err, dialect.ErrBadName) {
+		t.Errorf("NewSQL with a 64-byte schema: %v, want ErrBadName", err)
+	}
+	if _, err := createDatabase(strings.Repeat("d", 64)); !errors.Is(err, dialect.ErrBadName) {
+		t.Errorf("createDatabase with a 64-byte name: %v, want ErrBadName", err)
+	}
+	id := typemap.Column{Name: "id", Type: typemap.Type{Kind: typemap.Int}}
+	if _, _, err := sql.CreateTable(dialect.Table{Name: strings.Repeat("t", 64), Key: []int{0}, Columns: []typemap.Column{id}}); !errors.Is(err, dialect.ErrBadName) {
+		t.Errorf("CreateTable with a 64-byte name: %v, want ErrBadName", err)
+	}
+	longCol := id
+	longCol.Name = strings.Repeat("c", 64)
+	if _, _, err := sql.CreateTable(dialect.Table{Name: "t", Key: []int{0}, Columns: []typemap.Column{longCol}}); !errors.Is(err, dialect.ErrBadName) {
+		t.Errorf("CreateTable with a 64-byte column: %v, want ErrBadName", err)
+	}
+	if _, _, err := sql.TableExists(strings.Repeat("t", 64)); !errors.Is(err, dialect.ErrBadName) {
+		t.Errorf("TableExists with a 64-byte name: %v, want ErrBadName", err)
+	}
+}
+
+func TestLiteralAndFold(t *testing.T) {
+	sql, err := NewSQL("public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"plain":      "'plain'",
+		"it's":       "'it''s'",
+		`back\slash`: `E'back\\slash'`,
+		`'\'`:        `E'''\\'''`,
+		"nul\x00":    "'nul\uFFFD'",
+	} {
+		if got := sql.Literal(in); got != want {
+			t.Errorf("Literal(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if sql.Fold("Contact") == sql.Fold("contact") {
+		t.Error(`Fold says "Contact" and "contact" are one table; quoted PostgreSQL names differ by case`)
+	}
+}
+
+// TestDefaults checks the defaults that the golden scenario cannot show by itself: each of them is
+// also accepted by the server in TestLiveDefaults.
+func TestDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		typ, def, want string
+	}{
+		{"bit", "default ((2))", "true"},
+		{"bit", "default ('abc')", ""},
+		{"int", "default ((+5))", "5"},
+		{"int", "default ((1.5))", "1.5"},
+		{"nvarchar(10)", "default (getdate())", "LOCALTIMESTAMP"},
+		{"nvarchar(40)", "default (newid())", "gen_random_uuid()"},
+		{"int", "default (newid())", ""},
+		{"uniqueidentifier", "default ('{6F9619FF-8B86-D011-B42D-00C04FC964FF}')", "'{6f9619ff-8b86-d011-b42d-00c04fc964ff}'::uuid"},
+		{"varbinary(4)", "default ('ab')", "convert_to('ab', 'UTF8')"},
+		{"varbinary(4)", "default (0xABC)", ""},
+		{"time(3)", "default ('12:34')", "'12:34:00'::time(3)"},
+		{"datetime2(0)", "default ((0))", ""},
+		{"smalldatetime", "default ((-1))", "'1899-12-31 00:00:00'::timestamp(0)"},
+		{"datetimeoffset(3)", "default ('2020-01-02T03:04:05Z')", "'2020-01-02 03:04:05+00:00'::timestamptz(3)"},
+		{"date", "default ('2020-01-02 10:00')", "'2020-01-02'::date"},
+		{"xml", "default (N'<a/>')", "'<a/>'"},
+	} {
+		c, err := typemap.ParseColumn(contract.Column{Name: "c", Type: tc.typ, IsNullable: true, DefaultValue: tc.def})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ruleOf(c.Type)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, dropped := defaultExpr(c, r)
+		if got != tc.want || (got == "") != (dropped != "") {
+			t.Errorf("%s %s: %q (dropped %q), want %q", tc.typ, tc.def, got, dropped, tc.want)
+		}
 	}
 }
 
@@ -260,8 +263,8 @@ func TestLockID(t *testing.T) {
 		{"a", 0xaf63dc4c8601ec8c},
 		{"foobar", 0x85944171f73967e8},
 	} {
-		if got := uint64(LockID(tc.key)); got != tc.want {
-			t.Errorf("LockID(%q) = %#x, want %#x", tc.key, got, tc.want)
+		if got := uint64(lockID(tc.key)); got != tc.want {
+			t.Errorf("lockID(%q) = %#x, want %#x", tc.key, got, tc.want)
 		}
 	}
 }

@@ -4,70 +4,115 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
-	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
-// Tx is one transaction of a tenant's mirror.
+// Tx is one transaction of a tenant's mirror, on a connection it holds until it ends.
 type Tx struct {
-	tx   pgx.Tx
+	x    executor
 	conn *pgx.Conn
-	pool *connPool // nil once the connection went back to the pool
-	log  *slog.Logger
-	// stageSeq numbers this transaction's staging tables; a staging table is dropped right after use,
-	// the number only keeps a failed, rolled-back-to-savepoint attempt from meeting its successor.
+	st   *Store
+	// released says that the connection went back to the pool.
+	released bool
+	// stageSeq numbers this transaction's staging tables (stagingName), spSeq its savepoints.
 	stageSeq uint64
+	spSeq    int
 }
 
-var _ dialect.FastCommitter = (*Tx)(nil)
+var _ dialect.Tx = (*Tx)(nil)
 
-// simple runs one statement that the dialect generated itself. The simple protocol keeps these
-// one-off texts (unique staging names, DDL) out of pgx's per-connection statement cache.
-func (t *Tx) simple(ctx context.Context, sql string) (int64, error) {
-	tag, err := t.tx.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+// executor runs the statements of one transaction; it is the sqlmeta.Querier of the metadata store.
+type executor struct{ tx pgx.Tx }
+
+// Exec runs a statement and returns the rows it affected.
+func (x executor) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := x.tx.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %w", mapError(err, "", nil))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Query runs a statement that returns rows and calls each once per row with the row's Scan.
+func (x executor) Query(ctx context.Context, query string, args []any, each func(scan func(dest ...any) error) error) error {
+	rows, err := x.tx.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// simple runs one statement that the dialect generated itself and that takes no arguments. The simple
+// protocol sends it in one round trip, where describing it first would take two.
+func (x executor) simple(ctx context.Context, sql string) (int64, error) {
+	tag, err := x.tx.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
 }
 
-// Exec runs a statement built by the engine.
-func (t *Tx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, query, args...)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: exec: %w", err)
+// Meta returns mirrorsink's own tables in this transaction.
+func (t *Tx) Meta() dialect.MetaStore { return t.st.meta.In(t.x) }
+
+// Tables returns the table editor of this transaction.
+func (t *Tx) Tables() dialect.TableEditor { return tableEditor{t} }
+
+// Rows returns the row writer of this transaction.
+func (t *Tx) Rows() dialect.RowWriter { return rowWriter{t} }
+
+// Lock takes a transaction-scoped advisory lock on the FNV-1a 64 hash of key. Advisory locks are per
+// database, which holds one tenant (or, with schemas, several tenants whose keys name the tenant).
+func (t *Tx) Lock(ctx context.Context, key string) error {
+	if _, err := t.x.tx.Exec(ctx, lockStatement, lockID(key)); err != nil {
+		return fmt.Errorf("postgres: lock %q: %w", key, err)
 	}
-	return tag.RowsAffected(), nil
+	return nil
 }
 
-// Query runs a statement that returns rows; pgx.Rows already has dialect.Rows' method set.
-func (t *Tx) Query(ctx context.Context, query string, args ...any) (dialect.Rows, error) {
-	rows, err := t.tx.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: query: %w", err)
+// RunStatement runs an operator's statement as it is.
+func (t *Tx) RunStatement(ctx context.Context, statement string) error {
+	if _, err := t.x.tx.Exec(ctx, statement); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
-	return rows, nil
+	return nil
 }
 
-// Commit commits the transaction.
-func (t *Tx) Commit(ctx context.Context) error {
-	err := t.tx.Commit(ctx)
-	t.release()
-	if err != nil {
+// Commit commits; a Relaxed commit does not wait for its WAL to reach disk.
+func (t *Tx) Commit(ctx context.Context, d dialect.Durability) error {
+	defer t.release()
+	if d == dialect.Relaxed {
+		if _, err := t.x.simple(ctx, relaxCommit); err != nil {
+			return fmt.Errorf("postgres: commit: synchronous_commit off: %w", err)
+		}
+	}
+	if err := t.x.tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	return nil
 }
 
-// Rollback rolls back; after Commit it does nothing.
+// Rollback rolls back; after Commit, or after the connection broke (the server ends a broken
+// session's transaction itself), it does nothing.
 func (t *Tx) Rollback(ctx context.Context) error {
-	err := t.tx.Rollback(ctx)
-	t.release()
-	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	defer t.release()
+	if t.released || t.conn.IsClosed() {
+		return nil
+	}
+	if err := t.x.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return fmt.Errorf("postgres: rollback: %w", err)
 	}
 	return nil
@@ -75,253 +120,185 @@ func (t *Tx) Rollback(ctx context.Context) error {
 
 // release returns the connection once; the pool closes it if the transaction did not end cleanly.
 func (t *Tx) release() {
-	if t.pool != nil {
-		t.pool.release(t.conn)
-		t.pool = nil
+	if !t.released {
+		t.released = true
+		t.st.pool.release(t.conn)
 	}
 }
 
-// Savepoint sets a savepoint.
-func (t *Tx) Savepoint(ctx context.Context, name string) error {
-	q, err := Quote(name)
+// runFor runs the statement that render writes for table; what names it in an error.
+func (t *Tx) runFor(ctx context.Context, what, table string, render func(table string) (string, error)) error {
+	stmt, err := render(table)
 	if err != nil {
 		return err
 	}
-	if _, err := t.simple(ctx, "SAVEPOINT "+q); err != nil {
-		return fmt.Errorf("postgres: savepoint %s: %w", q, err)
+	if _, err := t.x.simple(ctx, stmt); err != nil {
+		return fmt.Errorf("postgres: %s %s: %w", what, quoteUnchecked(table), err)
 	}
 	return nil
 }
 
-// RollbackTo returns to a savepoint, which also clears an aborted transaction state.
-func (t *Tx) RollbackTo(ctx context.Context, name string) error {
-	q, err := Quote(name)
-	if err != nil {
+// atomically runs fn inside a savepoint: when fn fails, everything it did is rolled back and the
+// transaction stays usable (PostgreSQL would otherwise refuse every further statement of it).
+func (t *Tx) atomically(ctx context.Context, fn func() error) error {
+	t.spSeq++
+	name := "mirrorsink_sp" + strconv.Itoa(t.spSeq)
+	if _, err := t.x.simple(ctx, savepoint(name)); err != nil {
+		return fmt.Errorf("postgres: savepoint: %w", err)
+	}
+	if err := fn(); err != nil {
+		if _, rbErr := t.x.simple(context.WithoutCancel(ctx), rollbackTo(name)); rbErr != nil {
+			return errors.Join(err, fmt.Errorf("postgres: rollback to savepoint: %w", rbErr))
+		}
 		return err
 	}
-	if _, err := t.simple(ctx, "ROLLBACK TO SAVEPOINT "+q); err != nil {
-		return fmt.Errorf("postgres: rollback to savepoint %s: %w", q, err)
-	}
 	return nil
 }
 
-// Lock takes a transaction-scoped advisory lock on the FNV-1a 64 hash of key. Advisory locks are per
-// database, which holds one tenant (or, with schemas, several tenants whose keys name the tenant).
-func (t *Tx) Lock(ctx context.Context, key string) error {
-	if _, err := t.tx.Exec(ctx, LockSQL, LockID(key)); err != nil {
-		return fmt.Errorf("postgres: lock %q: %w", key, err)
-	}
-	return nil
-}
+// tableEditor is the dialect.TableEditor of a Tx.
+type tableEditor struct{ t *Tx }
 
-// SetFastCommit lets this transaction commit without waiting for its WAL to reach disk.
-func (t *Tx) SetFastCommit(ctx context.Context) error {
-	if _, err := t.simple(ctx, FastCommitSQL); err != nil {
-		return fmt.Errorf("postgres: synchronous_commit off: %w", err)
-	}
-	return nil
-}
-
-// Analyze refreshes the planner's statistics of t (dialect.Analyzer).
-func (t *Tx) Analyze(ctx context.Context, table dialect.Table) error {
-	q, err := Quote(table.Name)
+// Exists reports whether name is a table of the mirror's schema.
+func (e tableEditor) Exists(ctx context.Context, name string) (bool, error) {
+	query, args, err := e.t.st.sql.TableExists(name)
 	if err != nil {
-		return err
-	}
-	if _, err := t.simple(ctx, "ANALYZE "+q); err != nil {
-		return fmt.Errorf("postgres: analyze %s: %w", q, err)
-	}
-	return nil
-}
-
-// TableExists reports whether name is a table of the current (tenant) schema.
-func (t *Tx) TableExists(ctx context.Context, name string) (bool, error) {
-	if err := checkName(name); err != nil {
 		return false, err
 	}
 	var ok bool
-	if err := t.tx.QueryRow(ctx, TableExistsSQL, name).Scan(&ok); err != nil {
-		return false, fmt.Errorf("postgres: table exists %q: %w", name, err)
+	if err := e.t.x.tx.QueryRow(ctx, query, args...).Scan(&ok); err != nil {
+		return false, fmt.Errorf("postgres: does table %q exist: %w", name, err)
 	}
 	return ok, nil
 }
 
-// CreateTable creates t; defaults PostgreSQL cannot express are dropped with a warning.
-func (t *Tx) CreateTable(ctx context.Context, tbl dialect.Table) error {
-	sql, warns, err := CreateTable(tbl)
+// Create creates t; defaults PostgreSQL cannot express are dropped with a warning.
+func (e tableEditor) Create(ctx context.Context, tbl dialect.Table) error {
+	stmt, warns, err := e.t.st.sql.CreateTable(tbl)
 	if err != nil {
 		return err
 	}
-	t.warnDefaults(tbl.Name, warns)
-	if _, err := t.simple(ctx, sql); err != nil {
+	if _, err := e.t.x.simple(ctx, stmt); err != nil {
 		return fmt.Errorf("postgres: create %s: %w", quoteUnchecked(tbl.Name), err)
 	}
+	dialect.LogWarnings(e.t.st.log, "postgres", warns)
 	return nil
 }
 
-func (t *Tx) warnDefaults(table string, warns []Warning) {
-	for _, w := range warns {
-		t.log.Warn("postgres: default dropped", "table", table, "column", w.Column, "reason", w.Reason)
+// Alter applies changes in the caller's transaction (PostgreSQL DDL is transactional), inside a
+// savepoint so that a failure changes nothing. It first asks whether the stored rows allow them, and
+// returns dialect.ErrRecreate before changing anything when they do not: a NOT NULL column added
+// without a default to a table that has rows, or NOT NULL set on a column that holds NULL.
+func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dialect.Change) error {
+	type change struct {
+		AlterStep
+		column string
 	}
-}
-
-// AlterTable applies changes in the caller's transaction (PostgreSQL DDL is transactional). It first
-// checks the changes the data may forbid, and returns dialect.ErrRecreate before changing anything:
-// adding a NOT NULL column without a default to a non-empty table, and setting NOT NULL on a column
-// that holds NULLs.
-func (t *Tx) AlterTable(ctx context.Context, tbl dialect.Table, changes []dialect.Change) error {
-	tq, err := Quote(tbl.Name)
-	if err != nil {
-		return err
-	}
-	stmts := make([]string, 0, len(changes))
-	var warns []Warning
+	steps := make([]change, 0, len(changes))
+	var warns []dialect.Warning
 	for _, ch := range changes {
-		stmt, dropped, err := AlterStatement(tbl.Name, ch)
-		if err != nil {
-			return fmt.Errorf("postgres: alter %s: %w", tq, err)
-		}
-		if dropped != "" {
-			warns = append(warns, Warning{Column: ch.Column.Name, Reason: dropped})
-		}
-		if stmt == "" {
-			continue
-		}
-		if err := t.checkChange(ctx, tq, ch); err != nil {
-			return err
-		}
-		stmts = append(stmts, stmt)
-	}
-	t.warnDefaults(tbl.Name, warns)
-	for _, stmt := range stmts {
-		if _, err := t.simple(ctx, stmt); err != nil {
-			return fmt.Errorf("postgres: alter %s: %w", tq, err)
-		}
-	}
-	return nil
-}
-
-// checkChange returns ErrRecreate when the stored data forbids ch in place.
-func (t *Tx) checkChange(ctx context.Context, tq string, ch dialect.Change) error {
-	var probe string
-	switch {
-	case ch.Kind == dialect.AddColumn && !ch.Column.Nullable:
-		if expr, _ := DefaultExpr(ch.Column); expr != "" && expr != "NULL" {
-			return nil
-		}
-		probe = "SELECT EXISTS (SELECT 1 FROM " + tq + ")"
-	case ch.Kind == dialect.AlterNullability && !ch.Column.Nullable:
-		c, err := Quote(ch.Column.Name)
+		step, w, err := e.t.st.sql.AlterTable(tbl, ch)
 		if err != nil {
 			return err
 		}
-		probe = "SELECT EXISTS (SELECT 1 FROM " + tq + " WHERE " + c + " IS NULL)"
-	default:
+		if step.Statement != "" {
+			steps = append(steps, change{step, ch.Column.Name})
+			warns = append(warns, w...)
+		}
+	}
+	tq := quoteUnchecked(tbl.Name)
+	err := e.t.atomically(ctx, func() error {
+		for _, step := range steps {
+			if step.Probe == "" {
+				continue
+			}
+			var blocked bool
+			if err := e.t.x.tx.QueryRow(ctx, step.Probe, pgx.QueryExecModeSimpleProtocol).Scan(&blocked); err != nil {
+				return fmt.Errorf("postgres: alter %s: check column %q: %w", tq, step.column, err)
+			}
+			if blocked {
+				return fmt.Errorf("postgres: alter %s: column %q cannot become NOT NULL over the stored rows: %w",
+					tq, step.column, dialect.ErrRecreate)
+			}
+		}
+		for _, step := range steps {
+			if _, err := e.t.x.simple(ctx, step.Statement); err != nil {
+				return fmt.Errorf("postgres: alter %s: %w", tq, err)
+			}
+		}
 		return nil
-	}
-	var blocked bool
-	if err := t.tx.QueryRow(ctx, probe, pgx.QueryExecModeSimpleProtocol).Scan(&blocked); err != nil {
-		return fmt.Errorf("postgres: alter %s: check column %q: %w", tq, ch.Column.Name, err)
-	}
-	if blocked {
-		return fmt.Errorf("postgres: alter %s: column %q cannot become NOT NULL over existing rows: %w",
-			tq, ch.Column.Name, dialect.ErrRecreate)
-	}
-	return nil
-}
-
-// DropTable drops the table if it exists.
-func (t *Tx) DropTable(ctx context.Context, name string) error {
-	sql, err := DropTable(name)
+	})
 	if err != nil {
 		return err
 	}
-	if _, err := t.simple(ctx, sql); err != nil {
-		return fmt.Errorf("postgres: drop %s: %w", quoteUnchecked(name), err)
-	}
+	dialect.LogWarnings(e.t.st.log, "postgres", warns)
 	return nil
 }
 
-// Truncate empties the table (transactionally).
-func (t *Tx) Truncate(ctx context.Context, tbl dialect.Table) error {
-	sql, err := TruncateTable(tbl.Name)
+// Drop drops the table if it exists.
+func (e tableEditor) Drop(ctx context.Context, name string) error {
+	return e.t.runFor(ctx, "drop", name, e.t.st.sql.DropTable)
+}
+
+// Truncate empties the table, transactionally.
+func (e tableEditor) Truncate(ctx context.Context, tbl dialect.Table) error {
+	return e.t.runFor(ctx, "truncate", tbl.Name, e.t.st.sql.TruncateTable)
+}
+
+// Count counts the table's rows, inside a savepoint: the engine's status goes on past a table that
+// cannot be counted.
+func (e tableEditor) Count(ctx context.Context, name string) (int64, error) {
+	query, err := e.t.st.sql.CountRows(name)
 	if err != nil {
-		return err
-	}
-	if _, err := t.simple(ctx, sql); err != nil {
-		return fmt.Errorf("postgres: truncate %s: %w", quoteUnchecked(tbl.Name), err)
-	}
-	return nil
-}
-
-// BulkInsert loads rows with binary COPY.
-func (t *Tx) BulkInsert(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
-	if _, err := Quote(tbl.Name); err != nil {
 		return 0, err
 	}
-	n, err := t.copyRows(ctx, tbl, pgx.Identifier{tbl.Name}, tbl.Columns, rows)
+	var n int64
+	err = e.t.atomically(ctx, func() error {
+		return e.t.x.tx.QueryRow(ctx, query, pgx.QueryExecModeSimpleProtocol).Scan(&n)
+	})
 	if err != nil {
-		return n, fmt.Errorf("postgres: bulk insert into %s: %w", quoteUnchecked(tbl.Name), err)
+		return 0, fmt.Errorf("postgres: count the rows of %s: %w", quoteUnchecked(name), err)
 	}
 	return n, nil
 }
 
-// stage creates the staging table staging for cols and copies rows into it; the caller drops it.
-func (t *Tx) stage(ctx context.Context, tbl dialect.Table, staging string, cols []typemap.Column, rows dialect.RowSource) error {
-	sql, err := CreateStaging(staging, tbl.Name, cols)
+// Read calls fn with every row of tbl, its values normalised by the type table's read rules.
+func (e tableEditor) Read(ctx context.Context, tbl dialect.Table, fn func(values []any) error) error {
+	query, err := e.t.st.sql.SelectRows(tbl)
 	if err != nil {
 		return err
 	}
-	if _, err := t.simple(ctx, sql); err != nil {
-		return fmt.Errorf("create staging table: %w", err)
+	reads := make([]func(any) (any, error), len(tbl.Columns))
+	for i, c := range tbl.Columns {
+		r, err := ruleOf(c.Type)
+		if err != nil {
+			return err
+		}
+		reads[i] = r.read
 	}
-	_, err = t.copyRows(ctx, tbl, pgx.Identifier{"pg_temp", staging}, cols, rows)
-	return err
-}
-
-// nextStaging names a staging table unique within the transaction, so that an attempt rolled back
-// to a savepoint never meets its successor.
-func (t *Tx) nextStaging() string {
-	t.stageSeq++
-	return stagingName(t.stageSeq)
-}
-
-// Upsert stages rows and merges them with INSERT … ON CONFLICT.
-func (t *Tx) Upsert(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
-	staging := t.nextStaging()
-	merge, err := Upsert(tbl, staging)
+	rows, err := e.t.x.tx.Query(ctx, query)
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("postgres: read %s: %w", quoteUnchecked(tbl.Name), err)
 	}
-	if err := t.stage(ctx, tbl, staging, tbl.Columns, rows); err != nil {
-		return 0, fmt.Errorf("postgres: upsert into %s: %w", quoteUnchecked(tbl.Name), err)
+	defer rows.Close()
+	out := make([]any, len(tbl.Columns))
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return fmt.Errorf("postgres: read %s: %w", quoteUnchecked(tbl.Name), err)
+		}
+		for i, v := range vals {
+			if v == nil {
+				out[i] = nil
+			} else if out[i], err = reads[i](v); err != nil {
+				return fmt.Errorf("postgres: read %s, column %q: %w", quoteUnchecked(tbl.Name), tbl.Columns[i].Name, err)
+			}
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
 	}
-	n, err := t.simple(ctx, merge)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: upsert into %s: %w", quoteUnchecked(tbl.Name), mapError(err, "", tbl.Columns))
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: read %s: %w", quoteUnchecked(tbl.Name), err)
 	}
-	if _, err := t.simple(ctx, DropStaging(staging)); err != nil {
-		return n, fmt.Errorf("postgres: upsert into %s: drop staging table: %w", quoteUnchecked(tbl.Name), err)
-	}
-	return n, nil
-}
-
-// Delete stages the keys and deletes their rows with DELETE … USING.
-func (t *Tx) Delete(ctx context.Context, tbl dialect.Table, keys dialect.RowSource) (int64, error) {
-	staging := t.nextStaging()
-	del, err := Delete(tbl, staging)
-	if err != nil {
-		return 0, err
-	}
-	if err := t.stage(ctx, tbl, staging, tbl.KeyColumns(), keys); err != nil {
-		return 0, fmt.Errorf("postgres: delete from %s: %w", quoteUnchecked(tbl.Name), err)
-	}
-	n, err := t.simple(ctx, del)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: delete from %s: %w", quoteUnchecked(tbl.Name), err)
-	}
-	if _, err := t.simple(ctx, DropStaging(staging)); err != nil {
-		return n, fmt.Errorf("postgres: delete from %s: drop staging table: %w", quoteUnchecked(tbl.Name), err)
-	}
-	return n, nil
+	return nil
 }

@@ -1,0 +1,379 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/typemap"
+)
+
+// rowWriter is the dialect.RowWriter of a Tx.
+type rowWriter struct{ t *Tx }
+
+// Insert loads rows with binary COPY, inside a savepoint: a duplicate key fails with
+// dialect.ErrDuplicateKey and leaves the transaction as it was.
+func (w rowWriter) Insert(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
+	stmt, err := w.t.st.sql.CopyRows(tbl)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = w.t.atomically(ctx, func() error {
+		var err error
+		n, err = w.t.copyRows(ctx, tbl, stmt, tbl.Name, tbl.Columns, rows)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: insert into %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
+// Upsert stages rows and merges them with INSERT … ON CONFLICT.
+func (w rowWriter) Upsert(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
+	n, err := w.staged(ctx, tbl, tbl.Columns, rows, w.t.st.sql.Upsert)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: upsert into %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
+// Delete stages the keys and deletes their rows with DELETE … USING.
+func (w rowWriter) Delete(ctx context.Context, tbl dialect.Table, keys dialect.RowSource) (int64, error) {
+	n, err := w.staged(ctx, tbl, tbl.KeyColumns(), keys, w.t.st.sql.Delete)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete from %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
+// staged copies rows (values of cols) into a new staging table, runs the statement that apply renders
+// for it, and drops the staging table. It returns the rows the statement affected.
+func (w rowWriter) staged(ctx context.Context, tbl dialect.Table, cols []typemap.Column, rows dialect.RowSource,
+	apply func(dialect.Table, string) (string, error)) (int64, error) {
+	sql := w.t.st.sql
+	w.t.stageSeq++
+	staging := stagingName(w.t.stageSeq)
+	create, err := sql.CreateStaging(staging, tbl, cols)
+	if err != nil {
+		return 0, err
+	}
+	load, err := sql.CopyStaging(staging, cols)
+	if err != nil {
+		return 0, err
+	}
+	stmt, err := apply(tbl, staging)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.t.x.simple(ctx, create); err != nil {
+		return 0, fmt.Errorf("create staging table: %w", err)
+	}
+	if _, err := w.t.copyRows(ctx, tbl, load, staging, cols, rows); err != nil {
+		return 0, err
+	}
+	n, err := w.t.x.simple(ctx, stmt)
+	if err != nil {
+		return 0, mapError(err, "", cols)
+	}
+	if _, err := w.t.x.simple(ctx, sql.DropStaging(staging)); err != nil {
+		return n, fmt.Errorf("drop staging table: %w", err)
+	}
+	return n, nil
+}
+
+// Analyze refreshes the planner's statistics of tbl: a table filled by COPY alone has none, and the
+// next cycle's upserts and deletes would be planned as if it were empty.
+func (w rowWriter) Analyze(ctx context.Context, tbl dialect.Table) error {
+	return w.t.runFor(ctx, "analyze", tbl.Name, w.t.st.sql.AnalyzeTable)
+}
+
+// The bulk path writes PostgreSQL's binary COPY format itself (COPY … FROM STDIN BINARY, described in
+// the COPY reference page): a header, then per row an int16 field count and per field an int32 length
+// (-1 for NULL) and the value in the type's binary send format, then an int16 -1 trailer. pgx's
+// CopyFrom plans an encoding per value through its type map, which cost four times our own
+// conversion; here each column's encoder (the type table's) is chosen once per load and appends
+// straight into one reused buffer.
+
+// copyHeader is the signature, the flags field (no OIDs) and an empty header extension.
+const copyHeader = "PGCOPY\n\377\r\n\000" + "\000\000\000\000" + "\000\000\000\000"
+
+// copyChunk is the buffer size below which a fill keeps encoding rows: pgconn sends whatever one Read
+// returns as one CopyData message, and reads into a 64 KiB buffer.
+const copyChunk = 64 << 10
+
+// maxKeptBuffer bounds the buffer kept between fills: a huge value grows it, and it is dropped once sent.
+const maxKeptBuffer = 4 << 20
+
+// maxNULWarnings bounds the NUL warnings of one copy; the count reported through Events has them all.
+const maxNULWarnings = 10
+
+// errCopyEnded answers a Read after the COPY returned, which pgconn may attempt when it gives up on a
+// broken connection without waiting for its sending goroutine.
+var errCopyEnded = errors.New("copy already ended")
+
+// copySource streams a dialect.RowSource as a binary COPY body. It is the io.Reader that pgconn's
+// CopyFrom reads from: each Read encodes rows on demand until it has a message's worth, so memory
+// stays bounded by one chunk (or one row, if a row is larger) whatever the number of rows.
+type copySource struct {
+	ctx   context.Context
+	src   dialect.RowSource
+	enc   []encodeFunc
+	row   int
+	cur   []any // the source's values of the current row, for warnings
+	err   error // why the stream stopped, kept so that it survives pgconn's CopyFail round trip
+	table string
+	cols  []typemap.Column
+	keyAt []int // positions of the key columns in cols, for NUL warnings
+	log   *slog.Logger
+	nuls  int // U+0000 characters replaced
+	warns int // NUL warnings logged
+
+	// mu orders Reads, which run in pgconn's goroutine, before end, so that the row source is never
+	// touched after copyRows returns.
+	mu      sync.Mutex
+	buf     []byte
+	off     int // bytes of buf already handed out
+	started bool
+	done    bool // the trailer is in buf
+	ended   bool
+}
+
+// newCopySource prepares the stream of rows (values of cols, columns of tbl) with each column's
+// encoder from the type table.
+func newCopySource(ctx context.Context, log *slog.Logger, tbl dialect.Table, cols []typemap.Column, rows dialect.RowSource) (*copySource, error) {
+	s := &copySource{ctx: ctx, src: rows, enc: make([]encodeFunc, len(cols)), table: tbl.Name, cols: cols, log: log}
+	for i, c := range cols {
+		r, err := ruleOf(c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
+		s.enc[i] = r.encode(c.Type, func(str string) string { return s.replaceNULs(i, str) })
+	}
+	// Key columns for NUL warnings: by name, as Delete stages only the key columns.
+	for _, k := range tbl.KeyColumns() {
+		for i, c := range cols {
+			if c.Name == k.Name {
+				s.keyAt = append(s.keyAt, i)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Read hands out encoded bytes, encoding more rows when fewer than len(p) are pending, so that every
+// message but the last is full.
+func (s *copySource) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return 0, errCopyEnded
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	if len(s.buf)-s.off < len(p) && !s.done {
+		if s.off == len(s.buf) && cap(s.buf) > maxKeptBuffer {
+			s.buf = nil
+		}
+		n := copy(s.buf, s.buf[s.off:])
+		s.buf, s.off = s.buf[:n], 0
+		if err := s.fill(max(len(p), copyChunk)); err != nil {
+			s.err = err
+			return 0, err
+		}
+	}
+	if s.off == len(s.buf) {
+		return 0, io.EOF
+	}
+	n := copy(p, s.buf[s.off:])
+	s.off += n
+	return n, nil
+}
+
+// end makes further Reads fail; it waits for a Read in progress.
+func (s *copySource) end() {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+}
+
+// fill encodes rows until want bytes are pending or the source ends, after which it appends the trailer.
+func (s *copySource) fill(want int) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	if !s.started {
+		if s.buf == nil {
+			// A chunk and a typical row's overshoot, so that the first fill does not grow it step by step.
+			s.buf = make([]byte, 0, copyChunk+copyChunk/4)
+		}
+		s.buf = append(s.buf, copyHeader...)
+		s.started = true
+	}
+	for len(s.buf) < want {
+		if !s.src.Next() {
+			if err := s.src.Err(); err != nil {
+				return fmt.Errorf("row %d: %w", s.row+1, err)
+			}
+			s.buf = append(s.buf, 0xff, 0xff)
+			s.done = true
+			return nil
+		}
+		s.row++
+		vals, err := s.src.Values()
+		if err != nil {
+			return fmt.Errorf("row %d: %w", s.row, err)
+		}
+		s.cur = vals
+		if len(vals) != len(s.enc) {
+			return fmt.Errorf("row %d has %d values for %d columns", s.row, len(vals), len(s.enc))
+		}
+		s.buf = binary.BigEndian.AppendUint16(s.buf, uint16(len(vals)))
+		for i, v := range vals {
+			if v == nil {
+				s.buf = append(s.buf, 0xff, 0xff, 0xff, 0xff)
+				continue
+			}
+			if s.buf, err = s.enc[i](s.buf, v); err != nil {
+				return s.valueError(i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// valueError names the column and row of a conversion failure.
+func (s *copySource) valueError(i int, err error) error {
+	var ve *dialect.ValueError
+	if errors.As(err, &ve) {
+		ve.Column, ve.Row = s.cols[i].Name, s.row
+		return ve
+	}
+	return fmt.Errorf("column %q, row %d: %w", s.cols[i].Name, s.row, err)
+}
+
+// replaceNULs replaces U+0000 in a value of column i with U+FFFD, counts it and logs it (TYPES.md).
+func (s *copySource) replaceNULs(i int, str string) string {
+	n := strings.Count(str, "\x00")
+	s.nuls += n
+	s.warns++
+	switch {
+	case s.warns <= maxNULWarnings:
+		s.log.Warn("postgres: NUL characters replaced with U+FFFD", "table", s.table, "column", s.cols[i].Name,
+			"key", s.keyText(), "row", s.row, "count", n)
+	case s.warns == maxNULWarnings+1:
+		s.log.Warn("postgres: more NUL characters replaced in this batch; not logging each",
+			"table", s.table, "column", s.cols[i].Name, "key", s.keyText(), "row", s.row)
+	}
+	return strings.ReplaceAll(str, "\x00", "\uFFFD")
+}
+
+// keyText renders the current row's key for a warning; keys are not secret (dialect.OpenOptions).
+func (s *copySource) keyText() string {
+	var b strings.Builder
+	for j, k := range s.keyAt {
+		if j > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprint(&b, s.keyValue(k))
+	}
+	return b.String()
+}
+
+func (s *copySource) keyValue(k int) any {
+	if k >= len(s.cur) {
+		return "?"
+	}
+	switch v := s.cur[k].(type) {
+	case typemap.UUID:
+		return v.String()
+	case nil:
+		return "NULL"
+	default:
+		return v
+	}
+}
+
+// copyRows sends rows (values of cols, columns of tbl) with the COPY statement stmt. target is the
+// table's unqualified name, which the server's error context shows.
+func (t *Tx) copyRows(ctx context.Context, tbl dialect.Table, stmt, target string, cols []typemap.Column, rows dialect.RowSource) (int64, error) {
+	src, err := newCopySource(ctx, t.st.log, tbl, cols, rows)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := t.conn.PgConn().CopyFrom(ctx, src, stmt)
+	src.end()
+	t.st.events.NULsReplaced(src.nuls)
+	if err != nil {
+		if src.err != nil {
+			return 0, src.err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// pgconn broke the connection for the context before the stream saw it: the cause is the
+			// context, not the write that failed.
+			return 0, fmt.Errorf("%w: %w", ctxErr, err)
+		}
+		return 0, mapError(err, target, cols)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// mapError turns a server error into the dialect's errors: a unique violation into ErrDuplicateKey,
+// a data exception into a *dialect.ValueError naming the column and, for a COPY into target, the row.
+func mapError(err error, target string, cols []typemap.Column) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch {
+	case pe.Code == codeUniqueViolation:
+		// The detail names the key's value; the message (with the constraint) is enough to act on.
+		return fmt.Errorf("%w: %s", dialect.ErrDuplicateKey, pe.Message)
+	case strings.HasPrefix(pe.Code, "22") || pe.Code == codeNotNullViolation:
+		col, row := copyContext(pe, target, cols)
+		return &dialect.ValueError{Column: col, Row: row, Reason: pe.Message + " (SQLSTATE " + pe.Code + ")"}
+	}
+	return err
+}
+
+// copyContext recovers the column and row from a COPY error, whose context reads
+// `COPY <target>, line <n>, column <column>[: <value>]` (in binary COPY the line is the row number).
+// Neither name is quoted there, so both are matched against the known names instead of split on
+// separators a name may contain.
+func copyContext(pe *pgconn.PgError, target string, cols []typemap.Column) (column string, row int) {
+	column = pe.ColumnName
+	prefix := "COPY " + target + ", line "
+	i := strings.Index(pe.Where, prefix)
+	if target == "" || i < 0 {
+		return column, 0
+	}
+	rest := pe.Where[i+len(prefix):]
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	row, _ = strconv.Atoi(rest[:j])
+	rest, ok := strings.CutPrefix(rest[j:], ", column ")
+	if !ok || column != "" {
+		return column, row
+	}
+	best := ""
+	for _, c := range cols {
+		if len(c.Name) > len(best) && strings.HasPrefix(rest, c.Name) &&
+			(len(rest) == len(c.Name) || rest[len(c.Name)] == ':') {
+			best = c.Name
+		}
+	}
+	return best, row
+}

@@ -1,0 +1,373 @@
+// Package postgres is the PostgreSQL target of mirrorsink (pgx/v5), registered as "postgres".
+//
+// Storage: a tenant gets a database of its own, created on first use from the server's maintenance
+// database, or, with OpenOptions.Schema, a schema of the DSN's database, created on first use. Either
+// way every statement names its tables qualified by that schema (without OpenOptions.Schema, the
+// schema the DSN's search_path creates tables in, usually public), and a tenant schema is also every
+// pooled connection's search_path, for the operator's hook statements. Replicas that open a new
+// tenant at once all succeed.
+//
+// Types (docs/TYPES.md): every session runs in time zone UTC. datetime, datetime2 and smalldatetime
+// are stored as naive timestamps, which the zone does not touch; datetimeoffset is stored as
+// timestamptz, which keeps the instant but not the original offset (it reads back in UTC). Times are
+// rounded half up to the microsecond. char(n) and nchar(n) become PostgreSQL char(n) (bpchar): values
+// are blank-padded to n on storage and read back padded, as in SQL Server; trailing blanks are
+// insignificant in comparisons and are dropped when a char value is cast to varchar or text. Text
+// cannot hold U+0000: it is stored as U+FFFD, logged with table, column and key, and counted through
+// OpenOptions.Events. Identifiers longer than 63 bytes are refused, never truncated.
+//
+// Writes: Rows().Insert sends binary COPY, encoded by the dialect itself (bulk.go, types.go) and
+// inside a savepoint, so that a duplicate key leaves the transaction as it was. Upsert and Delete
+// copy the rows into a temporary staging table and merge them with one INSERT … ON CONFLICT or
+// DELETE … USING. Tables().Alter checks first whether the stored rows allow the changes (ErrRecreate
+// when not) and makes them inside a savepoint; Count runs in one too. A failure of any other
+// operation aborts the PostgreSQL transaction, and the caller must roll it back. Rows().Analyze runs
+// ANALYZE: a table loaded by COPY alone has no statistics, and would be planned as if it were empty.
+//
+// Concurrency: each Store has a small pool of its own (at most OpenOptions.MaxConns connections, 4 by
+// default, of which it keeps at most two idle, for a minute, as hundreds of tenants' idle
+// connections would add up to the server's max_connections). Tx.Lock takes a transaction-scoped
+// advisory lock on a 64-bit hash of the key. A Relaxed commit sets synchronous_commit off for its
+// transaction.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlmeta"
+)
+
+func init() { dialect.Register(Dialect{}) }
+
+var (
+	_ dialect.Dialect = Dialect{}
+	_ dialect.Store   = (*Store)(nil)
+)
+
+// Dialect is the PostgreSQL dialect.Dialect.
+type Dialect struct{}
+
+// Name returns "postgres".
+func (Dialect) Name() string { return "postgres" }
+
+// Capabilities reports microsecond times, NUL replaced by U+FFFD, no minimum year beyond SQL Server's,
+// schemas, and transactional DDL and TRUNCATE.
+func (Dialect) Capabilities() dialect.Capabilities {
+	return dialect.Capabilities{
+		TimeDigits:            6,
+		ReplacesNUL:           true,
+		MinYear:               1,
+		Schemas:               true,
+		TransactionalDDL:      true,
+		TransactionalTruncate: true,
+	}
+}
+
+// SQLSTATE codes the dialect acts on.
+const (
+	codeInvalidCatalog    = "3D000"
+	codeDuplicateDatabase = "42P04"
+	codeUniqueViolation   = "23505"
+	codeNotNullViolation  = "23502"
+	codeDuplicateSchema   = "42P06"
+)
+
+const (
+	// maintenanceDatabase is where a tenant's database is created from.
+	maintenanceDatabase = "postgres"
+	// defaultMaxConns bounds a tenant's pool when OpenOptions.MaxConns is 0.
+	defaultMaxConns = 4
+)
+
+// Open connects to the tenant's mirror, creating its database or schema when it is missing.
+func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (dialect.Store, error) {
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// The DSN may hold a password, and pgx redacts it only on a best-effort basis: report the cause
+		// without the DSN itself.
+		if cause := errors.Unwrap(err); cause != nil {
+			return nil, fmt.Errorf("postgres: parse DSN: %w", cause)
+		}
+		return nil, errors.New("postgres: the DSN cannot be parsed")
+	}
+	if err := checkName(cc.Database); err != nil {
+		return nil, fmt.Errorf("postgres: database name: %w", err)
+	}
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
+	// Naive timestamps do not depend on the zone, but now()-based defaults and timestamptz text do.
+	cc.RuntimeParams["timezone"] = "UTC"
+	// Statements are described on every execution: a cached description would outlive an ALTER TABLE
+	// or a dropped staging table. (Bulk loads encode their own binary COPY and describe nothing.)
+	cc.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	maxConns := defaultMaxConns
+	if opts.MaxConns > 0 {
+		maxConns = opts.MaxConns
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+
+	if err := ensureDatabase(ctx, cc); err != nil {
+		return nil, err
+	}
+	var sql SQL
+	if opts.Schema != "" {
+		if sql, err = NewSQL(opts.Schema); err != nil {
+			return nil, err
+		}
+		if err := ensureSchema(ctx, cc, sql); err != nil {
+			return nil, err
+		}
+		// A startup parameter applies to every connection before any statement runs; pg_temp is still
+		// searched first, so staging tables resolve as usual.
+		cc.RuntimeParams["search_path"] = sql.qschema
+	}
+	pool := newConnPool(cc, maxConns)
+	conn, err := pool.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect to database %q: %w", cc.Database, err)
+	}
+	if opts.Schema == "" {
+		sql, err = resolveSchema(ctx, conn)
+	}
+	pool.release(conn)
+	if err != nil {
+		pool.close()
+		return nil, err
+	}
+	meta, err := newMeta(sql, opts.Tenant)
+	if err != nil {
+		pool.close()
+		return nil, err
+	}
+	return &Store{pool: pool, sql: sql, meta: meta, log: logger, events: opts.Events}, nil
+}
+
+// ensureDatabase connects once to see whether the tenant database exists and creates it from the
+// server's maintenance database when it does not.
+func ensureDatabase(ctx context.Context, cc *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	if !hasCode(err, codeInvalidCatalog) {
+		return fmt.Errorf("postgres: connect to database %q: %w", cc.Database, err)
+	}
+	create, err := createDatabase(cc.Database)
+	if err != nil {
+		return err
+	}
+	mc := cc.Copy()
+	mc.Database = maintenanceDatabase
+	delete(mc.RuntimeParams, "search_path")
+	mconn, err := pgx.ConnectConfig(ctx, mc)
+	if err != nil {
+		return fmt.Errorf("postgres: connect to maintenance database to create %q: %w", cc.Database, err)
+	}
+	defer mconn.Close(ctx)
+	_, err = mconn.Exec(ctx, create, pgx.QueryExecModeSimpleProtocol)
+	// Two replicas may create the same tenant at once: the loser sees 42P04, or 23505 when both passed
+	// the catalog check before either committed.
+	if err != nil && !hasCode(err, codeDuplicateDatabase) && !hasCode(err, codeUniqueViolation) {
+		return fmt.Errorf("postgres: create database %q: %w", cc.Database, err)
+	}
+	conn, err = pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("postgres: connect to new database %q: %w", cc.Database, err)
+	}
+	return conn.Close(ctx)
+}
+
+// ensureSchema creates the tenant's schema unless it exists.
+func ensureSchema(ctx context.Context, cc *pgx.ConnConfig, sql SQL) error {
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("postgres: connect to create schema %s: %w", sql.qschema, err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql.CreateSchema(), pgx.QueryExecModeSimpleProtocol)
+	// IF NOT EXISTS still races in the catalog: a concurrent creator surfaces as 23505 or 42P06.
+	if err != nil && !hasCode(err, codeUniqueViolation) && !hasCode(err, codeDuplicateSchema) {
+		return fmt.Errorf("postgres: create schema %s: %w", sql.qschema, err)
+	}
+	return nil
+}
+
+// resolveSchema binds the mirror to the schema that the DSN's search_path creates tables in.
+func resolveSchema(ctx context.Context, conn *pgx.Conn) (SQL, error) {
+	var schema *string
+	if err := conn.QueryRow(ctx, currentSchema).Scan(&schema); err != nil {
+		return SQL{}, fmt.Errorf("postgres: find the current schema: %w", err)
+	}
+	if schema == nil {
+		return SQL{}, errors.New("postgres: no schema of the DSN's search_path exists to create tables in")
+	}
+	return NewSQL(*schema)
+}
+
+func hasCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+// Store is an open tenant mirror: its pool, and what every transaction of it shares.
+type Store struct {
+	pool   *connPool
+	sql    SQL
+	meta   *sqlmeta.Store
+	log    *slog.Logger
+	events *dialect.Events
+}
+
+// Names returns the mirror's SQL, which names its tables.
+func (s *Store) Names() dialect.Namer { return s.sql }
+
+// Begin starts a transaction on a connection of the pool, waiting for one under ctx.
+func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		s.pool.release(conn)
+		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	return &Tx{x: executor{tx}, conn: conn, st: s}, nil
+}
+
+// Close closes the idle connections and makes further Begins fail; transactions still open keep
+// their connection until they end.
+func (s *Store) Close() error {
+	s.pool.close()
+	return nil
+}
+
+// connPool is a bounded pool of pgx connections. (pgxpool would need github.com/jackc/puddle/v2 and
+// golang.org/x/sync in go.mod; a Store only ever needs "a connection for one transaction", which this
+// gives.)
+type connPool struct {
+	cfg *pgx.ConnConfig
+	sem chan struct{} // one token per open or opening connection in use
+
+	mu     sync.Mutex
+	idle   []idleConn
+	closed bool
+}
+
+type idleConn struct {
+	conn  *pgx.Conn
+	since time.Time
+}
+
+// pingAfter is how long a connection may sit idle before it is checked on acquire: a server restart
+// or an idle timeout would otherwise surface as a failed Begin.
+const pingAfter = time.Second
+
+// maxIdle bounds the connections a tenant's pool keeps open between calls, and idleTimeout how long it
+// keeps them: with a database per tenant, hundreds of tenants' idle connections would otherwise add up
+// to the server's max_connections.
+const (
+	maxIdle     = 2
+	idleTimeout = time.Minute
+)
+
+var errPoolClosed = errors.New("postgres: store is closed")
+
+func newConnPool(cfg *pgx.ConnConfig, maxConns int) *connPool {
+	return &connPool{cfg: cfg, sem: make(chan struct{}, maxConns)}
+}
+
+// acquire returns a connection that is the caller's until release.
+func (p *connPool) acquire(ctx context.Context) (*pgx.Conn, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			<-p.sem
+			return nil, errPoolClosed
+		}
+		var ic idleConn
+		if n := len(p.idle); n > 0 {
+			ic = p.idle[n-1]
+			p.idle = p.idle[:n-1]
+		}
+		p.mu.Unlock()
+		if ic.conn == nil {
+			break
+		}
+		if time.Since(ic.since) < pingAfter || ic.conn.Ping(ctx) == nil {
+			return ic.conn, nil
+		}
+		ic.conn.Close(context.Background())
+	}
+	conn, err := pgx.ConnectConfig(ctx, p.cfg)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	return conn, nil
+}
+
+// release hands a connection back; one that is broken or still inside a transaction is closed.
+func (p *connPool) release(conn *pgx.Conn) {
+	defer func() { <-p.sem }()
+	if conn.IsClosed() || conn.PgConn().TxStatus() != 'I' {
+		conn.Close(context.Background())
+		return
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		conn.Close(context.Background())
+		return
+	}
+	now := time.Now()
+	var stale []*pgx.Conn
+	keep := p.idle[:0]
+	for _, ic := range p.idle {
+		if now.Sub(ic.since) > idleTimeout {
+			stale = append(stale, ic.conn)
+		} else {
+			keep = append(keep, ic)
+		}
+	}
+	p.idle = keep
+	if len(p.idle) >= maxIdle {
+		stale = append(stale, conn)
+	} else {
+		p.idle = append(p.idle, idleConn{conn: conn, since: now})
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.Close(context.Background())
+	}
+}
+
+// close closes the idle connections; connections in use close when released.
+func (p *connPool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, ic := range idle {
+		ic.conn.Close(context.Background())
+	}
+}
