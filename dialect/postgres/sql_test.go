@@ -40,11 +40,7 @@ func render(sc conformance.Scenario) (string, error) {
 	s.Add(create)
 	s.Warn(warns)
 	for _, ch := range sc.Changes {
-		name := ch.Column.Name
-		if ch.Kind == dialect.DropColumn {
-			name = ch.Old.Name
-		}
-		s.Head(fmt.Sprintf("alter: %s %q (from %s to %s)", ch.Kind, name, describe(ch.Old), describe(ch.Column)))
+		s.Change(ch)
 		step, warns, err := sql.AlterTable(tbl, ch)
 		switch {
 		case err != nil:
@@ -95,19 +91,6 @@ func render(sc conformance.Scenario) (string, error) {
 }
 
 // describe names a column definition of a change: its type, nullability and default.
-func describe(c typemap.Column) string {
-	if c.Name == "" {
-		return "nothing"
-	}
-	s := c.Type.String()
-	if !c.Nullable {
-		s += " NOT NULL"
-	}
-	if c.Default != nil {
-		s += " " + c.Default.Raw
-	}
-	return s
-}
 
 // TestGoldenSession pins the statements that belong to a tenant or a transaction rather than to a
 // table.
