@@ -512,6 +512,11 @@ func (SQL) LoadData(reader, table string, cols []typemap.Column) (string, error)
 // (which the staging table's primary key gives without sorting, see StagingTable). It uses VALUES(c):
 // deprecated in MySQL 8.0.20+ but accepted, and the only form MariaDB knows (it does not accept the
 // row-alias syntax).
+//
+// A table of key columns only has nothing to update: an existing key must be kept as it is, and must
+// not fail. Its clause assigns the first key column to itself, qualified with the table's name: a bare
+// name would be ambiguous between the table and the SELECT's (MySQL: "Column 'k' in field list is
+// ambiguous"). INSERT IGNORE would do too, but it also turns every other error into a warning.
 func (SQL) Upsert(t dialect.Table, staging string) (string, error) {
 	qt, err := quote(t.Name)
 	if err != nil {
@@ -537,8 +542,8 @@ func (SQL) Upsert(t dialect.Table, staging string) (string, error) {
 		}
 	}
 	if len(upd) == 0 {
-		// A table of key columns only: nothing to update, but the duplicate must not fail.
-		upd = append(upd, keys[0]+" = "+keys[0])
+		k := qt + "." + keys[0]
+		upd = append(upd, k+" = "+k)
 	}
 	return "INSERT INTO " + qt + " (" + list + ")\nSELECT " + list + " FROM " + qs + " ORDER BY " + strings.Join(keys, ", ") +
 		"\nON DUPLICATE KEY UPDATE " + strings.Join(upd, ", "), nil
