@@ -3,9 +3,11 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/internal/testenv"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
@@ -86,25 +89,23 @@ func (r *benchRows) Err() error             { return nil }
 
 const benchN = 100_000
 
-// BenchmarkBulkInsert loads 100k rows through BulkInsert and, for comparison, the same rows as a TSV
-// file through the mariadb client's LOAD DATA LOCAL INFILE into an identical table (the raw limit).
+// BenchmarkBulkInsert loads 100k rows through Insert and, for comparison, the same rows as a TSV file
+// through the mariadb client's LOAD DATA LOCAL INFILE into an identical table (the raw limit).
 func BenchmarkBulkInsert(b *testing.B) {
 	st := openStore(b)
 	ctx := context.Background()
 	tb := benchTable(b, "bench")
-	p, err := PlanTable(tb, nil)
-	noErr(b, err)
-	create, err := CreateTableSQL(tb, p, nil)
+	create, _, err := SQL{}.CreateTable(tb)
 	noErr(b, err)
 
 	reset := func(name string) {
-		_, err := st.DB().Exec("DROP TABLE IF EXISTS `" + name + "`")
+		_, err := st.db.Exec("DROP TABLE IF EXISTS " + quoteIdent(name))
 		noErr(b, err)
-		_, err = st.DB().Exec(strings.Replace(create, "`bench`", "`"+name+"`", 1))
+		_, err = st.db.Exec(strings.Replace(create, "`bench`", quoteIdent(name), 1))
 		noErr(b, err)
 	}
 
-	// BulkInsert and the raw load alternate, so that both see the same load on a shared machine.
+	// Insert and the raw load alternate, so that both see the same load on a shared machine.
 	var ours, raw time.Duration
 	rawOK := true
 	for i := 0; i < b.N; i++ {
@@ -114,9 +115,9 @@ func BenchmarkBulkInsert(b *testing.B) {
 		start := time.Now()
 		tx, err := st.Begin(ctx)
 		noErr(b, err)
-		n, err := tx.BulkInsert(ctx, tb, newBenchRows(benchN))
+		n, err := tx.Rows().Insert(ctx, tb, newBenchRows(benchN))
 		noErr(b, err)
-		noErr(b, tx.Commit(ctx))
+		noErr(b, tx.Commit(ctx, dialect.Durable))
 		ours += time.Since(start)
 		b.StopTimer()
 		if n != benchN {
@@ -147,7 +148,8 @@ func rawLoad(b *testing.B, st *Store, tb dialect.Table, reset func(string)) (tim
 		}
 	}
 	path := filepath.Join(b.TempDir(), "bench.tsv")
-	enc := newRowEncoder(tb.Columns)
+	enc, err := newRowEncoder(tb.Columns)
+	noErr(b, err)
 	rows := newBenchRows(benchN)
 	var buf []byte
 	for n := 1; rows.Next(); n++ {
@@ -158,17 +160,17 @@ func rawLoad(b *testing.B, st *Store, tb dialect.Table, reset func(string)) (tim
 	noErr(b, os.WriteFile(path, buf, 0o600))
 	reset("bench_raw")
 
-	cfg, err := mysql.ParseDSN(testDSN(b))
+	cfg, err := mysql.ParseDSN(testenv.MySQL(b))
 	noErr(b, err)
 	host, port := cfg.Addr, "3306"
 	if i := strings.LastIndex(cfg.Addr, ":"); i >= 0 {
 		host, port = cfg.Addr[:i], cfg.Addr[i+1:]
 	}
 	var db string
-	noErr(b, st.DB().QueryRow("SELECT DATABASE()").Scan(&db))
-	stmt, err := LoadDataSQL("x", "bench_raw", tb.Columns, make([]ColumnType, len(tb.Columns)))
+	noErr(b, st.db.QueryRow("SELECT DATABASE()").Scan(&db))
+	stmt, err := SQL{}.LoadData("x", "bench_raw", tb.Columns)
 	noErr(b, err)
-	stmt = strings.Replace(stmt, "'Reader::x'", StringLiteral(path), 1)
+	stmt = strings.Replace(stmt, "'Reader::x'", stringLiteral(path), 1)
 	cmd := exec.Command(client, "--local-infile=1", "-h", host, "-P", port, "-u", cfg.User, db, "-e", "SET time_zone='+00:00'; SET sql_mode='"+SQLMode+"'; "+stmt)
 	cmd.Env = append(os.Environ(), "MYSQL_PWD="+cfg.Passwd)
 	start := time.Now()
@@ -178,9 +180,111 @@ func rawLoad(b *testing.B, st *Store, tb dialect.Table, reset func(string)) (tim
 		b.Fatalf("raw load: %v: %s", err, out)
 	}
 	var n int
-	noErr(b, st.DB().QueryRow("SELECT COUNT(*) FROM `bench_raw`").Scan(&n))
+	noErr(b, st.db.QueryRow("SELECT COUNT(*) FROM `bench_raw`").Scan(&n))
 	if n != benchN {
 		b.Fatalf("raw load stored %d rows", n)
 	}
 	return d, true
+}
+
+// keyedRows streams benchTable rows for the given keys. bump changes one column, so that an upsert of
+// an existing key really changes the row (InnoDB skips updates that change nothing).
+type keyedRows struct {
+	keys []int64
+	bump int64
+	gen  *benchRows
+	n    int
+}
+
+func newKeyedRows(keys []int64, bump int64) *keyedRows {
+	return &keyedRows{keys: keys, bump: bump, gen: newBenchRows(1 << 62)}
+}
+
+func (r *keyedRows) Next() bool {
+	if r.n >= len(r.keys) {
+		return false
+	}
+	r.gen.i = int(r.keys[r.n]) - 1
+	r.n++
+	r.gen.Next()
+	r.gen.vals[1] = r.gen.vals[1].(int64) + r.bump
+	return true
+}
+
+func (r *keyedRows) Values() ([]any, error) { return r.gen.vals, nil }
+func (r *keyedRows) Err() error             { return nil }
+
+// benchTableRows is the size of the table BenchmarkUpsertDelete works on: MIRRORSINK_BENCH_TABLE_ROWS,
+// or 1,000,000 as in make bench.
+func benchTableRows(b *testing.B) int {
+	if v := os.Getenv("MIRRORSINK_BENCH_TABLE_ROWS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 60_000 {
+			b.Fatalf("MIRRORSINK_BENCH_TABLE_ROWS=%q: want a number of at least 60000", v)
+		}
+		return n
+	}
+	return 1_000_000
+}
+
+// BenchmarkUpsertDelete reproduces make bench's incremental cycle: on a table of about a million rows
+// of 30 columns, one transaction upserts 50,000 random existing keys and deletes 5,000 others (a
+// deleted key comes back as an insert in a later iteration). Run with -benchtime 3x.
+func BenchmarkUpsertDelete(b *testing.B) {
+	const upserts, deletes = 50_000, 5_000
+	st := openStore(b)
+	ctx := context.Background()
+	tb := benchTable(b, "contact")
+	size := benchTableRows(b)
+
+	all := make([]int64, size)
+	for i := range all {
+		all[i] = int64(i + 1)
+	}
+	tx, err := st.Begin(ctx)
+	noErr(b, err)
+	noErr(b, tx.Tables().Create(ctx, tb))
+	n, err := tx.Rows().Insert(ctx, tb, newKeyedRows(all, 0))
+	noErr(b, err)
+	if n != int64(size) {
+		b.Fatalf("Insert stored %d rows", n)
+	}
+	noErr(b, tx.Commit(ctx, dialect.Durable))
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	var total time.Duration
+	iter := int64(0)
+	for b.Loop() {
+		b.StopTimer()
+		iter++
+		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		up := append([]int64(nil), all[:upserts]...)
+		delRows := make([][]any, deletes)
+		for i, k := range all[upserts : upserts+deletes] {
+			delRows[i] = []any{k}
+		}
+		b.StartTimer()
+		start := time.Now()
+		tx, err := st.Begin(ctx)
+		noErr(b, err)
+		noErr(b, tx.Lock(ctx, "bench/contact"))
+		t0 := time.Now()
+		n, err := tx.Rows().Upsert(ctx, tb, newKeyedRows(up, iter))
+		noErr(b, err)
+		if n != upserts {
+			b.Fatalf("Upsert wrote %d rows", n)
+		}
+		t1 := time.Now()
+		_, err = tx.Rows().Delete(ctx, tb, src(delRows...))
+		noErr(b, err)
+		t2 := time.Now()
+		noErr(b, tx.Commit(ctx, dialect.Durable))
+		d := time.Since(start)
+		total += d
+		b.Logf("upsert %d + delete %d on %d rows: %v (upsert %v, delete %v, commit %v)", upserts, deletes, size,
+			d.Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond),
+			time.Since(t2).Round(time.Millisecond))
+	}
+	b.ReportMetric(float64((upserts+deletes)*b.N)/total.Seconds(), "rows/s")
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/cycle")
 }

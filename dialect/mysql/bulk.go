@@ -18,14 +18,90 @@ import (
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
-// Server error numbers the bulk path acts on.
-const (
-	erDupEntry            = 1062
-	erNotAllowedCommand   = 1148 // LOCAL INFILE refused (MySQL before 8.0.19, MariaDB)
-	erClientLocalDisabled = 2068 // client side refusal (C clients)
-	erLocalInfileDisabled = 3948 // MySQL 8: loading local data is disabled
-	erMariaLocalDisabled  = 4166 // MariaDB: local infile capability disabled
-)
+// writer is the transaction's dialect.RowWriter.
+type writer struct{ t *Tx }
+
+// Insert loads rows straight into the table with LOAD DATA LOCAL INFILE, inside a savepoint. LOAD
+// DATA LOCAL skips duplicate keys and adjusts bad values with warnings instead of failing, so load
+// checks that the server raised no warning (not even a note) and stored exactly the rows sent; on any
+// failure the savepoint undoes the partial load and the error says why (dialect.ErrDuplicateKey, a
+// *dialect.ValueError, …). This gives the same guarantees as loading a staging table and moving its
+// rows with a strict INSERT … SELECT, at about two thirds of the cost: the rows are written once.
+func (w writer) Insert(ctx context.Context, t dialect.Table, rows dialect.RowSource) (int64, error) {
+	var n int64
+	err := w.t.x.Atomically(ctx, func() error {
+		var err error
+		n, err = w.t.load(ctx, t.Name, t.Columns, rows)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Upsert stages the rows and applies them with one INSERT … SELECT … ON DUPLICATE KEY UPDATE. It
+// returns the number of rows written (inserted or updated, including rows whose values were already
+// the same).
+func (w writer) Upsert(ctx context.Context, t dialect.Table, rows dialect.RowSource) (int64, error) {
+	staged, _, err := w.t.applyStaged(ctx, "upsert", t, allColumns(t), rows, func(staging string) (string, error) {
+		return w.t.s.sql.Upsert(t, staging)
+	})
+	return staged, err
+}
+
+// Delete stages the keys and deletes the matching rows with one DELETE … JOIN, returning how many
+// it deleted.
+func (w writer) Delete(ctx context.Context, t dialect.Table, keys dialect.RowSource) (int64, error) {
+	_, deleted, err := w.t.applyStaged(ctx, "delete from", t, t.Key, keys, func(staging string) (string, error) {
+		return w.t.s.sql.Delete(t, staging)
+	})
+	return deleted, err
+}
+
+// Analyze does nothing: InnoDB recalculates a table's persistent statistics by itself once a tenth
+// of it has changed (innodb_stats_auto_recalc), and ANALYZE TABLE would commit implicitly.
+func (writer) Analyze(context.Context, dialect.Table) error { return nil }
+
+// applyStaged loads rows (the values of the columns cols of tb) into a staging table and runs the
+// set-based statement that render makes of it. It returns the number of rows staged and the number
+// the statement affected.
+func (t *Tx) applyStaged(ctx context.Context, what string, tb dialect.Table, cols []int, rows dialect.RowSource,
+	render func(staging string) (string, error)) (staged, affected int64, err error) {
+	t.stage++
+	name := fmt.Sprintf("~mirrorsink staging %d", t.stage)
+	create, err := t.s.sql.StagingTable(name, tb, cols)
+	if err != nil {
+		return 0, 0, err
+	}
+	drop, err := t.s.sql.DropStaging(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	stmt, err := render(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := t.x.Exec(ctx, create); err != nil {
+		return 0, 0, fmt.Errorf("mysql: create staging table for %q: %w", tb.Name, err)
+	}
+	defer func() {
+		if _, err := t.x.Exec(context.WithoutCancel(ctx), drop); err != nil {
+			t.s.log.Warn("mysql: drop staging table", "table", tb.Name, "error", err)
+		}
+	}()
+	values := make([]typemap.Column, len(cols))
+	for n, i := range cols {
+		values[n] = tb.Columns[i]
+	}
+	if staged, err = t.load(ctx, name, values, rows); err != nil {
+		return 0, 0, err
+	}
+	if affected, err = t.x.Exec(ctx, stmt); err != nil {
+		return 0, 0, fmt.Errorf("mysql: %s %q: %w", what, tb.Name, err)
+	}
+	return staged, affected, nil
+}
 
 // readerSeq and readerTag make reader names unique within the process and across processes sharing
 // nothing but the driver's global registry.
@@ -38,20 +114,20 @@ var (
 	}()
 )
 
-// loadResult is what one LOAD DATA did.
-type loadResult struct {
-	sent   int64
-	stored int64
-}
+var errLoadEnded = errors.New("load ended")
 
-// load streams rows into table (columns cols of t, with the types of the plan) with LOAD DATA LOCAL
-// INFILE through a registered reader fed by a goroutine, and checks that the server stored every row
-// without a warning.
-func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, types []ColumnType, rows dialect.RowSource) (loadResult, error) {
-	name := fmt.Sprintf("mirrorsink-%s-%d", readerTag, readerSeq.Add(1))
-	stmt, err := LoadDataSQL(name, table, cols, types)
+// load streams rows (the values of cols) into table with LOAD DATA LOCAL INFILE through a registered
+// reader fed by a goroutine, checks that the server stored every row without a warning, and returns
+// the number of rows stored.
+func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, rows dialect.RowSource) (int64, error) {
+	enc, err := newRowEncoder(cols)
 	if err != nil {
-		return loadResult{}, err
+		return 0, fmt.Errorf("mysql: load %q: %w", table, err)
+	}
+	name := fmt.Sprintf("mirrorsink-%s-%d", readerTag, readerSeq.Add(1))
+	stmt, err := t.s.sql.LoadData(name, table, cols)
+	if err != nil {
+		return 0, err
 	}
 	pr, pw := io.Pipe()
 	mysql.RegisterReaderHandler(name, func() io.Reader { return pr })
@@ -60,41 +136,40 @@ func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, type
 	var sent atomic.Int64
 	werr := make(chan error, 1)
 	go func() {
-		werr <- writeRows(pw, newRowEncoder(cols), rows, &sent)
+		werr <- writeRows(pw, enc, rows, &sent)
 	}()
 
-	res, execErr := t.tx.ExecContext(ctx, stmt)
+	// Not through the executor's Exec: a duplicate key here is a warning (see checkWarnings), and
+	// any error must first be weighed against the writer's.
+	stored, execErr := t.x.SQL().ExecContext(ctx, stmt)
 	// Unblock the writer when the server never asked for the data (or stopped reading).
 	pr.CloseWithError(errLoadEnded)
 	writeErr := <-werr
 
 	if writeErr != nil && !errors.Is(writeErr, errLoadEnded) {
 		// The rows' own error (a value that does not fit, a decoding failure) explains the failed load.
-		return loadResult{}, writeErr
+		return 0, writeErr
 	}
 	if execErr != nil {
-		return loadResult{}, loadError(table, execErr)
+		return 0, loadError(table, execErr)
 	}
 	if writeErr != nil {
-		return loadResult{}, fmt.Errorf("mysql: load %q: the server stopped reading the data early", table)
+		return 0, fmt.Errorf("mysql: load %q: the server stopped reading the data early", table)
 	}
-	stored, err := res.RowsAffected()
+	n, err := stored.RowsAffected()
 	if err != nil {
-		return loadResult{}, fmt.Errorf("mysql: load %q: %w", table, err)
+		return 0, fmt.Errorf("mysql: load %q: %w", table, err)
 	}
-	r := loadResult{sent: sent.Load(), stored: stored}
 	if err := t.checkWarnings(ctx, table); err != nil {
-		return r, err
+		return 0, err
 	}
-	if r.stored != r.sent {
-		return r, fmt.Errorf("mysql: load %q: sent %d rows, the server stored %d", table, r.sent, r.stored)
+	if n != sent.Load() {
+		return 0, fmt.Errorf("mysql: load %q: sent %d rows, the server stored %d", table, sent.Load(), n)
 	}
-	return r, nil
+	return n, nil
 }
 
-var errLoadEnded = errors.New("load ended")
-
-// writeRows encodes rows into w, closing it with the first error.
+// writeRows encodes rows into pw, closing it with the first error.
 func writeRows(pw *io.PipeWriter, enc *rowEncoder, rows dialect.RowSource, sent *atomic.Int64) error {
 	bw := bufio.NewWriterSize(pw, 256<<10)
 	buf := make([]byte, 0, 4096)
@@ -126,17 +201,55 @@ func writeRows(pw *io.PipeWriter, enc *rowEncoder, rows dialect.RowSource, sent 
 	return pw.Close()
 }
 
+// rowEncoder turns rows into LOAD DATA lines, with each column's encoder chosen once so that the row
+// loop does no dispatch on the column's kind.
+type rowEncoder struct {
+	cols []typemap.Column
+	enc  []encoder
+}
+
+func newRowEncoder(cols []typemap.Column) (*rowEncoder, error) {
+	e := &rowEncoder{cols: cols, enc: make([]encoder, len(cols))}
+	for i, c := range cols {
+		r, err := ruleFor(c.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
+		e.enc[i] = r.encode
+	}
+	return e, nil
+}
+
+// appendRow appends one line for vals; row is the 1-based row number for errors.
+func (e *rowEncoder) appendRow(b []byte, vals []any, row int) ([]byte, error) {
+	if len(vals) != len(e.enc) {
+		return b, fmt.Errorf("mysql: row %d has %d values, want %d", row, len(vals), len(e.enc))
+	}
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		if v == nil {
+			b = append(b, '\\', 'N')
+			continue
+		}
+		var why string
+		if b, why = e.enc[i](b, v); why != "" {
+			return b, &dialect.ValueError{Column: e.cols[i].Name, Row: row, Reason: why}
+		}
+	}
+	return append(b, '\n'), nil
+}
+
 func loadError(table string, err error) error {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
 		case erNotAllowedCommand, erClientLocalDisabled, erLocalInfileDisabled, erMariaLocalDisabled:
 			return fmt.Errorf("mysql: load %q: the server refuses LOAD DATA LOCAL INFILE, which the bulk path needs: run SET GLOBAL local_infile = 1 (and set local_infile=1 in the server configuration to keep it); allowAllFiles is not needed, the rows are sent from memory: %w", table, err)
-		case erDupEntry:
-			return fmt.Errorf("mysql: load %q: %v: %w", table, err, dialect.ErrDuplicateKey)
 		}
 	}
-	return fmt.Errorf("mysql: load %q: %w", table, err)
+	return fmt.Errorf("mysql: load %q: %w", table, mapError(err))
 }
 
 var (
@@ -145,9 +258,10 @@ var (
 )
 
 // checkWarnings turns the warnings of the last statement into an error: LOAD DATA LOCAL reports
-// duplicate keys, truncations and bad values only as warnings.
+// duplicate keys, truncations and bad values only as warnings. It reads them through the text
+// protocol: preparing a statement would start a new statement and clear them.
 func (t *Tx) checkWarnings(ctx context.Context, table string) error {
-	rows, err := t.tx.QueryContext(ctx, "SHOW WARNINGS LIMIT 20")
+	rows, err := t.x.SQL().QueryContext(ctx, showWarnings)
 	if err != nil {
 		return fmt.Errorf("mysql: load %q: show warnings: %w", table, err)
 	}
@@ -190,139 +304,4 @@ func (t *Tx) checkWarnings(ctx context.Context, table string) error {
 		}
 	}
 	return fmt.Errorf("mysql: load %q: the server changed or dropped a value: %w", table, ve)
-}
-
-// staging creates a temporary table for cols of t and returns its name and a function that drops it.
-func (t *Tx) staging(ctx context.Context, tb dialect.Table, p TablePlan, cols []int) (string, func(), error) {
-	t.stage++
-	name := fmt.Sprintf("~mirrorsink staging %d", t.stage)
-	stmt, err := StagingTableSQL(name, tb, p, cols)
-	if err != nil {
-		return "", nil, err
-	}
-	if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
-		return "", nil, fmt.Errorf("mysql: create staging table for %q: %w", tb.Name, err)
-	}
-	drop := func() {
-		q, _ := DropStagingSQL(name)
-		if _, err := t.tx.ExecContext(context.WithoutCancel(ctx), q); err != nil {
-			t.s.logger.Warn("mysql: drop staging table", "table", tb.Name, "error", err)
-		}
-	}
-	return name, drop, nil
-}
-
-// stageRows creates a staging table for the given columns and loads rows into it.
-func (t *Tx) stageRows(ctx context.Context, tb dialect.Table, p TablePlan, cols []int, rows dialect.RowSource) (string, func(), int64, error) {
-	name, drop, err := t.staging(ctx, tb, p, cols)
-	if err != nil {
-		return "", nil, 0, err
-	}
-	cc := make([]typemap.Column, len(cols))
-	ct := make([]ColumnType, len(cols))
-	for n, i := range cols {
-		cc[n], ct[n] = tb.Columns[i], p.Types[i]
-	}
-	r, err := t.load(ctx, name, cc, ct, rows)
-	if err != nil {
-		drop()
-		return "", nil, 0, err
-	}
-	return name, drop, r.stored, nil
-}
-
-func allColumns(tb dialect.Table) []int {
-	cols := make([]int, len(tb.Columns))
-	for i := range cols {
-		cols[i] = i
-	}
-	return cols
-}
-
-// bulkSavepoint brackets BulkInsert's load so that a failed load leaves the table as it was.
-const bulkSavepoint = "~mirrorsink bulk"
-
-// BulkInsert loads rows straight into the table with LOAD DATA LOCAL INFILE, inside a savepoint of its
-// own. LOAD DATA LOCAL skips duplicate keys and adjusts bad values with warnings instead of failing,
-// so load checks that the server raised no warning (not even a note) and stored exactly the rows sent;
-// on any failure the savepoint undoes the partial load and the error says why (ErrDuplicateKey, a
-// *ValueError, …). This gives the same guarantees as loading a staging table and moving its rows
-// with a strict INSERT … SELECT, at about two thirds of the cost: the rows are written once.
-func (t *Tx) BulkInsert(ctx context.Context, tb dialect.Table, rows dialect.RowSource) (int64, error) {
-	p, err := PlanTable(tb, nil)
-	if err != nil {
-		return 0, err
-	}
-	if err := t.Savepoint(ctx, bulkSavepoint); err != nil {
-		return 0, err
-	}
-	r, err := t.load(ctx, tb.Name, tb.Columns, p.Types, rows)
-	if err != nil {
-		if rbErr := t.RollbackTo(ctx, bulkSavepoint); rbErr != nil {
-			return 0, errors.Join(err, rbErr)
-		}
-		return 0, err
-	}
-	q, _ := Quote(bulkSavepoint)
-	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+q); err != nil {
-		return 0, fmt.Errorf("mysql: bulk insert %q: release savepoint: %w", tb.Name, err)
-	}
-	return r.stored, nil
-}
-
-func moveError(what, table string, err error) error {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == erDupEntry {
-		return fmt.Errorf("mysql: %s %q: %v: %w", what, table, err, dialect.ErrDuplicateKey)
-	}
-	return fmt.Errorf("mysql: %s %q: %w", what, table, err)
-}
-
-// Upsert stages the rows and applies them with one INSERT … SELECT … ON DUPLICATE KEY UPDATE. It
-// returns the number of rows written (inserted or updated, including rows whose values were already
-// the same).
-func (t *Tx) Upsert(ctx context.Context, tb dialect.Table, rows dialect.RowSource) (int64, error) {
-	p, err := PlanTable(tb, nil)
-	if err != nil {
-		return 0, err
-	}
-	staging, drop, n, err := t.stageRows(ctx, tb, p, allColumns(tb), rows)
-	if err != nil {
-		return 0, err
-	}
-	defer drop()
-	stmt, err := UpsertSQL(tb, staging)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := t.tx.ExecContext(ctx, stmt); err != nil {
-		return 0, moveError("upsert", tb.Name, err)
-	}
-	return n, nil
-}
-
-// Delete stages the keys and deletes the matching rows with one DELETE … JOIN.
-func (t *Tx) Delete(ctx context.Context, tb dialect.Table, keys dialect.RowSource) (int64, error) {
-	p, err := PlanTable(tb, nil)
-	if err != nil {
-		return 0, err
-	}
-	staging, drop, _, err := t.stageRows(ctx, tb, p, tb.Key, keys)
-	if err != nil {
-		return 0, err
-	}
-	defer drop()
-	stmt, err := DeleteSQL(tb, staging)
-	if err != nil {
-		return 0, err
-	}
-	res, err := t.tx.ExecContext(ctx, stmt)
-	if err != nil {
-		return 0, fmt.Errorf("mysql: delete from %q: %w", tb.Name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("mysql: delete from %q: %w", tb.Name, err)
-	}
-	return n, nil
 }

@@ -13,3 +13,6 @@ ALTER TABLE `evolve`
 ALTER TABLE `full`
   ADD COLUMN `c05` varchar(4000) NULL,
   MODIFY COLUMN `c01` text NULL;
+ALTER TABLE `full`
+  ADD COLUMN `c06` varchar(4000) NULL,
+  MODIFY COLUMN `c02` text NULL;

@@ -1,0 +1,39 @@
+package mysql
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+
+	"github.com/Masterminds/squirrel"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/sqlmeta"
+)
+
+// migrationFiles are the DDL of mirrorsink's own tables in a MySQL mirror. They must stay
+// byte-compatible with the mirrors that exist: change a table with a new migration, never by editing
+// one that has run.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// newMeta configures the shared metadata store for one tenant. The driver binds and returns times as
+// time.Time in UTC (parseTime, loc=UTC, time_zone '+00:00'), which is the store's default codec.
+func newMeta(tenant string) (*sqlmeta.Store, error) {
+	files, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("mysql: migrations: %w", err)
+	}
+	st, err := sqlmeta.New(sqlmeta.Config{
+		Placeholder: squirrel.Question,
+		Names:       dialect.MetaTables(tenant),
+		Table:       quote,
+		Column:      quote,
+		Migrations:  files,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql: tenant %q: %w", tenant, err)
+	}
+	return st, nil
+}
