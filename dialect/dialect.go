@@ -153,9 +153,11 @@ const (
 )
 
 // Tx is one transaction of a tenant's mirror. Everything the engine does to apply one call for one
-// table happens in one Tx; nothing of it is visible until Commit. An operation that fails leaves the
-// transaction as it was before the operation (dialects use savepoints where the database would
-// otherwise abort the whole transaction), so that the engine can try another way.
+// table happens in one Tx; nothing of it is visible until Commit. The operations the engine recovers
+// from — Rows().Insert failing with ErrDuplicateKey, Tables().Alter, Tables().Count — leave the
+// transaction as it was before them when they fail (dialects use savepoints where the database would
+// otherwise abort the whole transaction), so that the engine can try another way; after any other
+// failure the engine rolls back.
 type Tx interface {
 	// Meta is mirrorsink's own tables in this transaction.
 	Meta() MetaStore

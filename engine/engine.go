@@ -70,8 +70,8 @@ type Options struct {
 	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
 	// 30 s), so that a stalled server fails the call instead of holding it.
 	MetaTimeout time.Duration
-	Hooks         Hooks
-	Logger        *slog.Logger
+	Hooks       Hooks
+	Logger      *slog.Logger
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }

@@ -243,6 +243,7 @@ var execConfig = sqlexec.Config{
 	RollbackTo:     rollbackTo,
 	MapError:       mapError,
 	PrepareQueries: true,
+	SessionClosed:  func(err error) bool { return errors.Is(err, mysql.ErrInvalidConn) },
 }
 
 // Begin starts a transaction on a connection that the Tx keeps to its end: GET_LOCK, temporary tables

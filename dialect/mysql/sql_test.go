@@ -54,11 +54,7 @@ func render(sc conformance.Scenario) (string, error) {
 	s.Add(stmt)
 	s.Warn(ws)
 	for _, ch := range sc.Changes {
-		name := ch.Column.Name
-		if ch.Kind == dialect.DropColumn {
-			name = ch.Old.Name
-		}
-		s.Head(fmt.Sprintf("alter: %s %q", ch.Kind, name))
+		s.Change(ch)
 		stmt, ws, err := q.AlterTable(changed(t, ch), []dialect.Change{ch}, nil)
 		switch {
 		case err != nil:

@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -93,23 +92,8 @@ func (t *Tx) RunStatement(ctx context.Context, statement string) error {
 // durability is the server's setting (innodb_flush_log_at_trx_commit), not the session's.
 func (t *Tx) Commit(ctx context.Context, _ dialect.Durability) error { return t.x.Commit(ctx) }
 
-// Rollback rolls back and releases the locks; after Commit it does nothing. When a cancelled context
-// made the driver close the session mid-statement, the server has already rolled the transaction back
-// and freed its locks with the session: that is a rollback, not an error.
-func (t *Tx) Rollback(ctx context.Context) error {
-	err := t.x.Rollback(ctx)
-	if err != nil && sessionClosed(err) {
-		return nil
-	}
-	return err
-}
-
-// sessionClosed reports an error of a session that the driver closed: after a cancelled or expired
-// context (go-sql-driver closes the connection to interrupt a statement), or a broken connection.
-func sessionClosed(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn)
-}
+// Rollback rolls back and releases the locks; after Commit it does nothing.
+func (t *Tx) Rollback(ctx context.Context) error { return t.x.Rollback(ctx) }
 
 // ddl runs a statement that commits implicitly and starts the next transaction at once, so that what
 // the engine does after it stays atomic. It starts it when the statement failed too: MySQL commits

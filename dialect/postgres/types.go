@@ -310,8 +310,10 @@ func always(enc encodeFunc) func(typemap.Type, func(string) string) encodeFunc {
 	return func(typemap.Type, func(string) string) encodeFunc { return enc }
 }
 
+// typeError is a value of another Go type than the column's rule encodes: the column and row are
+// filled in by the caller, like any value that does not fit.
 func typeError(v any, want string) error {
-	return fmt.Errorf("value of Go type %T where %s was expected", v, want)
+	return &dialect.ValueError{Reason: fmt.Sprintf("value of Go type %T where %s was expected", v, want)}
 }
 
 // appendLen appends a field's int32 length.

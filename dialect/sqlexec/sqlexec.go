@@ -28,6 +28,10 @@ type Config struct {
 	// PrepareQueries runs queries through a prepared statement. MySQL needs it: its text protocol
 	// prints FLOAT columns with six significant digits, the binary protocol sends them exactly.
 	PrepareQueries bool
+	// SessionClosed reports a driver's own error for a session it has closed (go-sql-driver's
+	// ErrInvalidConn), beyond the ones every driver shares (a cancelled or expired context, which
+	// drivers answer by closing the connection, and driver.ErrBadConn). nil: only those.
+	SessionClosed func(error) bool
 }
 
 // Tx is one transaction, on a connection it holds until the transaction ends.
@@ -36,9 +40,10 @@ type Tx struct {
 	conn *sql.Conn
 	tx   *sql.Tx
 	// onEnd runs after the transaction ended, on its connection (MySQL releases its named locks).
-	onEnd []func(ctx context.Context, conn *sql.Conn) error
-	seq   int
-	done  bool
+	onEnd  []func(ctx context.Context, conn *sql.Conn) error
+	seq    int
+	done   bool
+	broken bool // the driver closed the session: discard the connection
 }
 
 // Begin takes a connection of db and starts a transaction on it. The connection stays the
@@ -169,29 +174,43 @@ func (t *Tx) Commit(ctx context.Context) error {
 }
 
 // Rollback rolls back, runs the end hooks and returns the connection; after the end it does nothing.
+// When the driver has closed the session (a statement interrupted by its context, a broken
+// connection), the server has rolled the transaction back and freed what it held with the session:
+// that is a rollback, not an error, and the connection is discarded.
 func (t *Tx) Rollback(ctx context.Context) error {
 	if t.done {
 		return nil
 	}
 	err := t.tx.Rollback()
-	if err != nil && !errors.Is(err, sql.ErrTxDone) {
-		err = fmt.Errorf("%s: rollback: %w", t.cfg.Dialect, err)
-	} else {
+	switch {
+	case err == nil || errors.Is(err, sql.ErrTxDone):
 		err = nil
+	case t.sessionClosed(err):
+		t.broken = true
+		err = nil
+	default:
+		err = fmt.Errorf("%s: rollback: %w", t.cfg.Dialect, err)
 	}
 	return errors.Join(err, t.end(ctx))
+}
+
+func (t *Tx) sessionClosed(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, driver.ErrBadConn) || t.cfg.SessionClosed != nil && t.cfg.SessionClosed(err)
 }
 
 func (t *Tx) end(ctx context.Context) error {
 	t.done = true
 	var err error
-	for _, fn := range t.onEnd {
-		if err = fn(context.WithoutCancel(ctx), t.conn); err != nil {
-			break
+	if !t.broken {
+		for _, fn := range t.onEnd {
+			if err = fn(context.WithoutCancel(ctx), t.conn); err != nil {
+				break
+			}
 		}
 	}
 	t.onEnd = nil
-	if err != nil {
+	if err != nil || t.broken {
 		// Discard the session: whatever it still holds goes with it.
 		_ = t.conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
