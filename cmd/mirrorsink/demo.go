@@ -73,7 +73,7 @@ func demo(ctx context.Context, dir string, rows int64, seed uint64, stdout, stde
 			return fmt.Errorf("demo: remove the previous demo's %s: %w", p, err)
 		}
 	}
-	if err := os.MkdirAll(mirrorDir, 0o750); err != nil {
+	if err := os.MkdirAll(mirrorDir, 0o700); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 

@@ -267,7 +267,7 @@ func applicationKey(cfg *Config, log *slog.Logger) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(defaultDataDir, 0o750); err != nil {
+	if err := os.MkdirAll(defaultDataDir, 0o700); err != nil {
 		return nil, err
 	}
 	paths, err := protocol.WriteKeyPair(defaultDataDir, "application", key)
