@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -192,7 +191,7 @@ func (h *harness) canonRows(t dialect.Table, rows [][]any) [][]string {
 			}
 		}
 	}
-	sortRows(out)
+	SortRows(out)
 	return out
 }
 
@@ -201,50 +200,11 @@ func (h *harness) read(t dialect.Table) [][]string {
 	h.t.Helper()
 	var out [][]string
 	h.do(func(tx dialect.Tx) error {
-		return tx.Tables().Read(h.ctx, t, func(vals []any) error {
-			if len(vals) != len(t.Columns) {
-				return fmt.Errorf("Read handed %d values for %d columns", len(vals), len(t.Columns))
-			}
-			line := make([]string, len(vals))
-			for i, v := range vals {
-				var err error
-				if line[i], err = canon.Value(t.Columns[i].Type, v, h.caps.Losses()); err != nil {
-					return fmt.Errorf("%s: %w", t.Columns[i].Name, err)
-				}
-			}
-			out = append(out, line)
-			return nil
-		})
+		var err error
+		out, err = ReadCanonical(h.ctx, tx, t, h.caps.Losses())
+		return err
 	})
-	sortRows(out)
 	return out
-}
-
-// sortRows orders rows by their canonical text, integers numerically.
-func sortRows(rows [][]string) {
-	less := func(a, b string) bool {
-		if len(a) != len(b) && !strings.HasPrefix(a, "-") && !strings.HasPrefix(b, "-") && isDigits(a) && isDigits(b) {
-			return len(a) < len(b)
-		}
-		return a < b
-	}
-	sort.Slice(rows, func(i, j int) bool {
-		for k := range rows[i] {
-			if rows[i][k] != rows[j][k] {
-				return less(rows[i][k], rows[j][k])
-			}
-		}
-		return false
-	})
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // expect fails the test with the first difference between the table's rows and want (rows of every
@@ -253,41 +213,15 @@ func (h *harness) expect(t dialect.Table, want [][]any) {
 	h.t.Helper()
 	got, exp := h.read(t), h.canonRows(t, want)
 	if len(got) != len(exp) {
-		h.t.Fatalf("%s: %d rows in the mirror, want %d\n got: %v\nwant: %v", t.Name, len(got), len(exp), abbreviate(got), abbreviate(exp))
+		h.t.Fatalf("%s: %d rows in the mirror, want %d\n got: %v\nwant: %v", t.Name, len(got), len(exp), Abbreviate(got), Abbreviate(exp))
 	}
 	for i := range exp {
 		for j := range exp[i] {
 			if got[i][j] != exp[i][j] {
-				h.t.Errorf("%s row %d column %s: got %s, want %s", t.Name, i+1, t.Columns[j].Name, clip(got[i][j]), clip(exp[i][j]))
+				h.t.Errorf("%s row %d column %s: got %s, want %s", t.Name, i+1, t.Columns[j].Name, Clip(got[i][j]), Clip(exp[i][j]))
 			}
 		}
 	}
-}
-
-func clip(s string) string {
-	if s == canon.Null {
-		return "NULL"
-	}
-	if len(s) > 80 {
-		return fmt.Sprintf("%q…(%d bytes)", s[:80], len(s))
-	}
-	return fmt.Sprintf("%q", s)
-}
-
-func abbreviate(rows [][]string) string {
-	var b strings.Builder
-	for i, r := range rows {
-		if i == 5 {
-			b.WriteString(" …")
-			break
-		}
-		parts := make([]string, len(r))
-		for j, v := range r {
-			parts[j] = clip(v)
-		}
-		fmt.Fprintf(&b, "%v", parts)
-	}
-	return b.String()
 }
 
 // source is a dialect.RowSource over rows held in memory.
@@ -914,12 +848,12 @@ func testBadNames(t *testing.T, h *harness) {
 	names := h.store.Names()
 	for _, bad := range []string{"", strings.Repeat("n", 2000), "nul\x00inside", "bad\xffutf8"} {
 		if _, err := names.Table(bad); !errors.Is(err, dialect.ErrBadName) {
-			t.Errorf("Names().Table(%q): %v, want ErrBadName", clip(bad), err)
+			t.Errorf("Names().Table(%q): %v, want ErrBadName", Clip(bad), err)
 		}
 		tbl := dialect.Table{Name: bad, Columns: []typemap.Column{{Name: "id", Type: typemap.Type{Kind: typemap.Int}}}, Key: []int{0}}
 		err := h.try(func(tx dialect.Tx) error { return tx.Tables().Create(h.ctx, tbl) })
 		if !errors.Is(err, dialect.ErrBadName) {
-			t.Errorf("Create of a table named %s: %v, want ErrBadName", clip(bad), err)
+			t.Errorf("Create of a table named %s: %v, want ErrBadName", Clip(bad), err)
 		}
 	}
 	long := dialect.Table{Name: "ok", Columns: []typemap.Column{{Name: strings.Repeat("c", 2000), Type: typemap.Type{Kind: typemap.Int}}}, Key: []int{0}}

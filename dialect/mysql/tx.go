@@ -298,35 +298,15 @@ func (e editor) Read(ctx context.Context, t dialect.Table, fn func(values []any)
 		return err
 	}
 	reads := make([]func(any) (any, error), len(t.Columns))
+	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		r, err := ruleFor(c.Type)
 		if err != nil {
 			return fmt.Errorf("mysql: read %q column %q: %w", t.Name, c.Name, err)
 		}
-		reads[i] = r.read
+		reads[i], names[i] = r.read, c.Name
 	}
-	raw := make([]any, len(t.Columns))
-	dest := make([]any, len(t.Columns))
-	for i := range raw {
-		dest[i] = &raw[i]
-	}
-	values := make([]any, len(t.Columns))
-	err = e.t.x.Query(ctx, q, nil, func(scan func(...any) error) error {
-		if err := scan(dest...); err != nil {
-			return err
-		}
-		for i, v := range raw {
-			if v == nil {
-				values[i] = nil
-				continue
-			}
-			var err error
-			if values[i], err = reads[i](v); err != nil {
-				return fmt.Errorf("column %q: %w", t.Columns[i].Name, err)
-			}
-		}
-		return fn(values)
-	})
+	err = e.t.x.ReadRows(ctx, q, names, reads, fn)
 	if err != nil {
 		return fmt.Errorf("mysql: read %q: %w", t.Name, err)
 	}

@@ -217,3 +217,33 @@ func (t *Tx) end(ctx context.Context) error {
 	_ = t.conn.Close()
 	return err
 }
+
+// ReadRows runs query, whose result columns are a table's columns in order, and calls fn with each
+// row: every value that is not NULL passed through its column's read rule (the dialect's type table
+// turns what the driver returns into the plain values of dialect.TableEditor.Read), NULL as nil.
+// columns names the columns in errors. The slice handed to fn is reused.
+func (t *Tx) ReadRows(ctx context.Context, query string, columns []string, read []func(any) (any, error), fn func([]any) error) error {
+	raw := make([]any, len(read))
+	dest := make([]any, len(read))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	values := make([]any, len(read))
+	return t.Query(ctx, query, nil, func(scan func(...any) error) error {
+		clear(raw)
+		if err := scan(dest...); err != nil {
+			return err
+		}
+		for i, v := range raw {
+			values[i] = nil
+			if v == nil {
+				continue
+			}
+			var err error
+			if values[i], err = read[i](v); err != nil {
+				return fmt.Errorf("column %q: %w", columns[i], err)
+			}
+		}
+		return fn(values)
+	})
+}

@@ -152,35 +152,16 @@ func (x *Tx) Read(ctx context.Context, t dialect.Table, fn func([]any) error) er
 	if err != nil {
 		return err
 	}
-	rules := make([]rule, len(t.Columns))
+	reads := make([]func(any) (any, error), len(t.Columns))
+	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		if rules[i], err = ruleOf(c.Type); err != nil {
+		r, err := ruleOf(c.Type)
+		if err != nil {
 			return err
 		}
+		reads[i], names[i] = r.read, c.Name
 	}
-	raw := make([]any, len(t.Columns))
-	ptrs := make([]any, len(raw))
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	vals := make([]any, len(raw))
-	err = x.x.Query(ctx, stmt, nil, func(scan func(...any) error) error {
-		clear(raw)
-		if err := scan(ptrs...); err != nil {
-			return err
-		}
-		for i, v := range raw {
-			vals[i] = nil
-			if v == nil {
-				continue
-			}
-			var err error
-			if vals[i], err = rules[i].read(v); err != nil {
-				return fmt.Errorf("column %q: %w", t.Columns[i].Name, err)
-			}
-		}
-		return fn(vals)
-	})
+	err = x.x.ReadRows(ctx, stmt, names, reads, fn)
 	if err != nil {
 		return fmt.Errorf("sqlite: read %q: %w", t.Name, err)
 	}

@@ -173,35 +173,17 @@ func (t *Tx) Read(ctx context.Context, tab dialect.Table, fn func([]any) error) 
 	if err != nil {
 		return err
 	}
-	rules := make([]rule, len(tab.Columns))
+	reads := make([]func(any) (any, error), len(tab.Columns))
+	names := make([]string, len(tab.Columns))
 	for i, c := range tab.Columns {
-		if rules[i], err = ruleOf(c.Type); err != nil {
+		r, err := ruleOf(c.Type)
+		if err != nil {
 			return err
 		}
+		reads[i] = func(v any) (any, error) { return r.scan(v, t.store.guidConversion) }
+		names[i] = c.Name
 	}
-	raw := make([]any, len(rules))
-	ptrs := make([]any, len(rules))
-	for i := range raw {
-		ptrs[i] = &raw[i]
-	}
-	vals := make([]any, len(rules))
-	err = t.x.Query(ctx, stmt, nil, func(scan func(...any) error) error {
-		clear(raw)
-		if err := scan(ptrs...); err != nil {
-			return err
-		}
-		for i, v := range raw {
-			vals[i] = nil
-			if v == nil {
-				continue
-			}
-			var err error
-			if vals[i], err = rules[i].scan(v, t.store.guidConversion); err != nil {
-				return fmt.Errorf("column %q: %w", tab.Columns[i].Name, err)
-			}
-		}
-		return fn(vals)
-	})
+	err = t.x.ReadRows(ctx, stmt, names, reads, fn)
 	if err != nil {
 		return fmt.Errorf("sqlserver: read %q: %w", tab.Name, err)
 	}

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/typemap"
 	"github.com/mirrorsink/mirrorsink/typemap/canon"
@@ -179,34 +179,11 @@ func (h *harness) read(ts contract.TableSchema) [][]string {
 		h.t.Fatal(err)
 	}
 	defer tx.Rollback(h.ctx)
-	var out [][]string
-	losses := h.caps.Losses()
-	err = tx.Tables().Read(h.ctx, tbl, func(vals []any) error {
-		line := make([]string, len(vals))
-		for i, v := range vals {
-			var err error
-			if line[i], err = canon.Value(tbl.Columns[i].Type, v, losses); err != nil {
-				return fmt.Errorf("%s.%s: %w", ts.Name, tbl.Columns[i].Name, err)
-			}
-		}
-		out = append(out, line)
-		return nil
-	})
+	out, err := conformance.ReadCanonical(h.ctx, tx, tbl, h.caps.Losses())
 	if err != nil {
-		h.t.Fatalf("read %s: %v", ts.Name, err)
+		h.t.Fatal(err)
 	}
-	sortRows(out)
 	return out
-}
-
-func sortRows(rows [][]string) {
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i][0], rows[j][0]
-		if len(a) != len(b) && !strings.HasPrefix(a, "-") && !strings.HasPrefix(b, "-") {
-			return len(a) < len(b)
-		}
-		return a < b
-	})
 }
 
 // want computes the rows the mirror must hold after applying rows (final state by key) to ts.
@@ -253,7 +230,7 @@ func (h *harness) want(ts contract.TableSchema, rows ...wireRow) [][]string {
 			out = append(out, line)
 		}
 	}
-	sortRows(out)
+	conformance.SortRows(out)
 	return out
 }
 
@@ -262,41 +239,15 @@ func (h *harness) compare(ts contract.TableSchema, want [][]string) {
 	h.t.Helper()
 	got := h.read(ts)
 	if len(got) != len(want) {
-		h.t.Fatalf("%s: %d rows in the mirror, want %d\n got: %v\nwant: %v", ts.Name, len(got), len(want), abbreviate(got), abbreviate(want))
+		h.t.Fatalf("%s: %d rows in the mirror, want %d\n got: %v\nwant: %v", ts.Name, len(got), len(want), conformance.Abbreviate(got), conformance.Abbreviate(want))
 	}
 	for i := range want {
 		for j := range want[i] {
 			if got[i][j] != want[i][j] {
-				h.t.Errorf("%s row %d column %s: got %q, want %q", ts.Name, i+1, ts.Columns[j].Name, cutText(got[i][j]), cutText(want[i][j]))
+				h.t.Errorf("%s row %d column %s: got %s, want %s", ts.Name, i+1, ts.Columns[j].Name, conformance.Clip(got[i][j]), conformance.Clip(want[i][j]))
 			}
 		}
 	}
-}
-
-func cutText(s string) string {
-	if s == canon.Null {
-		return "NULL"
-	}
-	if len(s) > 80 {
-		return s[:80] + fmt.Sprintf("…(%d bytes)", len(s))
-	}
-	return s
-}
-
-func abbreviate(rows [][]string) string {
-	var b strings.Builder
-	for i, r := range rows {
-		if i == 5 {
-			b.WriteString(" …")
-			break
-		}
-		parts := make([]string, len(r))
-		for j, v := range r {
-			parts[j] = cutText(v)
-		}
-		fmt.Fprintf(&b, "%v", parts)
-	}
-	return b.String()
 }
 
 // simple is a small table used by most tests.
