@@ -287,11 +287,11 @@ func (t *Tx) checkWarnings(ctx context.Context, table string) error {
 	}
 	for _, w := range ws {
 		if w.code == erDupEntry {
-			return fmt.Errorf("mysql: load %q: %s: %w", table, w.msg, dialect.ErrDuplicateKey)
+			return fmt.Errorf("mysql: load %q: %s: %w", table, withholdValues(w.msg), dialect.ErrDuplicateKey)
 		}
 	}
 	w := ws[0]
-	ve := &dialect.ValueError{Reason: fmt.Sprintf("%s %d: %s", w.level, w.code, w.msg)}
+	ve := &dialect.ValueError{Reason: fmt.Sprintf("%s %d: %s", w.level, w.code, withholdValues(w.msg))}
 	if m := reAtRow.FindStringSubmatch(w.msg); m != nil {
 		ve.Row, _ = strconv.Atoi(m[1])
 	}

@@ -430,3 +430,26 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("1146: %v", err)
 	}
 }
+
+// TestValuesWithheldFromErrors: MySQL quotes a duplicate key's value and an incorrect value in its
+// messages; they are row data and must reach neither the log nor SuperOffice.
+func TestValuesWithheldFromErrors(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Duplicate entry 'jane@example.com' for key 'PRIMARY'", "Duplicate entry (value withheld) for key 'PRIMARY'"},
+		{"Duplicate entry 'it's-1' for key 'ux'", "Duplicate entry (value withheld) for key 'ux'"},
+		{"Incorrect integer value: 'abc' for column `t`.`c` at row 3", "Incorrect integer value: (value withheld) for column `t`.`c` at row 3"},
+		{"Data too long for column 'name' at row 2", "Data too long for column 'name' at row 2"},
+	} {
+		if got := withholdValues(c.in); got != c.want {
+			t.Errorf("withholdValues(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	err := fmt.Errorf("mysql: upsert: %w", mapError(&mysql.MySQLError{Number: erDupEntry, Message: "Duplicate entry 'jane@example.com' for key 'PRIMARY'"}))
+	if !errors.Is(err, dialect.ErrDuplicateKey) || strings.Contains(err.Error(), "jane") {
+		t.Fatalf("a duplicate key: %v", err)
+	}
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		t.Fatal("the server's error is no longer in the chain")
+	}
+}

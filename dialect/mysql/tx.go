@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"regexp"
 	"math"
 	"strings"
 	"time"
@@ -27,10 +28,32 @@ const (
 // mapError makes a duplicate key recognisable as dialect.ErrDuplicateKey.
 func mapError(err error) error {
 	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == erDupEntry {
+	if !errors.As(err, &me) {
+		return err
+	}
+	if msg := withholdValues(err.Error()); msg != err.Error() {
+		err = dialect.Redact(err, msg)
+	}
+	if me.Number == erDupEntry {
 		return fmt.Errorf("%w: %w", err, dialect.ErrDuplicateKey)
 	}
 	return err
+}
+
+// quotedValues match the values MySQL quotes in its messages: a duplicate key's value, and the value
+// of an incorrect-value error. The greedy match runs to the fixed text after the value, so that a
+// quote inside the value cannot end it early.
+var quotedValues = []*regexp.Regexp{
+	regexp.MustCompile(`(Duplicate entry )'.*'( for key)`),
+	regexp.MustCompile(`(value: )'.*'( for column)`),
+}
+
+// withholdValues removes row data from a MySQL message (its key and column names stay).
+func withholdValues(msg string) string {
+	for _, re := range quotedValues {
+		msg = re.ReplaceAllString(msg, "${1}(value withheld)${2}")
+	}
+	return msg
 }
 
 // Tx is one transaction on one session of the tenant's pool.
