@@ -17,7 +17,9 @@ import (
 // RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
 // failed one, which is harmless because I and U are upserts.
-func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) error {
+func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) (err error) {
+	var table string // the batch being applied, for the failure log
+	defer func() { e.callFailed(ctx, call.Tenant, "RowData", table, err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
@@ -30,6 +32,7 @@ func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contra
 		if err != nil {
 			return err
 		}
+		table = b.Table.Name
 		repopulated, err := e.applyBatch(ctx, t, b)
 		if err != nil {
 			e.metrics.batchFailures.Add(1)

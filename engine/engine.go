@@ -35,19 +35,11 @@ type Route struct {
 	// MaxConns bounds the tenant's connection pool (0: the dialect's default).
 	MaxConns int
 	// Paused tenants are asked to skip their cycles (Authenticate answers doNotReplicate), and every
-	// call that would write to their mirror is refused.
+	// call that would write to their mirror is refused. It pins a pause in the configuration; the
+	// pause command stores one in the mirror instead (Engine.Pause).
 	Paused bool
-}
-
-// Hooks are SQL statements run in a tenant's mirror after an event. Two placeholders stand for the
-// event's table: "{table}" is replaced by the table's quoted (and, where the mirror needs it,
-// qualified) identifier, for use where SQL wants a table, and "{table_literal}" by its name as a
-// quoted string literal, for use where SQL wants a value (VALUES ('{table}') would be wrong: write
-// VALUES ({table_literal})). A failing hook is logged and does not fail the call: the data change it
-// follows is already committed.
-type Hooks struct {
-	AfterWipe  []string
-	AfterCycle []string
+	// Hooks are this route's SQL hooks, run after the global ones (Options.Hooks).
+	Hooks Hooks
 }
 
 // Options configure an Engine.
@@ -70,8 +62,13 @@ type Options struct {
 	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
 	// 30 s), so that a stalled server fails the call instead of holding it.
 	MetaTimeout time.Duration
-	Hooks       Hooks
-	Logger      *slog.Logger
+	// Hooks are the SQL hooks of every tenant (events.go).
+	Hooks Hooks
+	// Notifier, when set, receives every event after its SQL hooks (the webhooks).
+	Notifier Notifier
+	// FailureLog is how many failed calls and hooks each tenant's mirror keeps (default 1,000).
+	FailureLog int
+	Logger     *slog.Logger
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }
@@ -89,6 +86,8 @@ type Engine struct {
 
 	locksMu sync.Mutex
 	locks   map[string]*tableMutex
+
+	ops opsState // pause, failures, known tenants, events (pause.go, failures.go)
 }
 
 // tableMutex is the process lock of one (tenant, table); it is removed from the map when no call holds
@@ -135,6 +134,12 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.MetaTimeout <= 0 {
 		opts.MetaTimeout = 30 * time.Second
+	}
+	if opts.FailureLog <= 0 {
+		opts.FailureLog = DefaultFailureLog
+	}
+	if err := validateHooks(opts); err != nil {
+		return nil, err
 	}
 	check := func(what string, r Route) error {
 		if _, err := dialect.Lookup(r.Dialect); err != nil {
@@ -209,7 +214,15 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	if route.Paused {
 		return nil, fmt.Errorf("tenant %s: %w", name, ErrPaused)
 	}
-	return e.tenant(ctx, name)
+	t, err := e.tenant(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	e.noteTenant(name)
+	if err := e.refuseIfPaused(ctx, t); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // ctxSpellings are the spellings of the tenant placeholder: URL builders (net/url, go-sql-driver's
