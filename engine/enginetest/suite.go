@@ -1,7 +1,8 @@
 // Package enginetest is the engine's suite against every live target: full TableSchema, Wipe, RowData
 // and ReplicationCompleted calls built in memory (create, every type of TYPES.md round-tripped,
 // evolve, wipe, bulk insert, upsert, delete, resend idempotence, LSN atomicity, hostile identifiers,
-// status and resync, parallel tables), with the mirror read back through the dialect and compared
+// status and resync, parallel tables, events as hooks and webhooks, pause across replicas, the
+// failure log), with the mirror read back through the dialect and compared
 // value by value as canonical text. The e2e package runs it for each dialect. (Each dialect's own
 // contract is checked by dialect/conformance, which knows nothing of the engine.)
 package enginetest
@@ -53,6 +54,10 @@ func Run(t *testing.T, tgt Target) {
 		{"StatusAndResync", testStatusResync},
 		{"ParallelTables", testParallel},
 		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
+		{"EventsAsHooksAndWebhooks", testEvents},
+		{"RequiredHookFailsTheCall", testRequiredHook},
+		{"PauseAcrossReplicas", testPauseAcrossReplicas},
+		{"FailureLog", testFailureLog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
