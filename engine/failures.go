@@ -107,7 +107,10 @@ func (e *Engine) failureID(now time.Time) int64 {
 
 // classify sorts an error for the failure log.
 func classify(err error) string {
-	var h *hookError
+	var (
+		h  *hookError
+		be *BatchError
+	)
 	switch {
 	case errors.Is(err, ErrPaused):
 		return ClassPaused
@@ -115,7 +118,7 @@ func classify(err error) string {
 		return ClassUnknownTenant
 	case errors.As(err, &h):
 		return ClassHook
-	case errors.Is(err, dialect.ErrValue):
+	case errors.As(err, &be), errors.Is(err, dialect.ErrValue):
 		return ClassValue
 	case errors.Is(err, dialect.ErrBadName):
 		return ClassBadName
