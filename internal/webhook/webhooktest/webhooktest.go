@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,8 +42,9 @@ type Attempt struct {
 type Receiver struct {
 	// URL is the endpoint's address (path /hooks/mirrorsink).
 	URL string
-	// RootCAs trust the server's certificate.
+	// RootCAs trust the server's certificate; CertPEM is that certificate in PEM, as a ca_file.
 	RootCAs *x509.CertPool
+	CertPEM []byte
 
 	t        testing.TB
 	srv      *httptest.Server
@@ -60,6 +62,7 @@ func New(t testing.TB, answers ...int) *Receiver {
 	t.Cleanup(r.srv.Close)
 	r.URL = r.srv.URL + "/hooks/mirrorsink"
 	r.RootCAs = r.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	r.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.srv.Certificate().Raw})
 	return r
 }
 
