@@ -85,7 +85,7 @@ failure_log: 200
 	for bad, want := range map[string]string{
 		"hooks:\n  after_wipe:\n    - sql: SELECT 1\n      requird: true\n": "requird",
 		"hooks:\n  after_wipe:\n    - required: true\n":                     "without sql",
-		"webhooks:\n  - url: https://x.example\n    secrt: y\n":              "secrt",
+		"webhooks:\n  - url: https://x.example\n    secrt: y\n":             "secrt",
 	} {
 		if err := os.WriteFile(p, []byte("default:\n  dialect: sqlite\n  dsn: x.db\n"+bad), 0o600); err != nil {
 			t.Fatal(err)

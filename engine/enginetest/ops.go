@@ -328,8 +328,10 @@ func testPauseAcrossReplicas(t *testing.T, h *harness) {
 			_, err := b.TableSchema(h.ctx, call, []contract.TableSchema{kept, added})
 			return err
 		},
-		"Wipe":                 func() error { return b.Wipe(h.ctx, call, "kept") },
-		"RowData":              func() error { return b.RowData(h.ctx, call, &memBatches{batches: []*contract.Batch{batch(kept, 5, simpleRow(contract.Insert, 1, "x"))}}) },
+		"Wipe": func() error { return b.Wipe(h.ctx, call, "kept") },
+		"RowData": func() error {
+			return b.RowData(h.ctx, call, &memBatches{batches: []*contract.Batch{batch(kept, 5, simpleRow(contract.Insert, 1, "x"))}})
+		},
 		"ReplicationCompleted": func() error { return b.ReplicationCompleted(h.ctx, call, nil) },
 	} {
 		if err := do(); !errors.Is(err, engine.ErrPaused) {
