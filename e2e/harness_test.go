@@ -177,11 +177,16 @@ type service struct {
 	handler http.Handler
 }
 
-// startService starts the service for route, serving every tenant.
-func startService(t *testing.T, route engine.Route) *service {
+// startService starts the service for route, serving every tenant; tune may change the engine's
+// options.
+func startService(t *testing.T, route engine.Route, tune ...func(*engine.Options)) *service {
 	t.Helper()
 	testKeys(t)
-	eng, err := engine.New(engine.Options{Default: &route, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts := engine.Options{Default: &route, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tune {
+		f(&opts)
+	}
+	eng, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
