@@ -174,9 +174,17 @@ func humanDuration(d time.Duration) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%d min", int(d.Minutes()))
 	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+		return twoUnits(int(d.Hours()), "h", int(d.Minutes())%60, "min")
 	}
-	return fmt.Sprintf("%d days %d h", int(d.Hours())/24, int(d.Hours())%24)
+	return twoUnits(int(d.Hours())/24, "days", int(d.Hours())%24, "h")
+}
+
+// twoUnits writes "3 h 5 min", or "3 h" when the smaller unit is 0.
+func twoUnits(big int, bigUnit string, small int, smallUnit string) string {
+	if small == 0 {
+		return fmt.Sprintf("%d %s", big, bigUnit)
+	}
+	return fmt.Sprintf("%d %s %d %s", big, bigUnit, small, smallUnit)
 }
 
 // requireToken lets a request through when it carries token as a bearer token, or as the password of
