@@ -237,7 +237,7 @@ func TestAdminEndpoints(t *testing.T) {
 		{admin + "/status", bearer, 200, []string{"<title>All tenants", `href="/status/tenant/Cust1"`, "Broken", "unavailable", `href="/metrics"`}},
 		{admin + "/status", nil, 401, nil},
 		{admin + "/status/tenant/Cust1", basic, 200, []string{"<td data-label=\"Table\">t</td>", "−1 (repopulating)"}},
-		{admin + "/status/tenant/No_Such", bearer, 200, []string{"No_Such"}},
+		{admin + "/status/tenant/No_Such", bearer, 404, nil},
 		{admin + "/status/tenant/bad;name", bearer, 404, nil},
 		{main + "/status", bearer, 200, []string{"Cust1"}},
 		{main + "/status", wrong, 401, nil},

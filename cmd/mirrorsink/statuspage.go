@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,8 +136,9 @@ func tableRows(ts []engine.TableStatus) []tableRow {
 }
 
 func (p *statusPage) tenant(w http.ResponseWriter, r *http.Request, base, name string) {
-	if _, err := p.eng.RouteFor(name); err != nil {
-		http.Error(w, "no such tenant", http.StatusNotFound)
+	// Only tenants the overview lists: opening any other name would create a mirror for it.
+	if !slices.Contains(p.eng.KnownTenants(), name) {
+		http.Error(w, "tenant "+strconv.Quote(name)+" is not named in the configuration and has not called this replica since it started", http.StatusNotFound)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
