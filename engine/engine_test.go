@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/contract"
-	"github.com/mirrorsink/mirrorsink/dialect"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
 	"github.com/mirrorsink/mirrorsink/engine"
 )
@@ -156,17 +155,7 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 	if err := e.ReplicationCompleted(ctx, call, nil); err != nil {
 		t.Fatalf("a failing hook failed the call: %v", err)
 	}
-	d, _ := dialect.Lookup("sqlite")
-	store, err := d.Open(ctx, filepath.Join(dir, "Cust1.db"), dialect.OpenOptions{Tenant: "Cust1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tx, err := store.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := mirrorTx(t, filepath.Join(dir, "Cust1.db"), "Cust1")
 	if ok, _ := tx.Tables().Exists(ctx, "wiped"); !ok {
 		t.Error("the after-wipe hook did not run")
 	}

@@ -94,23 +94,13 @@ func TestRouteHooksFollowGlobalOnes(t *testing.T) {
 func readLog(t *testing.T, path, tenant string) string {
 	t.Helper()
 	ctx := context.Background()
-	d, _ := dialect.Lookup("sqlite")
-	store, err := d.Open(ctx, path, dialect.OpenOptions{Tenant: tenant})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tx, err := store.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := mirrorTx(t, path, tenant)
 	var parts []string
 	tbl := dialect.Table{Name: "order_log", Columns: []typemap.Column{
 		{Name: "who", Type: typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}},
 		{Name: "n", Type: typemap.Type{Kind: typemap.BigInt}},
 	}, Key: []int{1}}
-	err = tx.Tables().Read(ctx, tbl, func(v []any) error {
+	err := tx.Tables().Read(ctx, tbl, func(v []any) error {
 		parts = append(parts, fmt.Sprintf("%v:%v", v[0], v[1]))
 		return nil
 	})
@@ -229,3 +219,22 @@ func TestPinnedPauseOutlivesResume(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// mirrorTx opens a tenant's SQLite mirror on its own and returns a transaction on it, rolled back and
+// closed when the test ends.
+func mirrorTx(t *testing.T, path, tenant string) dialect.Tx {
+	t.Helper()
+	ctx := context.Background()
+	d, _ := dialect.Lookup("sqlite")
+	store, err := d.Open(ctx, path, dialect.OpenOptions{Tenant: tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	return tx
+}

@@ -186,14 +186,43 @@ func orDash(s string) string {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func runResync(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("resync", flag.ContinueOnError)
+	var table *string
+	return runTenantCommand(tenantCommand{
+		name:  "resync",
+		usage: "--tenant CTX [--table T] [--config FILE]",
+		about: "Sets the stored LSN to -1: the next cycle's TableSchema answers -1, and SuperOffice wipes and resends.",
+		flags: func(fs *flag.FlagSet) {
+			table = fs.String("table", "", "the table to resync; default: every table of the tenant")
+		},
+		run: func(ctx context.Context, eng *engine.Engine, tenant string, stdout io.Writer) error {
+			n, err := eng.Resync(ctx, tenant, *table)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%d table(s) of %s marked for repopulation in the next cycle\n", n, tenant)
+			return nil
+		},
+	}, args, stdout, stderr)
+}
+
+// tenantCommand is an operator command on one tenant's mirror: --config and --tenant (required), the
+// flags of its own, and what it does with an engine built from the configuration.
+type tenantCommand struct {
+	name, usage, about string
+	flags              func(fs *flag.FlagSet)
+	run                func(ctx context.Context, eng *engine.Engine, tenant string, stdout io.Writer) error
+}
+
+func runTenantCommand(c tenantCommand, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
-	tenant := fs.String("tenant", "", "the tenant (ctx) whose mirror to resync (required)")
-	table := fs.String("table", "", "the table to resync; default: every table of the tenant")
+	tenant := fs.String("tenant", "", "the tenant (ctx, e.g. Cust12345) (required)")
+	if c.flags != nil {
+		c.flags(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mirrorsink resync --tenant CTX [--table T] [--config FILE]")
-		fmt.Fprintln(stderr, "\nSets the stored LSN to -1: the next cycle's TableSchema answers -1, and SuperOffice wipes and resends.")
+		fmt.Fprintf(stderr, "Usage: mirrorsink %s %s\n\n%s\n", c.name, c.usage, c.about)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -210,10 +239,5 @@ func runResync(args []string, stdout, stderr io.Writer) error {
 	defer eng.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := eng.Resync(ctx, *tenant, *table)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d table(s) of %s marked for repopulation in the next cycle\n", n, *tenant)
-	return nil
+	return c.run(ctx, eng, *tenant, stdout)
 }

@@ -187,14 +187,7 @@ func TestAdminEndpoints(t *testing.T) {
 		c.Webhooks = []WebhookConfig{{URL: recv.URL, Secret: webhooktest.Secret}}
 		c.WebhookDelivery.CAFile = caFile
 	})
-	svc := ts.svc
-	if err := svc.listenAdmin(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go svc.serve(ctx, ts.ln)
-	admin := "http://" + svc.adminLn.Addr().String()
+	admin := ts.serveWithAdmin()
 	main := strings.TrimSuffix(ts.url, "/")
 
 	// A cycle's first calls, so that the default route has a tenant, and a webhook is sent.
@@ -326,6 +319,19 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// serveWithAdmin serves the service and its admin listener until the test ends, and returns the admin
+// listener's base URL.
+func (ts *testService) serveWithAdmin() string {
+	ts.t.Helper()
+	if err := ts.svc.listenAdmin(); err != nil {
+		ts.t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ts.t.Cleanup(stop)
+	go ts.svc.serve(ctx, ts.ln)
+	return "http://" + ts.svc.adminLn.Addr().String()
 }
 
 func writeRoots(t *testing.T, recv *webhooktest.Receiver, path string) {

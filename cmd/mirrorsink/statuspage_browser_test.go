@@ -47,13 +47,8 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	ts := newTestService(t, func(c *Config) { c.Admin.Listen = "127.0.0.1:0" })
 	svc := ts.svc
-	if err := svc.listenAdmin(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go svc.serve(ctx, ts.ln)
-	admin := "http://" + svc.adminLn.Addr().String()
+	admin := ts.serveWithAdmin()
+	ctx := context.Background()
 
 	cycle := func(tenant string, rows int64, churn bool, src *simulator.Source) *simulator.Source {
 		t.Helper()

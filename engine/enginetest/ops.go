@@ -66,7 +66,7 @@ func (h *harness) inTx(fn func(tx dialect.Tx) error) {
 	}
 }
 
-// readTable reads a partner's table as canonical text, sorted.
+// readTable reads a table (mirrored, or the partner's own) as canonical text, sorted.
 func (h *harness) readTable(tbl dialect.Table) [][]string {
 	h.t.Helper()
 	tx, err := h.store.Begin(h.ctx)

@@ -179,16 +179,7 @@ func (h *harness) read(ts contract.TableSchema) [][]string {
 		}
 		tbl.Columns = append(tbl.Columns, col)
 	}
-	tx, err := h.store.Begin(h.ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer tx.Rollback(h.ctx)
-	out, err := conformance.ReadCanonical(h.ctx, tx, tbl, h.caps.Losses())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return out
+	return h.readTable(tbl)
 }
 
 // want computes the rows the mirror must hold after applying rows (final state by key) to ts.
