@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 
