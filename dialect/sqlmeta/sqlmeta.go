@@ -250,8 +250,10 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 // untyped NULL parameter is ever sent.
 func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
 	s, c := t.s, t.s.col
+	// The name is set too: where the database compares names without case, the row found may spell it
+	// as the source did before.
 	n, err := t.exec(ctx, s.sb.Update(s.meta).
-		Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
+		Set(c.table, m.Table).Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
 		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
 	if err != nil || n > 0 {
 		return err

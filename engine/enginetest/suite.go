@@ -54,6 +54,7 @@ func Run(t *testing.T, tgt Target) {
 		{"StatusAndResync", testStatusResync},
 		{"ParallelTables", testParallel},
 		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
+		{"EqualKeysDeleteThenInsert", testEqualKeysDeleteThenInsert},
 		{"EventsAsHooksAndWebhooks", testEvents},
 		{"RequiredHookFailsTheCall", testRequiredHook},
 		{"PauseAcrossReplicas", testPauseAcrossReplicas},
