@@ -19,7 +19,7 @@ import (
 // failed one, which is harmless because I and U are upserts.
 func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) (err error) {
 	var table string // the batch being applied, for the failure log
-	defer func() { e.callFailed(ctx, call.Tenant, "RowData", table, err) }()
+	defer func() { e.callFailed(call.Tenant, "RowData", table, err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err

@@ -190,7 +190,7 @@ func (e *Engine) emit(ctx context.Context, t *tenant, ev Event) error {
 			continue
 		}
 		if err := e.runHook(ctx, t, ev, h); err != nil {
-			e.hookFailed(ctx, t.name, ev, "sql", err)
+			e.hookFailed(t.name, ev, "sql", err)
 			if h.Required {
 				errs = append(errs, err)
 			}
@@ -198,10 +198,10 @@ func (e *Engine) emit(ctx context.Context, t *tenant, ev Event) error {
 	}
 	if e.opts.Notifier != nil {
 		err := e.opts.Notifier.Notify(ctx, ev, func(err error) {
-			e.hookFailed(context.Background(), t.name, ev, "webhook", err)
+			e.hookFailed(t.name, ev, "webhook", err)
 		})
 		if err != nil {
-			e.hookFailed(ctx, t.name, ev, "webhook", err)
+			e.hookFailed(t.name, ev, "webhook", err)
 			errs = append(errs, err)
 		}
 	}
@@ -265,14 +265,14 @@ func bit(b bool) string {
 }
 
 // hookFailed logs, counts and records a failed hook or webhook delivery.
-func (e *Engine) hookFailed(ctx context.Context, tenant string, ev Event, kind string, err error) {
+func (e *Engine) hookFailed(tenant string, ev Event, kind string, err error) {
 	e.metrics.hookFailed(ev.Kind, kind)
 	e.log.Warn("hook failed", "tenant", tenant, "event", string(ev.Kind), "kind", kind, "table", ev.Table, "err", err)
 	op := "hook " + string(ev.Kind)
 	if kind == "webhook" {
 		op = "webhook " + string(ev.Kind)
 	}
-	e.recordFailure(ctx, tenant, op, ev.Table, &hookError{kind: ev.Kind, err: err})
+	e.record(tenant, []dialect.Failure{e.failure(e.now(), op, ev.Table, &hookError{kind: ev.Kind, err: err})})
 }
 
 // failureText is what the failure log says of err: a hook's own error, or the message SuperOffice got

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,10 @@ const (
 // mirrors, so that every replica sees it.
 type opsState struct {
 	lastFailureID atomic.Int64
+
+	recMu     sync.Mutex
+	recording int                        // failure records being written
+	pending   map[string][]chan struct{} // by tenant: each closed when its record is written
 
 	knownMu sync.Mutex
 	known   map[string]time.Time // tenant → its last call to this process
@@ -134,40 +139,114 @@ func classify(err error) string {
 
 // callFailed records a failed call in the tenant's failure log: one entry per failed table when the
 // call failed for some tables only, else one for the call.
-func (e *Engine) callFailed(ctx context.Context, tenant, op, table string, err error) {
+func (e *Engine) callFailed(tenant, op, table string, err error) {
 	if err == nil {
 		return
 	}
+	now := e.now()
 	var te *TableErrors
 	if errors.As(err, &te) && len(te.Tables) == len(te.errs) {
+		fs := make([]dialect.Failure, len(te.Tables))
 		for i, name := range te.Tables {
-			e.recordFailure(ctx, tenant, op, name, te.errs[i])
+			fs[i] = e.failure(now, op, name, te.errs[i])
 		}
+		e.record(tenant, fs)
 		return
 	}
-	e.recordFailure(ctx, tenant, op, table, err)
+	e.record(tenant, []dialect.Failure{e.failure(now, op, table, err)})
 }
 
-// recordFailure writes one failure into the tenant's mirror, when this process has the mirror open
-// (a tenant that could not be opened has nowhere to keep it: the service log has it). Its own failure
-// is only logged.
-func (e *Engine) recordFailure(ctx context.Context, tenant, op, table string, err error) {
+// failure is the failure log's entry for err.
+func (e *Engine) failure(now time.Time, op, table string, err error) dialect.Failure {
+	return dialect.Failure{ID: e.failureID(now), At: now, Operation: clip(op, 64), Table: clip(table, 128),
+		Class: classify(err), Message: clip(failureText(err), 2000)}
+}
+
+// maxRecordings bounds the failure records being written at once, so that a storm of failures cannot
+// pile up goroutines; beyond it a failure is only in the service's log.
+const maxRecordings = 32
+
+// record writes failures into the tenant's mirror, in one transaction, when this process has the
+// mirror open (a tenant that could not be opened has nowhere to keep them: the service log has
+// them). It does so in the background: the call has failed already, and its answer must not wait
+// for a database that may be what failed, or that the failed call's table still holds. A failure to
+// record is only logged.
+func (e *Engine) record(tenant string, fs []dialect.Failure) {
 	t := e.openTenant(tenant)
 	if t == nil {
 		return
 	}
-	now := e.now()
-	f := dialect.Failure{
-		ID: e.failureID(now), At: now, Operation: clip(op, 64), Table: clip(table, 128),
-		Class: classify(err), Message: clip(failureText(err), 2000),
+	done, ok := e.startRecording(tenant)
+	if !ok {
+		e.log.Warn("too many failures are being recorded at once; this one is only in the log", "tenant", tenant, "operation", fs[0].Operation)
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	werr := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
-		return tx.Meta().RecordFailure(ctx, f, e.opts.FailureLog)
-	})
-	if werr != nil {
-		e.log.Warn("cannot record a failure in the tenant's mirror", "tenant", tenant, "operation", op, "err", werr)
+	go func() {
+		defer done()
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		defer cancel()
+		err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
+			for _, f := range fs {
+				if err := tx.Meta().RecordFailure(ctx, f, e.opts.FailureLog); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			e.log.Warn("cannot record a failure in the tenant's mirror", "tenant", tenant, "operation", fs[0].Operation, "err", err)
+		}
+	}()
+}
+
+// startRecording counts a recording under way for tenant, and returns what ends it; ok is false when
+// maxRecordings are under way already.
+func (e *Engine) startRecording(tenant string) (done func(), ok bool) {
+	o := &e.ops
+	o.recMu.Lock()
+	defer o.recMu.Unlock()
+	if o.recording >= maxRecordings {
+		return nil, false
+	}
+	o.recording++
+	if o.pending == nil {
+		o.pending = map[string][]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	o.pending[tenant] = append(o.pending[tenant], ch)
+	return func() {
+		o.recMu.Lock()
+		o.recording--
+		rest := slices.DeleteFunc(o.pending[tenant], func(c chan struct{}) bool { return c == ch })
+		if len(rest) == 0 {
+			delete(o.pending, tenant)
+		} else {
+			o.pending[tenant] = rest
+		}
+		o.recMu.Unlock()
+		close(ch)
+	}, true
+}
+
+// awaitRecordings waits until the failures of tenant that were being recorded when it was called are
+// written (each gives up within recordTimeout), or ctx ends; an empty tenant waits for every tenant's.
+// A read of the failure log right after a failed call then shows it.
+func (e *Engine) awaitRecordings(ctx context.Context, tenant string) {
+	o := &e.ops
+	o.recMu.Lock()
+	var chans []chan struct{}
+	for name, cs := range o.pending {
+		if tenant == "" || name == tenant {
+			chans = append(chans, cs...)
+		}
+	}
+	o.recMu.Unlock()
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -198,6 +277,7 @@ func (e *Engine) Failures(ctx context.Context, tenantName string, limit int) ([]
 	if err != nil {
 		return nil, err
 	}
+	e.awaitRecordings(ctx, tenantName)
 	var out []FailureStatus
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		fs, err := tx.Meta().Failures(ctx, limit)

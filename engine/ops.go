@@ -18,7 +18,7 @@ import (
 // than mid-cycle) and asks SuperOffice to skip the cycle when the tenant is paused, by its route or by
 // a pause stored in its mirror.
 func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (_ contract.AuthResult, err error) {
-	defer func() { e.callFailed(ctx, call.Tenant, "Authenticate", "", err) }()
+	defer func() { e.callFailed(call.Tenant, "Authenticate", "", err) }()
 	route, err := e.RouteFor(call.Tenant)
 	if err != nil {
 		return contract.AuthResult{}, err
@@ -48,7 +48,7 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (_ contra
 // Once every table is settled and committed, before_table fires for each table that made it, in
 // request order (also when others failed: a change must not go unreported because the call failed).
 func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) (_ []contract.TableLSN, err error) {
-	defer func() { e.callFailed(ctx, call.Tenant, "TableSchema", "", err) }()
+	defer func() { e.callFailed(call.Tenant, "TableSchema", "", err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
@@ -339,7 +339,7 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 // Wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction; then
 // after_wipe fires.
 func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) (err error) {
-	defer func() { e.callFailed(ctx, call.Tenant, "Wipe", table, err) }()
+	defer func() { e.callFailed(call.Tenant, "Wipe", table, err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
@@ -378,7 +378,7 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) (er
 
 // ReplicationCompleted records the cycle; then after_cycle fires, with the cycle's id and summary.
 func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) (err error) {
-	defer func() { e.callFailed(ctx, call.Tenant, "ReplicationCompleted", "", err) }()
+	defer func() { e.callFailed(call.Tenant, "ReplicationCompleted", "", err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err

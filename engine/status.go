@@ -140,6 +140,7 @@ func (e *Engine) Summary(ctx context.Context, tenantName string) TenantSummary {
 	}
 	t, err := e.tenant(ctx, tenantName)
 	if err == nil {
+		e.awaitRecordings(ctx, tenantName)
 		sum.Paused, err = e.pauseStatus(ctx, t)
 	}
 	if err == nil {

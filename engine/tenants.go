@@ -102,6 +102,7 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 // Close closes every open tenant mirror, after waiting for openings under way. It is for shutdown,
 // once the server has stopped taking calls.
 func (e *Engine) Close() error {
+	e.awaitRecordings(context.Background(), "") // failures still being written into the mirrors
 	e.mu.Lock()
 	slots := e.tenants
 	e.tenants = map[string]*tenantSlot{}
