@@ -162,6 +162,10 @@ func (e *Engine) failure(now time.Time, op, table string, err error) dialect.Fai
 		Class: classify(err), Message: clip(failureText(err), 2000)}
 }
 
+// failuresLock is the lock name under which the failure log is written. It cannot clash with a
+// table's lock in a harmful way: at worst the two serialise.
+const failuresLock = "#failures"
+
 // maxRecordings bounds the failure records being written at once, so that a storm of failures cannot
 // pile up goroutines; beyond it a failure is only in the service's log.
 const maxRecordings = 32
@@ -185,7 +189,9 @@ func (e *Engine) record(tenant string, fs []dialect.Failure) {
 		defer done()
 		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		defer cancel()
-		err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
+		// Under a lock of its own, so that records (of any replica) take turns and the log's bound
+		// counts every one of them.
+		err := e.inTx(ctx, t, failuresLock, dialect.Durable, func(tx dialect.Tx) error {
 			for _, f := range fs {
 				if err := tx.Meta().RecordFailure(ctx, f, e.opts.FailureLog); err != nil {
 					return err
