@@ -202,6 +202,13 @@ func TestAdminEndpoints(t *testing.T) {
 	if a := recv.Next(t); a.Body.Event != "before_table" || a.Body.Table != "t" || a.Body.Tenant != "Cust1" {
 		t.Fatalf("the webhook of TableSchema: %s", a.Raw)
 	}
+	// The receiver has answered; the dispatcher counts the delivery once it has read the answer.
+	for deadline := time.Now().Add(10 * time.Second); ts.svc.webhooks.Pending() > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook delivery is still pending after 10 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	get := func(url string, auth func(*http.Request)) (int, string, http.Header) {
 		t.Helper()
