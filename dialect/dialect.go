@@ -10,7 +10,12 @@
 //  1. dialect.go: the package doc (storage, concurrency, losses), the Dialect value registered from
 //     init with Register, its Capabilities, and Open: parse the DSN, create the tenant's database or
 //     schema on first use (racing replicas must both succeed), return a Store. Honour every
-//     OpenOptions field, and bound every wait by the context.
+//     OpenOptions field, and bound every wait by the context. Connections: every new one (the
+//     pool's growth too, and the administrative ones that create the database) goes through
+//     OpenOptions.Gate.Connect with OpenOptions.ConnectTimeout and dials through Dial; the pool keeps
+//     at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed by a timer, and registers with
+//     the gate's OnShortage. Server names the DSN's server. Errors: mark with ErrMissing the driver's
+//     codes for a database, schema or table that does not exist, at Begin as in every statement.
 //  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
 //     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
 //     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
@@ -56,6 +61,11 @@ type Dialect interface {
 	Capabilities() Capabilities
 	// Open connects to one tenant's mirror, creating its database (or schema) on first use.
 	Open(ctx context.Context, dsn string, opts OpenOptions) (Store, error)
+	// Server names the database server that dsn connects to (its host and port, or its socket), for
+	// one ConnGate shared by every tenant on that server: two DSNs of the same server, with different
+	// databases or users, give the same name. It names no user, password or database, and is "" for an
+	// embedded database, which has no server whose connections could run out.
+	Server(dsn string) (string, error)
 }
 
 // Capabilities are the facts about a database that code outside its dialect may depend on.
@@ -92,6 +102,20 @@ type OpenOptions struct {
 	Schema string
 	// MaxConns bounds the connection pool; 0 means the dialect's default.
 	MaxConns int
+	// ConnectTimeout bounds every new connection the Store makes, at Open and whenever its pool grows
+	// later, from the dial to a usable session (the wait for a slot of Gate is not part of it); 0 means
+	// DefaultConnectTimeout. A DSN's own, shorter connect timeout applies too. A connection not made in
+	// time fails with ErrConnectTimeout.
+	ConnectTimeout time.Duration
+	// IdleTimeout is how long the pool keeps a connection that no transaction uses (at most
+	// MaxIdleConns of them); a timer closes it then, whether or not the pool is used again. 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// Gate, when not nil, bounds the connections to the DSN's server (see Dialect.Server) together
+	// with every other Store given the same gate: each connection of the Store, in use or idle, holds
+	// one of its slots while it is open, and the pool's idle connections are closed when a caller of
+	// another Store waits for one. Nil bounds nothing.
+	Gate *ConnGate
 	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
 	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
 	Logger *slog.Logger
@@ -409,6 +433,12 @@ var (
 	ErrValue = errors.New("value does not fit column")
 	// ErrNoMeta: a table has no row in the metadata table.
 	ErrNoMeta = errors.New("table has no metadata row")
+	// ErrMissing: the database, schema or table this operation needs does not exist (an operator
+	// dropped the tenant's mirror, its schema, mirrorsink's own tables or one mirrored table while the
+	// Store was open). Dialects set it from the driver's error codes, never from message text alone
+	// where the driver has a code. The engine then forgets the open mirror, opens it again (which
+	// re-creates what is missing) and lets TableSchema answer -1 for what was lost.
+	ErrMissing = errors.New("the database, schema or table this operation needs does not exist")
 )
 
 // Redact returns err with message as its text: for a database error whose own message quotes row data

@@ -18,6 +18,8 @@ import (
 
 // Server error numbers the dialect acts on.
 const (
+	erBadDB               = 1049 // unknown database
+	erNoSuchTable         = 1146
 	erDupEntry            = 1062
 	erNotAllowedCommand   = 1148 // LOCAL INFILE refused (MySQL before 8.0.19, MariaDB)
 	erClientLocalDisabled = 2068 // client side refusal (C clients)
@@ -25,7 +27,8 @@ const (
 	erMariaLocalDisabled  = 4166 // MariaDB: local infile capability disabled
 )
 
-// mapError makes a duplicate key recognisable as dialect.ErrDuplicateKey.
+// mapError makes a duplicate key recognisable as dialect.ErrDuplicateKey, and a database or table
+// that does not exist as dialect.ErrMissing.
 func mapError(err error) error {
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
@@ -34,8 +37,13 @@ func mapError(err error) error {
 	if msg := withholdValues(err.Error()); msg != err.Error() {
 		err = dialect.Redact(err, msg)
 	}
-	if me.Number == erDupEntry {
+	switch me.Number {
+	case erDupEntry:
 		return fmt.Errorf("%w: %w", err, dialect.ErrDuplicateKey)
+	case erBadDB, erNoSuchTable:
+		if !errors.Is(err, dialect.ErrMissing) {
+			return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
+		}
 	}
 	return err
 }

@@ -797,7 +797,7 @@ func TestLivePool(t *testing.T) {
 	}
 }
 
-// TestLivePoolKeepsFewIdle checks that a tenant's pool keeps at most maxIdle connections open between
+// TestLivePoolKeepsFewIdle checks that a tenant's pool keeps at most dialect.MaxIdleConns connections open between
 // calls, however many it used at once: idle connections of many tenants add up on the server.
 func TestLivePoolKeepsFewIdle(t *testing.T) {
 	base := testenv.Postgres(t)
@@ -818,8 +818,8 @@ func TestLivePoolKeepsFewIdle(t *testing.T) {
 	p.mu.Lock()
 	idle := len(p.idle)
 	p.mu.Unlock()
-	if idle != maxIdle {
-		t.Fatalf("%d idle connections after 4 transactions, want %d", idle, maxIdle)
+	if idle != dialect.MaxIdleConns {
+		t.Fatalf("%d idle connections after 4 transactions, want %d", idle, dialect.MaxIdleConns)
 	}
 }
 

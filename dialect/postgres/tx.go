@@ -32,7 +32,7 @@ type executor struct{ tx pgx.Tx }
 func (x executor) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	tag, err := x.tx.Exec(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: %w", mapError(err, "", nil))
+		return 0, fmt.Errorf("postgres: %w", markMissing(mapError(err, "", nil)))
 	}
 	return tag.RowsAffected(), nil
 }
@@ -41,7 +41,7 @@ func (x executor) Exec(ctx context.Context, query string, args ...any) (int64, e
 func (x executor) Query(ctx context.Context, query string, args []any, each func(scan func(dest ...any) error) error) error {
 	rows, err := x.tx.Query(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return fmt.Errorf("postgres: %w", markMissing(err))
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -50,7 +50,7 @@ func (x executor) Query(ctx context.Context, query string, args []any, each func
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+		return fmt.Errorf("postgres: %w", markMissing(err))
 	}
 	return nil
 }
@@ -60,7 +60,7 @@ func (x executor) Query(ctx context.Context, query string, args []any, each func
 func (x executor) simple(ctx context.Context, sql string) (int64, error) {
 	tag, err := x.tx.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
-		return 0, err
+		return 0, markMissing(err)
 	}
 	return tag.RowsAffected(), nil
 }

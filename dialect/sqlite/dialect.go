@@ -4,6 +4,12 @@
 // owner only (0600; SQLite gives its -wal and -shm files the same mode), as it holds the tenant's CRM
 // data. OpenOptions.Schema is refused: a tenant is a file.
 //
+// A database file deleted or replaced (a restored backup) while a Store has it open is noticed at the
+// next Begin, which fails with dialect.ErrMissing instead of going on with the old file; a table that
+// does not exist fails with it too. A new Store of that path waits until the old file's pool has
+// closed, so that the two never share SQLite's -wal and -shm files. SQLite has no server: Server
+// returns "", and OpenOptions.ConnectTimeout, IdleTimeout and Gate do not apply.
+//
 // Concurrency: SQLite allows one writer per file, so a Store holds a pool of exactly one connection
 // (OpenOptions.MaxConns is ignored), shared by every Store of the same file in the process. Begin
 // therefore waits, under its context, until the previous transaction of that file ends: this is the
@@ -72,6 +78,18 @@ func (Dialect) Capabilities() dialect.Capabilities {
 type sharedPool struct {
 	db   *sql.DB
 	refs int
+	// file is the file the pool opened. A file deleted, or replaced by another (a restored backup),
+	// under the pool is not this one: SQLite's open connection would go on reading and writing the old
+	// one.
+	file os.FileInfo
+	// closed is closed once the last Store of the pool has closed it.
+	closed chan struct{}
+}
+
+// current reports whether path is still the file the pool opened.
+func (p *sharedPool) current(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, p.file)
 }
 
 var (
@@ -170,21 +188,47 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		return st, nil
 	}
 	poolsMu.Lock()
-	defer poolsMu.Unlock()
-	if p := pools[t.file]; p != nil {
-		p.refs++
-		st.db = p.db
-		return st, nil
+	for {
+		p := pools[t.file]
+		if p == nil {
+			break
+		}
+		if p.current(t.file) {
+			p.refs++
+			st.db, st.pool = p.db, p
+			poolsMu.Unlock()
+			return st, nil
+		}
+		// The file was deleted or replaced under an open pool. A new connection would share the old
+		// one's -wal and -shm files, which SQLite finds by name, and mix the two databases: wait until
+		// the old pool's last Store has closed it (its connection then removes its -wal file).
+		poolsMu.Unlock()
+		select {
+		case <-p.closed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlite: the database file was deleted or replaced; waiting for its previous connection to close: %w", ctx.Err())
+		}
+		poolsMu.Lock()
 	}
+	defer poolsMu.Unlock()
 	if err := createPrivate(t.file); err != nil {
 		return nil, err
 	}
 	if st.db, err = openDB(ctx, t.driverDSN); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.file, err)
 	}
-	pools[t.file] = &sharedPool{db: st.db, refs: 1}
+	fi, err := os.Stat(t.file)
+	if err != nil {
+		st.db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	st.pool = &sharedPool{db: st.db, refs: 1, file: fi, closed: make(chan struct{})}
+	pools[t.file] = st.pool
 	return st, nil
 }
+
+// Server returns "": an embedded database has no server whose connections could run out.
+func (Dialect) Server(string) (string, error) { return "", nil }
 
 // createPrivate creates the database file's directory (0700) and the file itself (0600) when they are
 // missing, before SQLite would create the file with the process's default mode. Existing files and
@@ -220,7 +264,8 @@ func openDB(ctx context.Context, driverDSN string) (*sql.DB, error) {
 // Store is an open SQLite mirror.
 type Store struct {
 	db     *sql.DB
-	file   string // absolute path; "" for an in-memory database
+	file   string      // absolute path; "" for an in-memory database
+	pool   *sharedPool // nil for an in-memory database
 	logger *slog.Logger
 	meta   *sqlmeta.Store
 	once   sync.Once
@@ -237,11 +282,19 @@ var execConfig = &sqlexec.Config{
 	MapError:   mapError,
 }
 
-// mapError marks a primary-key or unique violation as dialect.ErrDuplicateKey.
+// mapError marks a primary-key or unique violation as dialect.ErrDuplicateKey, and a table that does
+// not exist as dialect.ErrMissing. SQLite reports the latter with the generic SQLITE_ERROR code, so
+// its message tells it apart.
 func mapError(err error) error {
 	var e *sqlitedrv.Error
-	if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 		return fmt.Errorf("%w: %v", dialect.ErrDuplicateKey, err)
+	case e.Code() == sqlite3.SQLITE_ERROR && strings.Contains(e.Error(), "no such table") && !errors.Is(err, dialect.ErrMissing):
+		return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
 	}
 	return err
 }
@@ -255,6 +308,10 @@ func isConstraint(err error) bool {
 // Begin starts a write transaction (BEGIN IMMEDIATE); it waits while another transaction of the same
 // file is open in this process.
 func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
+	if s.pool != nil && !s.pool.current(s.file) {
+		// The connection would work on a file that is no longer the mirror.
+		return nil, fmt.Errorf("sqlite: the database file was deleted or replaced while open: %w", dialect.ErrMissing)
+	}
 	x, err := sqlexec.Begin(ctx, s.db, nil, execConfig)
 	if err != nil {
 		return nil, err
@@ -272,14 +329,14 @@ func (s *Store) Close() error {
 		}
 		poolsMu.Lock()
 		defer poolsMu.Unlock()
-		p := pools[s.file]
-		if p == nil {
-			return
-		}
+		p := s.pool
 		p.refs--
 		if p.refs == 0 {
-			delete(pools, s.file)
+			if pools[s.file] == p {
+				delete(pools, s.file)
+			}
 			err = p.db.Close()
+			close(p.closed)
 		}
 	})
 	if err != nil {
