@@ -17,11 +17,15 @@ import (
 // RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
 // failed one, which is harmless because I and U are upserts.
-func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) error {
+//
+// A batch that finds the mirror's database, schema or table gone fails, and the open mirror is
+// forgotten: the next call opens it again, and the next TableSchema answers -1 for what was lost.
+func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) (err error) {
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	for {
 		b, err := batches.Next(ctx)
 		if errors.Is(err, io.EOF) {

@@ -70,8 +70,18 @@ type Options struct {
 	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
 	// 30 s), so that a stalled server fails the call instead of holding it.
 	MetaTimeout time.Duration
-	Hooks       Hooks
-	Logger      *slog.Logger
+	// MaxServerConns bounds the connections open to one database server (a host and port, or a
+	// socket) across every tenant mirrored on it (default 40): a call that needs another connection
+	// while the server is at the bound waits, under its own deadline, for one to close; tenants' idle
+	// connections are closed for it.
+	MaxServerConns int
+	// IdleConnTimeout is how long a tenant's pool keeps an unused connection (default 1 minute).
+	IdleConnTimeout time.Duration
+	// IdleTenantTimeout closes a tenant's mirror after this long without a call (default 10 minutes);
+	// the next call opens it again.
+	IdleTenantTimeout time.Duration
+	Hooks             Hooks
+	Logger            *slog.Logger
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }
@@ -86,6 +96,9 @@ type Engine struct {
 
 	mu      sync.Mutex
 	tenants map[string]*tenantSlot
+
+	gatesMu sync.Mutex
+	gates   map[string]*dialect.ConnGate // by database server (dialect.Dialect.Server)
 
 	locksMu sync.Mutex
 	locks   map[string]*tableMutex
@@ -108,6 +121,7 @@ type tenant struct {
 	store   dialect.Store
 	names   dialect.Namer
 	own     dialect.MetaTableNames
+	slot    *tenantSlot
 
 	modelsMu sync.Mutex
 	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
@@ -135,6 +149,15 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.MetaTimeout <= 0 {
 		opts.MetaTimeout = 30 * time.Second
+	}
+	if opts.MaxServerConns <= 0 {
+		opts.MaxServerConns = DefaultMaxServerConns
+	}
+	if opts.IdleConnTimeout <= 0 {
+		opts.IdleConnTimeout = dialect.DefaultIdleTimeout
+	}
+	if opts.IdleTenantTimeout <= 0 {
+		opts.IdleTenantTimeout = 10 * time.Minute
 	}
 	check := func(what string, r Route) error {
 		if _, err := dialect.Lookup(r.Dialect); err != nil {
@@ -171,14 +194,22 @@ func New(opts Options) (*Engine, error) {
 		}
 		mirrors[[2]string{dsn, schema}] = name
 	}
-	return &Engine{
+	e := &Engine{
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newMetrics(),
 		tenants: map[string]*tenantSlot{},
+		gates:   map[string]*dialect.ConnGate{},
 		locks:   map[string]*tableMutex{},
-	}, nil
+	}
+	e.metrics.servers = e.serverStats
+	return e, nil
 }
+
+// DefaultMaxServerConns is Options.MaxServerConns when it is 0: well below PostgreSQL's default
+// max_connections (100) and MySQL's (151), leaving room for a second replica and the partner's own
+// clients.
+const DefaultMaxServerConns = 40
 
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() *Metrics { return e.metrics }
@@ -200,7 +231,8 @@ func (e *Engine) RouteFor(name string) (Route, error) {
 // ErrPaused is returned (wrapped) for a call that would write to the mirror of a paused tenant.
 var ErrPaused = errors.New("the tenant is paused by the operator of this mirror; nothing was written")
 
-// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant.
+// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant; the
+// caller releases it.
 func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	route, err := e.RouteFor(name)
 	if err != nil {
@@ -331,7 +363,8 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 		if tx, err = t.store.Begin(ctx); err == nil {
 			return tx, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, dialect.ErrMissing) || errors.Is(err, dialect.ErrConnectTimeout) {
+			// A mirror that is gone, or a server that does not answer, will not be back in a second.
 			break
 		}
 	}

@@ -23,23 +23,28 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract
 	if route.Paused {
 		return contract.AuthResult{DoNotReplicate: true}, nil
 	}
-	if _, err := e.tenant(ctx, call.Tenant); err != nil {
+	t, err := e.tenant(ctx, call.Tenant)
+	if err != nil {
 		return contract.AuthResult{}, err
 	}
+	e.release(t, nil)
 	return contract.AuthResult{}, nil
 }
 
-// TableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
-// and answers every requested table's LSN (-1 where SuperOffice must wipe and resend).
+// tableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
+// and answers every requested table's LSN (-1 where SuperOffice must wipe and resend). A table whose
+// metadata matches the request but which is gone from the mirror (dropped by hand) is recreated and
+// answers -1.
 //
 // One table's failure is that table's alone: the other tables of the call are reconciled and
 // committed, and the call then fails naming the tables that did not make it, so that the next cycle
 // retries just those (the others answer their stored LSN at once).
-func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) ([]contract.TableLSN, error) {
+func (e *Engine) tableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) (_ []contract.TableLSN, err error) {
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
 	}
+	defer e.release(t, &err)
 	if len(tables) == 0 {
 		// Every mirrored table would count as deleted at the source and be dropped: a truncated or
 		// broken request must not destroy a mirror.
@@ -75,9 +80,13 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 	}
 
 	var stored map[string]dialect.TableMeta
+	var lost map[string]bool
 	if err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		var err error
-		stored, err = tx.Meta().Tables(ctx)
+		if stored, err = tx.Meta().Tables(ctx); err != nil {
+			return err
+		}
+		lost, err = e.lostTables(ctx, t, tx, stored, models)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.name, err)
@@ -89,7 +98,7 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		if m == nil {
 			continue
 		}
-		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash {
+		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash && !lost[m.table.Name] {
 			answer = append(answer, contract.TableLSN{Table: m.table.Name, LSN: r.LSN})
 			continue
 		}
@@ -299,12 +308,13 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 	return -1, err
 }
 
-// Wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.
-func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) error {
+// wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.
+func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (err error) {
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	if err := t.checkTableName(table); err != nil {
 		return err
 	}
@@ -338,12 +348,13 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) err
 	return nil
 }
 
-// ReplicationCompleted records the cycle and runs the after-cycle hooks.
-func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) error {
+// replicationCompleted records the cycle and runs the after-cycle hooks.
+func (e *Engine) replicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) (err error) {
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	var ins, upd, del int64
 	for _, s := range changed {
 		ins += int64(s.Inserts)

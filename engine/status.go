@@ -47,13 +47,14 @@ func (e *Engine) Tenants() []string {
 	return names
 }
 
-// Status reads the state of a tenant's mirror: per table the LSN, row count and times, and the last
+// status reads the state of a tenant's mirror: per table the LSN, row count and times, and the last
 // cycle.
-func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, error) {
+func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return TenantStatus{}, err
 	}
+	defer e.release(t, &err)
 	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		meta, err := tx.Meta().Tables(ctx)
@@ -82,13 +83,14 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 	return st, err
 }
 
-// Resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
+// resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
 // cycle wipes and repopulates it. It returns how many tables were marked.
-func (e *Engine) Resync(ctx context.Context, tenantName, table string) (int64, error) {
+func (e *Engine) resync(ctx context.Context, tenantName, table string) (_ int64, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return 0, err
 	}
+	defer e.release(t, &err)
 	var n int64
 	err = e.inTx(ctx, t, table, dialect.Durable, func(tx dialect.Tx) error {
 		n, err = tx.Meta().ResetLSN(ctx, table)

@@ -7,7 +7,9 @@
 // A database file deleted or replaced (a restored backup) while a Store has it open is noticed at the
 // next Begin, which fails with dialect.ErrMissing instead of going on with the old file; a table that
 // does not exist fails with it too. A new Store of that path waits until the old file's pool has
-// closed, so that the two never share SQLite's -wal and -shm files. SQLite has no server: Server
+// closed, and that close removes the old file's -wal and -shm files, which SQLite would otherwise
+// replay into the new file. (Only this process's connections are known: a file served by several
+// processes must not be deleted or replaced while any of them runs.) SQLite has no server: Server
 // returns "", and OpenOptions.ConnectTimeout, IdleTimeout and Gate do not apply.
 //
 // Concurrency: SQLite allows one writer per file, so a Store holds a pool of exactly one connection
@@ -227,6 +229,20 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	return st, nil
 }
 
+// removeOrphans removes the -wal and -shm files that a connection to a deleted or replaced database
+// file leaves behind: SQLite refuses to checkpoint into a file that has moved, and it finds these
+// files by name, so the next connection to the path would replay the old database's log into the new
+// file.
+func removeOrphans(file string) error {
+	var errs []error
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(file + suffix); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Server returns "": an embedded database has no server whose connections could run out.
 func (Dialect) Server(string) (string, error) { return "", nil }
 
@@ -335,7 +351,11 @@ func (s *Store) Close() error {
 			if pools[s.file] == p {
 				delete(pools, s.file)
 			}
+			moved := !p.current(s.file)
 			err = p.db.Close()
+			if moved {
+				err = errors.Join(err, removeOrphans(s.file))
+			}
 			close(p.closed)
 		}
 	})
