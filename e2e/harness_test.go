@@ -180,8 +180,17 @@ type service struct {
 // startService starts the service for route, serving every tenant.
 func startService(t *testing.T, route engine.Route) *service {
 	t.Helper()
+	return startEngine(t, engine.Options{Default: &route})
+}
+
+// startEngine starts the service with the engine's options, whose default route serves every tenant
+// not named in them.
+func startEngine(t *testing.T, opts engine.Options) *service {
+	t.Helper()
 	testKeys(t)
-	eng, err := engine.New(engine.Options{Default: &route, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	route := *opts.Default
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
