@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -223,7 +224,9 @@ func (g *ConnGate) Connect(ctx context.Context, timeout time.Duration, connect f
 		g.release()
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w (%s): %w", ErrConnectTimeout, timeout, err)
+		// The driver's own words name the server's address and the login, which the message that
+		// reaches SuperOffice does not need; the tenant's route says which server it is.
+		return Redact(fmt.Errorf("%w: %w", ErrConnectTimeout, err), fmt.Sprintf("%v (%s)", ErrConnectTimeout, timeout))
 	}
 	return err
 }
@@ -292,6 +295,9 @@ func Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	return gc, nil
 }
 
+// closeWait bounds how long a closing connection waits for the server to close its end.
+const closeWait = 250 * time.Millisecond
+
 // gatedConn gives its slot back when it closes.
 type gatedConn struct {
 	net.Conn
@@ -299,12 +305,21 @@ type gatedConn struct {
 	closed atomic.Bool
 }
 
-// Close closes the connection and, the first time, gives its slot back.
+// Close closes the connection and, the first time, gives its slot back. A connection counts on the
+// server until the server has noticed that it closed: before the slot goes to the next caller, Close
+// waits (up to closeWait) for the server to close its end, after the driver's goodbye (PostgreSQL's
+// Terminate, MySQL's COM_QUIT) and our end of the stream.
 func (c *gatedConn) Close() error {
-	err := c.Conn.Close()
-	if c.closed.CompareAndSwap(false, true) {
-		c.gate.release()
+	if !c.closed.CompareAndSwap(false, true) {
+		return c.Conn.Close()
 	}
+	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok && hc.CloseWrite() == nil {
+		if c.Conn.SetReadDeadline(time.Now().Add(closeWait)) == nil {
+			_, _ = io.Copy(io.Discard, c.Conn)
+		}
+	}
+	err := c.Conn.Close()
+	c.gate.release()
 	return err
 }
 

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -269,8 +270,9 @@ type tenant struct {
 	mirror simulator.Mirror
 }
 
-// newTenant makes a tenant with a generated source of dataset, and drops its mirror at the end.
-func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64, batchBytes int) *tenant {
+// newTenant makes a tenant with a generated source of dataset (of some of its tables only, when
+// tables are named), and drops its mirror at the end.
+func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64, batchBytes int, tables ...string) *tenant {
 	t.Helper()
 	ctx := context.Background()
 	name := tenantName(t)
@@ -284,19 +286,63 @@ func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64
 	if tg.name == "mysql" {
 		minYear = 1000 // TYPES.md: MySQL dates start in year 1000
 	}
-	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: dataset, Rows: rows, Seed: 1, MinYear: minYear}); err != nil {
+	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: dataset, Rows: rows, Seed: 1, MinYear: minYear, Tables: tables}); err != nil {
 		t.Fatal(err)
 	}
+	return &tenant{name: name, src: src, driver: newDriver(t, svc.URL, name, batchBytes),
+		mirror: simulator.Mirror{Dialect: svc.route.Dialect, DSN: svc.route.DSN, Schema: svc.route.Schema, Tenant: name}}
+}
+
+// newDriver returns a driver for tenant that calls the service at url with tokens the service trusts.
+func newDriver(t *testing.T, url, tenant string, batchBytes int) *simulator.Driver {
+	t.Helper()
 	d, err := simulator.NewDriver(simulator.DriverConfig{
-		URL: svc.URL, Tenant: name, ClientID: clientID,
+		URL: url, Tenant: tenant, ClientID: clientID,
 		SigningKey: keys.so, KeyID: protocol.CertificateThumbprint(keys.cert), AppPublicKey: &keys.app.PublicKey,
 		BatchBytes: batchBytes, Parallel: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tenant{name: name, src: src, driver: d,
-		mirror: simulator.Mirror{Dialect: svc.route.Dialect, DSN: svc.route.DSN, Schema: svc.route.Schema, Tenant: name}}
+	return d
+}
+
+// cycleAll runs one cycle of every tenant, at most parallel tenants at once, each after a churn from
+// the second round on, and verifies each mirror, at most verifiers at once (the verifier's connections
+// are the test's own, beside the service's); it fails the test naming every tenant whose cycle or
+// mirror failed.
+func cycleAll(t *testing.T, tenants []*tenant, round, parallel, verifiers int) {
+	t.Helper()
+	if round > 0 {
+		for i, tn := range tenants {
+			tn.churn(t, 5, 10, 3, uint64(i+round*len(tenants)))
+		}
+	}
+	cycles, verifying := make(chan struct{}, parallel), make(chan struct{}, verifiers)
+	var wg sync.WaitGroup
+	errs := make([]error, len(tenants))
+	for i, tn := range tenants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cycles <- struct{}{}
+			_, err := tn.driver.Cycle(ctx, tn.src)
+			<-cycles
+			if err != nil {
+				errs[i] = fmt.Errorf("tenant %s: %w", tn.name, err)
+				return
+			}
+			verifying <- struct{}{}
+			defer func() { <-verifying }()
+			_, errs[i] = tn.mirror.Verify(ctx, tn.src)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("round %d: %v", round, err)
+	}
 }
 
 // cycle runs one cycle and verifies the mirror.
