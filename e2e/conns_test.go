@@ -26,15 +26,6 @@ import (
 // These tests treat database connections as what they are on a shared server: a bounded resource that
 // one tenant's dead server must not hold up and that hundreds of tenants must share.
 
-// blackHole accepts TCP connections and never answers, standing in for a database server that does
-// so; it returns its address.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	p := newProxy(t, "")
-	p.goBlack()
-	return p.addr()
-}
-
 // proxy forwards TCP connections to a server until goBlack; from then on it has cut the connections it
 // forwarded, and it accepts new ones without ever answering.
 type proxy struct {
@@ -189,7 +180,7 @@ func TestBlackHoledTenant(t *testing.T) {
 	svc := startEngine(t, engine.Options{
 		Default: &route,
 		Tenants: map[string]engine.Route{
-			"blackholed": {Dialect: "postgres", DSN: pgDSN(t, blackHole(t), "e2e_blackholed")},
+			"blackholed": {Dialect: "postgres", DSN: pgDSN(t, testenv.BlackHole(t), "e2e_blackholed")},
 			goesBlack:    {Dialect: "postgres", DSN: pgDSN(t, later.addr(), "e2e_{ctx}")},
 		},
 		ConnectTimeout: connectTimeout,

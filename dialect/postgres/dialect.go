@@ -188,7 +188,10 @@ func (Dialect) Server(dsn string) (string, error) {
 	}
 	hosts := []string{net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))}
 	for _, f := range cc.Fallbacks {
-		hosts = append(hosts, net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))))
+		// sslmode=prefer lists each host twice (with and without TLS).
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
 	}
 	return "postgres://" + strings.Join(hosts, ","), nil
 }

@@ -25,8 +25,11 @@ type Connector struct {
 func (c Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	var conn driver.Conn
 	err := c.Gate.Connect(ctx, c.Timeout, func(ctx context.Context) error {
-		var err error
-		conn, err = c.Inner.Connect(ctx)
+		dc, err := c.Inner.Connect(ctx)
+		if err == nil {
+			// Kept only on success: a driver may return a typed nil with its error.
+			conn = dc
+		}
 		return err
 	})
 	if err != nil {

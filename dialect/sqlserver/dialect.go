@@ -158,17 +158,20 @@ func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Co
 	return f(ctx, network, addr)
 }
 
-// Server names the DSN's server: its host, instance and port.
+// Server names the DSN's server: its host and port (1433 unless the DSN says), or its host and named
+// instance, whose port the SQL Server Browser gives.
 func (Dialect) Server(dsn string) (string, error) {
 	cfg, err := msdsn.Parse(dsn)
 	if err != nil {
 		return "", fmt.Errorf("sqlserver: parse DSN: %w", err)
 	}
-	host := cfg.Host
-	if cfg.Instance != "" {
-		host += `\` + cfg.Instance
+	switch {
+	case cfg.Port != 0:
+		return "sqlserver://" + net.JoinHostPort(cfg.Host, strconv.FormatUint(cfg.Port, 10)), nil
+	case cfg.Instance != "":
+		return "sqlserver://" + cfg.Host + `\` + cfg.Instance, nil
 	}
-	return "sqlserver://" + net.JoinHostPort(host, strconv.Itoa(int(cfg.Port))), nil
+	return "sqlserver://" + net.JoinHostPort(cfg.Host, "1433"), nil
 }
 
 // SQL Server error numbers the dialect acts on.
