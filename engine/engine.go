@@ -63,9 +63,10 @@ type Options struct {
 	KeepMissingTables bool
 	// SchemaWorkers bounds how many tables one TableSchema call creates or changes at once (default 4).
 	SchemaWorkers int
-	// ConnectTimeout bounds opening a tenant's mirror: connecting, creating its database and migrating
-	// mirrorsink's own tables (default 10 s). A tenant whose database does not answer fails its own
-	// calls within it, and never holds up another tenant's.
+	// ConnectTimeout bounds every new connection to a tenant's database, when its mirror opens and
+	// whenever its pool grows later (default 10 s); opening a mirror, which also migrates mirrorsink's
+	// own tables, has MetaTimeout more. A tenant whose database does not answer fails its own calls
+	// within it, and never holds up another tenant's.
 	ConnectTimeout time.Duration
 	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
 	// 30 s), so that a stalled server fails the call instead of holding it.
@@ -145,10 +146,10 @@ func New(opts Options) (*Engine, error) {
 		opts.SchemaWorkers = 4
 	}
 	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = 10 * time.Second
+		opts.ConnectTimeout = dialect.DefaultConnectTimeout
 	}
 	if opts.MetaTimeout <= 0 {
-		opts.MetaTimeout = 30 * time.Second
+		opts.MetaTimeout = DefaultMetaTimeout
 	}
 	if opts.MaxServerConns <= 0 {
 		opts.MaxServerConns = DefaultMaxServerConns
@@ -157,7 +158,7 @@ func New(opts Options) (*Engine, error) {
 		opts.IdleConnTimeout = dialect.DefaultIdleTimeout
 	}
 	if opts.IdleTenantTimeout <= 0 {
-		opts.IdleTenantTimeout = 10 * time.Minute
+		opts.IdleTenantTimeout = DefaultIdleTenantTimeout
 	}
 	check := func(what string, r Route) error {
 		if _, err := dialect.Lookup(r.Dialect); err != nil {
@@ -206,10 +207,18 @@ func New(opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// DefaultMaxServerConns is Options.MaxServerConns when it is 0: well below PostgreSQL's default
-// max_connections (100) and MySQL's (151), leaving room for a second replica and the partner's own
-// clients.
-const DefaultMaxServerConns = 40
+// Defaults of Options.
+const (
+	// DefaultMaxServerConns is Options.MaxServerConns when it is 0: well below PostgreSQL's default
+	// max_connections (100) and MySQL's (151), leaving room for a second replica and the partner's own
+	// clients.
+	DefaultMaxServerConns = 40
+	// DefaultMetaTimeout is Options.MetaTimeout when it is 0.
+	DefaultMetaTimeout = 30 * time.Second
+	// DefaultIdleTenantTimeout is Options.IdleTenantTimeout when it is 0: longer than the usual
+	// interval between a tenant's cycles, so that a tenant's mirror stays open between them.
+	DefaultIdleTenantTimeout = 10 * time.Minute
+)
 
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() *Metrics { return e.metrics }
