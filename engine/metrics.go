@@ -17,6 +17,7 @@ type Metrics struct {
 	tablesCreated, tablesAltered        atomic.Int64
 	tablesRecreated, tablesDropped      atomic.Int64
 	nulsReplaced, keysMerged            atomic.Int64
+	partnerObjectsFailed                atomic.Int64
 }
 
 func newMetrics() *Metrics { return &Metrics{} }
@@ -56,6 +57,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_tables_recreated_total", "Tables dropped and recreated for a schema change.", m.tablesRecreated.Load()},
 		{"mirrorsink_tables_dropped_total", "Tables dropped because the source no longer has them.", m.tablesDropped.Load()},
 		{"mirrorsink_keys_merged_at_target_precision_total", "Rows superseded in their batch by a later row whose key differs only below the target's time precision (e.g. 100 ns apart on a microsecond target).", m.keysMerged.Load()},
+		{"mirrorsink_partner_objects_failed_total", "Objects that mirrorsink did not create (views, indexes, triggers, constraints, grants) and that a change of their table could not keep; the log and status name them.", m.partnerObjectsFailed.Load()},
 		{"mirrorsink_nul_characters_replaced_total", "NUL characters replaced with U+FFFD for targets that cannot store them.", m.nulsReplaced.Load()},
 	}
 	for _, c := range counters {

@@ -140,9 +140,11 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 	sort.Strings(gone)
 	for _, name := range gone {
 		_, sameTable := folded[t.names.Fold(name)]
+		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
-				if err := tx.Tables().Drop(ctx, name); err != nil {
+				var err error
+				if lost, err = tx.Tables().Drop(ctx, name); err != nil {
 					return fmt.Errorf("drop table %q: %w", name, err)
 				}
 			}
@@ -154,6 +156,7 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 		}
 		e.log.Info("dropped a table that the source no longer has", "tenant", t.name, "table", name)
 		e.metrics.tablesDropped.Add(1)
+		e.reportLost(t, name, lost)
 	}
 }
 
@@ -226,11 +229,20 @@ feed:
 	return errs
 }
 
+// errRecreate is how the first transaction of reconcile asks for a recreate: returned from it, it
+// rolls back whatever that transaction did, so that nothing of a failed in-place change can be
+// committed (and a transaction the server doomed is never asked to commit).
+var errRecreate = errors.New("the table must be recreated")
+
 // reconcile brings one table to the requested schema and returns the LSN to answer.
 func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64, error) {
 	name := m.table.Name
-	var lsn int64 = -1
-	var recreate string
+	var (
+		lsn     int64 = -1
+		reason  string
+		altered bool
+		lost    []dialect.LostObject
+	)
 	err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
@@ -248,55 +260,70 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 		if r == nil {
 			if exists {
 				// A table without metadata is of unknown shape and content: start it afresh.
-				recreate = "it exists without metadata"
-				return nil
+				reason = "it exists without metadata"
+				return errRecreate
 			}
 			if err := tx.Tables().Create(ctx, m.table); err != nil {
 				return fmt.Errorf("create table %q: %w", name, err)
 			}
 			e.metrics.tablesCreated.Add(1)
-			return t.writeMeta(ctx, tx, m, -1, now)
+			return t.writeMeta(ctx, tx, m, -1, now, nil)
 		}
 		old, err := t.model(r)
 		if err != nil || !exists {
-			recreate = "its stored schema is unreadable or the table is missing"
-			return nil
+			reason = "its stored schema is unreadable or the table is missing"
+			return errRecreate
 		}
 		p := planChanges(old, m)
 		if p.recreate {
-			recreate = p.reason
-			return nil
+			reason = p.reason
+			return errRecreate
 		}
 		if len(p.changes) > 0 {
-			if err := tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
+			if lost, err = tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					e.log.Warn("in-place schema change failed; recreating the table", "tenant", t.name, "table", name, "err", err)
 				}
-				recreate = "the change cannot be made in place"
-				return nil
+				reason = "the change cannot be made in place"
+				return errRecreate
 			}
-			e.metrics.tablesAltered.Add(1)
+			altered = true
 		}
 		lsn = r.LSN
-		return t.writeMeta(ctx, tx, m, r.LSN, now)
+		return t.writeMeta(ctx, tx, m, r.LSN, now, lost)
 	})
-	if err != nil || recreate == "" {
+	if !errors.Is(err, errRecreate) {
+		if err == nil && altered {
+			e.metrics.tablesAltered.Add(1)
+			e.reportLost(t, name, lost)
+		}
 		return lsn, err
 	}
-	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", recreate)
+	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", reason)
+	lost = nil
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
-		if err := tx.Tables().Drop(ctx, name); err != nil {
-			return fmt.Errorf("drop table %q: %w", name, err)
+		var err error
+		if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
+			return fmt.Errorf("recreate table %q: %w", name, err)
 		}
-		if err := tx.Tables().Create(ctx, m.table); err != nil {
-			return fmt.Errorf("create table %q: %w", name, err)
-		}
-		return t.writeMeta(ctx, tx, m, -1, e.now())
+		return t.writeMeta(ctx, tx, m, -1, e.now(), lost)
 	})
-	if err == nil {
-		e.metrics.tablesRecreated.Add(1)
+	if err != nil {
+		return -1, err
 	}
-	return -1, err
+	e.metrics.tablesRecreated.Add(1)
+	e.reportLost(t, name, lost)
+	return -1, nil
+}
+
+// reportLost logs and counts, once their change has committed, the objects that a change of table
+// could not keep (the metadata row, written in the same transaction, records them for status).
+func (e *Engine) reportLost(t *tenant, table string, lost []dialect.LostObject) {
+	for _, o := range lost {
+		e.log.Warn("an object that mirrorsink did not create could not be kept through a change of its table; re-create it if it is still wanted",
+			"tenant", t.name, "table", table, "object", o.Object, "reason", o.Reason)
+	}
+	e.metrics.partnerObjectsFailed.Add(int64(len(lost)))
 }
 
 // Wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.

@@ -18,6 +18,9 @@ type TableStatus struct {
 	Rows          int64      `json:"rows"`
 	SchemaChanged time.Time  `json:"schemaChanged"`
 	LastApplied   *time.Time `json:"lastApplied,omitempty"`
+	// LostObjects are the objects that others had put on the table (views, indexes, grants, …) and
+	// that its last schema change could not keep: re-create them by hand if they are still wanted.
+	LostObjects []dialect.LostObject `json:"lostObjects,omitempty"`
 }
 
 // CycleStatus is one recorded replication cycle.
@@ -47,8 +50,8 @@ func (e *Engine) Tenants() []string {
 	return names
 }
 
-// Status reads the state of a tenant's mirror: per table the LSN, row count and times, and the last
-// cycle.
+// Status reads the state of a tenant's mirror: per table the LSN, row count, times and what its last
+// schema change could not keep of others' objects, and the last cycle.
 func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
@@ -61,7 +64,7 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 			return err
 		}
 		for _, r := range meta {
-			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1}
+			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1, LostObjects: r.LostObjects}
 			if !r.LastApplied.IsZero() {
 				at := r.LastApplied
 				ts.LastApplied = &at

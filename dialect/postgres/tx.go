@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
 )
@@ -188,24 +190,34 @@ func (e tableEditor) Create(ctx context.Context, tbl dialect.Table) error {
 // savepoint so that a failure changes nothing. It first asks whether the stored rows allow them, and
 // returns dialect.ErrRecreate before changing anything when they do not: a NOT NULL column added
 // without a default to a table that has rows, or NOT NULL set on a column that holds NULL.
-func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dialect.Change) error {
+//
+// PostgreSQL refuses to change the type of, or drop, a column that a view uses: when the changes
+// include such a step, the views that depend on the table are saved, dropped, and re-created after
+// it (see keep), each with its options, owner, comments, grants and triggers. One that no longer
+// fits the table is returned as lost; the change stands.
+func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dialect.Change) ([]dialect.LostObject, error) {
 	type change struct {
 		AlterStep
 		column string
 	}
 	steps := make([]change, 0, len(changes))
-	var warns []dialect.Warning
+	var (
+		warns      []dialect.Warning
+		blockViews bool
+	)
 	for _, ch := range changes {
 		step, w, err := e.t.st.sql.AlterTable(tbl, ch)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if step.Statement != "" {
 			steps = append(steps, change{step, ch.Column.Name})
 			warns = append(warns, w...)
+			blockViews = blockViews || ch.Kind == dialect.AlterType || ch.Kind == dialect.DropColumn
 		}
 	}
 	tq := quoteUnchecked(tbl.Name)
+	var saved kept
 	err := e.t.atomically(ctx, func() error {
 		for _, step := range steps {
 			if step.Probe == "" {
@@ -220,6 +232,15 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 					tq, step.column, dialect.ErrRecreate)
 			}
 		}
+		if blockViews {
+			var err error
+			if saved, err = e.t.keep(ctx, tbl.Name, false); err != nil {
+				return err
+			}
+			if err := e.t.dropViews(ctx, saved); err != nil {
+				return err
+			}
+		}
 		for _, step := range steps {
 			if _, err := e.t.x.simple(ctx, step.Statement); err != nil {
 				return fmt.Errorf("postgres: alter %s: %w", tq, err)
@@ -228,15 +249,315 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dialect.LogWarnings(e.t.st.log, "postgres", warns)
+	return e.t.restore(ctx, saved), nil
+}
+
+// Recreate drops the table and creates tbl in its place. What others put on the old table is saved
+// first and re-created on the new one (see keep): the views that depend on it, its indexes,
+// constraints, triggers, comments and grants. What no longer fits the new table is returned as lost.
+func (e tableEditor) Recreate(ctx context.Context, tbl dialect.Table) ([]dialect.LostObject, error) {
+	saved, err := e.t.keep(ctx, tbl.Name, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.t.dropViews(ctx, saved); err != nil {
+		return nil, err
+	}
+	if err := e.t.runFor(ctx, "drop", tbl.Name, e.t.st.sql.DropTable); err != nil {
+		return nil, err
+	}
+	if err := e.Create(ctx, tbl); err != nil {
+		return nil, err
+	}
+	return e.t.restore(ctx, saved), nil
+}
+
+// Drop drops the table if it exists, and first the views that depend on it (which PostgreSQL would
+// not let it drop otherwise): they are returned as lost.
+func (e tableEditor) Drop(ctx context.Context, name string) ([]dialect.LostObject, error) {
+	saved, err := e.t.keep(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.t.dropViews(ctx, saved); err != nil {
+		return nil, err
+	}
+	if err := e.t.runFor(ctx, "drop", name, e.t.st.sql.DropTable); err != nil {
+		return nil, err
+	}
+	var lost []dialect.LostObject
+	for _, v := range saved.views {
+		lost = append(lost, dialect.LostObject{Object: "view " + v.name,
+			Reason: "it depends on a table that the source no longer has, and was dropped with it"})
+	}
+	return lost, nil
+}
+
+// kept is what others put on a table, saved before a change that would drop it.
+type kept struct {
+	// views depend on the table, in creation order.
+	views []savedView
+	// restores put everything back, in order: what belongs to the table, then each view with what
+	// belongs to it.
+	restores []restoreStep
+}
+
+// savedView is a view that depends on a saved table.
+type savedView struct {
+	name         string // quoted and qualified
+	materialized bool
+}
+
+// restoreStep is one statement that puts back an object.
+type restoreStep struct {
+	object string // names the object for a dialect.LostObject
+	stmt   string
+	// of is the index of the step that creates the view this step belongs to, or -1: when that step
+	// fails, this one is lost with it.
+	of int
+}
+
+// keep saves what others put on the table name: the views that depend on it (with their options,
+// owners, comments, grants, triggers and, for materialized views, indexes), and, with whole, what
+// dropping the table itself would take: its comments, grants, constraints other than the primary
+// key, indexes that no constraint owns, and triggers. A table that does not exist has nothing saved.
+func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
+	var k kept
+	schema := t.st.sql.schema
+	tq, err := t.st.sql.Table(table)
+	if err != nil {
+		return k, err
+	}
+	fail := func(what string, err error) (kept, error) {
+		return kept{}, fmt.Errorf("postgres: %s %s: %w", what, tq, err)
+	}
+	var (
+		oids  []uint32
+		names = map[uint32]string{}
+		kinds = map[uint32]string{}
+		steps = map[uint32][]restoreStep{} // by relation, before the indexes and triggers
+		owner = map[uint32]string{}
+		tabID uint32
+	)
+	if whole {
+		var comment *string
+		err := t.x.tx.QueryRow(ctx, tableOID, schema, table).Scan(&tabID, &comment)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return k, nil
+		case err != nil:
+			return fail("find the objects on", err)
+		}
+		oids = append(oids, tabID)
+		names[tabID], kinds[tabID] = tq, "r"
+		if comment != nil {
+			steps[tabID] = append(steps[tabID], restoreStep{object: "comment on table " + tq, stmt: commentOn("r", tq, "", *comment)})
+		}
+	}
+	rows, err := t.x.tx.Query(ctx, dependentViews, schema, table)
+	if err != nil {
+		return fail("find the views on", err)
+	}
+	type view struct {
+		oid                     uint32
+		schema, name, kind, def string
+		depth                   int
+		owner                   string
+		options                 []string
+		comment                 *string
+	}
+	var views []view
+	for rows.Next() {
+		var v view
+		if err := rows.Scan(&v.oid, &v.schema, &v.name, &v.kind, &v.depth, &v.def, &v.owner, &v.options, &v.comment); err != nil {
+			rows.Close()
+			return fail("read the views on", err)
+		}
+		views = append(views, v)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail("read the views on", err)
+	}
+	for _, v := range views {
+		q := qualified(v.schema, v.name)
+		oids = append(oids, v.oid)
+		names[v.oid], kinds[v.oid], owner[v.oid] = q, v.kind, v.owner
+		k.views = append(k.views, savedView{name: q, materialized: v.kind == "m"})
+		steps[v.oid] = append(steps[v.oid], restoreStep{object: relationWord(v.kind) + " " + q, stmt: createView(q, v.kind == "m", v.options, v.def)})
+		if v.comment != nil {
+			steps[v.oid] = append(steps[v.oid], restoreStep{object: "comment on " + relationWord(v.kind) + " " + q, stmt: commentOn(v.kind, q, "", *v.comment)})
+		}
+	}
+	if len(oids) == 0 {
+		return k, nil
+	}
+	// The rest, per relation: column comments, grants, then (below) constraints, indexes, triggers.
+	each := func(what, query string, args []any, fn func(scan func(...any) error) error) error {
+		rows, err := t.x.tx.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: %s of %s: %w", what, tq, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.Scan); err != nil {
+				return fmt.Errorf("postgres: %s of %s: %w", what, tq, err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: %s of %s: %w", what, tq, err)
+		}
+		return nil
+	}
+	err = each("read the column comments", columnComments, []any{oids}, func(scan func(...any) error) error {
+		var (
+			oid          uint32
+			column, text string
+		)
+		if err := scan(&oid, &column, &text); err != nil {
+			return err
+		}
+		n := names[oid]
+		steps[oid] = append(steps[oid], restoreStep{object: fmt.Sprintf("comment on column %s.%s", n, quoteUnchecked(column)),
+			stmt: commentOn(kinds[oid], n, column, text)})
+		return nil
+	})
+	if err != nil {
+		return kept{}, err
+	}
+	err = each("read the grants", relationGrants, []any{oids}, func(scan func(...any) error) error {
+		var (
+			oid                        uint32
+			column, privilege, grantee string
+			grantable                  bool
+		)
+		if err := scan(&oid, &column, &privilege, &grantable, &grantee); err != nil {
+			return err
+		}
+		to := "PUBLIC"
+		if grantee != "" {
+			to = quoteUnchecked(grantee)
+		}
+		on := names[oid]
+		if column != "" {
+			on += " (" + quoteUnchecked(column) + ")"
+		}
+		steps[oid] = append(steps[oid], restoreStep{object: fmt.Sprintf("grant of %s on %s to %s", privilege, on, to),
+			stmt: grant(privilege, names[oid], column, grantee, grantable)})
+		return nil
+	})
+	if err != nil {
+		return kept{}, err
+	}
+	if tabID != 0 {
+		err = each("read the constraints", tableConstraints, []any{tabID}, func(scan func(...any) error) error {
+			var name, def string
+			if err := scan(&name, &def); err != nil {
+				return err
+			}
+			steps[tabID] = append(steps[tabID], restoreStep{object: fmt.Sprintf("constraint %s on %s", quoteUnchecked(name), tq),
+				stmt: addConstraint(tq, name, def)})
+			return nil
+		})
+		if err != nil {
+			return kept{}, err
+		}
+	}
+	err = each("read the indexes", relationIndexes, []any{oids}, func(scan func(...any) error) error {
+		var (
+			oid               uint32
+			schema, name, def string
+		)
+		if err := scan(&oid, &schema, &name, &def); err != nil {
+			return err
+		}
+		steps[oid] = append(steps[oid], restoreStep{object: "index " + qualified(schema, name), stmt: def})
+		return nil
+	})
+	if err != nil {
+		return kept{}, err
+	}
+	err = each("read the triggers", relationTriggers, []any{oids}, func(scan func(...any) error) error {
+		var (
+			oid       uint32
+			name, def string
+		)
+		if err := scan(&oid, &name, &def); err != nil {
+			return err
+		}
+		steps[oid] = append(steps[oid], restoreStep{object: fmt.Sprintf("trigger %s on %s", quoteUnchecked(name), names[oid]), stmt: def})
+		return nil
+	})
+	if err != nil {
+		return kept{}, err
+	}
+	for _, oid := range oids {
+		of := -1
+		if oid != tabID {
+			of = len(k.restores) // the view's CREATE comes first among its steps
+		}
+		for _, s := range steps[oid] {
+			s.of = of
+			k.restores = append(k.restores, s)
+		}
+		if o, ok := owner[oid]; ok {
+			// Last, once the grants were made by the (new) owner: PostgreSQL passes them on.
+			k.restores = append(k.restores, restoreStep{object: fmt.Sprintf("owner %s of %s", quoteUnchecked(o), names[oid]),
+				stmt: ownerTo(kinds[oid], names[oid], o), of: of})
+		}
+	}
+	return k, nil
+}
+
+// relationWord names a kind of relation in messages.
+func relationWord(relkind string) string { return strings.ToLower(relationKind(relkind)) }
+
+// dropViews drops the saved views, those that depend on others first.
+func (t *Tx) dropViews(ctx context.Context, k kept) error {
+	for i := len(k.views) - 1; i >= 0; i-- {
+		v := k.views[i]
+		if _, err := t.x.simple(ctx, dropView(v.name, v.materialized)); err != nil {
+			return fmt.Errorf("postgres: drop view %s, which depends on the table, to re-create it after the change: %w", v.name, err)
+		}
+	}
 	return nil
 }
 
-// Drop drops the table if it exists.
-func (e tableEditor) Drop(ctx context.Context, name string) error {
-	return e.t.runFor(ctx, "drop", name, e.t.st.sql.DropTable)
+// restore runs the saved restore steps, each in a savepoint of its own, and returns what could not be
+// put back. The reason is PostgreSQL's message without its detail, which may quote row data.
+func (t *Tx) restore(ctx context.Context, k kept) []dialect.LostObject {
+	var lost []dialect.LostObject
+	failed := map[int]string{}
+	for i, s := range k.restores {
+		if s.of >= 0 && s.of != i {
+			if view, ok := failed[s.of]; ok {
+				failed[i] = view
+				lost = append(lost, dialect.LostObject{Object: s.object, Reason: "lost with " + view + ", which could not be re-created"})
+				continue
+			}
+		}
+		err := t.atomically(ctx, func() error {
+			_, err := t.x.simple(ctx, s.stmt)
+			return err
+		})
+		if err != nil {
+			failed[i] = s.object
+			lost = append(lost, dialect.LostObject{Object: s.object, Reason: errorMessage(err)})
+		}
+	}
+	return lost
+}
+
+// errorMessage is the text of a PostgreSQL error without its DETAIL, which may quote row data.
+func errorMessage(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Message + " (SQLSTATE " + pe.Code + ")"
+	}
+	return err.Error()
 }
 
 // Truncate empties the table, transactionally.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
@@ -330,8 +331,8 @@ func TestUpsertDeleteTruncate(t *testing.T) {
 	if !ok {
 		t.Error("TableExists after truncate = false")
 	}
-	must(t, tx.Tables().Drop(ctx, tbl.Name))
-	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, tbl.Name)))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, tbl.Name)))
 	if ok, err := tx.Tables().Exists(ctx, tbl.Name); err != nil || ok {
 		t.Errorf("TableExists after drop = %v, %v", ok, err)
 	}
@@ -522,12 +523,12 @@ func TestHostileIdentifiers(t *testing.T) {
 	added := withType(col(`new "col" ; --`, typemap.NVarChar, true), 10, 0, 0)
 	tbl2 := tbl
 	tbl2.Columns = append(append([]typemap.Column{}, tbl.Columns...), added)
-	must(t, tx.Tables().Alter(ctx, tbl2, []dialect.Change{{Kind: dialect.AddColumn, Column: added}}))
+	must(t, conformance.NoLoss(tx.Tables().Alter(ctx, tbl2, []dialect.Change{{Kind: dialect.AddColumn, Column: added}})))
 	got := readAll(t, tx, tbl.Name, len(tbl2.Columns))
 	if len(got) != 2 || got[0][5] != "B" || got[1][5] != "c" || got[0][len(tbl2.Columns)-1] != nil {
 		t.Errorf("hostile table rows: %v", got)
 	}
-	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, tbl.Name)))
 	must(t, tx.Commit(ctx, dialect.Durable))
 }
 
@@ -660,7 +661,7 @@ func TestAlterTable(t *testing.T) {
 			_, err := tx.Rows().Insert(ctx, old, rowsOf([]any{int64(1), "a", nil}, []any{int64(2), nil, int64(5)}))
 			must(t, err)
 			nt := s.table()
-			err = tx.Tables().Alter(ctx, nt, s.changes(old, nt))
+			err = conformance.NoLoss(tx.Tables().Alter(ctx, nt, s.changes(old, nt)))
 			if s.recreate {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					t.Fatalf("AlterTable = %v, want ErrRecreate", err)
@@ -692,7 +693,7 @@ func TestAlterNullabilityEnforced(t *testing.T) {
 	must(t, err)
 	nt := old
 	nt.Columns = []typemap.Column{old.Columns[0], col("n", typemap.Int, false)}
-	must(t, tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}}))
+	must(t, conformance.NoLoss(tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}})))
 	if _, err := exec(tx, ctx, `INSERT INTO "nn" ("id", "n") VALUES (2, NULL)`); err == nil {
 		t.Error("NULL accepted after AlterNullability to NOT NULL")
 	}

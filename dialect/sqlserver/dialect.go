@@ -71,6 +71,7 @@ func (Dialect) Capabilities() dialect.Capabilities {
 		Schemas:               true,
 		TransactionalDDL:      true,
 		TransactionalTruncate: true,
+		PadsKeys:              true,
 	}
 }
 

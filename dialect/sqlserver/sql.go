@@ -350,8 +350,8 @@ func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 		warnings []dialect.Warning
 	)
 	b.WriteString("CREATE TABLE " + tn + " (\n")
-	for _, c := range t.Columns {
-		def, ws, err := columnDef(t.Name, c, true)
+	for i := range t.Columns {
+		def, ws, err := columnDef(t.Name, t.Declared(i), true)
 		if err != nil {
 			return "", nil, fmt.Errorf("sqlserver: create %s: %w", tn, err)
 		}

@@ -95,7 +95,11 @@ func (t *Tx) Create(ctx context.Context, tab dialect.Table) error {
 // transactional). It returns dialect.ErrRecreate, having changed nothing, when one of them cannot be
 // made: a change to a key column, or a NOT NULL column without a default added to a table that has
 // rows.
-func (t *Tx) Alter(ctx context.Context, tab dialect.Table, changes []dialect.Change) error {
+func (t *Tx) Alter(ctx context.Context, tab dialect.Table, changes []dialect.Change) ([]dialect.LostObject, error) {
+	return nil, t.alter(ctx, tab, changes)
+}
+
+func (t *Tx) alter(ctx context.Context, tab dialect.Table, changes []dialect.Change) error {
 	stmts, warnings, err := t.store.sql.Alter(tab, changes)
 	if err != nil {
 		return err
@@ -130,7 +134,19 @@ func (t *Tx) Alter(ctx context.Context, tab dialect.Table, changes []dialect.Cha
 }
 
 // Drop drops the table if it exists.
-func (t *Tx) Drop(ctx context.Context, tableName string) error {
+func (t *Tx) Drop(ctx context.Context, tableName string) ([]dialect.LostObject, error) {
+	return nil, t.drop(ctx, tableName)
+}
+
+// Recreate drops the table and creates tab in its place.
+func (t *Tx) Recreate(ctx context.Context, tab dialect.Table) ([]dialect.LostObject, error) {
+	if err := t.drop(ctx, tab.Name); err != nil {
+		return nil, err
+	}
+	return nil, t.Create(ctx, tab)
+}
+
+func (t *Tx) drop(ctx context.Context, tableName string) error {
 	stmt, err := t.store.sql.DropTable(tableName)
 	if err != nil {
 		return err
