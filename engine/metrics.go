@@ -28,14 +28,17 @@ func (m *Metrics) events() *dialect.Events {
 }
 
 // SchemaWork is a snapshot of the schema counters: how many tables were created, altered in place,
-// recreated and dropped since the process started.
+// recreated and dropped since the process started, and how many objects of others' those changes
+// could not keep.
 type SchemaWork struct {
 	Created, Altered, Recreated, Dropped int64
+	PartnerObjectsFailed                 int64
 }
 
 // SchemaWork returns the schema counters now.
 func (m *Metrics) SchemaWork() SchemaWork {
-	return SchemaWork{m.tablesCreated.Load(), m.tablesAltered.Load(), m.tablesRecreated.Load(), m.tablesDropped.Load()}
+	return SchemaWork{m.tablesCreated.Load(), m.tablesAltered.Load(), m.tablesRecreated.Load(), m.tablesDropped.Load(),
+		m.partnerObjectsFailed.Load()}
 }
 
 // WritePrometheus writes every counter in the Prometheus text exposition format.

@@ -528,7 +528,8 @@ func rollbackTo(name string) string { return "ROLLBACK TO SAVEPOINT " + quoteUnc
 // dependentViews lists the views and materialized views that depend on the table $2 of schema $1,
 // directly or through other views, each with the greatest depth at which it depends on it: creating
 // them by ascending depth creates every view after those it reads. Columns: oid, schema, name, kind
-// ('v' or 'm'), depth, definition, owner, options (reloptions), comment.
+// ('v' or 'm'), depth, definition, owner ("" when it is the current user, who owns what it creates),
+// options (reloptions), comment.
 const dependentViews = `WITH RECURSIVE deps(oid, depth) AS (
   SELECT c.oid, 0 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
@@ -540,7 +541,8 @@ const dependentViews = `WITH RECURSIVE deps(oid, depth) AS (
   WHERE r.ev_class <> d.oid
 )
 SELECT v.oid, n.nspname, v.relname, v.relkind::text, max(d.depth),
-  pg_catalog.pg_get_viewdef(v.oid), pg_catalog.pg_get_userbyid(v.relowner),
+  pg_catalog.pg_get_viewdef(v.oid),
+  CASE WHEN pg_catalog.pg_get_userbyid(v.relowner) = current_user THEN '' ELSE pg_catalog.pg_get_userbyid(v.relowner) END,
   coalesce(v.reloptions, '{}'), pg_catalog.obj_description(v.oid, 'pg_class')
 FROM deps d JOIN pg_catalog.pg_class v ON v.oid = d.oid JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
 WHERE d.depth > 0

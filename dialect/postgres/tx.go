@@ -503,7 +503,7 @@ func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
 			s.of = of
 			k.restores = append(k.restores, s)
 		}
-		if o, ok := owner[oid]; ok {
+		if o := owner[oid]; o != "" {
 			// Last, once the grants were made by the (new) owner: PostgreSQL passes them on.
 			k.restores = append(k.restores, restoreStep{object: fmt.Sprintf("owner %s of %s", quoteUnchecked(o), names[oid]),
 				stmt: ownerTo(kinds[oid], names[oid], o), of: of})
