@@ -1084,3 +1084,24 @@ func TestLiveCopyStops(t *testing.T) {
 		t.Errorf("Insert after the failures = %d rows, want 1", n)
 	}
 }
+
+// TestLiveUniqueViolationQuotesNoValue: a partner's unique index that a batch violates fails the
+// batch; the error reaches the log and SuperOffice, so it must not quote the value (PostgreSQL keeps
+// it in the error's Detail, which the dialect never prints).
+func TestLiveUniqueViolationQuotesNoValue(t *testing.T) {
+	st := openTenant(t)
+	ctx := context.Background()
+	tbl := dialect.Table{Name: "people", Key: []int{0}, Columns: []typemap.Column{
+		col(t, "id", "int", false, ""), col(t, "email", "nvarchar(50)", true, ""),
+	}}
+	tx := begin(t, st)
+	must(t, tx.Tables().Create(ctx, tbl))
+	must(t, tx.RunStatement(ctx, `CREATE UNIQUE INDEX people_email ON people (email)`))
+	_, err := tx.Rows().Upsert(ctx, tbl, source([]any{int64(1), "jane@example.com"}, []any{int64(2), "jane@example.com"}))
+	if err == nil {
+		t.Fatal("a batch that breaks a unique index succeeded")
+	}
+	if strings.Contains(err.Error(), "jane") {
+		t.Fatalf("the error quotes row data: %v", err)
+	}
+}

@@ -859,3 +859,19 @@ func hostileTable() dialect.Table {
 	}
 	return dialect.Table{Name: `order "of" [user]`, Columns: cols, Key: []int{0, 1}}
 }
+
+// TestMirrorFilesArePrivate: a tenant's database file holds its CRM data, so it is created readable by
+// its owner only, in a folder only its owner can list.
+func TestMirrorFilesArePrivate(t *testing.T) {
+	st, path := openStore(t)
+	tx := begin(t, st)
+	must(t, tx.Meta().Migrate(context.Background(), time.Now()))
+	must(t, tx.Commit(context.Background(), dialect.Durable))
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
+		fi, err := os.Stat(p)
+		must(t, err)
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s has mode %o, want %o", p, fi.Mode().Perm(), want)
+		}
+	}
+}
