@@ -112,7 +112,7 @@ func BenchmarkEncodeRow(b *testing.B) {
 		vals, _ := gen.Values()
 		rows[i] = append([]any{}, vals...)
 	}
-	encs, err := newEncoders(cols, map[string]int{"v": 1252}, false)
+	encs, err := newEncoders(cols, map[string]int{"v": 1252}, false, false)
 	if err != nil {
 		b.Fatal(err)
 	}

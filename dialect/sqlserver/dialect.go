@@ -122,6 +122,23 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 			db.Close()
 			return nil, err
 		}
+	} else {
+		// Every name is qualified all the same: SQL Server resolves a one-part name in the sys schema
+		// first, so that a mirrored table named like a system view (sysobjects) would be read as that.
+		var schema sql.NullString
+		err := db.QueryRowContext(ctx, defaultSchema).Scan(&schema)
+		if err == nil && !schema.Valid {
+			err = errors.New("the login has none there")
+		}
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlserver: default schema in %q: %w", cfg.Database, err)
+		}
+		q.Schema = schema.String
+		if meta, err = newMeta(q, opts.Tenant); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	var caseSensitive int
 	if err := db.QueryRowContext(ctx, caseSensitivity).Scan(&caseSensitive); err != nil {
