@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/contract"
@@ -97,21 +96,7 @@ func TestFailedAlterRollsBackBeforeTheRecreate(t *testing.T) {
 		t.Fatalf("the metadata after the recreate: %v, want contact at -1", got)
 	}
 	// What the failed change did in its transaction was rolled back with it.
-	d, err := dialect.Lookup("sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := d.Open(ctx, filepath.Join(dir, "Cust1.db"), dialect.OpenOptions{Tenant: "Cust1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tx, err := store.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if exists, err := tx.Tables().Exists(ctx, "half_done"); err != nil || exists {
+	if exists, err := mirrorTx(t, dir, "Cust1").Tables().Exists(ctx, "half_done"); err != nil || exists {
 		t.Fatalf("the part of the failed change was committed (exists %v, err %v)", exists, err)
 	}
 }
