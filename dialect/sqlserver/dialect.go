@@ -5,8 +5,10 @@
 // statement names tables in full (SQL.Table).
 //
 // Types stay native (docs/TYPES.md): nvarchar stays nvarchar, decimal(p,s) and datetime2(p) keep
-// their parameters. Two exceptions: rowversion/timestamp becomes binary(8), as a rowversion column
-// cannot be written; and the kinds whose wire form is text but whose column is not (hierarchyid,
+// their parameters. The exceptions: char, varchar and text become nchar, nvarchar and nvarchar(max),
+// as the mirror's code page need not hold the source's characters; rowversion/timestamp becomes
+// binary(8), as a rowversion column cannot be written; and the kinds whose wire form is text but whose
+// column is not (hierarchyid,
 // geography, geometry, sql_variant) stay native yet travel through a text staging column, converted
 // in the set-based statement with CAST(… AS hierarchyid), geography::STGeomFromText(…, 4326),
 // geometry::STGeomFromText(…, 0) and CAST(… AS sql_variant). A table with such a column therefore
