@@ -51,14 +51,16 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 	seen := make(map[string]bool, len(tables))     // exact names requested
 	folded := make(map[string]string, len(tables)) // the database's form of each name → the first name with it
 	for i, ts := range tables {
+		if seen[ts.Name] {
+			return nil, fmt.Errorf("table %s appears twice in the request; nothing was changed", shortName(ts.Name))
+		}
+		// Seen before it is checked: a stored table that the request names is never dropped as
+		// missing, even when its name fails a check it passed before.
+		seen[ts.Name] = true
 		if err := t.checkTableName(ts.Name); err != nil {
 			failed.add(ts.Name, err)
 			continue
 		}
-		if seen[ts.Name] {
-			return nil, fmt.Errorf("table %q appears twice in the request; nothing was changed", ts.Name)
-		}
-		seen[ts.Name] = true
 		if t.isOwnTable(ts.Name) {
 			failed.add(ts.Name, errors.New("it has the name of one of mirrorsink's own metadata tables"))
 			continue

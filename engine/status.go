@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -86,22 +88,40 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 }
 
 // Resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
-// cycle wipes and repopulates it. It returns how many tables were marked.
+// cycle wipes and repopulates it. It returns how many tables were marked. Each table is marked under its
+// lock, so that a batch in flight cannot overwrite the mark with its own LSN.
 func (e *Engine) Resync(ctx context.Context, tenantName, table string) (int64, error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	err = e.inTx(ctx, t, table, dialect.Durable, func(tx dialect.Tx) error {
-		n, err = tx.Meta().ResetLSN(ctx, table)
+	tables := []string{table}
+	if table == "" {
+		var stored map[string]dialect.TableMeta
+		if err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
+			stored, err = tx.Meta().Tables(ctx)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("resync: %w", err)
+		}
+		tables = slices.Sorted(maps.Keys(stored))
+	}
+	var marked int64
+	for _, name := range tables {
+		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+			n, err := tx.Meta().ResetLSN(ctx, name)
+			if err != nil {
+				return fmt.Errorf("resync: %w", err)
+			}
+			if n == 0 && table != "" {
+				return fmt.Errorf("table %q is not known to the mirror of %s", table, tenantName)
+			}
+			marked += n
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("resync: %w", err)
+			return marked, err
 		}
-		if table != "" && n == 0 {
-			return fmt.Errorf("table %q is not known to the mirror of %s", table, tenantName)
-		}
-		return nil
-	})
-	return n, err
+	}
+	return marked, nil
 }

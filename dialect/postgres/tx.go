@@ -150,6 +150,10 @@ func (t *Tx) atomically(ctx context.Context, fn func() error) error {
 	}
 	if err := fn(); err != nil {
 		if _, rbErr := t.x.simple(context.WithoutCancel(ctx), rollbackTo(name)); rbErr != nil {
+			if errors.Is(err, dialect.ErrDuplicateKey) {
+				// The transaction is not as it was: the sentinel must not invite the caller to go on.
+				return fmt.Errorf("%v; postgres: rolling back to the savepoint failed: %w", err, rbErr)
+			}
 			return errors.Join(err, fmt.Errorf("postgres: rollback to savepoint: %w", rbErr))
 		}
 		return err

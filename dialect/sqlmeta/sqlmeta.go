@@ -252,8 +252,10 @@ func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
 	if err != nil {
 		return fmt.Errorf("table %q: %w", m.Table, err)
 	}
+	// The name is set too: where the database compares names without case, the row found may spell it
+	// as the source did before.
 	n, err := t.exec(ctx, s.sb.Update(s.meta).
-		Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
+		Set(c.table, m.Table).Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
 		Set(c.lost, lost).
 		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
 	if err != nil || n > 0 {

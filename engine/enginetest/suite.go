@@ -53,6 +53,7 @@ func Run(t *testing.T, tgt Target) {
 		{"StatusAndResync", testStatusResync},
 		{"ParallelTables", testParallel},
 		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
+		{"EqualKeysDeleteThenInsert", testEqualKeysDeleteThenInsert},
 		{"PartnersViewSurvivesSchemaChanges", testPartnerView},
 		{"PartnersObjectBlockingARecreateFailsOnlyItsTable", testBlockedRecreate},
 		{"KeyOnlyLinkTableIncrementalCycle", testLinkTable},
