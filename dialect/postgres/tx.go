@@ -294,7 +294,11 @@ func (e tableEditor) Drop(ctx context.Context, name string) ([]dialect.LostObjec
 	}
 	var lost []dialect.LostObject
 	for _, v := range saved.views {
-		lost = append(lost, dialect.LostObject{Object: "view " + v.name,
+		kind := "v"
+		if v.materialized {
+			kind = "m"
+		}
+		lost = append(lost, dialect.LostObject{Object: relationWord(kind) + " " + v.name,
 			Reason: "it depends on a table that the source no longer has, and was dropped with it"})
 	}
 	return lost, nil
@@ -329,94 +333,107 @@ type restoreStep struct {
 // dropping the table itself would take: its comments, grants, constraints other than the primary
 // key, indexes that no constraint owns, and triggers. A table that does not exist has nothing saved.
 func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
-	var k kept
-	schema := t.st.sql.schema
 	tq, err := t.st.sql.Table(table)
 	if err != nil {
-		return k, err
+		return kept{}, err
 	}
-	fail := func(what string, err error) (kept, error) {
-		return kept{}, fmt.Errorf("postgres: %s %s: %w", what, tq, err)
-	}
-	var (
-		oids  []uint32
-		names = map[uint32]string{}
-		kinds = map[uint32]string{}
-		steps = map[uint32][]restoreStep{} // by relation, before the indexes and triggers
-		owner = map[uint32]string{}
-		tabID uint32
-	)
+	r := &relations{names: map[uint32]string{}, kinds: map[uint32]string{}, owners: map[uint32]string{},
+		steps: map[uint32][]restoreStep{}}
 	if whole {
 		var comment *string
-		err := t.x.tx.QueryRow(ctx, tableOID, schema, table).Scan(&tabID, &comment)
+		err := t.x.tx.QueryRow(ctx, tableOID, t.st.sql.schema, table).Scan(&r.table, &comment)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			return k, nil
+			return kept{}, nil
 		case err != nil:
-			return fail("find the objects on", err)
+			return kept{}, fmt.Errorf("postgres: find the table %s: %w", tq, err)
 		}
-		oids = append(oids, tabID)
-		names[tabID], kinds[tabID] = tq, "r"
+		r.add(r.table, tq, "r", "")
 		if comment != nil {
-			steps[tabID] = append(steps[tabID], restoreStep{object: "comment on table " + tq, stmt: commentOn("r", tq, "", *comment)})
+			r.step(r.table, "comment on table "+tq, commentOn("r", tq, "", *comment))
 		}
 	}
-	rows, err := t.x.tx.Query(ctx, dependentViews, schema, table)
-	if err != nil {
-		return fail("find the views on", err)
-	}
-	type view struct {
-		oid                     uint32
-		schema, name, kind, def string
-		depth                   int
-		owner                   string
-		options                 []string
-		comment                 *string
-	}
-	var views []view
-	for rows.Next() {
-		var v view
-		if err := rows.Scan(&v.oid, &v.schema, &v.name, &v.kind, &v.depth, &v.def, &v.owner, &v.options, &v.comment); err != nil {
-			rows.Close()
-			return fail("read the views on", err)
+	var k kept
+	err = t.eachRow(ctx, "read the views that depend on "+tq, dependentViews, []any{t.st.sql.schema, table}, func(scan func(...any) error) error {
+		var (
+			oid                            uint32
+			schema, name, kind, def, owner string
+			depth                          int
+			options                        []string
+			comment                        *string
+		)
+		if err := scan(&oid, &schema, &name, &kind, &depth, &def, &owner, &options, &comment); err != nil {
+			return err
 		}
-		views = append(views, v)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fail("read the views on", err)
-	}
-	for _, v := range views {
-		q := qualified(v.schema, v.name)
-		oids = append(oids, v.oid)
-		names[v.oid], kinds[v.oid], owner[v.oid] = q, v.kind, v.owner
-		k.views = append(k.views, savedView{name: q, materialized: v.kind == "m"})
-		steps[v.oid] = append(steps[v.oid], restoreStep{object: relationWord(v.kind) + " " + q, stmt: createView(q, v.kind == "m", v.options, v.def)})
-		if v.comment != nil {
-			steps[v.oid] = append(steps[v.oid], restoreStep{object: "comment on " + relationWord(v.kind) + " " + q, stmt: commentOn(v.kind, q, "", *v.comment)})
-		}
-	}
-	if len(oids) == 0 {
-		return k, nil
-	}
-	// The rest, per relation: column comments, grants, then (below) constraints, indexes, triggers.
-	each := func(what, query string, args []any, fn func(scan func(...any) error) error) error {
-		rows, err := t.x.tx.Query(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("postgres: %s of %s: %w", what, tq, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := fn(rows.Scan); err != nil {
-				return fmt.Errorf("postgres: %s of %s: %w", what, tq, err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("postgres: %s of %s: %w", what, tq, err)
+		q := qualified(schema, name)
+		r.add(oid, q, kind, owner)
+		k.views = append(k.views, savedView{name: q, materialized: kind == "m"})
+		// The view's CREATE comes first among its steps (see relations.restores).
+		r.step(oid, relationWord(kind)+" "+q, createView(q, kind == "m", options, def))
+		if comment != nil {
+			r.step(oid, "comment on "+relationWord(kind)+" "+q, commentOn(kind, q, "", *comment))
 		}
 		return nil
+	})
+	if err != nil {
+		return kept{}, err
 	}
-	err = each("read the column comments", columnComments, []any{oids}, func(scan func(...any) error) error {
+	if len(r.oids) == 0 {
+		return k, nil
+	}
+	if err := t.keepDetails(ctx, tq, r); err != nil {
+		return kept{}, err
+	}
+	k.restores = r.restores()
+	return k, nil
+}
+
+// relations are the table and views whose objects keep saves, with their restore steps.
+type relations struct {
+	oids   []uint32 // the table first (when it is saved), then the views in creation order
+	table  uint32   // the table's oid, 0 when only its views are saved
+	names  map[uint32]string
+	kinds  map[uint32]string // pg_class.relkind
+	owners map[uint32]string // of the views that the current user does not own
+	steps  map[uint32][]restoreStep
+}
+
+func (r *relations) add(oid uint32, name, kind, owner string) {
+	r.oids = append(r.oids, oid)
+	r.names[oid], r.kinds[oid], r.owners[oid] = name, kind, owner
+}
+
+func (r *relations) step(oid uint32, object, stmt string) {
+	r.steps[oid] = append(r.steps[oid], restoreStep{object: object, stmt: stmt})
+}
+
+// restores orders the steps: relation by relation, each view's steps after its CREATE and lost with
+// it, and a view's owner last, once the grants were made by the (new) owner, which PostgreSQL then
+// passes on.
+func (r *relations) restores() []restoreStep {
+	var out []restoreStep
+	for _, oid := range r.oids {
+		of := -1
+		if oid != r.table {
+			of = len(out)
+		}
+		for _, s := range r.steps[oid] {
+			s.of = of
+			out = append(out, s)
+		}
+		if o := r.owners[oid]; o != "" {
+			out = append(out, restoreStep{object: fmt.Sprintf("owner %s of %s", quoteUnchecked(o), r.names[oid]),
+				stmt: ownerTo(r.kinds[oid], r.names[oid], o), of: of})
+		}
+	}
+	return out
+}
+
+// keepDetails saves, for the relations of r, the column comments and grants, and the indexes that no
+// constraint owns and triggers; for the table, its constraints other than the primary key. tq names
+// the table in errors.
+func (t *Tx) keepDetails(ctx context.Context, tq string, r *relations) error {
+	err := t.eachRow(ctx, "read the column comments of "+tq, columnComments, []any{r.oids}, func(scan func(...any) error) error {
 		var (
 			oid          uint32
 			column, text string
@@ -424,15 +441,14 @@ func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
 		if err := scan(&oid, &column, &text); err != nil {
 			return err
 		}
-		n := names[oid]
-		steps[oid] = append(steps[oid], restoreStep{object: fmt.Sprintf("comment on column %s.%s", n, quoteUnchecked(column)),
-			stmt: commentOn(kinds[oid], n, column, text)})
+		n := r.names[oid]
+		r.step(oid, fmt.Sprintf("comment on column %s.%s", n, quoteUnchecked(column)), commentOn(r.kinds[oid], n, column, text))
 		return nil
 	})
 	if err != nil {
-		return kept{}, err
+		return err
 	}
-	err = each("read the grants", relationGrants, []any{oids}, func(scan func(...any) error) error {
+	err = t.eachRow(ctx, "read the grants on "+tq, relationGrants, []any{r.oids}, func(scan func(...any) error) error {
 		var (
 			oid                        uint32
 			column, privilege, grantee string
@@ -441,36 +457,33 @@ func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
 		if err := scan(&oid, &column, &privilege, &grantable, &grantee); err != nil {
 			return err
 		}
-		to := "PUBLIC"
+		to, on := "PUBLIC", r.names[oid]
 		if grantee != "" {
 			to = quoteUnchecked(grantee)
 		}
-		on := names[oid]
 		if column != "" {
 			on += " (" + quoteUnchecked(column) + ")"
 		}
-		steps[oid] = append(steps[oid], restoreStep{object: fmt.Sprintf("grant of %s on %s to %s", privilege, on, to),
-			stmt: grant(privilege, names[oid], column, grantee, grantable)})
+		r.step(oid, fmt.Sprintf("grant of %s on %s to %s", privilege, on, to), grant(privilege, r.names[oid], column, grantee, grantable))
 		return nil
 	})
 	if err != nil {
-		return kept{}, err
+		return err
 	}
-	if tabID != 0 {
-		err = each("read the constraints", tableConstraints, []any{tabID}, func(scan func(...any) error) error {
+	if r.table != 0 {
+		err = t.eachRow(ctx, "read the constraints of "+tq, tableConstraints, []any{r.table}, func(scan func(...any) error) error {
 			var name, def string
 			if err := scan(&name, &def); err != nil {
 				return err
 			}
-			steps[tabID] = append(steps[tabID], restoreStep{object: fmt.Sprintf("constraint %s on %s", quoteUnchecked(name), tq),
-				stmt: addConstraint(tq, name, def)})
+			r.step(r.table, fmt.Sprintf("constraint %s on %s", quoteUnchecked(name), tq), addConstraint(tq, name, def))
 			return nil
 		})
 		if err != nil {
-			return kept{}, err
+			return err
 		}
 	}
-	err = each("read the indexes", relationIndexes, []any{oids}, func(scan func(...any) error) error {
+	err = t.eachRow(ctx, "read the indexes on "+tq, relationIndexes, []any{r.oids}, func(scan func(...any) error) error {
 		var (
 			oid               uint32
 			schema, name, def string
@@ -478,13 +491,13 @@ func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
 		if err := scan(&oid, &schema, &name, &def); err != nil {
 			return err
 		}
-		steps[oid] = append(steps[oid], restoreStep{object: "index " + qualified(schema, name), stmt: def})
+		r.step(oid, "index "+qualified(schema, name), def)
 		return nil
 	})
 	if err != nil {
-		return kept{}, err
+		return err
 	}
-	err = each("read the triggers", relationTriggers, []any{oids}, func(scan func(...any) error) error {
+	return t.eachRow(ctx, "read the triggers on "+tq, relationTriggers, []any{r.oids}, func(scan func(...any) error) error {
 		var (
 			oid       uint32
 			name, def string
@@ -492,28 +505,17 @@ func (t *Tx) keep(ctx context.Context, table string, whole bool) (kept, error) {
 		if err := scan(&oid, &name, &def); err != nil {
 			return err
 		}
-		steps[oid] = append(steps[oid], restoreStep{object: fmt.Sprintf("trigger %s on %s", quoteUnchecked(name), names[oid]), stmt: def})
+		r.step(oid, fmt.Sprintf("trigger %s on %s", quoteUnchecked(name), r.names[oid]), def)
 		return nil
 	})
-	if err != nil {
-		return kept{}, err
+}
+
+// eachRow runs a catalog query and calls fn with each row's Scan; what says what it was for in errors.
+func (t *Tx) eachRow(ctx context.Context, what, query string, args []any, fn func(scan func(...any) error) error) error {
+	if err := t.x.Query(ctx, query, args, fn); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	for _, oid := range oids {
-		of := -1
-		if oid != tabID {
-			of = len(k.restores) // the view's CREATE comes first among its steps
-		}
-		for _, s := range steps[oid] {
-			s.of = of
-			k.restores = append(k.restores, s)
-		}
-		if o := owner[oid]; o != "" {
-			// Last, once the grants were made by the (new) owner: PostgreSQL passes them on.
-			k.restores = append(k.restores, restoreStep{object: fmt.Sprintf("owner %s of %s", quoteUnchecked(o), names[oid]),
-				stmt: ownerTo(kinds[oid], names[oid], o), of: of})
-		}
-	}
-	return k, nil
+	return nil
 }
 
 // relationWord names a kind of relation in messages.
