@@ -810,3 +810,51 @@ func TestLiveNumberErrorsAndSourceFailure(t *testing.T) {
 	must[int64](t)(tx.Rows().Insert(ctx, tb, src(ok)))
 	noErr(t, tx.Commit(ctx, dialect.Durable))
 }
+
+// TestLiveRecreateKeepsPartnersObjects: a recreate adds a partner's indexes, constraints and triggers
+// to the new table (MySQL drops them with the old one; views and grants survive by name), and reports
+// those of a column that is gone.
+func TestLiveRecreateKeepsPartnersObjects(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	tb := keyTable(t, "contact")
+	tx := begin(t, st)
+	noErr(t, tx.Tables().Create(ctx, tb))
+	for _, s := range []string{
+		"CREATE TABLE `audit` (`id` int)",
+		"CREATE INDEX `contact_by_name` ON `contact` (`name`(10) DESC, `n`)",
+		"ALTER TABLE `contact` ADD CONSTRAINT `contact_n_small` CHECK (`n` < 100)",
+		"CREATE TRIGGER `contact_audit` AFTER INSERT ON `contact` FOR EACH ROW INSERT INTO `audit` VALUES (NEW.`id`)",
+		"CREATE VIEW `contact_names` AS SELECT `id`, `name` FROM `contact`",
+	} {
+		noErr(t, tx.RunStatement(ctx, s))
+	}
+	lost := must[[]dialect.LostObject](t)(tx.Tables().Recreate(ctx, tb))
+	if len(lost) != 0 {
+		t.Errorf("a recreate of the same shape lost %v", lost)
+	}
+	must[int64](t)(tx.Rows().Insert(ctx, tb, src([]any{int64(1), "a", int64(5), nil})))
+	if n := must[int64](t)(tx.Tables().Count(ctx, "audit")); n != 1 {
+		t.Errorf("the partner's trigger recorded %d rows, want 1", n)
+	}
+	if n := must[int64](t)(tx.Tables().Count(ctx, "contact_names")); n != 1 {
+		t.Errorf("the partner's view shows %d rows, want 1", n)
+	}
+	if err := tx.RunStatement(ctx, "INSERT INTO `contact` (`id`, `n`) VALUES (2, 200)"); err == nil {
+		t.Error("the partner's check constraint is gone")
+	}
+	// Without n, the index and the check of n go, and say so; the trigger stays.
+	without := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{tb.Columns[0], tb.Columns[1], tb.Columns[3]}}
+	lost = must[[]dialect.LostObject](t)(tx.Tables().Recreate(ctx, without))
+	var names []string
+	for _, o := range lost {
+		names = append(names, o.Object)
+	}
+	if got := strings.Join(names, "; "); got != "index `contact_by_name` on `contact`; constraint `contact_n_small` on `contact`" {
+		t.Errorf("a recreate without n lost %q", got)
+	}
+	must[int64](t)(tx.Rows().Insert(ctx, without, src([]any{int64(3), "c", nil})))
+	if n := must[int64](t)(tx.Tables().Count(ctx, "audit")); n != 2 {
+		t.Errorf("the partner's trigger recorded %d rows, want 2", n)
+	}
+}

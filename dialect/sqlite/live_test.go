@@ -875,3 +875,67 @@ func TestMirrorFilesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestRebuildKeepsPartnersObjects: a change that SQLite makes by rebuilding the table (it has no ALTER
+// COLUMN) keeps a partner's view of the table working and re-creates the partner's index and
+// trigger; a recreate does the same, and reports an index of a column that is gone as lost.
+func TestRebuildKeepsPartnersObjects(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	old := dialect.Table{Name: "contact", Columns: []typemap.Column{col("id", typemap.Int, false), col("n", typemap.Int, true), col("m", typemap.Int, true)}, Key: []int{0}}
+	tx := begin(t, st)
+	must(t, tx.Tables().Create(ctx, old))
+	_, err := tx.Rows().Insert(ctx, old, rowsOf([]any{int64(1), int64(7), int64(8)}))
+	must(t, err)
+	for _, s := range []string{
+		`CREATE VIEW "contact_n" AS SELECT "id", "n" FROM "contact"`,
+		`CREATE INDEX "contact_by_n" ON "contact" ("n")`,
+		`CREATE INDEX "contact_by_m" ON "contact" ("m")`,
+		`CREATE TABLE "audit" ("id" INTEGER)`,
+		`CREATE TRIGGER "contact_audit" AFTER INSERT ON "contact" BEGIN INSERT INTO "audit" VALUES (NEW."id"); END`,
+	} {
+		_, err := exec(tx, ctx, s)
+		must(t, err)
+	}
+	objects := func() [][]any {
+		t.Helper()
+		var out [][]any
+		must(t, tx.(*Tx).x.Query(ctx, `SELECT "type", "name" FROM "sqlite_schema" WHERE "name" NOT LIKE 'sqlite_%' ORDER BY 1, 2`, nil,
+			func(scan func(...any) error) error {
+				var kind, name string
+				if err := scan(&kind, &name); err != nil {
+					return err
+				}
+				out = append(out, []any{kind, name})
+				return nil
+			}))
+		return out
+	}
+	before := objects()
+	nt := old
+	nt.Columns = []typemap.Column{old.Columns[0], col("n", typemap.Int, false), old.Columns[2]}
+	must(t, conformance.NoLoss(tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}})))
+	if got := objects(); !reflect.DeepEqual(got, before) {
+		t.Errorf("after the rebuild the schema holds %v, want %v", got, before)
+	}
+	if got := readAll(t, tx, "contact_n", 2); !reflect.DeepEqual(got, [][]any{{int64(1), int64(7)}}) {
+		t.Errorf("the partner's view after the rebuild: %v", got)
+	}
+	_, err = tx.Rows().Insert(ctx, nt, rowsOf([]any{int64(2), int64(9), nil}))
+	must(t, err)
+	if n, err := tx.Tables().Count(ctx, "audit"); err != nil || n != 1 {
+		t.Errorf("the partner's trigger after the rebuild recorded %d rows, %v; want 1", n, err)
+	}
+
+	// A recreate without m: the index of m is lost, the rest is back.
+	without := dialect.Table{Name: "contact", Columns: nt.Columns[:2], Key: []int{0}}
+	lost, err := tx.Tables().Recreate(ctx, without)
+	must(t, err)
+	if len(lost) != 1 || lost[0].Object != `index "contact_by_m"` || !strings.Contains(lost[0].Reason, "m") {
+		t.Errorf("the recreate lost %v, want the index of the dropped column", lost)
+	}
+	want := [][]any{{"index", "contact_by_n"}, {"table", "audit"}, {"table", "contact"}, {"trigger", "contact_audit"}, {"view", "contact_n"}}
+	if got := objects(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the recreate the schema holds %v, want %v", got, want)
+	}
+}

@@ -659,6 +659,10 @@ func (q SQL) Select(t dialect.Table) (string, error) {
 const TableObjectsSQL = `SELECT "type", "name", "sql" FROM "main"."sqlite_schema" WHERE "type" IN ('index', 'trigger') ` +
 	`AND "tbl_name" = ? COLLATE NOCASE AND "sql" IS NOT NULL ORDER BY "rowid"`
 
+// IndexColumnsSQL lists the table columns that an index (its name is the argument) names, in index
+// order; its expressions have no name.
+const IndexColumnsSQL = `SELECT "name" FROM pragma_index_info(?) WHERE "name" IS NOT NULL ORDER BY "seqno"`
+
 // ObjectExistsSQL tells whether an object of the schema (a table, index, trigger or view) has the
 // name that is its argument.
 const ObjectExistsSQL = `SELECT 1 FROM "main"."sqlite_schema" WHERE "name" = ? COLLATE NOCASE`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
@@ -140,14 +141,18 @@ func (x *Tx) Recreate(ctx context.Context, t dialect.Table) ([]dialect.LostObjec
 	if err := x.Create(ctx, t); err != nil {
 		return nil, err
 	}
-	return x.restore(ctx, saved)
+	return x.restore(ctx, t.Name, saved)
 }
 
 // savedObject is an index or trigger of a table, as sqlite_schema holds it.
-type savedObject struct{ kind, name, sql string }
+type savedObject struct {
+	kind, name, sql string
+	// columns are the table's columns that an index names (not those its expressions read).
+	columns []string
+}
 
 // keep saves the indexes and triggers that others put on a table (those SQLite made itself for the
-// primary key have no SQL text).
+// primary key have no SQL text), with the columns each index names.
 func (x *Tx) keep(ctx context.Context, table string) ([]savedObject, error) {
 	var out []savedObject
 	err := x.x.Query(ctx, TableObjectsSQL, []any{table}, func(scan func(...any) error) error {
@@ -161,12 +166,40 @@ func (x *Tx) keep(ctx context.Context, table string) ([]savedObject, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read the indexes and triggers of %q: %w", table, err)
 	}
+	for i, o := range out {
+		if o.kind != "index" {
+			continue
+		}
+		err := x.x.Query(ctx, IndexColumnsSQL, []any{o.name}, func(scan func(...any) error) error {
+			var c string
+			if err := scan(&c); err != nil {
+				return err
+			}
+			out[i].columns = append(out[i].columns, c)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read the columns of index %q: %w", o.name, err)
+		}
+	}
 	return out, nil
 }
 
-// restore re-creates the saved objects that no longer exist, each inside a savepoint of its own, and
-// returns those that could not be.
-func (x *Tx) restore(ctx context.Context, saved []savedObject) ([]dialect.LostObject, error) {
+// restore re-creates the saved objects of table that no longer exist, each inside a savepoint of its
+// own, and returns those that could not be. An index of a column the table no longer has is not
+// re-created: SQLite would take the column's quoted name for a string and index that instead.
+func (x *Tx) restore(ctx context.Context, table string, saved []savedObject) ([]dialect.LostObject, error) {
+	if len(saved) == 0 {
+		return nil, nil
+	}
+	stored, err := x.storedColumns(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	has := map[string]bool{}
+	for _, c := range stored {
+		has[strings.ToLower(c.name)] = true
+	}
 	var lost []dialect.LostObject
 	for _, o := range saved {
 		var one int
@@ -177,15 +210,31 @@ func (x *Tx) restore(ctx context.Context, saved []savedObject) ([]dialect.LostOb
 		if found {
 			continue
 		}
+		object := o.kind + " " + quoteUnchecked(o.name)
+		if missing := missingColumn(o.columns, has); missing != "" {
+			lost = append(lost, dialect.LostObject{Object: object, Reason: fmt.Sprintf("the table has no column %q any more", missing)})
+			continue
+		}
 		err = x.x.Atomically(ctx, func() error {
 			_, err := x.x.Exec(ctx, o.sql)
 			return err
 		})
 		if err != nil {
-			lost = append(lost, dialect.LostObject{Object: o.kind + " " + quoteUnchecked(o.name), Reason: err.Error()})
+			lost = append(lost, dialect.LostObject{Object: object, Reason: err.Error()})
 		}
 	}
 	return lost, nil
+}
+
+// missingColumn returns the first of columns that has does not hold (by SQLite's case-insensitive
+// names), or "".
+func missingColumn(columns []string, has map[string]bool) string {
+	for _, c := range columns {
+		if !has[strings.ToLower(c)] {
+			return c
+		}
+	}
+	return ""
 }
 
 // Truncate deletes every row of t.
@@ -301,7 +350,7 @@ func (x *Tx) Alter(ctx context.Context, t dialect.Table, changes []dialect.Chang
 		return nil, err
 	}
 	dialect.LogWarnings(x.store.logger, "sqlite", warnings)
-	return x.restore(ctx, saved)
+	return x.restore(ctx, t.Name, saved)
 }
 
 // keyedMutex is a process-wide set of exclusive locks by name, each a one-slot channel so that a
