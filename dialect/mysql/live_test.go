@@ -843,8 +843,18 @@ func TestLiveRecreateKeepsPartnersObjects(t *testing.T) {
 	if err := tx.RunStatement(ctx, "INSERT INTO `contact` (`id`, `n`) VALUES (2, 200)"); err == nil {
 		t.Error("the partner's check constraint is gone")
 	}
+	// Dropping name in place takes an index of name alone with it, and says so.
+	noErr(t, tx.RunStatement(ctx, "CREATE INDEX `contact_name` ON `contact` (`name`)"))
+	noName := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{tb.Columns[0], tb.Columns[2], tb.Columns[3]}}
+	lost = must[[]dialect.LostObject](t)(tx.Tables().Alter(ctx, noName, []dialect.Change{{Kind: dialect.DropColumn, Old: tb.Columns[1]}}))
+	if len(lost) != 1 || lost[0].Object != "index `contact_name` on `contact`" {
+		t.Errorf("dropping name in place lost %v, want its index", lost)
+	}
+	noErr(t, tx.RunStatement(ctx, "DROP VIEW `contact_names`"))
+	tb = noName
+
 	// Without n, the index and the check of n go, and say so; the trigger stays.
-	without := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{tb.Columns[0], tb.Columns[1], tb.Columns[3]}}
+	without := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{tb.Columns[0], tb.Columns[2]}}
 	lost = must[[]dialect.LostObject](t)(tx.Tables().Recreate(ctx, without))
 	var names []string
 	for _, o := range lost {
@@ -853,7 +863,7 @@ func TestLiveRecreateKeepsPartnersObjects(t *testing.T) {
 	if got := strings.Join(names, "; "); got != "index `contact_by_name` on `contact`; constraint `contact_n_small` on `contact`" {
 		t.Errorf("a recreate without n lost %q", got)
 	}
-	must[int64](t)(tx.Rows().Insert(ctx, without, src([]any{int64(3), "c", nil})))
+	must[int64](t)(tx.Rows().Insert(ctx, without, src([]any{int64(3), nil})))
 	if n := must[int64](t)(tx.Tables().Count(ctx, "audit")); n != 2 {
 		t.Errorf("the partner's trigger recorded %d rows, want 2", n)
 	}

@@ -229,9 +229,38 @@ func checkAlter(t dialect.Table, changes []dialect.Change, stored map[string]sto
 // that a refused change commits nothing. Columns already stored off the row stay there, and columns
 // that the new definition's row budget moves off the row are modified with it. ALTER TABLE keeps the
 // table's indexes, triggers and grants, and MySQL's views do not stand in its way (a view of a
-// dropped column fails when it is next used), so nothing of others' is lost.
+// dropped column fails when it is next used). Dropping a column drops an index of that column alone:
+// that index is returned as lost.
 func (e editor) Alter(ctx context.Context, t dialect.Table, changes []dialect.Change) ([]dialect.LostObject, error) {
-	return nil, e.alter(ctx, t, changes)
+	dropsColumn := false
+	for _, ch := range changes {
+		dropsColumn = dropsColumn || ch.Kind == dialect.DropColumn
+	}
+	if !dropsColumn {
+		return nil, e.alter(ctx, t, changes)
+	}
+	before, err := e.t.keptDefinitions(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.alter(ctx, t, changes); err != nil {
+		return nil, err
+	}
+	after, err := e.t.keptDefinitions(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]bool{}
+	for _, d := range after {
+		kept[d.object] = true
+	}
+	var lost []dialect.LostObject
+	for _, d := range before {
+		if !kept[d.object] {
+			lost = append(lost, dialect.LostObject{Object: d.object, Reason: "it used a column that the source dropped, and went with it"})
+		}
+	}
+	return lost, nil
 }
 
 func (e editor) alter(ctx context.Context, t dialect.Table, changes []dialect.Change) error {

@@ -596,6 +596,18 @@ WHERE conrelid = $1 AND contype IN ('c', 'u', 'x', 'f') ORDER BY oid`
 const relationTriggers = `SELECT tgrelid, tgname, pg_catalog.pg_get_triggerdef(oid) FROM pg_catalog.pg_trigger
 WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY tgrelid, oid`
 
+// tableObjects lists the indexes (other than those constraints own), constraints (other than the
+// primary key) and triggers of the table $1 (oid): kind, schema (of an index), name. Alter compares
+// them before and after a change that drops a column, as PostgreSQL drops with a column what uses it.
+const tableObjects = `SELECT 'index', n.nspname, i.relname FROM pg_catalog.pg_index x
+JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+WHERE x.indrelid = $1 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+  WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
+UNION ALL
+SELECT 'constraint', '', conname FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype IN ('c', 'u', 'x', 'f')
+UNION ALL
+SELECT 'trigger', '', tgname FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal`
+
 // qualified quotes a relation's schema and name, which come from the catalog and so are names
 // PostgreSQL holds.
 func qualified(schema, name string) string {

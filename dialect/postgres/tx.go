@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -221,7 +223,10 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 		}
 	}
 	tq := quoteUnchecked(tbl.Name)
-	var saved kept
+	var (
+		saved   kept
+		dropped []dialect.LostObject
+	)
 	err := e.t.atomically(ctx, func() error {
 		for _, step := range steps {
 			if step.Probe == "" {
@@ -236,6 +241,7 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 					tq, step.column, dialect.ErrRecreate)
 			}
 		}
+		var before map[string]bool
 		if blockViews {
 			var err error
 			if saved, err = e.t.keep(ctx, tbl.Name, false); err != nil {
@@ -244,10 +250,25 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 			if err := e.t.dropViews(ctx, saved); err != nil {
 				return err
 			}
+			if before, err = e.t.tableObjects(ctx, tbl.Name); err != nil {
+				return err
+			}
 		}
 		for _, step := range steps {
 			if _, err := e.t.x.simple(ctx, step.Statement); err != nil {
 				return fmt.Errorf("postgres: alter %s: %w", tq, err)
+			}
+		}
+		if blockViews {
+			// DROP COLUMN takes the indexes, constraints and triggers of the column with it.
+			after, err := e.t.tableObjects(ctx, tbl.Name)
+			if err != nil {
+				return err
+			}
+			for _, o := range slices.Sorted(maps.Keys(before)) {
+				if !after[o] {
+					dropped = append(dropped, dialect.LostObject{Object: o, Reason: "it used a column that the source dropped, and went with it"})
+				}
 			}
 		}
 		return nil
@@ -256,7 +277,35 @@ func (e tableEditor) Alter(ctx context.Context, tbl dialect.Table, changes []dia
 		return nil, err
 	}
 	dialect.LogWarnings(e.t.st.log, "postgres", warns)
-	return e.t.restore(ctx, saved), nil
+	return append(dropped, e.t.restore(ctx, saved)...), nil
+}
+
+// tableObjects returns the names (as LostObject names them) of the indexes, constraints and triggers
+// of a table that are not mirrorsink's.
+func (t *Tx) tableObjects(ctx context.Context, table string) (map[string]bool, error) {
+	tq, err := t.st.sql.Table(table)
+	if err != nil {
+		return nil, err
+	}
+	var oid uint32
+	var comment *string
+	if err := t.x.tx.QueryRow(ctx, tableOID, t.st.sql.schema, table).Scan(&oid, &comment); err != nil {
+		return nil, fmt.Errorf("postgres: find the table %s: %w", tq, err)
+	}
+	out := map[string]bool{}
+	err = t.eachRow(ctx, "read the objects on "+tq, tableObjects, []any{oid}, func(scan func(...any) error) error {
+		var kind, schema, name string
+		if err := scan(&kind, &schema, &name); err != nil {
+			return err
+		}
+		if kind == "index" {
+			out["index "+qualified(schema, name)] = true
+		} else {
+			out[kind+" "+quoteUnchecked(name)+" on "+tq] = true
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Recreate drops the table and creates tbl in its place. What others put on the old table is saved
