@@ -302,6 +302,17 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 		return lsn, err
 	}
 	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", reason)
+	if !t.dialect.Capabilities().TransactionalDDL {
+		// The database commits DDL by itself: if the recreate stops half way (the table dropped, its
+		// successor not created), the metadata must already say that the table's rows are to be sent
+		// again, not keep the LSN of rows that are gone.
+		if err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+			_, err := tx.Meta().ResetLSN(ctx, name)
+			return err
+		}); err != nil {
+			return -1, fmt.Errorf("table %q: mark it for repopulation before recreating it: %w", name, err)
+		}
+	}
 	lost = nil
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 		var err error

@@ -181,6 +181,13 @@ func defaultSQL(c typemap.Column, ct colType, w *warnings) (string, bool) {
 		}
 		return r.newID, true
 	case typemap.DefaultLiteral:
+		// In strict mode MySQL refuses the whole table for a default that does not fit its column (a
+		// string longer than the column, a number with more digits), where SQL Server accepts it.
+		if c.Type.IsText() || c.Type.IsDecimal() {
+			if _, err := typemap.DecoderFor(c.Type)([]byte(d.Literal)); err != nil {
+				return drop("it does not fit the column: " + err.Error())
+			}
+		}
 		lit, err := r.literal(d.Literal)
 		if err != nil {
 			return drop(err.Error())
