@@ -83,6 +83,10 @@ type Capabilities struct {
 	TransactionalDDL bool
 	// TransactionalTruncate says that emptying a table rolls back with its transaction.
 	TransactionalTruncate bool
+	// PadsKeys says that text keys which differ only in trailing spaces are one key ('a' = 'a '), as
+	// SQL Server, the source, compares them (so no source table holds two such keys); without it they
+	// are two. Keys that differ in case are two keys on every target.
+	PadsKeys bool
 }
 
 // Losses returns the documented differences (docs/TYPES.md) between a source value and what the
@@ -236,6 +240,9 @@ type TableMeta struct {
 	SchemaChanged time.Time
 	// LastApplied is when a batch was last applied; zero when none has been.
 	LastApplied time.Time
+	// LostObjects are what the table's last schema change could not keep of the objects others had
+	// put on it (see LostObject); PutTable replaces them, the other writes keep them.
+	LostObjects []LostObject
 }
 
 // Cycle is one completed replication cycle.
@@ -284,14 +291,22 @@ type MetaStore interface {
 type TableEditor interface {
 	// Exists reports whether the table exists in the mirror.
 	Exists(ctx context.Context, name string) (bool, error)
-	// Create creates t with its columns, types, NOT NULL, defaults and primary key.
+	// Create creates t with its columns, types, NOT NULL, defaults and primary key. Key columns are
+	// NOT NULL whatever the source says of them, and compare text by its characters, case included.
 	Create(ctx context.Context, t Table) error
 	// Alter applies in-place changes to a table whose new definition is t. It either applies all of
 	// them or fails having changed nothing; ErrRecreate says that the database cannot make them in
-	// place (the engine then drops and recreates the table).
-	Alter(ctx context.Context, t Table, changes []Change) error
-	// Drop drops the table if it exists.
-	Drop(ctx context.Context, name string) error
+	// place (the engine then recreates the table). What others put on the table (see LostObject) is
+	// kept where the database allows; Alter returns what it could not keep, and succeeds all the same.
+	Alter(ctx context.Context, t Table, changes []Change) ([]LostObject, error)
+	// Recreate drops the table if it exists and creates t in its place, empty. What others put on the
+	// old table is re-created on the new one where the database allows (views on it, its indexes,
+	// triggers and grants, as far as they still fit t); Recreate returns what it could not re-create,
+	// and succeeds all the same.
+	Recreate(ctx context.Context, t Table) ([]LostObject, error)
+	// Drop drops the table if it exists, the source having deleted it. Views that depend on it, which
+	// the database would not let it drop otherwise, go with it and are returned.
+	Drop(ctx context.Context, name string) ([]LostObject, error)
 	// Truncate empties t, keeping its structure, indexes and grants.
 	Truncate(ctx context.Context, t Table) error
 	// Count returns the table's number of rows.
@@ -340,6 +355,16 @@ func (t Table) KeyColumns() []typemap.Column {
 	return cols
 }
 
+// Declared returns column i as the mirror declares it: a key column is NOT NULL whatever the source
+// says of it (an operator's key override may name a column that is nullable at the source).
+func (t Table) Declared(i int) typemap.Column {
+	c := t.Columns[i]
+	if t.IsKey(i) {
+		c.Nullable = false
+	}
+	return c
+}
+
 // IsKey reports whether column i is part of the key.
 func (t Table) IsKey(i int) bool {
 	for _, k := range t.Key {
@@ -349,6 +374,21 @@ func (t Table) IsKey(i int) bool {
 	}
 	return false
 }
+
+// LostObject is something that mirrorsink did not create on a mirrored table — a partner's view,
+// index, trigger, constraint or grant — that a change of the table could not keep. The change itself
+// goes ahead: a mirror must follow its source; the engine logs, counts and records what was lost, so
+// that its owner can put it back.
+type LostObject struct {
+	// Object names it as the database does, e.g. `view "public"."contact_names"`.
+	Object string `json:"object"`
+	// Reason says why it was lost: the database's error when re-creating it failed, or why the
+	// database cannot keep it. It never holds row data.
+	Reason string `json:"reason"`
+}
+
+// String returns "object: reason".
+func (o LostObject) String() string { return o.Object + ": " + o.Reason }
 
 // ChangeKind says what an in-place schema change does to one column.
 type ChangeKind uint8

@@ -34,6 +34,7 @@ import (
 	_ "github.com/mirrorsink/mirrorsink/dialect/mysql"
 	_ "github.com/mirrorsink/mirrorsink/dialect/postgres"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
+	_ "github.com/mirrorsink/mirrorsink/dialect/sqlserver"
 )
 
 // clientID is the application's client id at "SuperOffice"; tokens are addressed to spn:clientID.
@@ -126,6 +127,46 @@ func targets() []target {
 				mysqlAdmin(t, "DROP DATABASE IF EXISTS `e2e_"+tenant+"`")
 			},
 		},
+		{
+			// Only where MIRRORSINK_TEST_SQLSERVER names a server (testenv skips it otherwise): a
+			// database per tenant, created by the dialect from master.
+			name: "sqlserver",
+			route: func(t *testing.T) engine.Route {
+				u, err := url.Parse(testenv.SQLServer(t))
+				if err != nil {
+					t.Fatalf("MIRRORSINK_TEST_SQLSERVER: %v", err)
+				}
+				q := u.Query()
+				q.Set("database", "e2e_{ctx}") // escaped to %7Bctx%7D, which the engine reads as {ctx}
+				u.RawQuery = q.Encode()
+				return engine.Route{Dialect: "sqlserver", DSN: u.String(), MaxConns: 2}
+			},
+			drop: func(t *testing.T, tenant string) {
+				db := "[e2e_" + tenant + "]"
+				sqlserverAdmin(t, "IF DB_ID(N'e2e_"+tenant+"') IS NOT NULL BEGIN ALTER DATABASE "+db+
+					" SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE "+db+" END")
+			},
+		},
+	}
+}
+
+// sqlserverAdmin runs a statement on the server of MIRRORSINK_TEST_SQLSERVER, from master.
+func sqlserverAdmin(t *testing.T, stmt string) {
+	t.Helper()
+	u, err := url.Parse(testenv.SQLServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("database", "master")
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("sqlserver", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Errorf("%s: %v", stmt, err)
 	}
 }
 

@@ -55,7 +55,7 @@ func dropInMirror(t *testing.T, tn *tenant, table string) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if err := tx.Tables().Drop(ctx, table); err != nil {
+	if _, err := tx.Tables().Drop(ctx, table); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx, dialect.Durable); err != nil {

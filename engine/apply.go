@@ -61,7 +61,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 	if b.LSN <= 0 {
 		durability = dialect.Relaxed
 	}
-	return repopulated, e.inTx(ctx, t, name, durability, func(tx dialect.Tx) error {
+	err = e.inTx(ctx, t, name, durability, func(tx dialect.Tx) error {
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
 			return err
@@ -102,6 +102,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		e.metrics.rowsDeleted.Add(int64(deletes))
 		return e.finishBatch(ctx, tx, name, b.LSN)
 	})
+	return repopulated, err
 }
 
 // analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs
@@ -170,15 +171,19 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 	if err := a.findSuperseded(); err != nil {
 		return err
 	}
-	if upserts > 0 {
-		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
-		if _, err := tx.Rows().Upsert(ctx, a.table, src); err != nil {
-			return src.explain(err)
-		}
-	}
+	// Deletes go first: a batch's keys are unique once superseded rows are skipped, but two keys the
+	// database compares as equal (the same instant at two offsets, text under a case-insensitive
+	// collation) must end as the later row, which an upsert after the delete gives and a delete after
+	// the upsert would remove.
 	if deletes > 0 {
 		src := a.source(func(op contract.Operation) bool { return op == contract.Delete }, a.table.Key)
 		if _, err := tx.Rows().Delete(ctx, a.table, src); err != nil {
+			return src.explain(err)
+		}
+	}
+	if upserts > 0 {
+		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
+		if _, err := tx.Rows().Upsert(ctx, a.table, src); err != nil {
 			return src.explain(err)
 		}
 	}

@@ -105,10 +105,11 @@ type Engine struct {
 	locks   map[string]*tableMutex
 }
 
-// tableMutex is the process lock of one (tenant, table); it is removed from the map when no call holds
-// or waits for it, so that names sent once do not stay in memory.
+// tableMutex is the process lock of one (tenant, table): a one-slot channel, so that a waiter can give
+// up when its call's context ends. It is removed from the map when no call holds or waits for it, so
+// that names sent once do not stay in memory.
 type tableMutex struct {
-	sync.Mutex
+	slot chan struct{}
 	refs int
 }
 
@@ -186,7 +187,8 @@ func New(opts Options) (*Engine, error) {
 				"and each tenant's TableSchema would drop the others' tables; put {ctx} in the database name, file name or schema")
 		}
 	}
-	// Two named tenants must not share a mirror either.
+	// Two named tenants must not share a mirror either, nor a named tenant the mirror that the default
+	// route gives another tenant.
 	mirrors := map[[2]string]string{}
 	for _, name := range slices.Sorted(maps.Keys(opts.Tenants)) {
 		dsn, schema := opts.Tenants[name].Resolve(name)
@@ -194,6 +196,11 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("tenants %s and %s: their routes name the same mirror (the same dsn and schema); each tenant needs its own, e.g. with {ctx} in the dsn", other, name)
 		}
 		mirrors[[2]string{dsn, schema}] = name
+		if d := opts.Default; d != nil && d.Dialect == opts.Tenants[name].Dialect {
+			if other, ok := defaultTenantOf(*d, dsn, schema); ok && other != name {
+				return nil, fmt.Errorf("tenant %s: its route names the mirror that the default route gives tenant %s; give it a mirror of its own", name, other)
+			}
+		}
 	}
 	e := &Engine{
 		opts:    opts,
@@ -257,6 +264,33 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 // FormatDSN) escape the braces of "{ctx}", so the escaped forms stand for the tenant too.
 var ctxSpellings = []string{"{ctx}", "%7Bctx%7D", "%7bctx%7d"}
 
+// defaultTenantOf reports which tenant the route d would give the mirror (dsn, schema), if any: the
+// text that {ctx} stands for where everything around it matches.
+func defaultTenantOf(d Route, dsn, schema string) (string, bool) {
+	const probe = "\x00ctx\x00"
+	pd, ps := d.Resolve(probe)
+	var tenant string
+	match := func(pattern, got string) bool {
+		before, after, found := strings.Cut(pattern, probe)
+		if !found {
+			return pattern == got
+		}
+		if !strings.HasPrefix(got, before) || !strings.HasSuffix(got, after) || len(got) < len(before)+len(after) {
+			return false
+		}
+		t := got[len(before) : len(got)-len(after)]
+		if tenant != "" && t != tenant {
+			return false
+		}
+		tenant = t
+		return tenantPattern.MatchString(t)
+	}
+	if !match(pd, dsn) || !match(ps, schema) {
+		return "", false
+	}
+	return tenant, tenant != ""
+}
+
 // perTenant reports whether the route gives each tenant a mirror of its own ({ctx} in its DSN or
 // schema).
 func (r Route) perTenant() bool {
@@ -302,25 +336,31 @@ func (e *Engine) migrate(ctx context.Context, t *tenant) error {
 
 func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
 
-// lockTable takes the process mutex of one (tenant, table) and returns its release.
-func (e *Engine) lockTable(tenant, table string) (unlock func()) {
+// lockTable takes the process lock of one (tenant, table) and returns its release; it gives up when ctx
+// ends, so that a call waiting behind a stalled one fails within its own deadline.
+func (e *Engine) lockTable(ctx context.Context, tenant, table string) (unlock func(), err error) {
 	key := tenant + "\x00" + table
 	e.locksMu.Lock()
 	m, ok := e.locks[key]
 	if !ok {
-		m = &tableMutex{}
+		m = &tableMutex{slot: make(chan struct{}, 1)}
 		e.locks[key] = m
 	}
 	m.refs++
 	e.locksMu.Unlock()
-	m.Lock()
-	return func() {
-		m.Unlock()
+	forget := func() {
 		e.locksMu.Lock()
 		if m.refs--; m.refs == 0 {
 			delete(e.locks, key)
 		}
 		e.locksMu.Unlock()
+	}
+	select {
+	case m.slot <- struct{}{}:
+		return func() { <-m.slot; forget() }, nil
+	case <-ctx.Done():
+		forget()
+		return nil, fmt.Errorf("table %s: waiting for another call on the same table: %w", shortName(table), ctx.Err())
 	}
 }
 
@@ -377,8 +417,24 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("tenant %s: begin: %w", t.name, err)
+	// The driver's message may name the server, the database and the user: it goes to the log, and
+	// SuperOffice learns only that the mirror's database is unavailable.
+	e.log.Error("cannot begin a transaction in the tenant's mirror", "tenant", t.name, "err", err)
+	return nil, &unavailableError{tenant: t.name, cause: err}
 }
+
+// unavailableError is a mirror database that could not be reached. Its message holds no detail of the
+// connection; errors.Is and errors.As still see the cause (a dialect's sentinel, a context error).
+type unavailableError struct {
+	tenant string
+	cause  error
+}
+
+func (u *unavailableError) Error() string {
+	return fmt.Sprintf("tenant %s: the mirror database is unavailable (see the service log)", u.tenant)
+}
+
+func (u *unavailableError) Unwrap() error { return u.cause }
 
 // metaTx runs fn in a transaction that only reads or writes mirrorsink's own tables, bounded by
 // MetaTimeout.
@@ -393,7 +449,11 @@ func (e *Engine) metaTx(ctx context.Context, t *tenant, fn func(ctx context.Cont
 // of fn is committed unless it returns nil; the commit has the durability d.
 func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) (err error) {
 	if table != "" {
-		defer e.lockTable(t.name, table)()
+		unlock, err := e.lockTable(ctx, t.name, table)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	tx, err := e.begin(ctx, t)
 	if err != nil {

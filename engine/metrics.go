@@ -20,6 +20,7 @@ type Metrics struct {
 	tablesCreated, tablesAltered        atomic.Int64
 	tablesRecreated, tablesDropped      atomic.Int64
 	nulsReplaced, keysMerged            atomic.Int64
+	partnerObjectsFailed                atomic.Int64
 	mirrorsReopened, tenantsClosedIdle  atomic.Int64
 	tenantsOpen                         atomic.Int64 // a gauge
 	// servers reports the connection gates, by database server.
@@ -34,14 +35,17 @@ func (m *Metrics) events() *dialect.Events {
 }
 
 // SchemaWork is a snapshot of the schema counters: how many tables were created, altered in place,
-// recreated and dropped since the process started.
+// recreated and dropped since the process started, and how many objects of others' those changes
+// could not keep.
 type SchemaWork struct {
 	Created, Altered, Recreated, Dropped int64
+	PartnerObjectsFailed                 int64
 }
 
 // SchemaWork returns the schema counters now.
 func (m *Metrics) SchemaWork() SchemaWork {
-	return SchemaWork{m.tablesCreated.Load(), m.tablesAltered.Load(), m.tablesRecreated.Load(), m.tablesDropped.Load()}
+	return SchemaWork{m.tablesCreated.Load(), m.tablesAltered.Load(), m.tablesRecreated.Load(), m.tablesDropped.Load(),
+		m.partnerObjectsFailed.Load()}
 }
 
 // WritePrometheus writes every counter in the Prometheus text exposition format.
@@ -63,6 +67,7 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_tables_recreated_total", "Tables dropped and recreated for a schema change.", m.tablesRecreated.Load()},
 		{"mirrorsink_tables_dropped_total", "Tables dropped because the source no longer has them.", m.tablesDropped.Load()},
 		{"mirrorsink_keys_merged_at_target_precision_total", "Rows superseded in their batch by a later row whose key differs only below the target's time precision (e.g. 100 ns apart on a microsecond target).", m.keysMerged.Load()},
+		{"mirrorsink_partner_objects_failed_total", "Objects that mirrorsink did not create (views, indexes, triggers, constraints, grants) and that a change of their table could not keep; the log and status name them.", m.partnerObjectsFailed.Load()},
 		{"mirrorsink_nul_characters_replaced_total", "NUL characters replaced with U+FFFD for targets that cannot store them.", m.nulsReplaced.Load()},
 		{"mirrorsink_mirrors_reopened_total", "Tenant mirrors found missing (database, schema or a table dropped) and opened again, re-creating what was missing.", m.mirrorsReopened.Load()},
 		{"mirrorsink_tenants_closed_idle_total", "Tenant mirrors closed after idle_tenant_timeout without a call.", m.tenantsClosedIdle.Load()},

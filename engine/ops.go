@@ -56,14 +56,16 @@ func (e *Engine) tableSchema(ctx context.Context, call contract.Call, tables []c
 	seen := make(map[string]bool, len(tables))     // exact names requested
 	folded := make(map[string]string, len(tables)) // the database's form of each name → the first name with it
 	for i, ts := range tables {
+		if seen[ts.Name] {
+			return nil, fmt.Errorf("table %s appears twice in the request; nothing was changed", shortName(ts.Name))
+		}
+		// Seen before it is checked: a stored table that the request names is never dropped as
+		// missing, even when its name fails a check it passed before.
+		seen[ts.Name] = true
 		if err := t.checkTableName(ts.Name); err != nil {
 			failed.add(ts.Name, err)
 			continue
 		}
-		if seen[ts.Name] {
-			return nil, fmt.Errorf("table %q appears twice in the request; nothing was changed", ts.Name)
-		}
-		seen[ts.Name] = true
 		if t.isOwnTable(ts.Name) {
 			failed.add(ts.Name, errors.New("it has the name of one of mirrorsink's own metadata tables"))
 			continue
@@ -149,9 +151,11 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 	sort.Strings(gone)
 	for _, name := range gone {
 		_, sameTable := folded[t.names.Fold(name)]
+		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
-				if err := tx.Tables().Drop(ctx, name); err != nil {
+				var err error
+				if lost, err = tx.Tables().Drop(ctx, name); err != nil {
 					return fmt.Errorf("drop table %q: %w", name, err)
 				}
 			}
@@ -163,6 +167,7 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 		}
 		e.log.Info("dropped a table that the source no longer has", "tenant", t.name, "table", name)
 		e.metrics.tablesDropped.Add(1)
+		e.reportLost(t, name, lost)
 	}
 }
 
@@ -235,11 +240,20 @@ feed:
 	return errs
 }
 
+// errRecreate is how the first transaction of reconcile asks for a recreate: returned from it, it
+// rolls back whatever that transaction did, so that nothing of a failed in-place change can be
+// committed (and a transaction the server doomed is never asked to commit).
+var errRecreate = errors.New("the table must be recreated")
+
 // reconcile brings one table to the requested schema and returns the LSN to answer.
 func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64, error) {
 	name := m.table.Name
-	var lsn int64 = -1
-	var recreate string
+	var (
+		lsn     int64 = -1
+		reason  string
+		altered bool
+		lost    []dialect.LostObject
+	)
 	err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
@@ -257,55 +271,81 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 		if r == nil {
 			if exists {
 				// A table without metadata is of unknown shape and content: start it afresh.
-				recreate = "it exists without metadata"
-				return nil
+				reason = "it exists without metadata"
+				return errRecreate
 			}
 			if err := tx.Tables().Create(ctx, m.table); err != nil {
 				return fmt.Errorf("create table %q: %w", name, err)
 			}
 			e.metrics.tablesCreated.Add(1)
-			return t.writeMeta(ctx, tx, m, -1, now)
+			return t.writeMeta(ctx, tx, m, -1, now, nil)
 		}
 		old, err := t.model(r)
 		if err != nil || !exists {
-			recreate = "its stored schema is unreadable or the table is missing"
-			return nil
+			reason = "its stored schema is unreadable or the table is missing"
+			return errRecreate
 		}
 		p := planChanges(old, m)
 		if p.recreate {
-			recreate = p.reason
-			return nil
+			reason = p.reason
+			return errRecreate
 		}
 		if len(p.changes) > 0 {
-			if err := tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
+			if lost, err = tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					e.log.Warn("in-place schema change failed; recreating the table", "tenant", t.name, "table", name, "err", err)
 				}
-				recreate = "the change cannot be made in place"
-				return nil
+				reason = "the change cannot be made in place"
+				return errRecreate
 			}
-			e.metrics.tablesAltered.Add(1)
+			altered = true
 		}
 		lsn = r.LSN
-		return t.writeMeta(ctx, tx, m, r.LSN, now)
+		return t.writeMeta(ctx, tx, m, r.LSN, now, lost)
 	})
-	if err != nil || recreate == "" {
+	if !errors.Is(err, errRecreate) {
+		if err == nil && altered {
+			e.metrics.tablesAltered.Add(1)
+			e.reportLost(t, name, lost)
+		}
 		return lsn, err
 	}
-	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", recreate)
-	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
-		if err := tx.Tables().Drop(ctx, name); err != nil {
-			return fmt.Errorf("drop table %q: %w", name, err)
+	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", reason)
+	if !t.dialect.Capabilities().TransactionalDDL {
+		// The database commits DDL by itself: if the recreate stops half way (the table dropped, its
+		// successor not created), the metadata must already say that the table's rows are to be sent
+		// again, not keep the LSN of rows that are gone.
+		if err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+			_, err := tx.Meta().ResetLSN(ctx, name)
+			return err
+		}); err != nil {
+			return -1, fmt.Errorf("table %q: mark it for repopulation before recreating it: %w", name, err)
 		}
-		if err := tx.Tables().Create(ctx, m.table); err != nil {
-			return fmt.Errorf("create table %q: %w", name, err)
-		}
-		return t.writeMeta(ctx, tx, m, -1, e.now())
-	})
-	if err == nil {
-		e.metrics.tablesRecreated.Add(1)
 	}
-	return -1, err
+	lost = nil
+	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+		var err error
+		if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
+			return fmt.Errorf("recreate table %q: %w", name, err)
+		}
+		return t.writeMeta(ctx, tx, m, -1, e.now(), lost)
+	})
+	if err != nil {
+		return -1, err
+	}
+	e.metrics.tablesRecreated.Add(1)
+	e.reportLost(t, name, lost)
+	return -1, nil
+}
+
+// reportLost logs and counts, once their change has committed, the objects that a change of table
+// could not keep (the metadata row, written in the same transaction, records them for status).
+func (e *Engine) reportLost(t *tenant, table string, lost []dialect.LostObject) {
+	for _, o := range lost {
+		e.log.Warn("an object that mirrorsink did not create could not be kept through a change of its table; re-create it if it is still wanted",
+			"tenant", t.name, "table", table, "object", o.Object, "reason", o.Reason)
+	}
+	e.metrics.partnerObjectsFailed.Add(int64(len(lost)))
 }
 
 // wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.

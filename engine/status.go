@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -18,6 +20,9 @@ type TableStatus struct {
 	Rows          int64      `json:"rows"`
 	SchemaChanged time.Time  `json:"schemaChanged"`
 	LastApplied   *time.Time `json:"lastApplied,omitempty"`
+	// LostObjects are the objects that others had put on the table (views, indexes, grants, …) and
+	// that its last schema change could not keep: re-create them by hand if they are still wanted.
+	LostObjects []dialect.LostObject `json:"lostObjects,omitempty"`
 }
 
 // CycleStatus is one recorded replication cycle.
@@ -47,13 +52,14 @@ func (e *Engine) Tenants() []string {
 	return names
 }
 
-// status reads the state of a tenant's mirror: per table the LSN, row count and times, and the last
-// cycle.
+// status reads the state of a tenant's mirror: per table the LSN, row count, times and what its last
+// schema change could not keep of others' objects, and the last cycle.
 func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return TenantStatus{}, err
 	}
+	defer e.release(t, &err)
 	defer e.release(t, &err)
 	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
@@ -62,7 +68,7 @@ func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus,
 			return err
 		}
 		for _, r := range meta {
-			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1}
+			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1, LostObjects: r.LostObjects}
 			if !r.LastApplied.IsZero() {
 				at := r.LastApplied
 				ts.LastApplied = &at
@@ -84,23 +90,41 @@ func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus,
 }
 
 // resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
-// cycle wipes and repopulates it. It returns how many tables were marked.
+// cycle wipes and repopulates it. It returns how many tables were marked. Each table is marked under its
+// lock, so that a batch in flight cannot overwrite the mark with its own LSN.
 func (e *Engine) resync(ctx context.Context, tenantName, table string) (_ int64, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return 0, err
 	}
 	defer e.release(t, &err)
-	var n int64
-	err = e.inTx(ctx, t, table, dialect.Durable, func(tx dialect.Tx) error {
-		n, err = tx.Meta().ResetLSN(ctx, table)
+	tables := []string{table}
+	if table == "" {
+		var stored map[string]dialect.TableMeta
+		if err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
+			stored, err = tx.Meta().Tables(ctx)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("resync: %w", err)
+		}
+		tables = slices.Sorted(maps.Keys(stored))
+	}
+	var marked int64
+	for _, name := range tables {
+		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+			n, err := tx.Meta().ResetLSN(ctx, name)
+			if err != nil {
+				return fmt.Errorf("resync: %w", err)
+			}
+			if n == 0 && table != "" {
+				return fmt.Errorf("table %q is not known to the mirror of %s", table, tenantName)
+			}
+			marked += n
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("resync: %w", err)
+			return marked, err
 		}
-		if table != "" && n == 0 {
-			return fmt.Errorf("table %q is not known to the mirror of %s", table, tenantName)
-		}
-		return nil
-	})
-	return n, err
+	}
+	return marked, nil
 }

@@ -67,21 +67,30 @@ func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
 	// ConnectTimeout; the whole opening, which migrates too, has MetaTimeout more.
 	openCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.ConnectTimeout+e.opts.MetaTimeout)
 	defer cancel()
-	slot.t, slot.err = e.open(openCtx, name, route)
-	if slot.err != nil {
-		e.mu.Lock()
-		if e.tenants[name] == slot {
-			delete(e.tenants, name)
+	// Whatever happens in the opening (a panic too, which the protocol layer recovers), the waiters
+	// are released and a failed slot is forgotten.
+	defer func() {
+		if slot.t == nil && slot.err == nil {
+			slot.err = fmt.Errorf("tenant %s: opening its mirror failed", name)
 		}
-		slot.retired = true
-		e.mu.Unlock()
+		if slot.err != nil {
+			e.mu.Lock()
+			if e.tenants[name] == slot {
+				delete(e.tenants, name)
+			}
+			slot.retired = true
+			e.mu.Unlock()
+			close(slot.ready)
+			e.unref(slot)
+			return
+		}
+		slot.t.slot = slot
+		e.metrics.tenantsOpen.Add(1)
 		close(slot.ready)
-		e.unref(slot)
+	}()
+	if slot.t, slot.err = e.open(openCtx, name, route); slot.err != nil {
 		return nil, slot.err
 	}
-	slot.t.slot = slot
-	e.metrics.tenantsOpen.Add(1)
-	close(slot.ready)
 	return slot.t, nil
 }
 
@@ -191,6 +200,12 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 		return nil, fmt.Errorf("the mirror database of tenant %s cannot be opened (see the service log)", name)
 	}
 	t := &tenant{name: name, route: route, dialect: d, store: store, names: store.Names(), own: dialect.MetaTables(name), models: map[string]*tableModel{}}
+	for _, own := range t.own.All() {
+		if _, err := t.names.Table(own); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("tenant %s: its name is too long for this database: mirrorsink's own table %s cannot be named: %w", name, own, err)
+		}
+	}
 	if err := e.migrate(ctx, t); err != nil {
 		store.Close()
 		return nil, err

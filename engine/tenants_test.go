@@ -31,7 +31,7 @@ func dropTable(t *testing.T, dir, tenant, table string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Tables().Drop(ctx, table); err != nil {
+	if _, err := tx.Tables().Drop(ctx, table); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx, dialect.Durable); err != nil {

@@ -18,7 +18,7 @@ import (
 
 func init() {
 	register("keygen", "write a new application key pair (RSA XML for SuperOffice's portal, PEM beside it)", runKeygen)
-	register("status", "show each table's LSN, row count, last change and the last cycle of a tenant", runStatus)
+	register("status", "show each table's LSN, row count, last change (and what of others' it could not keep) and the last cycle of a tenant", runStatus)
 	register("resync", "mark a tenant's table (or all its tables) for repopulation in the next cycle", runResync)
 }
 
@@ -133,6 +133,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Table, t.LSN, t.Rows, t.SchemaChanged.Format(time.RFC3339), applied)
 		}
 		tw.Flush()
+		for _, t := range st.Tables {
+			for _, o := range t.LostObjects {
+				fmt.Fprintf(stdout, "lost by the last schema change of %s: %s (%s)\n", t.Table, o.Object, o.Reason)
+			}
+		}
 		fmt.Fprintln(stdout)
 	}
 	return nil

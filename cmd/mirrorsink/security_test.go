@@ -219,3 +219,57 @@ func TestServeSlowClients(t *testing.T) {
 		t.Fatalf("a slow body got %d %q after %s, want 408 after about %s", r.StatusCode, msg, time.Since(start), headerTimeout)
 	}
 }
+
+// TestServeBoundsHeadersAndIdleConnections: before anything is authenticated, a connection may send no
+// more than 16 KiB of HTTP headers (net/http's default is 1 MiB: 256 connections took serve to 300 MB),
+// and a kept-alive connection that sends nothing more is closed after header_timeout, so that idle
+// connections cannot hold every one of max_connections.
+func TestServeBoundsHeadersAndIdleConnections(t *testing.T) {
+	const headerTimeout = time.Second
+	ts := newTestService(t, func(c *Config) { c.Limits.HeaderTimeout = headerTimeout })
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ts.svc.serve(ctx, ts.ln) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+	addr := ts.ln.Addr().String()
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: %s\r\n\r\n", strings.Repeat("j", 64<<10))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB of headers: status %d, want 431", resp.StatusCode)
+	}
+
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprint(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := bufio.NewReader(idle)
+	resp, err = http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	_ = idle.SetReadDeadline(time.Now().Add(headerTimeout + 5*time.Second))
+	if _, err := r.ReadByte(); err == nil {
+		t.Fatal("the server sent something on an idle connection")
+	}
+	if waited := time.Since(start); waited > headerTimeout+3*time.Second {
+		t.Fatalf("an idle kept-alive connection was held for %s, want about header_timeout (%s)", waited, headerTimeout)
+	}
+}

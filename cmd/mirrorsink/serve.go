@@ -32,6 +32,9 @@ func init() {
 	register("serve", "run the mirroring service (SOAP endpoint, /metrics, /healthz)", runServe)
 }
 
+// maxHTTPHeaderBytes bounds a request's HTTP header block (net/http adds 4 KiB of slack).
+const maxHTTPHeaderBytes = 16 << 10
+
 func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -207,8 +210,13 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 			ReadHeaderTimeout: cfg.Limits.HeaderTimeout,
 			ReadTimeout:       cfg.Limits.HeaderTimeout,
 			WriteTimeout:      cfg.Limits.WriteTimeout,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			// A kept-alive connection that sends nothing holds one of max_connections: it gets no
+			// longer than an unauthenticated request would. SuperOffice's next call follows at once.
+			IdleTimeout: cfg.Limits.HeaderTimeout,
+			// HTTP headers, read before anything is authenticated: SuperOffice sends a few hundred
+			// bytes (net/http's default would let each connection send 1 MiB).
+			MaxHeaderBytes: maxHTTPHeaderBytes,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 	}, nil
 }

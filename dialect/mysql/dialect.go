@@ -96,12 +96,14 @@ type Dialect struct{}
 func (Dialect) Name() string { return "mysql" }
 
 // Capabilities reports microsecond times, dates from year 1000, a database per tenant, DDL that
-// commits by itself and a transactional Truncate (DELETE).
+// commits by itself, a transactional Truncate (DELETE), and text keys compared as SQL Server compares
+// them, without trailing spaces (utf8mb4_bin is a PAD SPACE collation).
 func (Dialect) Capabilities() dialect.Capabilities {
 	return dialect.Capabilities{
 		TimeDigits:            6,
 		MinYear:               minYear,
 		TransactionalTruncate: true,
+		PadsKeys:              true,
 	}
 }
 

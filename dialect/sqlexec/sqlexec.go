@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
 )
 
 // Config is what one dialect tells the executor.
@@ -157,14 +159,27 @@ func (t *Tx) Atomically(ctx context.Context, fn func() error) error {
 	}
 	if err := fn(); err != nil {
 		if _, rbErr := t.tx.ExecContext(context.WithoutCancel(ctx), t.cfg.RollbackTo(name)); rbErr != nil {
-			return errors.Join(err, fmt.Errorf("%s: rollback to savepoint: %w", t.cfg.Dialect, rbErr))
+			return failedRollback(t.cfg.Dialect, err, rbErr)
 		}
 		return err
 	}
 	return nil
 }
 
-// Commit commits, runs the end hooks and returns the connection.
+// failedRollback reports a step whose savepoint could not be rolled back. The transaction is not as it
+// was, so dialect.ErrDuplicateKey, which invites the caller to go on in it, is kept as text only; any
+// other cause (a cancelled context, say) stays in the chain.
+func failedRollback(dialectName string, err, rbErr error) error {
+	rb := fmt.Errorf("%s: rolling back to the savepoint failed: %w", dialectName, rbErr)
+	if errors.Is(err, dialect.ErrDuplicateKey) {
+		return fmt.Errorf("%v; %w", err, rb)
+	}
+	return errors.Join(err, rb)
+}
+
+// Commit commits, runs the end hooks and returns the connection. Its error is the commit's alone: an
+// end hook that fails after a successful commit has its session discarded (which frees whatever the
+// session held), and must not make committed work look failed.
 func (t *Tx) Commit(ctx context.Context) error {
 	if t.done {
 		return fmt.Errorf("%s: commit: %w", t.cfg.Dialect, sql.ErrTxDone)
@@ -173,7 +188,8 @@ func (t *Tx) Commit(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("%s: commit: %w", t.cfg.Dialect, t.Err(err))
 	}
-	return errors.Join(err, t.end(ctx))
+	_ = t.end(ctx)
+	return err
 }
 
 // Rollback rolls back, runs the end hooks and returns the connection; after the end it does nothing.

@@ -5,8 +5,10 @@
 // statement names tables in full (SQL.Table).
 //
 // Types stay native (docs/TYPES.md): nvarchar stays nvarchar, decimal(p,s) and datetime2(p) keep
-// their parameters. Two exceptions: rowversion/timestamp becomes binary(8), as a rowversion column
-// cannot be written; and the kinds whose wire form is text but whose column is not (hierarchyid,
+// their parameters. The exceptions: char, varchar and text become nchar, nvarchar and nvarchar(max),
+// as the mirror's code page need not hold the source's characters; rowversion/timestamp becomes
+// binary(8), as a rowversion column cannot be written; and the kinds whose wire form is text but whose
+// column is not (hierarchyid,
 // geography, geometry, sql_variant) stay native yet travel through a text staging column, converted
 // in the set-based statement with CAST(… AS hierarchyid), geography::STGeomFromText(…, 4326),
 // geometry::STGeomFromText(…, 0) and CAST(… AS sql_variant). A table with such a column therefore
@@ -80,6 +82,7 @@ func (Dialect) Capabilities() dialect.Capabilities {
 		Schemas:               true,
 		TransactionalDDL:      true,
 		TransactionalTruncate: true,
+		PadsKeys:              true,
 	}
 }
 
@@ -127,6 +130,23 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	if opts.Schema != "" {
 		if err := ensureSchema(ctx, db, opts.Schema); err != nil {
 			closeDB()
+			return nil, err
+		}
+	} else {
+		// Every name is qualified all the same: SQL Server resolves a one-part name in the sys schema
+		// first, so that a mirrored table named like a system view (sysobjects) would be read as that.
+		var schema sql.NullString
+		err := db.QueryRowContext(ctx, defaultSchema).Scan(&schema)
+		if err == nil && !schema.Valid {
+			err = errors.New("the login has none there")
+		}
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlserver: default schema in %q: %w", cfg.Database, err)
+		}
+		q.Schema = schema.String
+		if meta, err = newMeta(q, opts.Tenant); err != nil {
+			db.Close()
 			return nil, err
 		}
 	}
