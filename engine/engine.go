@@ -326,6 +326,21 @@ func (t *tenant) isOwnTable(name string) bool {
 // do not race.
 func (e *Engine) migrate(ctx context.Context, t *tenant) error {
 	err := e.inTx(ctx, t, migrationsLock, dialect.Durable, func(tx dialect.Tx) error {
+		// Without its metadata table the mirror's state is gone (a new mirror, or one whose table was
+		// dropped by hand). The first migration would re-create the table as it first was, while the
+		// record of migrations said that the later ones had run: the record and the cycles go too, and
+		// every migration runs on the new tables.
+		ok, err := tx.Tables().Exists(ctx, t.own.Meta)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			for _, name := range []string{t.own.Cycles, t.own.Migrations} {
+				if _, err := tx.Tables().Drop(ctx, name); err != nil {
+					return err
+				}
+			}
+		}
 		return tx.Meta().Migrate(ctx, e.now())
 	})
 	if err != nil {
