@@ -224,9 +224,7 @@ func (g *ConnGate) Connect(ctx context.Context, timeout time.Duration, connect f
 		g.release()
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		// The driver's own words name the server's address and the login, which the message that
-		// reaches SuperOffice does not need; the tenant's route says which server it is.
-		return Redact(fmt.Errorf("%w: %w", ErrConnectTimeout, err), fmt.Sprintf("%v (%s)", ErrConnectTimeout, timeout))
+		return fmt.Errorf("%w (%s): %w", ErrConnectTimeout, timeout, err)
 	}
 	return err
 }

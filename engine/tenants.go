@@ -194,8 +194,12 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 	})
 	if err != nil {
 		e.log.Error("cannot open tenant mirror", "tenant", name, "dialect", route.Dialect, "err", err)
-		if ctx.Err() != nil || errors.Is(err, dialect.ErrConnectTimeout) {
+		if errors.Is(err, dialect.ErrConnectTimeout) {
 			return nil, fmt.Errorf("the mirror database of tenant %s did not answer within %s (see the service log)", name, e.opts.ConnectTimeout)
+		}
+		if ctx.Err() != nil {
+			// Waiting for a connection slot of a busy server, or for a slow database creation.
+			return nil, fmt.Errorf("the mirror database of tenant %s could not be opened within %s (see the service log)", name, e.opts.ConnectTimeout+e.opts.MetaTimeout)
 		}
 		return nil, fmt.Errorf("the mirror database of tenant %s cannot be opened (see the service log)", name)
 	}
