@@ -12,26 +12,6 @@ import (
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 )
 
-// goodbye returns the address of a server that closes every connection at once.
-func goodbye(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // open makes one connection through g to addr.
 func open(ctx context.Context, g *ConnGate, addr string) (net.Conn, error) {
 	var c net.Conn
@@ -44,7 +24,7 @@ func open(ctx context.Context, g *ConnGate, addr string) (net.Conn, error) {
 }
 
 func TestGateBoundsAndQueuesInOrder(t *testing.T) {
-	addr := goodbye(t)
+	addr := testenv.Listener(t)
 	g := NewConnGate(2)
 	ctx := context.Background()
 	a, err := open(ctx, g, addr)
@@ -93,7 +73,7 @@ func TestGateBoundsAndQueuesInOrder(t *testing.T) {
 }
 
 func TestGateWaitIsBoundedByContext(t *testing.T) {
-	addr := goodbye(t)
+	addr := testenv.Listener(t)
 	g := NewConnGate(1)
 	c, err := open(context.Background(), g, addr)
 	if err != nil {
@@ -111,7 +91,7 @@ func TestGateWaitIsBoundedByContext(t *testing.T) {
 }
 
 func TestGateShedsIdleConnections(t *testing.T) {
-	addr := goodbye(t)
+	addr := testenv.Listener(t)
 	g := NewConnGate(1)
 	idle, err := open(context.Background(), g, addr)
 	if err != nil {
@@ -164,7 +144,7 @@ func TestConnectTimeoutCutsABlockedDriver(t *testing.T) {
 
 func TestNilGateOnlyTimesOut(t *testing.T) {
 	var g *ConnGate
-	addr := goodbye(t)
+	addr := testenv.Listener(t)
 	c, err := open(context.Background(), g, addr)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mirrorsink/mirrorsink/engine"
@@ -352,15 +350,7 @@ func TestMySQLConnectionsBounded(t *testing.T) {
 		tenants[i] = newTenant(t, my, svc, "crm", 60, 30_000)
 		databases[i] = "e2e_" + tenants[i].name
 	}
-	cfg, err := mysql.ParseDSN(testenv.MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := mysqlDB(t)
 	count := "SELECT COUNT(*) FROM information_schema.processlist WHERE db IN (?" + strings.Repeat(", ?", len(tenants)-1) + ")"
 	open := func() int {
 		var n int
@@ -388,25 +378,11 @@ func TestMySQLConnectionsBounded(t *testing.T) {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	errs := make([]error, len(tenants))
-	for i, tn := range tenants {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			_, errs[i] = tn.driver.Cycle(ctx, tn.src)
-		}()
-	}
-	wg.Wait()
+	cycleAll(t, tenants, 0, len(tenants), 0)
 	close(stop)
 	most := <-peak
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("tenant %s: %v", tenants[i].name, err)
-		}
-		tenants[i].verify(t)
+	for _, tn := range tenants {
+		tn.verify(t)
 	}
 	t.Logf("at most %d connections to the twelve tenants' databases during their cycles", most)
 	if most > 4 || most == 0 {

@@ -186,14 +186,20 @@ func pgAdmin(t *testing.T, stmt string) {
 
 func mysqlAdmin(t *testing.T, stmt string) {
 	t.Helper()
+	if _, err := mysqlDB(t).Exec(stmt); err != nil {
+		t.Errorf("%s: %v", stmt, err)
+	}
+}
+
+// mysqlDB returns a pool of the test's MySQL server, closed when the test ends.
+func mysqlDB(t *testing.T) *sql.DB {
+	t.Helper()
 	db, err := sql.Open("mysql", testenv.MySQL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(stmt); err != nil {
-		t.Errorf("%s: %v", stmt, err)
-	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // forEachTarget runs fn as a subtest per available dialect.
@@ -350,8 +356,8 @@ func newDriver(t *testing.T, url, tenant string, batchBytes int) *simulator.Driv
 
 // cycleAll runs one cycle of every tenant, at most parallel tenants at once, each after a churn from
 // the second round on, and verifies each mirror, at most verifiers at once (the verifier's connections
-// are the test's own, beside the service's); it fails the test naming every tenant whose cycle or
-// mirror failed.
+// are the test's own, beside the service's; 0 verifies none); it fails the test naming every tenant
+// whose cycle or mirror failed.
 func cycleAll(t *testing.T, tenants []*tenant, round, parallel, verifiers int) {
 	t.Helper()
 	if round > 0 {
@@ -373,6 +379,9 @@ func cycleAll(t *testing.T, tenants []*tenant, round, parallel, verifiers int) {
 			<-cycles
 			if err != nil {
 				errs[i] = fmt.Errorf("tenant %s: %w", tn.name, err)
+				return
+			}
+			if verifiers == 0 {
 				return
 			}
 			verifying <- struct{}{}

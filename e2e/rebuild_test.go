@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
@@ -216,16 +215,7 @@ func backup(t *testing.T, tg target, svc *service, tenant string) (restore func(
 // mysqlTables lists the base tables of a MySQL database.
 func mysqlTables(t *testing.T, database string) []string {
 	t.Helper()
-	cfg, err := mysql.ParseDSN(testenv.MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", database)
+	rows, err := mysqlDB(t).Query("SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", database)
 	if err != nil {
 		t.Fatal(err)
 	}

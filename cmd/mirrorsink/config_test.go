@@ -8,19 +8,23 @@ import (
 	"time"
 )
 
-func TestDatabasesConfig(t *testing.T) {
-	dir := t.TempDir()
-	load := func(body string) (*Config, error) {
-		p := filepath.Join(dir, "c.yaml")
-		if err := os.WriteFile(p, []byte("application:\n  client_id: app\ndefault:\n  dialect: postgres\n  dsn: postgres://h/m_{ctx}\n"+body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig(p)
-		if err != nil {
-			return nil, err
-		}
-		return cfg, cfg.validate()
+// loadBody loads a configuration of one default SQLite route and an application client id, followed
+// by body, and validates it.
+func loadBody(t *testing.T, body string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("application:\n  client_id: app\ndefault:\n  dialect: sqlite\n  dsn: x.db\n"+body), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	cfg, err := loadConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, cfg.validate()
+}
+
+func TestDatabasesConfig(t *testing.T) {
+	load := func(body string) (*Config, error) { return loadBody(t, body) }
 	cfg, err := load("")
 	if err != nil {
 		t.Fatal(err)

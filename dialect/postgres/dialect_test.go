@@ -13,35 +13,6 @@ import (
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 )
 
-// TestConnectTimeout: a server that accepts TCP and never answers fails Open within
-// OpenOptions.ConnectTimeout, and gives the gate's slot back.
-func TestConnectTimeout(t *testing.T) {
-	gate := dialect.NewConnGate(4)
-	start := time.Now()
-	_, err := Dialect{}.Open(context.Background(), "postgres://mirror:secret@"+testenv.BlackHole(t)+"/crm_Cust1?sslmode=disable",
-		dialect.OpenOptions{Tenant: "Cust1", ConnectTimeout: 200 * time.Millisecond, Gate: gate})
-	if !errors.Is(err, dialect.ErrConnectTimeout) || time.Since(start) > 3*time.Second {
-		t.Fatalf("Open against a server that never answers: %v after %v, want ErrConnectTimeout after 200ms", err, time.Since(start))
-	}
-	if st := gate.Stats(); st.Open != 0 {
-		t.Fatalf("gate %+v after a failed Open", st)
-	}
-}
-
-func TestServer(t *testing.T) {
-	for dsn, want := range map[string]string{
-		"postgres://mirror:secret@db.example.com:5433/crm_Cust1?sslmode=require": "postgres://db.example.com:5433",
-		"postgres://other@db.example.com/crm":                                    "postgres://db.example.com:5432",
-		"host=/var/run/postgresql dbname=crm user=mirror":                        "postgres:///var/run/postgresql:5432",
-		"postgres://mirror@a.example.com,b.example.com:5433/crm":                 "postgres://a.example.com:5432,b.example.com:5433",
-	} {
-		got, err := Dialect{}.Server(dsn)
-		if err != nil || got != want {
-			t.Errorf("Server(%q) = %q, %v; want %q", dsn, got, err, want)
-		}
-	}
-}
-
 // TestMissingErrors: the SQLSTATEs by which PostgreSQL says that the mirror's database, schema or a
 // table does not exist are dialect.ErrMissing, and no other is.
 func TestMissingErrors(t *testing.T) {

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/internal/testenv"
 )
 
 // A driver whose connections are bare sockets to a server that closes each when its client does: the
@@ -37,26 +37,6 @@ type socketConn struct{ net.Conn }
 
 func (socketConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("no statements") }
 func (socketConn) Begin() (driver.Tx, error)           { return nil, errors.New("no transactions") }
-
-// server accepts connections and closes each when its client has.
-func server(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // take opens n connections of db at once and hands them back.
 func take(t *testing.T, ctx context.Context, db *sql.DB, n int) {
@@ -87,7 +67,7 @@ func eventually(t *testing.T, what string, ok func() bool) {
 
 func TestPoolKeepsFewIdleForAWhile(t *testing.T) {
 	g := dialect.NewConnGate(10)
-	db, closeDB := OpenDB(Connector{Inner: socketConnector{server(t)}, Gate: g, Timeout: time.Second}, 4, 500*time.Millisecond)
+	db, closeDB := OpenDB(Connector{Inner: socketConnector{testenv.Listener(t)}, Gate: g, Timeout: time.Second}, 4, 500*time.Millisecond)
 	defer closeDB()
 	take(t, context.Background(), db, 4)
 	if idle, open := db.Stats().Idle, g.Stats().Open; idle != dialect.MaxIdleConns || open != dialect.MaxIdleConns {
@@ -98,7 +78,7 @@ func TestPoolKeepsFewIdleForAWhile(t *testing.T) {
 }
 
 func TestPoolGivesIdleConnectionsUp(t *testing.T) {
-	addr := server(t)
+	addr := testenv.Listener(t)
 	g := dialect.NewConnGate(2)
 	ctx := context.Background()
 	first, closeFirst := OpenDB(Connector{Inner: socketConnector{addr}, Gate: g, Timeout: time.Second}, 2, time.Hour)
