@@ -168,10 +168,7 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 func TestBlackHoledTenant(t *testing.T) {
 	const connectTimeout = 3 * time.Second
 	route := engine.Route{Dialect: "postgres", DSN: pgDSN(t, "", "e2e_{ctx}"), MaxConns: 2}
-	pg := targets()[1]
-	if pg.name != "postgres" {
-		t.Fatal("targets()[1] is not postgres")
-	}
+	pg := targetNamed(t, "postgres")
 	goesBlack := tenantName(t)
 	t.Cleanup(func() { pg.drop(t, goesBlack) })
 	later := newProxy(t, pgHost(t))
@@ -337,10 +334,7 @@ func TestServerConnectionsBounded(t *testing.T) {
 // connections close after idle_conn_timeout although the tenants stay open. Before, every MySQL pool
 // kept four idle connections for 30 minutes.
 func TestMySQLConnectionsBounded(t *testing.T) {
-	my := targets()[2]
-	if my.name != "mysql" {
-		t.Fatal("targets()[2] is not mysql")
-	}
+	my := targetNamed(t, "mysql")
 	route := my.route(t)
 	route.MaxConns = 4
 	svc := startEngine(t, engine.Options{Default: &route, MaxServerConns: 4, IdleConnTimeout: time.Second})
@@ -404,7 +398,7 @@ func TestMySQLConnectionsBounded(t *testing.T) {
 // timer, although nothing else happens in its pool. Before, they closed only when the same pool
 // released another connection.
 func TestPostgresIdleConnectionsReaped(t *testing.T) {
-	pg := targets()[1]
+	pg := targetNamed(t, "postgres")
 	route := pg.route(t)
 	svc := startEngine(t, engine.Options{Default: &route, IdleConnTimeout: time.Second})
 	tn := newTenant(t, pg, svc, "crm", 60, 30_000)

@@ -202,6 +202,18 @@ func mysqlDB(t *testing.T) *sql.DB {
 	return db
 }
 
+// targetNamed returns the target of a dialect.
+func targetNamed(t *testing.T, name string) target {
+	t.Helper()
+	for _, tg := range targets() {
+		if tg.name == name {
+			return tg
+		}
+	}
+	t.Fatalf("no e2e target %s", name)
+	return target{}
+}
+
 // forEachTarget runs fn as a subtest per available dialect.
 func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 	for _, tg := range targets() {

@@ -33,7 +33,7 @@ func dropDatabase(t *testing.T, tg target, svc *service, tenant string) {
 		if err := os.Remove(file); err != nil {
 			t.Fatal(err)
 		}
-	case "postgres", "mysql":
+	case "postgres", "mysql", "sqlserver":
 		tg.drop(t, tenant)
 	default:
 		t.Skipf("this test does not know how to drop a %s database", tg.name)
