@@ -193,6 +193,7 @@ func TestBlackHoledTenant(t *testing.T) {
 		}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
+		var mu sync.Mutex
 		var failures []time.Duration
 		var wrong []error
 		if blackholed {
@@ -202,25 +203,30 @@ func TestBlackHoledTenant(t *testing.T) {
 			}
 			defer src.Close()
 			d := newDriver(t, outside, "blackholed", 30_000)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
+			// Three of its cycles at a time, as SuperOffice's retries would pile up.
+			for range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+						start := time.Now()
+						_, err := d.Cycle(ctx, src)
+						cancel()
+						mu.Lock()
+						failures = append(failures, time.Since(start))
+						if err == nil || !strings.Contains(err.Error(), "did not answer within") {
+							wrong = append(wrong, err)
+						}
+						mu.Unlock()
 					}
-					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-					start := time.Now()
-					_, err := d.Cycle(ctx, src)
-					cancel()
-					failures = append(failures, time.Since(start))
-					if err == nil || !strings.Contains(err.Error(), "did not answer within") {
-						wrong = append(wrong, err)
-					}
-				}
-			}()
+				}()
+			}
 		}
 		times.take()
 		for round := range 2 {
