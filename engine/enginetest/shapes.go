@@ -112,8 +112,15 @@ func testBlockedRecreate(t *testing.T, h *harness) {
 	if !errors.As(err, &te) || len(te.Tables) != 1 || te.Tables[0] != "contact" {
 		t.Fatalf("the call failed with %v, want it to name contact alone", err)
 	}
-	if st := h.status("contact"); st.LSN != 10 || st.Rows != 1 {
-		t.Fatalf("contact after its failed change: LSN %d, %d rows; want 10 and 1", st.LSN, st.Rows)
+	// Its rows stay. Where DDL commits by itself the table was marked for repopulation before the
+	// recreate began (a recreate stopped half way must not keep an LSN for rows that are gone), so it
+	// answers -1 and is sent again; elsewhere the failed change left everything as it was.
+	wantLSN := int64(10)
+	if !h.caps.TransactionalDDL {
+		wantLSN = -1
+	}
+	if st := h.status("contact"); st.LSN != wantLSN || st.Rows != 1 {
+		t.Fatalf("contact after its failed change: LSN %d, %d rows; want %d and 1", st.LSN, st.Rows, wantLSN)
 	}
 	h.exec("DROP TABLE " + h.quoted("partner_ref"))
 	if got := h.schema(changed, company); got["contact"] != -1 || got["company"] != -1 {
