@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: build test bench lint demo fuzz
+.PHONY: build test bench lint demo fuzz tenants
 
 build:
 	$(GO) build -o bin/mirrorsink ./cmd/mirrorsink
@@ -18,6 +18,11 @@ lint:
 bench:
 	$(GO) build -o bin/bench ./bench
 	GO=$(GO) bin/bench $(BENCHFLAGS)
+
+# 200 tenants, a database each, on a PostgreSQL cluster of the test's own that allows 20 connections
+# (make test runs the same test with 60 tenants).
+tenants:
+	MIRRORSINK_TEST_TENANTS=200 $(GO) test -count=1 -timeout 20m -run '^TestServerConnectionsBounded$$' -v ./e2e/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzScannerMatchesEncodingXML -fuzztime 60s ./protocol/

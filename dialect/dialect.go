@@ -10,7 +10,12 @@
 //  1. dialect.go: the package doc (storage, concurrency, losses), the Dialect value registered from
 //     init with Register, its Capabilities, and Open: parse the DSN, create the tenant's database or
 //     schema on first use (racing replicas must both succeed), return a Store. Honour every
-//     OpenOptions field, and bound every wait by the context.
+//     OpenOptions field, and bound every wait by the context. Connections: every new one (the
+//     pool's growth too, and the administrative ones that create the database) goes through
+//     OpenOptions.Gate.Connect with OpenOptions.ConnectTimeout and dials through Dial; the pool keeps
+//     at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed by a timer, and registers with
+//     the gate's OnShortage. Server names the DSN's server. Errors: mark with ErrMissing the driver's
+//     codes for a database, schema or table that does not exist, at Begin as in every statement.
 //  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
 //     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
 //     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
@@ -56,6 +61,11 @@ type Dialect interface {
 	Capabilities() Capabilities
 	// Open connects to one tenant's mirror, creating its database (or schema) on first use.
 	Open(ctx context.Context, dsn string, opts OpenOptions) (Store, error)
+	// Server names the database server that dsn connects to (its host and port, or its socket), for
+	// one ConnGate shared by every tenant on that server: two DSNs of the same server, with different
+	// databases or users, give the same name. It names no user, password or database, and is "" for an
+	// embedded database, which has no server whose connections could run out.
+	Server(dsn string) (string, error)
 }
 
 // Capabilities are the facts about a database that code outside its dialect may depend on.
@@ -73,6 +83,10 @@ type Capabilities struct {
 	TransactionalDDL bool
 	// TransactionalTruncate says that emptying a table rolls back with its transaction.
 	TransactionalTruncate bool
+	// PadsKeys says that text keys which differ only in trailing spaces are one key ('a' = 'a '), as
+	// SQL Server, the source, compares them (so no source table holds two such keys); without it they
+	// are two. Keys that differ in case are two keys on every target.
+	PadsKeys bool
 }
 
 // Losses returns the documented differences (docs/TYPES.md) between a source value and what the
@@ -92,6 +106,20 @@ type OpenOptions struct {
 	Schema string
 	// MaxConns bounds the connection pool; 0 means the dialect's default.
 	MaxConns int
+	// ConnectTimeout bounds every new connection the Store makes, at Open and whenever its pool grows
+	// later, from the dial to a usable session (the wait for a slot of Gate is not part of it); 0 means
+	// DefaultConnectTimeout. A DSN's own, shorter connect timeout applies too. A connection not made in
+	// time fails with ErrConnectTimeout.
+	ConnectTimeout time.Duration
+	// IdleTimeout is how long the pool keeps a connection that no transaction uses (at most
+	// MaxIdleConns of them); a timer closes it then, whether or not the pool is used again. 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// Gate, when not nil, bounds the connections to the DSN's server (see Dialect.Server) together
+	// with every other Store given the same gate: each connection of the Store, in use or idle, holds
+	// one of its slots while it is open, and the pool's idle connections are closed when a caller of
+	// another Store waits for one. Nil bounds nothing.
+	Gate *ConnGate
 	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
 	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
 	Logger *slog.Logger
@@ -220,6 +248,9 @@ type TableMeta struct {
 	SchemaChanged time.Time
 	// LastApplied is when a batch was last applied; zero when none has been.
 	LastApplied time.Time
+	// LostObjects are what the table's last schema change could not keep of the objects others had
+	// put on it (see LostObject); PutTable replaces them, the other writes keep them.
+	LostObjects []LostObject
 }
 
 // Cycle is one completed replication cycle.
@@ -305,14 +336,22 @@ type MetaStore interface {
 type TableEditor interface {
 	// Exists reports whether the table exists in the mirror.
 	Exists(ctx context.Context, name string) (bool, error)
-	// Create creates t with its columns, types, NOT NULL, defaults and primary key.
+	// Create creates t with its columns, types, NOT NULL, defaults and primary key. Key columns are
+	// NOT NULL whatever the source says of them, and compare text by its characters, case included.
 	Create(ctx context.Context, t Table) error
 	// Alter applies in-place changes to a table whose new definition is t. It either applies all of
 	// them or fails having changed nothing; ErrRecreate says that the database cannot make them in
-	// place (the engine then drops and recreates the table).
-	Alter(ctx context.Context, t Table, changes []Change) error
-	// Drop drops the table if it exists.
-	Drop(ctx context.Context, name string) error
+	// place (the engine then recreates the table). What others put on the table (see LostObject) is
+	// kept where the database allows; Alter returns what it could not keep, and succeeds all the same.
+	Alter(ctx context.Context, t Table, changes []Change) ([]LostObject, error)
+	// Recreate drops the table if it exists and creates t in its place, empty. What others put on the
+	// old table is re-created on the new one where the database allows (views on it, its indexes,
+	// triggers and grants, as far as they still fit t); Recreate returns what it could not re-create,
+	// and succeeds all the same.
+	Recreate(ctx context.Context, t Table) ([]LostObject, error)
+	// Drop drops the table if it exists, the source having deleted it. Views that depend on it, which
+	// the database would not let it drop otherwise, go with it and are returned.
+	Drop(ctx context.Context, name string) ([]LostObject, error)
 	// Truncate empties t, keeping its structure, indexes and grants.
 	Truncate(ctx context.Context, t Table) error
 	// Count returns the table's number of rows.
@@ -361,6 +400,16 @@ func (t Table) KeyColumns() []typemap.Column {
 	return cols
 }
 
+// Declared returns column i as the mirror declares it: a key column is NOT NULL whatever the source
+// says of it (an operator's key override may name a column that is nullable at the source).
+func (t Table) Declared(i int) typemap.Column {
+	c := t.Columns[i]
+	if t.IsKey(i) {
+		c.Nullable = false
+	}
+	return c
+}
+
 // IsKey reports whether column i is part of the key.
 func (t Table) IsKey(i int) bool {
 	for _, k := range t.Key {
@@ -370,6 +419,21 @@ func (t Table) IsKey(i int) bool {
 	}
 	return false
 }
+
+// LostObject is something that mirrorsink did not create on a mirrored table — a partner's view,
+// index, trigger, constraint or grant — that a change of the table could not keep. The change itself
+// goes ahead: a mirror must follow its source; the engine logs, counts and records what was lost, so
+// that its owner can put it back.
+type LostObject struct {
+	// Object names it as the database does, e.g. `view "public"."contact_names"`.
+	Object string `json:"object"`
+	// Reason says why it was lost: the database's error when re-creating it failed, or why the
+	// database cannot keep it. It never holds row data.
+	Reason string `json:"reason"`
+}
+
+// String returns "object: reason".
+func (o LostObject) String() string { return o.Object + ": " + o.Reason }
 
 // ChangeKind says what an in-place schema change does to one column.
 type ChangeKind uint8
@@ -454,6 +518,12 @@ var (
 	ErrValue = errors.New("value does not fit column")
 	// ErrNoMeta: a table has no row in the metadata table.
 	ErrNoMeta = errors.New("table has no metadata row")
+	// ErrMissing: the database, schema or table this operation needs does not exist (an operator
+	// dropped the tenant's mirror, its schema, mirrorsink's own tables or one mirrored table while the
+	// Store was open). Dialects set it from the driver's error codes, never from message text alone
+	// where the driver has a code. The engine then forgets the open mirror, opens it again (which
+	// re-creates what is missing) and lets TableSchema answer -1 for what was lost.
+	ErrMissing = errors.New("the database, schema or table this operation needs does not exist")
 )
 
 // Redact returns err with message as its text: for a database error whose own message quotes row data

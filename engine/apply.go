@@ -17,6 +17,9 @@ import (
 // RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
 // failed one, which is harmless because I and U are upserts.
+//
+// A batch that finds the mirror's database, schema or table gone fails, and the open mirror is
+// forgotten: the next call opens it again, and the next TableSchema answers -1 for what was lost.
 func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) (err error) {
 	var table string // the batch being applied, for the failure log
 	defer func() { e.callFailed(call.Tenant, "RowData", table, err) }()
@@ -24,6 +27,7 @@ func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contra
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	for {
 		b, err := batches.Next(ctx)
 		if errors.Is(err, io.EOF) {

@@ -55,13 +55,24 @@ type Options struct {
 	KeepMissingTables bool
 	// SchemaWorkers bounds how many tables one TableSchema call creates or changes at once (default 4).
 	SchemaWorkers int
-	// ConnectTimeout bounds opening a tenant's mirror: connecting, creating its database and migrating
-	// mirrorsink's own tables (default 10 s). A tenant whose database does not answer fails its own
-	// calls within it, and never holds up another tenant's.
+	// ConnectTimeout bounds every new connection to a tenant's database, when its mirror opens and
+	// whenever its pool grows later (default 10 s); opening a mirror, which also migrates mirrorsink's
+	// own tables, has MetaTimeout more. A tenant whose database does not answer fails its own calls
+	// within it, and never holds up another tenant's.
 	ConnectTimeout time.Duration
 	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
 	// 30 s), so that a stalled server fails the call instead of holding it.
 	MetaTimeout time.Duration
+	// MaxServerConns bounds the connections open to one database server (a host and port, or a
+	// socket) across every tenant mirrored on it (default 40): a call that needs another connection
+	// while the server is at the bound waits, under its own deadline, for one to close; tenants' idle
+	// connections are closed for it.
+	MaxServerConns int
+	// IdleConnTimeout is how long a tenant's pool keeps an unused connection (default 1 minute).
+	IdleConnTimeout time.Duration
+	// IdleTenantTimeout closes a tenant's mirror after this long without a call (default 10 minutes);
+	// the next call opens it again.
+	IdleTenantTimeout time.Duration
 	// Hooks are the SQL hooks of every tenant (events.go).
 	Hooks Hooks
 	// Notifier, when set, receives every event after its SQL hooks (the webhooks).
@@ -83,6 +94,9 @@ type Engine struct {
 
 	mu      sync.Mutex
 	tenants map[string]*tenantSlot
+
+	gatesMu sync.Mutex
+	gates   map[string]*dialect.ConnGate // by database server (dialect.Dialect.Server)
 
 	locksMu sync.Mutex
 	locks   map[string]*tableMutex
@@ -108,6 +122,7 @@ type tenant struct {
 	store   dialect.Store
 	names   dialect.Namer
 	own     dialect.MetaTableNames
+	slot    *tenantSlot
 
 	modelsMu sync.Mutex
 	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
@@ -131,10 +146,19 @@ func New(opts Options) (*Engine, error) {
 		opts.SchemaWorkers = 4
 	}
 	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = 10 * time.Second
+		opts.ConnectTimeout = dialect.DefaultConnectTimeout
 	}
 	if opts.MetaTimeout <= 0 {
-		opts.MetaTimeout = 30 * time.Second
+		opts.MetaTimeout = DefaultMetaTimeout
+	}
+	if opts.MaxServerConns <= 0 {
+		opts.MaxServerConns = DefaultMaxServerConns
+	}
+	if opts.IdleConnTimeout <= 0 {
+		opts.IdleConnTimeout = dialect.DefaultIdleTimeout
+	}
+	if opts.IdleTenantTimeout <= 0 {
+		opts.IdleTenantTimeout = DefaultIdleTenantTimeout
 	}
 	if opts.FailureLog <= 0 {
 		opts.FailureLog = DefaultFailureLog
@@ -183,14 +207,30 @@ func New(opts Options) (*Engine, error) {
 			}
 		}
 	}
-	return &Engine{
+	e := &Engine{
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newMetrics(),
 		tenants: map[string]*tenantSlot{},
+		gates:   map[string]*dialect.ConnGate{},
 		locks:   map[string]*tableMutex{},
-	}, nil
+	}
+	e.metrics.servers = e.serverStats
+	return e, nil
 }
+
+// Defaults of Options.
+const (
+	// DefaultMaxServerConns is Options.MaxServerConns when it is 0: well below PostgreSQL's default
+	// max_connections (100) and MySQL's (151), leaving room for a second replica and the partner's own
+	// clients.
+	DefaultMaxServerConns = 40
+	// DefaultMetaTimeout is Options.MetaTimeout when it is 0.
+	DefaultMetaTimeout = 30 * time.Second
+	// DefaultIdleTenantTimeout is Options.IdleTenantTimeout when it is 0: longer than the usual
+	// interval between a tenant's cycles, so that a tenant's mirror stays open between them.
+	DefaultIdleTenantTimeout = 10 * time.Minute
+)
 
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() *Metrics { return e.metrics }
@@ -212,7 +252,8 @@ func (e *Engine) RouteFor(name string) (Route, error) {
 // ErrPaused is returned (wrapped) for a call that would write to the mirror of a paused tenant.
 var ErrPaused = errors.New("the tenant is paused by the operator of this mirror; nothing was written")
 
-// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant.
+// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant; the
+// caller releases it.
 func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	route, err := e.RouteFor(name)
 	if err != nil {
@@ -223,10 +264,12 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	}
 	t, err := e.tenant(ctx, name)
 	if err != nil {
+		e.noteOpenFailure(ctx, name, err)
 		return nil, err
 	}
 	e.noteTenant(name)
 	if err := e.refuseIfPaused(ctx, t); err != nil {
+		e.release(t, &err)
 		return nil, err
 	}
 	return t, nil
@@ -298,6 +341,21 @@ func (t *tenant) isOwnTable(name string) bool {
 // do not race.
 func (e *Engine) migrate(ctx context.Context, t *tenant) error {
 	err := e.inTx(ctx, t, migrationsLock, dialect.Durable, func(tx dialect.Tx) error {
+		// Without its metadata table the mirror's state is gone (a new mirror, or one whose table was
+		// dropped by hand). The first migration would re-create the table as it first was, while the
+		// record of migrations said that the later ones had run: the record and the cycles go too, and
+		// every migration runs on the new tables.
+		ok, err := tx.Tables().Exists(ctx, t.own.Meta)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			for _, name := range []string{t.own.Cycles, t.own.Migrations} {
+				if _, err := tx.Tables().Drop(ctx, name); err != nil {
+					return err
+				}
+			}
+		}
 		return tx.Meta().Migrate(ctx, e.now())
 	})
 	if err != nil {
@@ -386,7 +444,8 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 		if tx, err = t.store.Begin(ctx); err == nil {
 			return tx, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, dialect.ErrMissing) || errors.Is(err, dialect.ErrConnectTimeout) {
+			// A mirror that is gone, or a server that does not answer, will not be back in a second.
 			break
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
 	"github.com/mirrorsink/mirrorsink/engine"
 )
@@ -33,6 +34,28 @@ func newEngine(t *testing.T, mutate func(*engine.Options)) (*engine.Engine, stri
 	}
 	t.Cleanup(func() { e.Close() })
 	return e, dir
+}
+
+// mirrorTx opens a transaction on a tenant's SQLite mirror in dir, outside the engine, to look at it;
+// it is rolled back when the test ends.
+func mirrorTx(t *testing.T, dir, tenant string) dialect.Tx {
+	t.Helper()
+	ctx := context.Background()
+	d, err := dialect.Lookup("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := d.Open(ctx, filepath.Join(dir, tenant+".db"), dialect.OpenOptions{Tenant: tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	return tx
 }
 
 func TestOptionsValidated(t *testing.T) {
@@ -155,7 +178,7 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 	if err := e.ReplicationCompleted(ctx, call, nil); err != nil {
 		t.Fatalf("a failing hook failed the call: %v", err)
 	}
-	tx := mirrorTx(t, filepath.Join(dir, "Cust1.db"), "Cust1")
+	tx := mirrorTx(t, dir, "Cust1")
 	if ok, _ := tx.Tables().Exists(ctx, "wiped"); !ok {
 		t.Error("the after-wipe hook did not run")
 	}

@@ -44,11 +44,18 @@ type opsState struct {
 	recording int                        // failure records being written
 	pending   map[string][]chan struct{} // by tenant: each closed when its record is written
 
-	knownMu sync.Mutex
-	known   map[string]time.Time // tenant → its last call to this process
+	knownMu      sync.Mutex
+	known        map[string]time.Time   // tenant → its last call to this process that opened its mirror
+	openFailures map[string]openFailure // tenant → why its mirror could not be opened, until it can
 }
 
-// noteTenant remembers that a tenant called, for the status page and readiness.
+// openFailure is a tenant's mirror that a call could not open.
+type openFailure struct {
+	at  time.Time
+	err string
+}
+
+// noteTenant remembers that a tenant called and its mirror opened, for the status page and readiness.
 func (e *Engine) noteTenant(name string) {
 	e.ops.knownMu.Lock()
 	defer e.ops.knownMu.Unlock()
@@ -56,6 +63,21 @@ func (e *Engine) noteTenant(name string) {
 		e.ops.known = map[string]time.Time{}
 	}
 	e.ops.known[name] = e.now()
+	delete(e.ops.openFailures, name)
+}
+
+// noteOpenFailure remembers that a call could not open a tenant's mirror, so that readiness can say so
+// without opening anything itself. A caller that gave up waiting is not the mirror's failure.
+func (e *Engine) noteOpenFailure(ctx context.Context, name string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	e.ops.knownMu.Lock()
+	defer e.ops.knownMu.Unlock()
+	if e.ops.openFailures == nil {
+		e.ops.openFailures = map[string]openFailure{}
+	}
+	e.ops.openFailures[name] = openFailure{at: e.now(), err: err.Error()}
 }
 
 // KnownTenants lists the tenants named in the configuration and those that have called this process
@@ -79,20 +101,29 @@ func (e *Engine) KnownTenants() []string {
 	return names
 }
 
-// openTenant returns a tenant's mirror if this process has it open, without opening it.
+// openTenant returns a tenant's mirror if this process has it open, without opening it, for the
+// caller to use until it calls release; nil when it is not open (or is being opened, or closed).
 func (e *Engine) openTenant(name string) *tenant {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	slot, ok := e.tenants[name]
-	e.mu.Unlock()
-	if !ok {
+	if !ok || slot.retired {
 		return nil
 	}
 	select {
 	case <-slot.ready:
-		return slot.t
 	default:
 		return nil
 	}
+	if slot.t == nil {
+		return nil
+	}
+	slot.refs++
+	if slot.idle != nil {
+		slot.idle.Stop()
+		slot.idle = nil
+	}
+	return slot.t
 }
 
 // failureID returns a failure log id: the time in nanoseconds, made strictly increasing in this
@@ -182,11 +213,13 @@ func (e *Engine) record(tenant string, fs []dialect.Failure) {
 	}
 	done, ok := e.startRecording(tenant)
 	if !ok {
+		e.release(t, nil)
 		e.log.Warn("too many failures are being recorded at once; this one is only in the log", "tenant", tenant, "operation", fs[0].Operation)
 		return
 	}
 	go func() {
 		defer done()
+		defer e.release(t, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 		defer cancel()
 		// Under a lock of its own, so that records (of any replica) take turns and the log's bound
@@ -278,11 +311,12 @@ func failureStatus(f dialect.Failure) FailureStatus {
 }
 
 // Failures returns the newest entries of a tenant's failure log, at most limit, newest first.
-func (e *Engine) Failures(ctx context.Context, tenantName string, limit int) ([]FailureStatus, error) {
+func (e *Engine) Failures(ctx context.Context, tenantName string, limit int) (_ []FailureStatus, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return nil, err
 	}
+	defer e.release(t, &err)
 	e.awaitRecordings(ctx, tenantName)
 	var out []FailureStatus
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {

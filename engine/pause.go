@@ -25,11 +25,12 @@ type PauseStatus struct {
 // Pause stores a pause in the tenant's mirror: from the next call on, on every replica and without a
 // restart, Authenticate answers doNotReplicate and writing calls are refused. Calls already running
 // finish. Pausing a paused tenant replaces the pause's who, when and why.
-func (e *Engine) Pause(ctx context.Context, tenantName, by, reason string) error {
+func (e *Engine) Pause(ctx context.Context, tenantName, by, reason string) (err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	p := dialect.Pause{By: clip(by, 200), At: e.now(), Reason: clip(reason, 1000)}
 	err = e.inTx(ctx, t, pauseLock, dialect.Durable, func(tx dialect.Tx) error {
 		return tx.Meta().SetPause(ctx, p)
@@ -43,11 +44,12 @@ func (e *Engine) Pause(ctx context.Context, tenantName, by, reason string) error
 
 // Resume removes the pause stored in the tenant's mirror and reports whether there was one. A pause
 // pinned by the configuration stays.
-func (e *Engine) Resume(ctx context.Context, tenantName string) (bool, error) {
+func (e *Engine) Resume(ctx context.Context, tenantName string) (_ bool, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return false, err
 	}
+	defer e.release(t, &err)
 	var had bool
 	err = e.inTx(ctx, t, pauseLock, dialect.Durable, func(tx dialect.Tx) error {
 		had, err = tx.Meta().ClearPause(ctx)

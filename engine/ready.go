@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -32,72 +33,91 @@ type RouteHealth struct {
 }
 
 // CheckRoutes checks each route's database with one small read of mirrorsink's own tables, each
-// within timeout, through one tenant's mirror: a named tenant's own (opened when it is not open yet,
-// as its first call would), and for the default route the open tenant of it that called this process
-// last. A default route with no tenant open here is unchecked: a readiness probe must not create
-// tenants' databases.
+// within timeout, through one tenant mirror of the route that this process has open: a named
+// tenant's own, and for the default route the open tenant of it that called last. A route with no
+// mirror open here is failing when a call could not open one (until a call can), else unchecked: a
+// readiness probe neither creates a tenant's database nor keeps a mirror open that
+// idle_tenant_timeout would close.
 func (e *Engine) CheckRoutes(ctx context.Context, timeout time.Duration) []RouteHealth {
-	type check struct {
-		h      RouteHealth
-		tenant string
-	}
-	var checks []check
+	var checks []RouteHealth
 	for _, name := range slices.Sorted(maps.Keys(e.opts.Tenants)) {
-		checks = append(checks, check{RouteHealth{Route: "tenant " + name, Dialect: e.opts.Tenants[name].Dialect}, name})
+		checks = append(checks, RouteHealth{Route: "tenant " + name, Dialect: e.opts.Tenants[name].Dialect})
 	}
 	if e.opts.Default != nil {
-		checks = append(checks, check{RouteHealth{Route: "default", Dialect: e.opts.Default.Dialect}, e.lastDefaultTenant()})
+		checks = append(checks, RouteHealth{Route: "default", Dialect: e.opts.Default.Dialect})
 	}
-	out := make([]RouteHealth, len(checks))
 	e.parallel(ctx, len(checks), func(ctx context.Context, i int) error {
-		c := checks[i]
-		if c.tenant == "" {
-			c.h.State, c.h.Error = RouteUnchecked, "no tenant of this route is open in this process yet"
-			out[i] = c.h
+		h := &checks[i]
+		name, named := strings.CutPrefix(h.Route, "tenant ")
+		var t *tenant
+		if named {
+			t = e.openTenant(name)
+		} else {
+			t = e.openDefaultTenant()
+		}
+		if t == nil {
+			h.State, h.Error = RouteUnchecked, "no mirror of this route is open in this process"
+			if f, tenant, ok := e.lastOpenFailure(named, name); ok {
+				h.Tenant, h.State = tenant, RouteFailing
+				h.Error = fmt.Sprintf("its mirror could not be opened at %s: %s", f.at.Format(time.RFC3339), f.err)
+			}
 			return nil
 		}
-		c.h.Tenant = c.tenant
+		h.Tenant = t.name
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		done := make(chan error, 1)
-		go func() { done <- e.ping(ctx, c.tenant) }()
+		go func() {
+			defer e.release(t, nil)         // when the read is over, even after the check gave up on it
+			_, err := e.storedPause(ctx, t) // the smallest read of the mirror
+			done <- err
+		}()
 		var err error
 		select {
 		case err = <-done:
 		case <-ctx.Done():
 			err = fmt.Errorf("no answer within %s", timeout)
 		}
-		c.h.Took = time.Since(start)
-		c.h.State = RouteOK
+		h.Took = time.Since(start)
+		h.State = RouteOK
 		if err != nil {
-			c.h.State, c.h.Error = RouteFailing, err.Error()
+			h.State, h.Error = RouteFailing, err.Error()
 		}
-		out[i] = c.h
 		return nil
 	})
-	for i := range out {
-		if out[i].State == "" {
-			out[i] = checks[i].h
-			out[i].State, out[i].Error = RouteFailing, "not checked: the request ended first"
+	for i := range checks {
+		if checks[i].State == "" {
+			checks[i].State, checks[i].Error = RouteFailing, "not checked: the request ended first"
 		}
 	}
-	return out
+	return checks
 }
 
-// ping reads the tenant's pause: the smallest read of its mirror.
-func (e *Engine) ping(ctx context.Context, name string) error {
-	t, err := e.tenant(ctx, name)
-	if err != nil {
-		return err
+// lastOpenFailure returns the newest failure to open a mirror of a route that has none open: the
+// named tenant's own, or (named false) that of any tenant of the default route.
+func (e *Engine) lastOpenFailure(named bool, name string) (openFailure, string, bool) {
+	e.ops.knownMu.Lock()
+	defer e.ops.knownMu.Unlock()
+	if named {
+		f, ok := e.ops.openFailures[name]
+		return f, name, ok
 	}
-	_, err = e.storedPause(ctx, t)
-	return err
+	var (
+		last   openFailure
+		tenant string
+	)
+	for n, f := range e.ops.openFailures {
+		if _, isNamed := e.opts.Tenants[n]; !isNamed && f.at.After(last.at) {
+			last, tenant = f, n
+		}
+	}
+	return last, tenant, tenant != ""
 }
 
-// lastDefaultTenant returns the tenant of the default route that called this process last and is
-// still open here; "" when there is none.
-func (e *Engine) lastDefaultTenant() string {
+// openDefaultTenant returns, for use until release, the open mirror of the default route's tenant
+// that called this process last; nil when none is open.
+func (e *Engine) openDefaultTenant() *tenant {
 	e.ops.knownMu.Lock()
 	type seen struct {
 		name string
@@ -112,9 +132,9 @@ func (e *Engine) lastDefaultTenant() string {
 	e.ops.knownMu.Unlock()
 	slices.SortFunc(candidates, func(a, b seen) int { return b.at.Compare(a.at) })
 	for _, c := range candidates {
-		if e.openTenant(c.name) != nil {
-			return c.name
+		if t := e.openTenant(c.name); t != nil {
+			return t
 		}
 	}
-	return ""
+	return nil
 }

@@ -62,7 +62,7 @@ func TestHookLiteralPlaceholder(t *testing.T) {
 	if err := e.Wipe(ctx, call, hostile); err != nil {
 		t.Fatal(err)
 	}
-	tx := mirrorTx(t, filepath.Join(dir, "Cust1.db"), "Cust1")
+	tx := mirrorTx(t, dir, "Cust1")
 	if ok, _ := tx.Tables().Exists(ctx, "victim"); !ok {
 		t.Fatal("the hook's table name was injected: victim was dropped")
 	}

@@ -20,6 +20,9 @@ type TableStatus struct {
 	Rows          int64      `json:"rows"`
 	SchemaChanged time.Time  `json:"schemaChanged"`
 	LastApplied   *time.Time `json:"lastApplied,omitempty"`
+	// LostObjects are the objects that others had put on the table (views, indexes, grants, …) and
+	// that its last schema change could not keep: re-create them by hand if they are still wanted.
+	LostObjects []dialect.LostObject `json:"lostObjects,omitempty"`
 }
 
 // CycleStatus is one recorded replication cycle.
@@ -58,13 +61,14 @@ func (e *Engine) Tenants() []string {
 	return names
 }
 
-// Status reads the state of a tenant's mirror: per table the LSN, row count and times, the last cycle,
-// its pause and its newest failures.
-func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, error) {
+// status reads the state of a tenant's mirror: per table the LSN, row count, times and what its last
+// schema change could not keep of others' objects, the last cycle, its pause and its newest failures.
+func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return TenantStatus{}, err
 	}
+	defer e.release(t, &err)
 	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
 	if st.Paused, err = e.pauseStatus(ctx, t); err != nil {
 		return st, err
@@ -78,7 +82,7 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (TenantStatus, e
 			return err
 		}
 		for _, r := range meta {
-			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1}
+			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1, LostObjects: r.LostObjects}
 			if !r.LastApplied.IsZero() {
 				at := r.LastApplied
 				ts.LastApplied = &at
@@ -140,6 +144,7 @@ func (e *Engine) Summary(ctx context.Context, tenantName string) TenantSummary {
 	}
 	t, err := e.tenant(ctx, tenantName)
 	if err == nil {
+		defer func() { e.release(t, &err) }()
 		e.awaitRecordings(ctx, tenantName)
 		sum.Paused, err = e.pauseStatus(ctx, t)
 	}
@@ -193,11 +198,12 @@ func (e *Engine) Overview(ctx context.Context, perTenant time.Duration) []Tenant
 // Resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
 // cycle wipes and repopulates it. It returns how many tables were marked. Each table is marked under its
 // lock, so that a batch in flight cannot overwrite the mark with its own LSN.
-func (e *Engine) Resync(ctx context.Context, tenantName, table string) (int64, error) {
+func (e *Engine) resync(ctx context.Context, tenantName, table string) (_ int64, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return 0, err
 	}
+	defer e.release(t, &err)
 	tables := []string{table}
 	if table == "" {
 		var stored map[string]dialect.TableMeta

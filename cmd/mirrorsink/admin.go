@@ -19,7 +19,7 @@ import (
 
 func init() {
 	register("keygen", "write a new application key pair (RSA XML for SuperOffice's portal, PEM beside it)", runKeygen)
-	register("status", "show a tenant's pause, last failures, last cycle, and each table's LSN, row count and last change", runStatus)
+	register("status", "show a tenant's pause, last failures, last cycle, and each table's LSN, row count and last change (and what of others' it could not keep)", runStatus)
 	register("resync", "mark a tenant's table (or all its tables) for repopulation in the next cycle", runResync)
 }
 
@@ -143,6 +143,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Table, t.LSN, t.Rows, t.SchemaChanged.Format(time.RFC3339), applied)
 		}
 		tw.Flush()
+		for _, t := range st.Tables {
+			for _, o := range t.LostObjects {
+				fmt.Fprintf(stdout, "lost by the last schema change of %s: %s (%s)\n", t.Table, o.Object, o.Reason)
+			}
+		}
 		if len(st.Failures) > 0 {
 			fmt.Fprintf(stdout, "\nlast %d failures, newest first:\n", len(st.Failures))
 			tw = tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/internal/webhook"
 	"github.com/mirrorsink/mirrorsink/protocol"
@@ -56,6 +57,10 @@ type Config struct {
 		ShutdownPeriod time.Duration `yaml:"shutdown_period"`
 	} `yaml:"limits"`
 
+	// Databases bounds the work and the connections against the tenants' database servers
+	// (docs/CONFIGURATION.md, Databases).
+	Databases DatabasesConfig `yaml:"databases"`
+
 	Tenants           map[string]RouteConfig `yaml:"tenants"`
 	Default           *RouteConfig           `yaml:"default"`
 	Keys              map[string][]string    `yaml:"keys"`
@@ -88,6 +93,20 @@ type Config struct {
 type TLSConfig struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// DatabasesConfig holds the settings of the connections to the tenants' database servers.
+type DatabasesConfig struct {
+	// ConnectTimeout bounds each new connection, from the dial to a usable session.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables.
+	MetaTimeout time.Duration `yaml:"meta_timeout"`
+	// MaxServerConns bounds the connections open to one database server across all its tenants.
+	MaxServerConns int `yaml:"max_server_conns"`
+	// IdleConnTimeout closes a tenant's connection that no call has used for this long.
+	IdleConnTimeout time.Duration `yaml:"idle_conn_timeout"`
+	// IdleTenantTimeout closes a tenant's mirror that no call has used for this long.
+	IdleTenantTimeout time.Duration `yaml:"idle_tenant_timeout"`
 }
 
 // RouteConfig routes a tenant to a database.
@@ -256,6 +275,22 @@ func (c *Config) applyDefaults() {
 	if c.Limits.ShutdownPeriod == 0 {
 		c.Limits.ShutdownPeriod = 5 * time.Minute
 	}
+	d := &c.Databases
+	if d.ConnectTimeout == 0 {
+		d.ConnectTimeout = dialect.DefaultConnectTimeout
+	}
+	if d.MetaTimeout == 0 {
+		d.MetaTimeout = engine.DefaultMetaTimeout
+	}
+	if d.MaxServerConns == 0 {
+		d.MaxServerConns = engine.DefaultMaxServerConns
+	}
+	if d.IdleConnTimeout == 0 {
+		d.IdleConnTimeout = dialect.DefaultIdleTimeout
+	}
+	if d.IdleTenantTimeout == 0 {
+		d.IdleTenantTimeout = engine.DefaultIdleTenantTimeout
+	}
 	if c.Admin.Enabled && c.Admin.Listen == "" {
 		c.Admin.Listen = defaultAdminListen
 	}
@@ -287,6 +322,9 @@ func (c *Config) validate() error {
 		{"limits.max_value_bytes", l.MaxValueBytes}, {"limits.max_calls", int64(l.MaxCalls)},
 		{"limits.max_connections", int64(l.MaxConnections)}, {"limits.header_timeout", int64(l.HeaderTimeout)},
 		{"limits.read_timeout", int64(l.ReadTimeout)}, {"superoffice.max_token_lifetime", int64(c.SuperOffice.MaxTokenLifetime)},
+		{"databases.connect_timeout", int64(c.Databases.ConnectTimeout)}, {"databases.meta_timeout", int64(c.Databases.MetaTimeout)},
+		{"databases.max_server_conns", int64(c.Databases.MaxServerConns)}, {"databases.idle_conn_timeout", int64(c.Databases.IdleConnTimeout)},
+		{"databases.idle_tenant_timeout", int64(c.Databases.IdleTenantTimeout)},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("configuration: %s must not be negative", v.name)
@@ -344,6 +382,11 @@ func (c *Config) engineOptions() engine.Options {
 		Keys:              c.Keys,
 		KeepMissingTables: c.KeepMissingTables,
 		SchemaWorkers:     c.Limits.SchemaWorkers,
+		ConnectTimeout:    c.Databases.ConnectTimeout,
+		MetaTimeout:       c.Databases.MetaTimeout,
+		MaxServerConns:    c.Databases.MaxServerConns,
+		IdleConnTimeout:   c.Databases.IdleConnTimeout,
+		IdleTenantTimeout: c.Databases.IdleTenantTimeout,
 		Hooks:             c.Hooks.engine(),
 		FailureLog:        c.FailureLog,
 	}

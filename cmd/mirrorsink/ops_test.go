@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/internal/webhook/webhooktest"
 	"github.com/mirrorsink/mirrorsink/protocol"
@@ -195,13 +196,21 @@ func TestAdminEndpoints(t *testing.T) {
 	if r, err := client.Authenticate(context.Background(), ts.token(), protocol.AuthenticateRequest{}); err != nil || !r.IsSuccessful {
 		t.Fatalf("Authenticate: %+v, %v", r, err)
 	}
-	table := contract.TableSchema{Name: "t", Columns: []contract.Column{{Name: "id", Type: "int"}}}
-	if r, err := client.TableSchema(context.Background(), ts.token(), protocol.TableSchemaRequest{Tables: []contract.TableSchema{table}}); err != nil || !r.IsSuccessful {
-		t.Fatalf("TableSchema: %+v, %v", r, err)
+	schema := func(table contract.TableSchema) {
+		t.Helper()
+		if r, err := client.TableSchema(context.Background(), ts.token(), protocol.TableSchemaRequest{Tables: []contract.TableSchema{table}}); err != nil || !r.IsSuccessful {
+			t.Fatalf("TableSchema: %+v, %v", r, err)
+		}
+		if a := recv.Next(t); a.Body.Event != "before_table" || a.Body.Table != "t" || a.Body.Tenant != "Cust1" {
+			t.Fatalf("the webhook of TableSchema: %s", a.Raw)
+		}
 	}
-	if a := recv.Next(t); a.Body.Event != "before_table" || a.Body.Table != "t" || a.Body.Tenant != "Cust1" {
-		t.Fatalf("the webhook of TableSchema: %s", a.Raw)
-	}
+	table := contract.TableSchema{Name: "t", Columns: []contract.Column{{Name: "id", Type: "int"}, {Name: "note", Type: "nvarchar(10)", IsNullable: true}}}
+	schema(table)
+	// A partner's index on a column that the next schema change drops: the tenant's page lists it.
+	runInMirror(t, strings.ReplaceAll(ts.svc.cfg.Default.DSN, "{ctx}", "Cust1"), "Cust1", "CREATE INDEX partner_note ON t (note)")
+	table.Columns = table.Columns[:1]
+	schema(table)
 	// The receiver has answered; the dispatcher counts the delivery once it has read the answer.
 	for deadline := time.Now().Add(10 * time.Second); ts.svc.webhooks.Pending() > 0; {
 		if time.Now().After(deadline) {
@@ -236,16 +245,16 @@ func TestAdminEndpoints(t *testing.T) {
 	}{
 		{admin + "/status", bearer, 200, []string{"<title>All tenants", `href="/status/tenant/Cust1"`, "Broken", "unavailable", `href="/metrics"`}},
 		{admin + "/status", nil, 401, nil},
-		{admin + "/status/tenant/Cust1", basic, 200, []string{"<td data-label=\"Table\">t</td>", "−1 (repopulating)"}},
+		{admin + "/status/tenant/Cust1", basic, 200, []string{"<td data-label=\"Table\">t</td>", "−1 (repopulating)", "partner_note"}},
 		{admin + "/status/tenant/No_Such", bearer, 404, nil},
 		{admin + "/status/tenant/bad;name", bearer, 404, nil},
 		{main + "/status", bearer, 200, []string{"Cust1"}},
 		{main + "/status", wrong, 401, nil},
 		{main + "/status", nil, 401, nil},
-		{admin + "/metrics", nil, 200, []string{`mirrorsink_hook_failures_total{event="before_table",kind="webhook"} 0`, "mirrorsink_webhook_deliveries_total 1"}},
+		{admin + "/metrics", nil, 200, []string{`mirrorsink_hook_failures_total{event="before_table",kind="webhook"} 0`, "mirrorsink_webhook_deliveries_total 2"}},
 		{admin + "/healthz", nil, 200, []string{"ok"}},
-		{admin + "/readyz", nil, 200, []string{"ready\n", "failing tenant Broken (sqlite) via Broken", "cannot be opened", "ok default (sqlite) via Cust1"}},
-		{main + "/readyz", nil, 200, []string{"failing tenant Broken (sqlite) via Broken in"}},
+		{admin + "/readyz", nil, 200, []string{"ready\n", "unchecked tenant Broken (sqlite): no mirror of this route is open", "ok default (sqlite) via Cust1"}},
+		{main + "/readyz", nil, 200, []string{"unchecked tenant Broken (sqlite)\n", "ok default (sqlite) via Cust1"}},
 	} {
 		status, body, hdr := get(c.url, c.auth)
 		if status != c.status {
@@ -264,31 +273,38 @@ func TestAdminEndpoints(t *testing.T) {
 			t.Errorf("GET %s: no content security policy", c.url)
 		}
 	}
-	if _, body, _ := get(main+"/readyz", nil); strings.Contains(body, "cannot be opened") {
-		t.Errorf("the public /readyz says why a route fails: %s", body)
-	}
 }
 
-// TestReadyzFailsWhenNoDatabaseAnswers: every route's database down is the one case a replica is
-// not ready; the answer is cached, so that probes do not each reach the databases.
+// TestReadyzFailsWhenNoDatabaseAnswers: a replica whose every route's database fails is not ready,
+// and only the admin listener says why; the answer is cached, so that probes do not each reach the
+// databases.
 func TestReadyzFailsWhenNoDatabaseAnswers(t *testing.T) {
 	ts := newTestService(t, func(c *Config) {
 		c.Default = nil
-		c.Tenants = map[string]RouteConfig{"Broken": {Dialect: "sqlite", DSN: "/dev/null/no/{ctx}.db"}}
+		c.Tenants = map[string]RouteConfig{"Cust1": {Dialect: "sqlite", DSN: "/dev/null/no/{ctx}.db"}}
 		c.Readiness.Cache = time.Hour
+		c.Admin.Listen = "127.0.0.1:0"
 	})
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go ts.svc.serve(ctx, ts.ln)
-	for range 2 {
-		resp, err := http.Get(ts.url + "readyz")
+	admin := ts.serveWithAdmin()
+	client := &protocol.Client{URL: ts.url}
+	if r, err := client.Authenticate(context.Background(), ts.token(), protocol.AuthenticateRequest{}); err != nil || r.IsSuccessful {
+		t.Fatalf("Authenticate of a tenant whose mirror cannot be opened: %+v, %v", r, err)
+	}
+	for _, c := range []struct{ url, want, not string }{
+		{ts.url + "readyz", "failing tenant Cust1 (sqlite) via Cust1\n", "cannot be opened"},
+		{admin + "/readyz", "failing tenant Cust1 (sqlite) via Cust1: its mirror could not be opened at ", ""},
+		{ts.url + "readyz", "failing tenant Cust1", "cannot be opened"}, // the same round, cached
+	} {
+		resp, err := http.Get(c.url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(string(b), "not ready") {
-			t.Fatalf("/readyz with every database down: %d %s", resp.StatusCode, b)
+		body := string(b)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(body, "not ready") || !strings.Contains(body, c.want) ||
+			(c.not != "" && strings.Contains(body, c.not)) {
+			t.Fatalf("GET %s with every database down: %d\n%s", c.url, resp.StatusCode, body)
 		}
 	}
 }
@@ -339,6 +355,32 @@ func (ts *testService) serveWithAdmin() string {
 	ts.t.Cleanup(stop)
 	go ts.svc.serve(ctx, ts.ln)
 	return "http://" + ts.svc.adminLn.Addr().String()
+}
+
+// runInMirror runs one statement in a tenant's SQLite mirror, as a partner would.
+func runInMirror(t *testing.T, dsn, tenant, stmt string) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := dialect.Lookup("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.RunStatement(ctx, stmt); err != nil {
+		tx.Rollback(ctx)
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx, dialect.Durable); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func writeRoots(t *testing.T, recv *webhooktest.Receiver, path string) {

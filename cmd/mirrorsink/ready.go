@@ -104,7 +104,10 @@ func (r *readiness) handler(details bool) http.HandlerFunc {
 		for _, c := range checks {
 			fmt.Fprintf(&b, "%s %s (%s)", c.State, c.Route, c.Dialect)
 			if c.Tenant != "" {
-				fmt.Fprintf(&b, " via %s in %s", c.Tenant, c.Took.Round(time.Millisecond))
+				fmt.Fprintf(&b, " via %s", c.Tenant)
+			}
+			if c.Took > 0 {
+				fmt.Fprintf(&b, " in %s", c.Took.Round(time.Millisecond))
 			}
 			if details && c.Error != "" {
 				fmt.Fprintf(&b, ": %s", c.Error)

@@ -54,18 +54,7 @@ func TestServeRequiresClientID(t *testing.T) {
 }
 
 func TestConfigLimits(t *testing.T) {
-	dir := t.TempDir()
-	load := func(body string) (*Config, error) {
-		p := filepath.Join(dir, "c.yaml")
-		if err := os.WriteFile(p, []byte("application:\n  client_id: app\ndefault:\n  dialect: sqlite\n  dsn: x.db\n"+body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig(p)
-		if err != nil {
-			return nil, err
-		}
-		return cfg, cfg.validate()
-	}
+	load := func(body string) (*Config, error) { return loadBody(t, body) }
 	cfg, err := load("")
 	if err != nil {
 		t.Fatal(err)

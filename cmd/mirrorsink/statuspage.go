@@ -114,25 +114,7 @@ func (p *statusPage) overview(w http.ResponseWriter, r *http.Request, base strin
 type tenantPage struct {
 	page
 	Status engine.TenantStatus
-	Tables []tableRow
 	Err    string
-}
-
-// tableRow is one table of the tenant page.
-type tableRow struct {
-	engine.TableStatus
-	// PartnerObjectFailures are the partner's views, indexes and grants on the table that mirrorsink
-	// could not re-create after a schema change (issue 11 adds them to engine.TableStatus; fill them
-	// in from there in tableRows).
-	PartnerObjectFailures []string
-}
-
-func tableRows(ts []engine.TableStatus) []tableRow {
-	out := make([]tableRow, len(ts))
-	for i, t := range ts {
-		out[i] = tableRow{TableStatus: t}
-	}
-	return out
 }
 
 func (p *statusPage) tenant(w http.ResponseWriter, r *http.Request, base, name string) {
@@ -149,7 +131,7 @@ func (p *statusPage) tenant(w http.ResponseWriter, r *http.Request, base, name s
 		p.log.Warn("status page: reading a tenant's mirror", "tenant", name, "err", err)
 		data.Err = "The tenant's mirror cannot be read now: " + err.Error()
 	}
-	data.Status, data.Tables = st, tableRows(st.Tables)
+	data.Status = st
 	p.render(w, "tenant.html", data)
 }
 

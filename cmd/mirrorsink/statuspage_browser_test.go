@@ -165,7 +165,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CustHealthy", "Tables", "contact", "Recent failures", "None recorded", "Partner objects not re-created"} {
+	for _, want := range []string{"CustHealthy", "Tables", "contact", "Recent failures", "None recorded", "Partner objects not kept"} {
 		if !strings.Contains(tenantBody, want) {
 			t.Errorf("the tenant page lacks %q:\n%s", want, tenantBody)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
@@ -106,7 +107,7 @@ func BenchmarkBulkInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.Tables().Drop(ctx, t.Name); err != nil {
+		if err := conformance.NoLoss(tx.Tables().Drop(ctx, t.Name)); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Tables().Create(ctx, t); err != nil {

@@ -24,8 +24,9 @@ type Config struct {
 	Dialect string
 	// Savepoint and RollbackTo render the statements that set a savepoint and roll back to it.
 	Savepoint, RollbackTo func(name string) string
-	// MapError classifies a driver error into the dialect's sentinels (dialect.ErrDuplicateKey, …),
-	// wrapping it; nil leaves errors as they are.
+	// MapError classifies a driver error into the dialect's sentinels (dialect.ErrDuplicateKey,
+	// dialect.ErrMissing, …), wrapping it; nil leaves errors as they are. It sees the errors of
+	// getting a connection and beginning too, where a dropped database shows first.
 	MapError func(error) error
 	// PrepareQueries runs queries through a prepared statement. MySQL needs it: its text protocol
 	// prints FLOAT columns with six significant digits, the binary protocol sends them exactly.
@@ -54,12 +55,12 @@ type Tx struct {
 func Begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions, cfg *Config) (*Tx, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: get a connection: %w", cfg.Dialect, err)
+		return nil, fmt.Errorf("%s: get a connection: %w", cfg.Dialect, mapError(cfg, err))
 	}
 	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("%s: begin: %w", cfg.Dialect, err)
+		return nil, fmt.Errorf("%s: begin: %w", cfg.Dialect, mapError(cfg, err))
 	}
 	return &Tx{cfg: cfg, conn: conn, tx: tx}, nil
 }
@@ -81,11 +82,13 @@ func (t *Tx) OnEnd(fn func(ctx context.Context, conn *sql.Conn) error) {
 }
 
 // Err classifies err through the dialect's MapError.
-func (t *Tx) Err(err error) error {
-	if err == nil || t.cfg.MapError == nil {
+func (t *Tx) Err(err error) error { return mapError(t.cfg, err) }
+
+func mapError(cfg *Config, err error) error {
+	if err == nil || cfg.MapError == nil {
 		return err
 	}
-	return t.cfg.MapError(err)
+	return cfg.MapError(err)
 }
 
 // Exec runs a statement and returns the rows it affected.

@@ -10,6 +10,7 @@ package sqlmeta
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -67,7 +68,7 @@ type Store struct {
 // columns are the quoted column names; a field, not a map lookup, so that a typo fails to compile.
 type columns struct {
 	version, applied                                                    string
-	table, lsn, hash, schema, changed, lastApplied                      string
+	table, lsn, hash, schema, changed, lastApplied, lost                string
 	id, completed, tables, inserts, updates, deletes, summary, maxOfIDs string
 	pausedBy, pausedAt, reason                                          string
 	failedAt, operation, errorClass, message                            string
@@ -93,7 +94,7 @@ func New(cfg Config) (*Store, error) {
 	s.col = columns{
 		version: col("version"), applied: col("applied"),
 		table: col("tablename"), lsn: col("lsn"), hash: col("schemahash"), schema: col("schemajson"),
-		changed: col("schemachanged"), lastApplied: col("lastapplied"),
+		changed: col("schemachanged"), lastApplied: col("lastapplied"), lost: col("lostobjects"),
 		id: col("id"), completed: col("completed"), tables: col("tables"), inserts: col("inserts"),
 		updates: col("updates"), deletes: col("deletes"), summary: col("summary"),
 		pausedBy: col("pausedby"), pausedAt: col("pausedat"), reason: col("reason"),
@@ -197,7 +198,7 @@ func (m migrationTarget) Record(ctx context.Context, version int, at time.Time) 
 
 func (t *txStore) selectMeta() squirrel.SelectBuilder {
 	c := t.s.col
-	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied).From(t.s.meta)
+	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied, c.lost).From(t.s.meta)
 }
 
 func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out func(dialect.TableMeta)) error {
@@ -205,11 +206,15 @@ func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out fu
 		var (
 			m                dialect.TableMeta
 			changed, applied any
+			lost             string
 		)
-		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied); err != nil {
+		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied, &lost); err != nil {
 			return err
 		}
 		var err error
+		if m.LostObjects, err = decodeLost(lost); err != nil {
+			return fmt.Errorf("lostobjects of %q: %w", m.Table, err)
+		}
 		if m.SchemaChanged, err = t.scanTime(changed); err != nil {
 			return fmt.Errorf("schemachanged of %q: %w", m.Table, err)
 		}
@@ -246,22 +251,52 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 }
 
 // PutTable is UPDATE, then INSERT when no row was updated: portable across dialects, and safe because
-// the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, so that no
-// untyped NULL parameter is ever sent.
+// the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, and no lost
+// objects are "" rather than NULL, so that no untyped NULL parameter is ever sent.
 func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
 	s, c := t.s, t.s.col
+	lost, err := encodeLost(m.LostObjects)
+	if err != nil {
+		return fmt.Errorf("table %q: %w", m.Table, err)
+	}
 	// The name is set too: where the database compares names without case, the row found may spell it
 	// as the source did before.
 	n, err := t.exec(ctx, s.sb.Update(s.meta).
 		Set(c.table, m.Table).Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
+		Set(c.lost, lost).
 		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
 	if err != nil || n > 0 {
 		return err
 	}
-	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed).
-		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged)),
+	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed, c.lost).
+		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged), lost),
 		fmt.Sprintf("insert into %s for %q", s.cfg.Names.Meta, m.Table))
 	return err
+}
+
+// encodeLost stores lost objects as a JSON array that an operator can read in the table, and none as
+// "" (the column's default, also what rows written before the column existed hold).
+func encodeLost(lost []dialect.LostObject) (string, error) {
+	if len(lost) == 0 {
+		return "", nil
+	}
+	raw, err := json.Marshal(lost)
+	if err != nil {
+		return "", fmt.Errorf("encode the lost objects: %w", err)
+	}
+	return string(raw), nil
+}
+
+// decodeLost reads what encodeLost stored.
+func decodeLost(s string) ([]dialect.LostObject, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var lost []dialect.LostObject
+	if err := json.Unmarshal([]byte(s), &lost); err != nil {
+		return nil, err
+	}
+	return lost, nil
 }
 
 // SetLSN records an application, and the LSN unless it is dialect.KeepLSN.

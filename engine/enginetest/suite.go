@@ -55,6 +55,10 @@ func Run(t *testing.T, tgt Target) {
 		{"ParallelTables", testParallel},
 		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
 		{"EqualKeysDeleteThenInsert", testEqualKeysDeleteThenInsert},
+		{"PartnersViewSurvivesSchemaChanges", testPartnerView},
+		{"PartnersObjectBlockingARecreateFailsOnlyItsTable", testBlockedRecreate},
+		{"KeyOnlyLinkTableIncrementalCycle", testLinkTable},
+		{"TablesNamedLikeSystemObjects", testSystemNames},
 		{"EventsAsHooksAndWebhooks", testEvents},
 		{"RequiredHookFailsTheCall", testRequiredHook},
 		{"PauseAcrossReplicas", testPauseAcrossReplicas},
@@ -89,6 +93,7 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 	route := tgt.Route(t, tenant)
 	eng, err := engine.New(engine.Options{
 		Tenants: map[string]engine.Route{tenant: route},
+		Keys:    map[string][]string{linkTable: {"EmployeeID", "TerritoryID"}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -115,6 +120,61 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 }
 
 func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} }
+
+// exec runs statements of a partner's (views, indexes, tables of their own) in the mirror, outside the
+// engine, in one transaction.
+func (h *harness) exec(stmts ...string) {
+	h.t.Helper()
+	tx, err := h.store.Begin(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, s := range stmts {
+		if err := tx.RunStatement(h.ctx, s); err != nil {
+			tx.Rollback(h.ctx)
+			h.t.Fatalf("%s: %v", s, err)
+		}
+	}
+	if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// quoted returns a table's (or view's) name as statements in the mirror write it.
+func (h *harness) quoted(name string) string {
+	h.t.Helper()
+	q, err := h.store.Names().Table(name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return q
+}
+
+// count counts the rows of a table or view of the mirror.
+func (h *harness) count(name string) (int64, error) {
+	tx, err := h.store.Begin(h.ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(h.ctx)
+	return tx.Tables().Count(h.ctx, name)
+}
+
+// status returns what the engine's status says of one table.
+func (h *harness) status(table string) engine.TableStatus {
+	h.t.Helper()
+	st, err := h.eng.Status(h.ctx, h.tenant)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, ts := range st.Tables {
+		if ts.Table == table {
+			return ts
+		}
+	}
+	h.t.Fatalf("status has no table %q", table)
+	return engine.TableStatus{}
+}
 
 // schema sends TableSchema and returns the LSNs by table.
 func (h *harness) schema(tables ...contract.TableSchema) map[string]int64 {

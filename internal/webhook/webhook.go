@@ -148,6 +148,8 @@ type delivery struct {
 	body    []byte
 	attempt int
 	failed  func(error)
+	// last marks the one attempt a delivery gets once the dispatcher is closing.
+	last bool
 }
 
 // New validates the endpoints and starts the workers.
@@ -430,6 +432,13 @@ func (d *Dispatcher) attempt(dl *delivery) {
 	}
 	d.mu.Lock()
 	closed := d.closed
+	if dl.attempt < d.opts.Attempts && closed && !dl.last {
+		// Closing: no more waiting, but one last attempt, as the deliveries waiting for a retry get.
+		dl.last = true
+		d.mu.Unlock()
+		d.queue <- dl
+		return
+	}
 	if dl.attempt < d.opts.Attempts && !closed {
 		wait := d.backoff(dl.attempt)
 		d.retried.Add(1)
@@ -511,8 +520,9 @@ func transportError(err error, ep *endpoint) string {
 // Pending returns how many deliveries are queued, being sent or waiting for a retry.
 func (d *Dispatcher) Pending() int64 { return d.pending.Load() }
 
-// Close stops taking deliveries, makes one last attempt of those waiting for a retry, and waits until
-// the queue is empty or ctx ends; what is left then is dropped, reported as failed and logged.
+// Close stops taking deliveries, makes one last attempt of those waiting for a retry (and of those
+// whose attempt fails meanwhile), and waits until the queue is empty or ctx ends; what is left then is
+// dropped, reported as failed and logged.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if d.closed {
@@ -524,6 +534,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	for dl, tm := range d.waiting {
 		// A timer that has fired already is retry's to queue.
 		if tm.Stop() {
+			dl.last = true
 			now = append(now, dl)
 			delete(d.waiting, dl)
 		}

@@ -31,6 +31,12 @@ SELECT [version] FROM [tenant's ]]one].[Cust1_mirroring_migrations];
 INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
 -- @p1 = 1, @p2 = 2026-05-18T10:40:43.123456Z;
 
+IF COL_LENGTH(N'[tenant''s ]]one].[Cust1_mirroring]', N'lostobjects') IS NULL
+ALTER TABLE [tenant's ]]one].[Cust1_mirroring] ADD lostobjects nvarchar(max) NOT NULL DEFAULT N'';
+
+INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
+-- @p1 = 2, @p2 = 2026-05-18T10:40:43.123456Z;
+
 IF OBJECT_ID(N'[tenant''s ]]one].[Cust1_mirroring_pause]', N'U') IS NULL
 CREATE TABLE [tenant's ]]one].[Cust1_mirroring_pause] (
     id int NOT NULL PRIMARY KEY,
@@ -50,7 +56,7 @@ CREATE TABLE [tenant's ]]one].[Cust1_mirroring_failures] (
 );
 
 INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
--- @p1 = 2, @p2 = 2026-05-18T10:40:43.123456Z;
+-- @p1 = 3, @p2 = 2026-05-18T10:40:43.123456Z;
 
 -- pause a tenant that is not paused: no row to update, so one is inserted
 UPDATE [tenant's ]]one].[Cust1_mirroring_pause] SET [pausedby] = @p1, [pausedat] = @p2, [reason] = @p3 WHERE [id] = @p4
