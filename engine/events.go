@@ -167,7 +167,10 @@ func hasKind(kinds []EventKind, k EventKind) bool {
 
 // hookError is a failed hook or webhook delivery. Its message, which fails the call when the hook was
 // required, says only which event's hook failed: the partner's SQL and endpoints are not
-// SuperOffice's business. The cause goes to the log and the tenant's failure log.
+// SuperOffice's business. The cause goes to the log and the tenant's failure log. It does not unwrap
+// to its cause: a hook whose statement names a table that does not exist is the partner's mistake,
+// and must not read as the mirror's own tables gone (dialect.ErrMissing), which would reopen the
+// mirror and run the call again.
 type hookError struct {
 	kind EventKind
 	err  error
@@ -176,8 +179,6 @@ type hookError struct {
 func (h *hookError) Error() string {
 	return fmt.Sprintf("a required %s hook failed (the mirror's status and the service log say why)", h.kind)
 }
-
-func (h *hookError) Unwrap() error { return h.err }
 
 // emit runs the event's SQL hooks (the global ones, then the route's) and hands the event to the
 // Notifier. A failure is logged, counted, and recorded in the tenant's failure log; it is returned,
