@@ -16,23 +16,22 @@ import (
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 )
 
-// oneBatch is a contract.Batches of a single batch of inserts.
-type oneBatch struct {
-	b    *contract.Batch
-	done bool
-}
+// batchList is a contract.Batches of the batches it holds.
+type batchList []*contract.Batch
 
-func (o *oneBatch) Next(context.Context) (*contract.Batch, error) {
-	if o.done {
+func (l *batchList) Next(context.Context) (*contract.Batch, error) {
+	if len(*l) == 0 {
 		return nil, io.EOF
 	}
-	o.done = true
-	return o.b, nil
+	b := (*l)[0]
+	*l = (*l)[1:]
+	return b, nil
 }
 
+// intRows are n inserts into a table of one int key column, of keys from+1 to from+n.
 type intRows struct {
-	n, i int
-	cur  contract.Row
+	from, n, i int
+	cur        contract.Row
 }
 
 func (r *intRows) Next() bool {
@@ -40,7 +39,7 @@ func (r *intRows) Next() bool {
 		return false
 	}
 	r.i++
-	r.cur = contract.Row{Op: contract.Insert, Values: []contract.Value{{Text: fmt.Appendf(nil, "[I:%d]", r.i)}}}
+	r.cur = contract.Row{Op: contract.Insert, Values: []contract.Value{{Text: fmt.Appendf(nil, "[I:%d]", r.from+r.i)}}}
 	return true
 }
 func (r *intRows) Row() contract.Row       { return r.cur }
@@ -75,7 +74,7 @@ func TestStatisticsAfterRepopulation(t *testing.T) {
 	if err := eng.Wipe(ctx, call, "loaded"); err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.RowData(ctx, call, &oneBatch{b: &contract.Batch{Table: ts, LSN: 9, Rows: &intRows{n: 5000}}}); err != nil {
+	if err := eng.RowData(ctx, call, &batchList{{Table: ts, LSN: 9, Rows: &intRows{n: 5000}}}); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)

@@ -36,6 +36,9 @@ import (
 type Options struct {
 	// MaxConnections is the server's connection limit (default 100).
 	MaxConnections int
+	// Settings are further server settings, name=value: given to postgres as -c name=value, to
+	// mariadbd as --name=value.
+	Settings []string
 }
 
 // Server is a private database server.
@@ -75,6 +78,9 @@ func Postgres(t testing.TB, opts Options) *Server {
 		// A crash here is the server process's, never the machine's: what the kernel has been given
 		// survives it, so flushing to the disk would only slow the machine's other tests down.
 		"-c", "fsync=off", "-c", "full_page_writes=off"}
+	for _, kv := range opts.Settings {
+		s.args = append(s.args, "-c", kv)
+	}
 	// SIGQUIT is PostgreSQL's immediate shutdown: every process exits at once, without a checkpoint
 	// and without writing what is still in the WAL buffers; the next start runs crash recovery.
 	s.stop = syscall.SIGQUIT
@@ -107,6 +113,9 @@ func MariaDB(t testing.TB, opts Options) *Server {
 		// Commits are written to the kernel at once, so they survive the server process's crash, the
 		// only crash these tests cause; they are flushed to the disk once a second.
 		"--innodb-flush-log-at-trx-commit=2"}
+	for _, kv := range opts.Settings {
+		s.args = append(s.args, "--"+kv)
+	}
 	s.stop = syscall.SIGKILL
 	s.ready = func(ctx context.Context) error {
 		db, err := sql.Open("mysql", s.DSN(""))
