@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -304,31 +305,54 @@ type tenant struct {
 // newTenant makes a tenant with a generated source of dataset, and drops its mirror at the end.
 func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64, batchBytes int) *tenant {
 	t.Helper()
-	ctx := context.Background()
 	name := tenantName(t)
 	t.Cleanup(func() { tg.drop(t, name) })
+	return openTenant(t, name, tenantOptions{URL: svc.URL, Route: svc.route, Dataset: dataset, Rows: rows, Seed: 1, BatchBytes: batchBytes})
+}
+
+// tenantOptions say how openTenant makes a tenant.
+type tenantOptions struct {
+	// URL is the service's address; Route is where the service mirrors the tenant.
+	URL   string
+	Route engine.Route
+	// Dataset, Rows and Seed generate the source (simulator.GenerateOptions).
+	Dataset string
+	Rows    int64
+	Seed    uint64
+	// BatchBytes is the size of a RowData call.
+	BatchBytes int
+	// HTTP is the driver's client (nil: its own).
+	HTTP *http.Client
+	// Parallel is how many tables the driver sends at once (default 3).
+	Parallel int
+}
+
+// openTenant makes tenant name with a generated source, and its driver.
+func openTenant(t *testing.T, name string, o tenantOptions) *tenant {
+	t.Helper()
+	ctx := context.Background()
 	src, err := simulator.Open(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
 	minYear := 1
-	if tg.name == "mysql" {
+	if o.Route.Dialect == "mysql" {
 		minYear = 1000 // TYPES.md: MySQL dates start in year 1000
 	}
-	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: dataset, Rows: rows, Seed: 1, MinYear: minYear}); err != nil {
+	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: o.Dataset, Rows: o.Rows, Seed: o.Seed, MinYear: minYear}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := simulator.NewDriver(simulator.DriverConfig{
-		URL: svc.URL, Tenant: name, ClientID: clientID,
+		URL: o.URL, Tenant: name, ClientID: clientID,
 		SigningKey: keys.so, KeyID: protocol.CertificateThumbprint(keys.cert), AppPublicKey: &keys.app.PublicKey,
-		BatchBytes: batchBytes, Parallel: 3,
+		BatchBytes: o.BatchBytes, Parallel: cmp.Or(o.Parallel, 3), HTTP: o.HTTP,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &tenant{name: name, src: src, driver: d,
-		mirror: simulator.Mirror{Dialect: svc.route.Dialect, DSN: svc.route.DSN, Schema: svc.route.Schema, Tenant: name}}
+		mirror: simulator.Mirror{Dialect: o.Route.Dialect, DSN: o.Route.DSN, Schema: o.Route.Schema, Tenant: name}}
 }
 
 // cycle runs one cycle and verifies the mirror.

@@ -40,6 +40,8 @@ type Stats struct {
 	Cut int64
 	// Failed connections: no target accepted them.
 	Failed int64
+	// PerTarget counts the connections forwarded to each target, in the order of Options.Targets.
+	PerTarget []int64
 }
 
 // Proxy forwards connections from its loopback listener to its targets.
@@ -53,6 +55,7 @@ type Proxy struct {
 	wg    sync.WaitGroup
 
 	accepted, forwarded, cut, failed atomic.Int64
+	perTarget                        []atomic.Int64
 }
 
 // pair is a client connection and its connection to a target.
@@ -95,7 +98,7 @@ func StartWith(opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcpproxy: %w", err)
 	}
-	p := &Proxy{opts: opts, ln: ln, conns: map[*pair]struct{}{}}
+	p := &Proxy{opts: opts, ln: ln, conns: map[*pair]struct{}{}, perTarget: make([]atomic.Int64, len(opts.Targets))}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -106,7 +109,11 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Stats returns the counts so far.
 func (p *Proxy) Stats() Stats {
-	return Stats{Accepted: p.accepted.Load(), Forwarded: p.forwarded.Load(), Cut: p.cut.Load(), Failed: p.failed.Load()}
+	s := Stats{Accepted: p.accepted.Load(), Forwarded: p.forwarded.Load(), Cut: p.cut.Load(), Failed: p.failed.Load()}
+	for i := range p.perTarget {
+		s.PerTarget = append(s.PerTarget, p.perTarget[i].Load())
+	}
+	return s
 }
 
 // Cut resets every connection open now and returns how many there were. New connections are
@@ -198,8 +205,10 @@ func (p *Proxy) dial() (net.Conn, error) {
 	var err error
 	for i := range n {
 		var conn net.Conn
-		conn, err = net.DialTimeout("tcp", p.opts.Targets[(int(start)+i)%n], p.opts.DialTimeout)
+		k := (int(start) + i) % n
+		conn, err = net.DialTimeout("tcp", p.opts.Targets[k], p.opts.DialTimeout)
 		if err == nil {
+			p.perTarget[k].Add(1)
 			return conn, nil
 		}
 	}

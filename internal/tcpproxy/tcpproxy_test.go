@@ -3,6 +3,7 @@ package tcpproxy
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -91,8 +92,8 @@ func TestRoundRobinSkipsADeadTarget(t *testing.T) {
 	if want := "a b a a b a"; strings.Join(got, " ") != want {
 		t.Fatalf("targets in turn: %v, want %s", got, want)
 	}
-	if s := p.Stats(); s.Accepted != 6 || s.Forwarded != 6 || s.Failed != 0 {
-		t.Fatalf("stats %+v, want 6 accepted and forwarded", s)
+	if s := p.Stats(); s.Accepted != 6 || s.Forwarded != 6 || s.Failed != 0 || fmt.Sprint(s.PerTarget) != "[4 2 0]" {
+		t.Fatalf("stats %+v, want 6 accepted and forwarded: 4 to a, 2 to b", s)
 	}
 }
 
