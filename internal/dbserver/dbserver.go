@@ -20,8 +20,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +27,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mirrorsink/mirrorsink/internal/subprocess"
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 )
 
@@ -41,6 +40,13 @@ type Options struct {
 	Settings []string
 }
 
+func (o Options) withDefaults() Options {
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 100
+	}
+	return o
+}
+
 // Server is a private database server.
 type Server struct {
 	// Kind is "postgres" or "mysql" (a MariaDB server, which the mysql dialect serves).
@@ -48,38 +54,31 @@ type Server struct {
 	// Addr is the host:port it listens on.
 	Addr string
 
-	t       testing.TB
-	dir     string
-	program string
-	args    []string
-	cred    *syscall.Credential
-	logPath string
-	ready   func(ctx context.Context) error
-	stop    os.Signal // the signal that stops the server dead
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan error
-	log    *os.File
-	starts int
+	t     testing.TB
+	dir   string
+	user  *subprocess.User
+	proc  *subprocess.Process
+	ready func(ctx context.Context) error
+	stop  os.Signal // the signal that stops the server dead
 }
 
 // Postgres initialises a PostgreSQL cluster (superuser postgres, trust authentication) and starts it.
 func Postgres(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := postgresBin(t)
-	s := newServer(t, "postgres", "postgres", opts)
+	opts = opts.withDefaults()
+	s := newServer(t, "postgres", "postgres")
 	data := filepath.Join(s.dir, "data")
 	s.run(filepath.Join(bin, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C")
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.program = filepath.Join(bin, "postgres")
-	s.args = []string{"-D", data, "-p", port, "-k", s.dir, "-c", "listen_addresses=127.0.0.1",
+	s.proc.Program = filepath.Join(bin, "postgres")
+	s.proc.Args = []string{"-D", data, "-p", port, "-k", s.dir, "-c", "listen_addresses=127.0.0.1",
 		"-c", "max_connections=" + strconv.Itoa(opts.MaxConnections), "-c", "shared_buffers=32MB",
 		// A crash here is the server process's, never the machine's: what the kernel has been given
 		// survives it, so flushing to the disk would only slow the machine's other tests down.
 		"-c", "fsync=off", "-c", "full_page_writes=off"}
 	for _, kv := range opts.Settings {
-		s.args = append(s.args, "-c", kv)
+		s.proc.Args = append(s.proc.Args, "-c", kv)
 	}
 	// SIGQUIT is PostgreSQL's immediate shutdown: every process exits at once, without a checkpoint
 	// and without writing what is still in the WAL buffers; the next start runs crash recovery.
@@ -99,12 +98,13 @@ func Postgres(t testing.TB, opts Options) *Server {
 func MariaDB(t testing.TB, opts Options) *Server {
 	t.Helper()
 	server, install := mariadbPrograms(t)
-	s := newServer(t, "mysql", "mysql", opts)
+	opts = opts.withDefaults()
+	s := newServer(t, "mysql", "mysql")
 	data := filepath.Join(s.dir, "data")
 	s.run(install, "--no-defaults", "--datadir="+data, "--auth-root-authentication-method=normal", "--skip-test-db")
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.program = server
-	s.args = []string{"--no-defaults", "--datadir=" + data, "--port=" + port, "--bind-address=127.0.0.1",
+	s.proc.Program = server
+	s.proc.Args = []string{"--no-defaults", "--datadir=" + data, "--port=" + port, "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(s.dir, "mysqld.sock"), "--pid-file=" + filepath.Join(s.dir, "mysqld.pid"),
 		"--skip-name-resolve", "--max-connections=" + strconv.Itoa(opts.MaxConnections), "--local-infile=1",
 		// The character set of Debian's packaged server, which the machine's shared one has.
@@ -114,9 +114,9 @@ func MariaDB(t testing.TB, opts Options) *Server {
 		// only crash these tests cause; they are flushed to the disk once a second.
 		"--innodb-flush-log-at-trx-commit=2"}
 	for _, kv := range opts.Settings {
-		s.args = append(s.args, "--"+kv)
+		s.proc.Args = append(s.proc.Args, "--"+kv)
 	}
-	s.stop = syscall.SIGKILL
+	s.stop = os.Kill
 	s.ready = func(ctx context.Context) error {
 		db, err := sql.Open("mysql", s.DSN(""))
 		if err != nil {
@@ -131,23 +131,19 @@ func MariaDB(t testing.TB, opts Options) *Server {
 
 // newServer makes the server's folder, owned by the service user when the test runs as root, and
 // takes a free port.
-func newServer(t testing.TB, kind, serviceUser string, opts Options) *Server {
+func newServer(t testing.TB, kind, serviceUser string) *Server {
 	t.Helper()
-	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = 100
-	}
 	// Not t.TempDir: its parent folders are private to root, and the server's user must reach this one.
 	dir, err := os.MkdirTemp("", "mirrorsink-"+kind+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Kind: kind, t: t, dir: dir, logPath: filepath.Join(dir, "server.log")}
+	s := &Server{Kind: kind, t: t, dir: dir}
+	s.proc = &subprocess.Process{Dir: dir, LogPath: filepath.Join(dir, "server.log")}
 	t.Cleanup(func() {
 		s.Crash()
 		if t.Failed() {
-			if log, err := os.ReadFile(s.logPath); err == nil && len(log) > 0 {
-				t.Logf("%s server log (last 4 KB):\n%s", kind, tail(log, 4096))
-			}
+			t.Logf("%s server log, last lines:\n%s", kind, s.proc.LogTail(40))
 		}
 		os.RemoveAll(dir)
 	})
@@ -158,7 +154,8 @@ func newServer(t testing.TB, kind, serviceUser string, opts Options) *Server {
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		s.user = &subprocess.User{UID: uint32(uid), GID: uint32(gid)}
+		s.proc.User = s.user
 		if err := os.Chown(dir, uid, gid); err != nil {
 			t.Fatal(err)
 		}
@@ -175,11 +172,9 @@ func newServer(t testing.TB, kind, serviceUser string, opts Options) *Server {
 // run runs a setup program as the server's user and fails the test with its output if it fails.
 func (s *Server) run(program string, args ...string) {
 	s.t.Helper()
-	cmd := exec.Command(program, args...)
-	cmd.Dir = s.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		s.t.Fatalf("dbserver: %s: %v\n%s", filepath.Base(program), err, out)
+	setup := &subprocess.Process{Program: program, Args: args, Dir: s.dir, User: s.user, LogPath: filepath.Join(s.dir, "setup.log")}
+	if err := setup.Run(); err != nil {
+		s.t.Fatalf("dbserver: %s: %v\n%s", filepath.Base(program), err, setup.LogTail(40))
 	}
 }
 
@@ -199,88 +194,18 @@ func (s *Server) DSN(database string) string {
 // is not ready within 60 s.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		s.t.Fatalf("dbserver: start of a %s server that is running", s.Kind)
-	}
-	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.starts++
-	fmt.Fprintf(log, "--- dbserver: start %d at %s\n", s.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(s.program, s.args...)
-	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = log, log
-	// The server dies with the test binary, even when that is killed outright (a test timeout).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		s.t.Fatalf("dbserver: start %s: %v", s.program, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	s.cmd, s.exited, s.log = cmd, exited, log
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		attempt, cancelAttempt := context.WithTimeout(ctx, 2*time.Second)
-		err := s.ready(attempt)
-		cancelAttempt()
-		if err == nil {
-			return
-		}
-		select {
-		case werr := <-exited:
-			s.cmd = nil
-			log.Close()
-			s.t.Fatalf("dbserver: the %s server exited at start (%v); its log:\n%s", s.Kind, werr, s.logTail())
-		case <-ctx.Done():
-			s.t.Fatalf("dbserver: the %s server did not accept connections within 60 s (%v); its log:\n%s", s.Kind, err, s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
+	if err := s.proc.Start(60*time.Second, s.ready); err != nil {
+		s.t.Fatalf("dbserver: the %s server: %v; its log:\n%s", s.Kind, err, s.proc.LogTail(40))
 	}
 }
 
 // Crash stops the server dead (PostgreSQL: an immediate shutdown; MariaDB: SIGKILL) and waits until
 // it is gone. Connections are broken, transactions in flight are lost, and the next Start recovers.
 // Crashing a server that is not running does nothing.
-func (s *Server) Crash() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(s.stop)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.log.Close()
-	s.cmd, s.exited, s.log = nil, nil, nil
-}
+func (s *Server) Crash() { s.proc.Stop(s.stop, 30*time.Second) }
 
-func (s *Server) logTail() string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	return tail(data, 2048)
-}
-
-// tail returns the last n bytes of data, from a line's start.
-func tail(data []byte, n int) string {
-	if len(data) > n {
-		data = data[len(data)-n:]
-		if i := strings.IndexByte(string(data), '\n'); i >= 0 {
-			data = data[i+1:]
-		}
-	}
-	return string(data)
-}
+// Running reports whether the server process is up (it may still be recovering).
+func (s *Server) Running() bool { return s.proc.PID() != 0 }
 
 // postgresBin finds the folder of PostgreSQL's server programs: initdb's folder in PATH, else the
 // newest /usr/lib/postgresql/<version>/bin.
@@ -328,11 +253,4 @@ func mariadbPrograms(t testing.TB) (server, install string) {
 		testenv.Unavailable(t, "mysql", "a private MariaDB server needs mariadbd and mariadb-install-db (in PATH or /usr/sbin)")
 	}
 	return server, install
-}
-
-// Running reports whether the server process is up (it may still be recovering).
-func (s *Server) Running() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
 }

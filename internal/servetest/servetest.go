@@ -5,10 +5,10 @@
 package servetest
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,10 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mirrorsink/mirrorsink/internal/subprocess"
 	"github.com/mirrorsink/mirrorsink/protocol"
 )
 
@@ -68,15 +68,8 @@ type Service struct {
 	// Addr is the host:port it listens on; URL is http://Addr/.
 	Addr, URL string
 
-	t       testing.TB
-	bin     string
-	cfgPath string
-	logPath string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan error // receives the process's exit once
-	log    *os.File
+	t    testing.TB
+	proc *subprocess.Process
 }
 
 // Start writes the configuration into cfg.Dir, starts the service and waits until it answers
@@ -96,15 +89,19 @@ func Start(t testing.TB, cfg Config) *Service {
 	}
 	yaml := fmt.Sprintf("listen: %q\napplication:\n  client_id: %q\n  private_key: %q\nsuperoffice:\n  certificates: %q\n%s",
 		addr, cfg.ClientID, filepath.Join(cfg.Dir, "app.private.pem"), certPath, cfg.Settings)
-	s := &Service{Addr: addr, URL: "http://" + addr + "/", t: t, bin: cfg.Binary,
-		cfgPath: filepath.Join(cfg.Dir, "mirrorsink.yaml"), logPath: filepath.Join(cfg.Dir, "serve.log")}
-	if err := os.WriteFile(s.cfgPath, []byte(yaml), 0o600); err != nil {
+	cfgPath := filepath.Join(cfg.Dir, "mirrorsink.yaml")
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s := &Service{Addr: addr, URL: "http://" + addr + "/", t: t, proc: &subprocess.Process{
+		Program: cfg.Binary, Args: []string{"serve", "--config", cfgPath}, Dir: cfg.Dir,
+		Env:     []string{"MIRRORSINK_CLIENT_ID="}, // the file's client id, whatever the environment says
+		LogPath: filepath.Join(cfg.Dir, "serve.log"),
+	}}
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("serve's log (%s), last lines:\n%s", s.logPath, s.LogTail(40))
+			t.Logf("serve's log (%s), last lines:\n%s", s.proc.LogPath, s.proc.LogTail(40))
 		}
 	})
 	s.Restart()
@@ -128,105 +125,32 @@ func FreeAddr(t testing.TB) string {
 // answers /healthz. It fails the test if the service is already running or does not come up in 30 s.
 func (s *Service) Restart() {
 	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		s.t.Fatal("servetest: Restart of a service that is running")
-	}
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	err := s.proc.Start(30*time.Second, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"healthz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/healthz: HTTP %d", resp.StatusCode)
+		}
+		return nil
+	})
 	if err != nil {
-		s.t.Fatal(err)
-	}
-	fmt.Fprintf(logFile, "--- servetest: start at %s\n", time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(s.bin, "serve", "--config", s.cfgPath)
-	cmd.Env = append(os.Environ(), "MIRRORSINK_CLIENT_ID=") // the file's client id, whatever the environment says
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		s.t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	s.cmd, s.exited, s.log = cmd, exited, logFile
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(s.URL + "healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-exited:
-			s.cmd = nil
-			logFile.Close()
-			s.t.Fatalf("servetest: serve exited at start (%v):\n%s", err, s.LogTail(20))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("servetest: serve did not answer /healthz within 30 s:\n%s", s.LogTail(20))
-		}
+		s.t.Fatalf("servetest: serve: %v; its log:\n%s", err, s.proc.LogTail(20))
 	}
 }
 
 // PID is the running process's id (0 when it is not running).
-func (s *Service) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
+func (s *Service) PID() int { return s.proc.PID() }
 
 // Kill sends SIGKILL, as a crash or the OOM killer would: nothing of the process runs afterwards, no
 // deferred function, no rollback, no connection closed politely. It waits until the process is gone.
-func (s *Service) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
-	s.done()
-}
+func (s *Service) Kill() { s.proc.Stop(os.Kill, time.Minute) }
 
 // Stop asks the service to shut down (SIGINT) and kills it if it has not within 10 s.
-func (s *Service) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.done()
-}
-
-// done forgets the exited process; s.mu is held.
-func (s *Service) done() {
-	s.log.Close()
-	s.cmd, s.exited, s.log = nil, nil, nil
-}
-
-// LogTail returns the last n lines of the service's log (every start appends to it).
-func (s *Service) LogTail(n int) string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "(no log)"
-		}
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (s *Service) Stop() { s.proc.Stop(os.Interrupt, 10*time.Second) }
