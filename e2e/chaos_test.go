@@ -318,23 +318,32 @@ func (r *chaosRun) changeAll(mirrored bool) []string {
 	return steps
 }
 
-// cycleAll runs a cycle of every tenant at once and returns their errors.
-func (r *chaosRun) cycleAll() []error {
+// eachTenant runs fn for every tenant at once, each with a context bounded by timeout, and returns
+// their errors, each naming its tenant.
+func (r *chaosRun) eachTenant(timeout time.Duration, fn func(ctx context.Context, tn *chaosTenant) error) []error {
 	errs := make([]error, len(r.tenants))
 	var wg sync.WaitGroup
 	for i, tn := range r.tenants {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			if _, err := tn.driver.Cycle(ctx, tn.src); err != nil {
+			if err := fn(ctx, tn); err != nil {
 				errs[i] = fmt.Errorf("tenant %s: %w", tn.name, err)
 			}
 		}()
 	}
 	wg.Wait()
 	return errs
+}
+
+// cycleAll runs a cycle of every tenant at once and returns their errors.
+func (r *chaosRun) cycleAll() []error {
+	return r.eachTenant(3*time.Minute, func(ctx context.Context, tn *chaosTenant) error {
+		_, err := tn.driver.Cycle(ctx, tn.src)
+		return err
+	})
 }
 
 // settle is the retried cycle after a fault (described by f): every tenant's cycle must succeed, and
@@ -354,28 +363,16 @@ func (r *chaosRun) settle(step string, f fmt.Stringer, steps []string) {
 	if errs := r.cycleAll(); errors.Join(errs...) != nil {
 		fail("the retried cycle failed", errs)
 	}
-	errs := make([]error, len(r.tenants))
-	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for i, tn := range r.tenants {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			checks, err := tn.mirror.Verify(ctx, tn.src, tn.absent(ctx)...)
-			if err != nil {
-				errs[i] = fmt.Errorf("tenant %s: %w", tn.name, err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range checks {
-				r.verified += c.SourceRows
-			}
-		}()
-	}
-	wg.Wait()
+	errs := r.eachTenant(2*time.Minute, func(ctx context.Context, tn *chaosTenant) error {
+		checks, err := tn.mirror.Verify(ctx, tn.src, tn.absent(ctx)...)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range checks {
+			r.verified += c.SourceRows
+		}
+		return err
+	})
 	if errors.Join(errs...) != nil {
 		fail("the mirror does not verify after the retried cycle", errs)
 	}

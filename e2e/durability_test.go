@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/internal/dbserver"
 )
@@ -31,25 +28,10 @@ func TestAnsweredBatchesSurviveADatabaseCrash(t *testing.T) {
 		t.Skip("starts and crashes a PostgreSQL server")
 	}
 	server := dbserver.Postgres(t, dbserver.Options{MaxConnections: 20, Settings: []string{"wal_writer_delay=10000ms"}})
-	const tenant = "Crash1"
-	eng, err := engine.New(engine.Options{
-		Tenants: map[string]engine.Route{tenant: {Dialect: "postgres", DSN: server.DSN("postgres"), Schema: "{ctx}", MaxConns: 2}},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	call := contract.Call{Tenant: tenant}
-	ts := contract.TableSchema{Name: "loaded", Columns: []contract.Column{{Name: "id", Type: "int"}}}
-	if _, err := eng.TableSchema(ctx, call, []contract.TableSchema{ts}); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Wipe(ctx, call, "loaded"); err != nil {
-		t.Fatal(err)
-	}
+	eng, call := startRepopulation(ctx, t, "Crash1", engine.Route{Dialect: "postgres", DSN: server.DSN("postgres"), Schema: "{ctx}", MaxConns: 2})
+	ts := loadedTable
 	// The first call: two batches without an LSN, answered.
 	if err := eng.RowData(ctx, call, &batchList{{Table: ts, Rows: &intRows{n: 2000}}, {Table: ts, Rows: &intRows{from: 2000, n: 2000}}}); err != nil {
 		t.Fatal(err)
