@@ -492,6 +492,23 @@ func (r *chaosRun) summary() string {
 		r.count, strings.Join(moments, ", "), r.failed, r.rounds, r.verified)
 }
 
+// faultRounds runs n rounds of a kind of fault: a change for every tenant, a cycle of all of them at
+// once with a fault planned among the calls of operation op (any operation when empty), and the
+// retried cycles that must verify. next gives each round's fault: what it does, what heals it after
+// pause, and what to call it in the log.
+func (r *chaosRun) faultRounds(n int, kind, op string, next func() (fire, heal func(), pause time.Duration, what string)) {
+	for k := 1; k <= n; k++ {
+		steps := r.changeAll(k > 1)
+		fire, heal, pause, what := next()
+		f := r.plan(op, fire)
+		errs, fired := r.round(f, pause, heal)
+		failed := r.record(f, fired, errs)
+		r.settle(fmt.Sprintf("%s %d/%d", kind, k, n), f, steps)
+		r.t.Logf("%s %d/%d: %s %s, down for %s: %d of %d cycles failed; the next cycles succeeded and every mirror verified\n  %s",
+			kind, k, n, what, f, pause.Round(time.Millisecond), failed, len(errs), strings.Join(steps, "\n  "))
+	}
+}
+
 // chaosKills kills serve n times at random moments of rounds in which three tenants (two crm, one
 // with every type) load, churn, change schema and get reset, and starts it again after a pause of up
 // to a second, as a supervisor would.
@@ -499,16 +516,9 @@ func chaosKills(r *chaosRun, n int) {
 	svc := r.serve(r.directRoute())
 	r.url = svc.URL
 	r.addTenants(3)
-	for k := 1; k <= n; k++ {
-		steps := r.changeAll(k > 1)
-		f := r.plan("", svc.Kill)
-		pause := time.Duration(r.rng.IntN(1000)) * time.Millisecond
-		errs, fired := r.round(f, pause, svc.Restart)
-		failed := r.record(f, fired, errs)
-		r.settle(fmt.Sprintf("kill %d/%d", k, n), f, steps)
-		r.t.Logf("kill %d/%d %s, down for %s: %d of %d cycles failed; the next cycles succeeded and every mirror verified\n  %s",
-			k, n, f, pause.Round(time.Millisecond), failed, len(errs), strings.Join(steps, "\n  "))
-	}
+	r.faultRounds(n, "kill", "", func() (func(), func(), time.Duration, string) {
+		return svc.Kill, svc.Restart, time.Duration(r.rng.IntN(1000)) * time.Millisecond, "serve killed"
+	})
 }
 
 // chaosRestarts crashes the database server n times while a RowData call is being applied, or right
@@ -519,19 +529,13 @@ func chaosRestarts(r *chaosRun, n int) {
 	r.url = svc.URL
 	pid := svc.PID()
 	r.addTenants(3)
-	for k := 1; k <= n; k++ {
-		steps := r.changeAll(k > 1)
-		f := r.plan("RowData", r.server.Crash)
+	r.faultRounds(n, "database crash", "RowData", func() (func(), func(), time.Duration, string) {
 		var pause time.Duration
 		if r.rng.IntN(2) == 1 {
 			pause = time.Duration(200+r.rng.IntN(2800)) * time.Millisecond
 		}
-		errs, fired := r.round(f, pause, r.server.Start)
-		failed := r.record(f, fired, errs)
-		r.settle(fmt.Sprintf("database crash %d/%d", k, n), f, steps)
-		r.t.Logf("database crash %d/%d %s, down for %s: %d of %d cycles failed; serve kept running, the next cycles succeeded and every mirror verified\n  %s",
-			k, n, f, pause.Round(time.Millisecond), failed, len(errs), strings.Join(steps, "\n  "))
-	}
+		return r.server.Crash, r.server.Start, pause, "the database server crashed"
+	})
 	if svc.PID() != pid {
 		r.t.Fatal("serve was restarted, but the database's crashes must not need that")
 	}
@@ -598,17 +602,10 @@ func chaosReplicas(r *chaosRun, n int) {
 	r.url = "http://" + proxy.Addr() + "/"
 	r.addTenants(20)
 	r.estCalls = 400
-	for k := 1; k <= n; k++ {
-		steps := r.changeAll(k > 1)
+	r.faultRounds(n, "replica round", "", func() (func(), func(), time.Duration, string) {
 		victim := replicas[r.rng.IntN(2)]
-		f := r.plan("", victim.Kill)
-		pause := time.Duration(r.rng.IntN(2000)) * time.Millisecond
-		errs, fired := r.round(f, pause, victim.Restart)
-		failed := r.record(f, fired, errs)
-		r.settle(fmt.Sprintf("replica round %d/%d", k, n), f, steps)
-		r.t.Logf("replica round %d/%d: the replica at %s killed %s, down for %s: %d of %d cycles failed; the next cycles succeeded and every mirror verified",
-			k, n, victim.Addr, f, pause.Round(time.Millisecond), failed, len(errs))
-	}
+		return victim.Kill, victim.Restart, time.Duration(r.rng.IntN(2000)) * time.Millisecond, "the replica at " + victim.Addr + " killed"
+	})
 	s := proxy.Stats()
 	if len(s.PerTarget) != 2 || s.PerTarget[0] == 0 || s.PerTarget[1] == 0 {
 		r.t.Fatalf("the proxy did not use both replicas: %+v", s)
