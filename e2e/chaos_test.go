@@ -5,7 +5,8 @@ package e2e
 //
 //	kills     serve killed with SIGKILL during initial loads, churn, schema changes and resets
 //	restarts  the database server crashed (PostgreSQL: immediate shutdown; MariaDB: SIGKILL) while a
-//	          RowData call is being applied, and started again at once or after a pause
+//	          RowData call is being applied or as one is answered, and started again at once or after
+//	          a pause, while serve keeps running
 //	cuts      the connections between serve and the database cut (RST) by a TCP proxy in the middle
 //	          of a COPY (PostgreSQL) or a LOAD DATA LOCAL INFILE (MariaDB)
 //	replicas  two serve replicas behind a round-robin TCP proxy with 20 tenants at once, one replica
@@ -643,12 +644,11 @@ type fault struct {
 func newCallWatch() *callWatch { return &callWatch{inFlight: map[string]int{}} }
 
 // arm plans a fault and starts counting the round's calls.
-func (w *callWatch) arm(f *fault) *fault {
+func (w *callWatch) arm(f *fault) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f.fired = make(chan struct{})
 	w.fault, w.started = f, 0
-	return f
 }
 
 // calls is how many calls have started since the last arm.
