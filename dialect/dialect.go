@@ -173,10 +173,10 @@ const (
 	// Durable commits wait for the database's durability guarantee.
 	Durable Durability = iota
 	// Relaxed commits may return before their changes are durable, where the database allows it
-	// (PostgreSQL synchronous_commit = off). The engine asks for it only for batches that store no LSN:
-	// a crash that loses such a batch loses nothing, as the table's stored LSN has not moved past its
-	// rows and SuperOffice sends them again; the batch that stores the LSN commits durably, which also
-	// makes the earlier commits durable, since the database writes its log in order.
+	// (PostgreSQL synchronous_commit = off). The engine does not ask for it for a batch: a batch's
+	// call is answered as done, and a later batch that stores the table's LSN may commit on a new
+	// connection to a server that crashed and lost the relaxed commit in between, so its rows would
+	// never be sent again (e2e TestAnsweredBatchesSurviveADatabaseCrash).
 	Relaxed
 )
 

@@ -212,7 +212,7 @@ func TestPauseAcrossReplicas(t *testing.T) {
 		route := tg.route(t)
 		a, b := startService(t, route), startService(t, route)
 		tn := newTenant(t, tg, a, "crm", 100, 40_000)
-		viaB := driverFor(t, b, tn.name)
+		viaB := newDriver(t, b.URL, tn.name, 40_000)
 		tn.cycle(t)
 
 		ops, err := engine.New(engine.Options{Default: &route, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -265,20 +265,6 @@ func TestPauseAcrossReplicas(t *testing.T) {
 			t.Fatal("the cycle through replica a after the resume was skipped")
 		}
 	})
-}
-
-// driverFor is a driver for tenant that calls svc.
-func driverFor(t *testing.T, svc *service, tenant string) *simulator.Driver {
-	t.Helper()
-	d, err := simulator.NewDriver(simulator.DriverConfig{
-		URL: svc.URL, Tenant: tenant, ClientID: clientID,
-		SigningKey: keys.so, KeyID: protocol.CertificateThumbprint(keys.cert), AppPublicKey: &keys.app.PublicKey,
-		BatchBytes: 40_000, Parallel: 3,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // signedToken is a token "SuperOffice" signed for tenant.
