@@ -137,6 +137,10 @@ func validateHooks(opts Options) error {
 							return fmt.Errorf("%s.%s[%d]: %s has no value in a %s hook", where, kind, i, p.Name, kind)
 						}
 					}
+					if p, ok := placeholderInString(stmt); ok {
+						return fmt.Errorf("%s.%s[%d]: %s stands inside a quoted string; placeholders are quoted already "+
+							"(a name where SQL wants a value is {table_literal} or {ctx_literal}, unquoted)", where, kind, i, p)
+					}
 				}
 			}
 		}
@@ -154,6 +158,30 @@ func validateHooks(opts Options) error {
 		return check("default.hooks", opts.Default.Hooks)
 	}
 	return nil
+}
+
+// placeholderInString reports a placeholder written inside a single-quoted SQL string, as in
+// VALUES ('{table}'): the value's own quoting would end the string, which is how a crafted table name
+// injects SQL. Doubled quotes inside a string are its content.
+func placeholderInString(stmt string) (string, bool) {
+	in := false
+	for i := 0; i < len(stmt); i++ {
+		switch {
+		case stmt[i] == '\'':
+			if in && i+1 < len(stmt) && stmt[i+1] == '\'' {
+				i++ // '' is a quote inside the string
+				continue
+			}
+			in = !in
+		case in && stmt[i] == '{':
+			for _, p := range Placeholders {
+				if strings.HasPrefix(stmt[i:], p.Name) {
+					return p.Name, true
+				}
+			}
+		}
+	}
+	return "", false
 }
 
 func hasKind(kinds []EventKind, k EventKind) bool {

@@ -34,6 +34,8 @@ func TestHooksAreValidated(t *testing.T) {
 		{engine.Hooks{AfterWipe: []engine.Hook{{}}}, "global", "at least one statement"},
 		{engine.Hooks{AfterWipe: []engine.Hook{{Statements: []string{"  "}}}}, "route", "empty statement"},
 		{engine.Hooks{AfterCycle: []engine.Hook{{ChangedOnly: true, Statements: []string{"ANALYZE"}}}}, "global", "changed_only"},
+		{engine.Hooks{AfterWipe: []engine.Hook{{Statements: []string{"INSERT INTO log VALUES ('{table}')"}}}}, "global", "inside a quoted string"},
+		{engine.Hooks{BeforeTable: []engine.Hook{{Statements: []string{"SELECT 'it''s {table_literal} here'"}}}}, "route", "inside a quoted string"},
 	} {
 		opts := engine.Options{Tenants: map[string]engine.Route{"Cust1": route}}
 		if c.where == "global" {
@@ -50,7 +52,8 @@ func TestHooksAreValidated(t *testing.T) {
 	}
 	// JSON braces and other text in braces are SQL, not placeholders.
 	ok := engine.Options{Tenants: map[string]engine.Route{"Cust1": route},
-		Hooks: engine.Hooks{AfterCycle: []engine.Hook{{Statements: []string{`SELECT '{"table": 1}', '{1,2}'`}}}}}
+		Hooks: engine.Hooks{AfterCycle: []engine.Hook{{Statements: []string{`SELECT '{"table": 1}', '{1,2}'`}}},
+			AfterWipe: []engine.Hook{{Statements: []string{"INSERT INTO log VALUES ({table_literal}, 'it''s wiped')"}}}}}
 	if _, err := engine.New(ok); err != nil {
 		t.Fatalf("a hook with braces of its own: %v", err)
 	}

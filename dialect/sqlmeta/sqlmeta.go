@@ -47,6 +47,10 @@ type Config struct {
 	ScanTime func(any) (time.Time, error)
 	// Migrations holds the dialect's NNNN_description.sql files at its root.
 	Migrations fs.FS
+	// ExactName, where the metadata table compares names without case (SQL Server's default
+	// collation), turns the quoted name column into an expression that compares exactly (a binary
+	// COLLATE clause); nil means the column already does.
+	ExactName func(column string) string
 	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}}
 	// and {{failures}} (the quoted table names), which the store fills in itself.
 	Vars map[string]string
@@ -317,9 +321,17 @@ func (t *txStore) SetLSN(ctx context.Context, table string, lsn int64, applied t
 }
 
 // DeleteTable removes a table's metadata row.
+//
+// The row must be the table's own spelling: where names compare without case, a source that renamed
+// "Foo" to "foo" has its row renamed by PutTable, and deleting the row of the vanished "Foo" must not
+// take the new one with it.
 func (t *txStore) DeleteTable(ctx context.Context, table string) error {
 	s := t.s
-	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table}),
+	col := s.col.table
+	if s.cfg.ExactName != nil {
+		col = s.cfg.ExactName(col)
+	}
+	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{col: table}),
 		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
 	return err
 }

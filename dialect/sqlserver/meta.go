@@ -45,5 +45,8 @@ func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 		Column:      quote,
 		Migrations:  files,
 		Vars:        vars,
+		// The metadata table's names take the database's collation, which is usually
+		// case-insensitive; a row is deleted only under its exact name.
+		ExactName: func(col string) string { return col + " COLLATE Latin1_General_100_BIN2" },
 	})
 }

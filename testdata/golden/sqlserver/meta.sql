@@ -93,3 +93,22 @@ DELETE FROM [tenant's ]]one].[Cust1_mirroring_failures] WHERE [id] < @p1
 -- read the newest failures
 SELECT [id], [failedat], [operation], [tablename], [errorclass], [message] FROM [tenant's ]]one].[Cust1_mirroring_failures] ORDER BY [id] DESC;
 
+-- store a table's row: an update first (which renames a row spelled in another case), else an insert
+UPDATE [tenant's ]]one].[Cust1_mirroring] SET [tablename] = @p1, [lsn] = @p2, [schemahash] = @p3, [schemajson] = @p4, [schemachanged] = @p5, [lostobjects] = @p6 WHERE [tablename] = @p7
+-- @p1 = "Contact", @p2 = -1, @p3 = "abc", @p4 = "{}", @p5 = 2026-05-18T10:40:43.123456Z, @p6 = "", @p7 = "Contact";
+
+INSERT INTO [tenant's ]]one].[Cust1_mirroring] ([tablename],[lsn],[schemahash],[schemajson],[schemachanged],[lostobjects]) VALUES (@p1,@p2,@p3,@p4,@p5,@p6)
+-- @p1 = "Contact", @p2 = -1, @p3 = "abc", @p4 = "{}", @p5 = 2026-05-18T10:40:43.123456Z, @p6 = "";
+
+-- record a batch and its LSN
+UPDATE [tenant's ]]one].[Cust1_mirroring] SET [lastapplied] = @p1, [lsn] = @p2 WHERE [tablename] = @p3
+-- @p1 = 2026-05-18T10:40:43.123456Z, @p2 = 500, @p3 = "Contact";
+
+-- mark every table for repopulation
+UPDATE [tenant's ]]one].[Cust1_mirroring] SET [lsn] = @p1
+-- @p1 = -1;
+
+-- delete a table's row, under its exact name only (the collation compares names without case)
+DELETE FROM [tenant's ]]one].[Cust1_mirroring] WHERE [tablename] COLLATE Latin1_General_100_BIN2 = @p1
+-- @p1 = "contact";
+
