@@ -279,6 +279,7 @@ func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSou
 		cols:     cols,
 		decoders: make([]typemap.Decoder, len(cols)),
 		vals:     make([]any, len(cols)),
+		wire:     make([]dialect.WireValue, len(cols)),
 		index:    -1,
 		filtered: keep != nil || a.skip != nil,
 	}
@@ -289,13 +290,15 @@ func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSou
 	return s
 }
 
-// rowSource decodes the wire values of a batch into typed values for a dialect's loader.
+// rowSource hands the rows of a batch to a dialect's loader: as their wire text (Wire), which the
+// dialect's raw encoders write straight into its bulk form, or decoded into typed values (Values).
 type rowSource struct {
 	a        *applier
 	keep     func(contract.Operation) bool
 	cols     []int
 	decoders []typemap.Decoder
 	vals     []any
+	wire     []dialect.WireValue
 	// index is the 0-based position of the current row in the batch; handed maps the loader's row
 	// numbers (1-based, counted over the rows this source handed over) back to it. It is kept only when
 	// the source passes rows over (filtered, or superseded); otherwise the two numbers are the same,
@@ -358,6 +361,46 @@ func (s *rowSource) Values() ([]any, error) {
 		s.vals[i] = x
 	}
 	return s.vals, nil
+}
+
+// Wire hands out the current row's wire text, checked as Values checks it except for the text of each
+// value: a row that Values would refuse for its shape or a NULL gets Values' error, which also names
+// a value of an earlier column that does not decode, as Values would.
+func (s *rowSource) Wire() ([]dialect.WireValue, error) {
+	row := s.a.rows.Row()
+	t := s.a.table
+	values := row.Values
+	if len(values) == len(t.Columns) {
+		for i, c := range s.cols {
+			v := values[c]
+			if v.Null && !t.Columns[c].Nullable {
+				return s.refuse()
+			}
+			s.wire[i] = dialect.WireValue{Text: v.Text, Null: v.Null}
+		}
+		return s.wire, nil
+	}
+	if row.Op != contract.Delete || len(values) != len(t.Key) {
+		return s.refuse()
+	}
+	// A Delete row with only its key values.
+	for i, c := range s.cols {
+		v := values[keyPosition(t.Key, c)]
+		if v.Null && !t.Columns[c].Nullable {
+			return s.refuse()
+		}
+		s.wire[i] = dialect.WireValue{Text: v.Text, Null: v.Null}
+	}
+	return s.wire, nil
+}
+
+// refuse returns the error Values gives for a row that Wire found it must refuse.
+func (s *rowSource) refuse() ([]dialect.WireValue, error) {
+	if _, err := s.Values(); err != nil {
+		return nil, err
+	}
+	s.err = s.rowError("", "cannot be handed out as wire text", nil)
+	return nil, s.err
 }
 
 // Err returns the error that stopped the source.
