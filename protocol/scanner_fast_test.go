@@ -21,6 +21,11 @@ func decodeBoth(t testing.TB, data []byte, opts DecodeOptions) (string, error) {
 	if fast != slow || errString(fastErr) != errString(slowErr) {
 		t.Fatalf("fast and general paths differ for %q:\nfast:    %q %v\ngeneral: %q %v", data, fast, fastErr, slow, slowErr)
 	}
+	// Streaming the rows before the batch is handed out decodes the same.
+	streamed, streamedErr := decodeStreamed(data, opts)
+	if fast != streamed || errString(fastErr) != errString(streamedErr) {
+		t.Fatalf("Next and Stream differ for %q:\nNext:   %q %v\nStream: %q %v", data, fast, fastErr, streamed, streamedErr)
+	}
 	return fast, fastErr
 }
 

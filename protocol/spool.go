@@ -41,6 +41,8 @@ type spool struct {
 
 	rowStart int
 	nvals    uint32
+	// lastStart is where the last complete row begins in buf; it stays there until the next beginRow.
+	lastStart int
 
 	rows, inserts, updates, deletes int
 	rowsIter                        spoolRows
@@ -200,7 +202,7 @@ func (sp *spool) endRow(op contract.Operation) {
 	sp.buf[sp.rowStart] = byte(op)
 	binary.LittleEndian.PutUint32(sp.buf[sp.rowStart+1:], sp.nvals)
 	// Everything before rowStart is complete rows, which grow may spill.
-	sp.rowStart = len(sp.buf)
+	sp.lastStart, sp.rowStart = sp.rowStart, len(sp.buf)
 	sp.rows++
 	switch op {
 	case contract.Insert:
@@ -210,6 +212,13 @@ func (sp *spool) endRow(op contract.Operation) {
 	case contract.Delete:
 		sp.deletes++
 	}
+}
+
+// lastRow returns the row that endRow completed last, its values appended to vals[:0], for a batch
+// whose rows are handed out as they are spooled. It is valid until the next beginRow.
+func (sp *spool) lastRow(vals []contract.Value) (contract.Row, []contract.Value) {
+	row, vals, _, _, _ := parseRow(sp.buf[sp.lastStart:], vals[:0])
+	return row, vals
 }
 
 // finish ends the batch's writing and returns its rows, rewound.
@@ -325,13 +334,22 @@ func (r *spoolRows) refill() error {
 
 // parse decodes one row from b; ok is false when b does not hold the whole row.
 func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
+	row, vals, used, ok, err := parseRow(b, r.vals[:0])
+	if ok {
+		r.row, r.vals = row, vals
+	}
+	return used, ok, err
+}
+
+// parseRow decodes one row from b, appending its values to vals; ok is false when b does not hold the
+// whole row. The values point into b.
+func parseRow(b []byte, vals []contract.Value) (row contract.Row, _ []contract.Value, used int, ok bool, err error) {
 	if len(b) < rowHeaderSize {
-		return 0, false, nil
+		return row, vals, 0, false, nil
 	}
 	op := contract.Operation(b[0])
 	nv := binary.LittleEndian.Uint32(b[1:])
 	i := rowHeaderSize
-	vals := r.vals[:0]
 	for k := uint32(0); k < nv; k++ {
 		var l uint64
 		if i < len(b) && b[i] < 0x80 {
@@ -342,10 +360,10 @@ func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
 			var w int
 			l, w = binary.Uvarint(b[i:])
 			if w == 0 {
-				return 0, false, nil
+				return row, vals, 0, false, nil
 			}
 			if w < 0 {
-				return 0, false, errSpoolCorrupt
+				return row, vals, 0, false, errSpoolCorrupt
 			}
 			i += w
 		}
@@ -355,14 +373,12 @@ func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
 		}
 		l--
 		if uint64(len(b)-i) < l {
-			return 0, false, nil
+			return row, vals, 0, false, nil
 		}
 		vals = append(vals, contract.Value{Text: b[i : i+int(l) : i+int(l)]})
 		i += int(l)
 	}
-	r.vals = vals
-	r.row = contract.Row{Op: op, Values: vals}
-	return i, true, nil
+	return contract.Row{Op: op, Values: vals}, vals, i, true, nil
 }
 
 // Row returns the current row; it is valid until the next call to Next or Reset.
