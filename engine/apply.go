@@ -16,48 +16,63 @@ import (
 
 // RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
-// failed one, which is harmless because I and U are upserts.
+// failed one, which is harmless because I and U are upserts. While a table is being repopulated, its
+// batches are loaded as they arrive (see stream.go).
 func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) error {
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	streamer, _ := batches.(contract.BatchStreamer)
 	for {
-		b, err := batches.Next(ctx)
+		var b *contract.Batch
+		var res batchResult
+		applied := false
+		if guess := t.guess.get(); streamer != nil && guess != "" {
+			b, res, applied, err = e.speculate(ctx, t, streamer, guess)
+		} else {
+			b, err = batches.Next(ctx)
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
+			t.guess.set("")
 			return err
 		}
-		repopulated, err := e.applyBatch(ctx, t, b)
-		if err != nil {
-			e.metrics.batchFailures.Add(1)
-			return err
+		if !applied {
+			if res, err = e.applyBatch(ctx, t, b); err != nil {
+				e.metrics.batchFailures.Add(1)
+				t.guess.set("")
+				return err
+			}
 		}
-		if repopulated {
+		t.guess.after(b.Table.Name, b.LSN, res)
+		if res.repopulated {
 			e.analyze(ctx, t, b.Table.Name)
 		}
 	}
 }
 
+// batchResult is what applying a batch did.
+type batchResult struct {
+	// bulk says the batch was loaded through the bulk path, into a table being repopulated.
+	bulk bool
+	// repopulated says the batch completed a repopulation: it stored an LSN where -1 was stored.
+	repopulated bool
+}
+
 // applyBatch applies one batch: the bulk path when it only inserts into a table being repopulated,
-// else upserts and deletes through the dialect's staging path. It reports whether the batch completed
-// a repopulation (it stored an LSN where -1 was stored).
-func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (repopulated bool, err error) {
+// else upserts and deletes through the dialect's staging path.
+func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (res batchResult, err error) {
 	name := b.Table.Name
 	if err := t.checkTableName(name); err != nil {
-		return false, err
+		return res, err
 	}
 	inserts, updates, deletes := b.Rows.Counts()
-	// A batch that stores no LSN may commit without waiting for durability: if it is lost in a crash,
-	// the stored LSN has not moved past its rows, so SuperOffice sends them again. The batch that
-	// stores the LSN commits durably, which also makes every earlier commit durable.
-	durability := dialect.Durable
-	if b.LSN <= 0 {
-		durability = dialect.Relaxed
-	}
-	return repopulated, e.inTx(ctx, t, name, durability, func(tx dialect.Tx) error {
+	durability := batchDurability(b.LSN)
+	err = e.inTx(ctx, t, name, durability, func(tx dialect.Tx) error {
+		res = batchResult{}
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
 			return err
@@ -72,12 +87,13 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		if err := sameShape(m, b.Table); err != nil {
 			return err
 		}
-		repopulated = r.LSN == -1 && b.LSN > 0
+		res.repopulated = r.LSN == -1 && b.LSN > 0
 		a := &applier{table: m.table, rows: b.Rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
 		if r.LSN == -1 && updates == 0 && deletes == 0 && inserts > 0 {
 			err := a.bulk(ctx, tx)
 			if err == nil {
 				e.metrics.rowsBulk.Add(int64(inserts))
+				res.bulk = true
 				return e.finishBatch(ctx, tx, name, b.LSN)
 			}
 			if !errors.Is(err, dialect.ErrDuplicateKey) {
@@ -98,6 +114,18 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		e.metrics.rowsDeleted.Add(int64(deletes))
 		return e.finishBatch(ctx, tx, name, b.LSN)
 	})
+	return res, err
+}
+
+// batchDurability is the durability of a batch's commit: a batch that stores no LSN may commit
+// without waiting for durability, since if it is lost in a crash, the stored LSN has not moved past
+// its rows and SuperOffice sends them again. The batch that stores the LSN commits durably, which also
+// makes every earlier commit durable.
+func batchDurability(lsn int64) dialect.Durability {
+	if lsn <= 0 {
+		return dialect.Relaxed
+	}
+	return dialect.Durable
 }
 
 // analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs

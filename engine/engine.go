@@ -111,6 +111,9 @@ type tenant struct {
 
 	modelsMu sync.Mutex
 	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
+
+	// guess is the table the tenant's next RowData batch is probably for (see stream.go).
+	guess tableGuess
 }
 
 // migrationsLock is the lock name under which a tenant's own tables are migrated. It cannot clash with
@@ -263,24 +266,48 @@ func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
 
 // lockTable takes the process mutex of one (tenant, table) and returns its release.
 func (e *Engine) lockTable(tenant, table string) (unlock func()) {
+	key, m := e.tableMutex(tenant, table)
+	m.Lock()
+	return func() { e.release(key, m, true) }
+}
+
+// tryLockTable takes the process mutex of one (tenant, table) if no call holds it, and returns its
+// release; ok is false (and nothing is held) when another call does.
+func (e *Engine) tryLockTable(tenant, table string) (unlock func(), ok bool) {
+	key, m := e.tableMutex(tenant, table)
+	if !m.TryLock() {
+		e.release(key, m, false)
+		return nil, false
+	}
+	return func() { e.release(key, m, true) }, true
+}
+
+// tableMutex returns the process mutex of one (tenant, table), counting the caller as one of its
+// users until release.
+func (e *Engine) tableMutex(tenant, table string) (string, *tableMutex) {
 	key := tenant + "\x00" + table
 	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
 	m, ok := e.locks[key]
 	if !ok {
 		m = &tableMutex{}
 		e.locks[key] = m
 	}
 	m.refs++
-	e.locksMu.Unlock()
-	m.Lock()
-	return func() {
+	return key, m
+}
+
+// release ends a use of a table mutex (unlocking it when held) and forgets the mutex when nobody
+// uses it any more.
+func (e *Engine) release(key string, m *tableMutex, held bool) {
+	if held {
 		m.Unlock()
-		e.locksMu.Lock()
-		if m.refs--; m.refs == 0 {
-			delete(e.locks, key)
-		}
-		e.locksMu.Unlock()
 	}
+	e.locksMu.Lock()
+	if m.refs--; m.refs == 0 {
+		delete(e.locks, key)
+	}
+	e.locksMu.Unlock()
 }
 
 // LockedNames returns how many (tenant, table) process locks exist now: held, waited for, or leaked.
@@ -349,10 +376,16 @@ func (e *Engine) metaTx(ctx context.Context, t *tenant, fn func(ctx context.Cont
 // inTx runs fn in one transaction that holds the lock of table (a table name, or one of the engine's
 // own lock names), in this process and in the database; with an empty table it takes no lock. Nothing
 // of fn is committed unless it returns nil; the commit has the durability d.
-func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) (err error) {
+func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) error {
 	if table != "" {
 		defer e.lockTable(t.name, table)()
 	}
+	return e.runTx(ctx, t, table, func(tx dialect.Tx) (dialect.Durability, error) { return d, fn(tx) })
+}
+
+// runTx is inTx for a caller that holds table's process lock already, and whose fn decides the
+// commit's durability.
+func (e *Engine) runTx(ctx context.Context, t *tenant, table string, fn func(tx dialect.Tx) (dialect.Durability, error)) (err error) {
 	tx, err := e.begin(ctx, t)
 	if err != nil {
 		return err
@@ -369,7 +402,8 @@ func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Du
 			return fmt.Errorf("lock table %q: %w", table, err)
 		}
 	}
-	if err := fn(tx); err != nil {
+	d, err := fn(tx)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx, d); err != nil {

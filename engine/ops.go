@@ -334,6 +334,8 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) err
 		return err
 	}
 	e.metrics.wipes.Add(1)
+	// The table's rows follow, call after call: load them as they arrive (stream.go).
+	t.guess.set(table)
 	e.runHooks(ctx, t, e.opts.Hooks.AfterWipe, table)
 	return nil
 }

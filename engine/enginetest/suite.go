@@ -53,6 +53,7 @@ func Run(t *testing.T, tgt Target) {
 		{"StatusAndResync", testStatusResync},
 		{"ParallelTables", testParallel},
 		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
+		{"Streaming", testStreaming},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
