@@ -2,6 +2,7 @@ package typemap
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -667,6 +668,9 @@ func parseOffset(b []byte, i int, p *dtParts, allowZ bool) bool {
 // parseDateTime parses the [DT:…]/[D:…] body "MM/dd/yyyy[ HH:mm:ss[.f]][ ±hh:mm]" or ISO 8601
 // "yyyy-MM-dd[(T| )HH:mm:ss[.f]][[ ](Z|±hh:mm)]".
 func parseDateTime(b []byte) (dtParts, bool) {
+	if p, ok := parseTaskDateTime(b); ok {
+		return p, true
+	}
 	var p dtParts
 	var i int
 	switch {
@@ -718,6 +722,35 @@ func parseDateTime(b []byte) (dtParts, bool) {
 	if p.year < 1 || p.month < 1 || p.month > 12 || p.day < 1 || p.day > daysIn(p.month, p.year) {
 		return p, false
 	}
+	return p, true
+}
+
+// parseTaskDateTime parses the one form the Mirroring Task writes for every naive date/time,
+// "MM/dd/yyyy HH:mm:ss.fffffff", at fixed positions; ok is false for anything else, which
+// parseDateTime then parses the general way (and judges). Its checks are those of the general way.
+func parseTaskDateTime(b []byte) (p dtParts, ok bool) {
+	if len(b) != 27 || b[2] != '/' || b[5] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' || b[19] != '.' {
+		return p, false
+	}
+	bad := false
+	digit := func(i int) int {
+		d := b[i] - '0' // a byte below '0' wraps around above 9
+		bad = bad || d > 9
+		return int(d)
+	}
+	two := func(i int) int { return digit(i)*10 + digit(i+1) }
+	p.month, p.day = two(0), two(3)
+	p.year = two(6)*100 + two(8)
+	p.hour, p.minute, p.sec = two(11), two(14), two(17)
+	ns := 0
+	for i := 20; i < 27; i++ {
+		ns = ns*10 + digit(i)
+	}
+	if bad || p.hour > 23 || p.minute > 59 || p.sec > 59 ||
+		p.year < 1 || p.month < 1 || p.month > 12 || p.day < 1 || p.day > daysIn(p.month, p.year) {
+		return p, false
+	}
+	p.nsec, p.hasTime = ns*100, true
 	return p, true
 }
 
@@ -909,6 +942,10 @@ func TextParser(t Type) func(b []byte) error {
 	}
 	suffix := " characters, column holds " + strconv.Itoa(limit)
 	return func(b []byte) error {
+		if len(b) <= limit && isASCII(b) {
+			// The usual value: it cannot be too long, and ASCII is valid UTF-8.
+			return nil
+		}
 		n := 0
 		for i := 0; i < len(b); {
 			if b[i] < utf8.RuneSelf {
@@ -928,6 +965,20 @@ func TextParser(t Type) func(b []byte) error {
 		}
 		return nil
 	}
+}
+
+// isASCII reports whether b holds only bytes below 0x80, eight at a time.
+func isASCII(b []byte) bool {
+	const highs = 0x8080808080808080
+	var acc uint64
+	for len(b) >= 8 {
+		acc |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		acc |= uint64(c)
+	}
+	return acc&highs == 0
 }
 
 func checkUTF8(b []byte) error {

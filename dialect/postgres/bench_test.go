@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -251,6 +252,142 @@ func BenchmarkCopyEncode(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(benchRows*b.N), "ns/row")
 	b.SetBytes(bytes / int64(b.N))
 }
+
+// BenchmarkCopyEncodeRaw is BenchmarkCopyEncode from the rows' wire text, as the engine hands them
+// over: the raw encoders' cost per row.
+func BenchmarkCopyEncodeRaw(b *testing.B) {
+	tbl := benchTable(b, "bench")
+	benchWireOnce.Do(func() { benchWire = wireData(b, tbl, benchData(tbl)) })
+	benchCopyFromWire(b, tbl, &wireRowsOf{rows: benchWire})
+}
+
+// BenchmarkCopyEncodeDecoded is BenchmarkCopyEncodeRaw through the generic path: each wire text
+// decoded by typemap into a Go value, which the bulk encoders encode.
+func BenchmarkCopyEncodeDecoded(b *testing.B) {
+	tbl := benchTable(b, "bench")
+	benchWireOnce.Do(func() { benchWire = wireData(b, tbl, benchData(tbl)) })
+	src := &decodedRowsOf{w: wireRowsOf{rows: benchWire}, vals: make([]any, len(tbl.Columns))}
+	for _, c := range tbl.Columns {
+		src.dec = append(src.dec, typemap.DecoderFor(c.Type))
+	}
+	benchCopyFromWire(b, tbl, src)
+}
+
+// decodedRowsOf hands out wire rows decoded, as a dialect.RowSource that is not a RawRowSource.
+type decodedRowsOf struct {
+	w    wireRowsOf
+	dec  []typemap.Decoder
+	vals []any
+}
+
+func (r *decodedRowsOf) rewind()    { r.w.rewind() }
+func (r *decodedRowsOf) Next() bool { return r.w.Next() }
+func (r *decodedRowsOf) Err() error { return nil }
+func (r *decodedRowsOf) Values() ([]any, error) {
+	for i, w := range r.w.rows[r.w.i-1] {
+		if w.Null {
+			r.vals[i] = nil
+			continue
+		}
+		v, err := r.dec[i](w.Text)
+		if err != nil {
+			return nil, err
+		}
+		r.vals[i] = v
+	}
+	return r.vals, nil
+}
+
+func benchCopyFromWire(b *testing.B, tbl dialect.Table, src interface {
+	dialect.RowSource
+	rewind()
+}) {
+	p := make([]byte, 65531)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := processCPU(b)
+	defer func() {
+		b.ReportMetric(float64((processCPU(b)-cpu).Nanoseconds())/float64(benchRows*b.N), "cpu-ns/row")
+	}()
+	var bytes int64
+	for b.Loop() {
+		src.rewind()
+		cs, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			n, err := cs.Read(p)
+			bytes += int64(n)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(benchRows*b.N), "ns/row")
+	b.SetBytes(bytes / int64(b.N))
+}
+
+// wireData encodes rows as the Mirroring Task sends them, their texts one after the other in one
+// buffer, as the engine hands them over from protocol's spool.
+func wireData(tb testing.TB, tbl dialect.Table, rows [][]any) [][]dialect.WireValue {
+	var buf []byte
+	type span struct{ from, to int }
+	spans := make([][]span, len(rows))
+	for r, row := range rows {
+		spans[r] = make([]span, len(row))
+		for i, v := range row {
+			if v == nil {
+				spans[r][i] = span{-1, -1}
+				continue
+			}
+			text, err := typemap.EncodeWire(tbl.Columns[i].Type, v)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			spans[r][i] = span{len(buf), len(buf) + len(text)}
+			buf = append(buf, text...)
+		}
+	}
+	out := make([][]dialect.WireValue, len(rows))
+	for r := range rows {
+		out[r] = make([]dialect.WireValue, len(spans[r]))
+		for i, sp := range spans[r] {
+			if sp.from < 0 {
+				out[r][i].Null = true
+			} else {
+				out[r][i].Text = buf[sp.from:sp.to:sp.to]
+			}
+		}
+	}
+	return out
+}
+
+var (
+	benchWireOnce sync.Once
+	benchWire     [][]dialect.WireValue
+)
+
+// wireRowsOf is a dialect.RawRowSource over wire rows held in memory.
+type wireRowsOf struct {
+	rows [][]dialect.WireValue
+	i    int
+}
+
+func (r *wireRowsOf) rewind() { r.i = 0 }
+
+func (r *wireRowsOf) Next() bool {
+	r.i++
+	return r.i <= len(r.rows)
+}
+func (r *wireRowsOf) Wire() ([]dialect.WireValue, error) { return r.rows[r.i-1], nil }
+func (r *wireRowsOf) Values() ([]any, error) {
+	return nil, fmt.Errorf("wireRowsOf: Values is not expected")
+}
+func (r *wireRowsOf) Err() error { return nil }
 
 // keyedRows streams rows for the given keys, taking the other values from templates in turn: a large
 // table without holding it in memory.

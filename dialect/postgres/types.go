@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -696,15 +697,24 @@ func rawText(t typemap.Type, nul func(string) string) rawFunc {
 }
 
 func appendText[S ~string | ~[]byte](buf []byte, str S, nul func(string) string) ([]byte, error) {
-	for i := 0; i < len(str); i++ {
-		if str[i] == 0 {
-			return appendText(buf, nul(string(str)), nil)
-		}
+	if indexNUL(str) >= 0 {
+		return appendText(buf, nul(string(str)), nil)
 	}
 	if len(str) > math.MaxInt32 {
 		return buf, &dialect.ValueError{Reason: "too long for text"}
 	}
 	return append(appendLen(buf, len(str)), str...), nil
+}
+
+// indexNUL returns the index of the first U+0000 in s, or -1.
+func indexNUL[S ~string | ~[]byte](s S) int {
+	switch s := any(s).(type) {
+	case string:
+		return strings.IndexByte(s, 0)
+	case []byte:
+		return bytes.IndexByte(s, 0)
+	}
+	return strings.IndexByte(string(s), 0)
 }
 
 // Limits of numeric's binary form: int16 digit count and weight, and the largest display scale.
