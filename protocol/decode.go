@@ -891,7 +891,9 @@ func (s *batchStream) Batch() (*contract.Batch, error) {
 		return nil, s.err
 	}
 	s.over, s.row = true, contract.Row{}
-	return s.b.finish()
+	b, err := s.b.finish()
+	s.err = err
+	return b, err
 }
 
 // readValues spools the strings of one ColumnValues. This is the hot loop of the whole decoder.
@@ -959,6 +961,9 @@ func (d *RequestDecoder) Close() error {
 		if d.err == nil {
 			d.err = errors.New("protocol: decoder closed")
 		}
+	}
+	if d.s.buf != nil {
+		d.s.release()
 	}
 	if d.sp == nil {
 		return nil

@@ -215,10 +215,21 @@ func (s *copySource) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// end makes further Reads fail; it waits for a Read in progress.
+// copyBufs keeps copy buffers between loads: every load would otherwise allocate, and clear, one. A
+// buffer holds a chunk and a typical row's overshoot, so that a fill does not grow it step by step.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 0, copyBufSize); return &b }}
+
+const copyBufSize = copyChunk + copyChunk/4
+
+// end makes further Reads fail, waiting for a Read in progress, and gives the buffer back.
 func (s *copySource) end() {
 	s.mu.Lock()
 	s.ended = true
+	if cap(s.buf) == copyBufSize {
+		b := s.buf[:0]
+		copyBufs.Put(&b)
+	}
+	s.buf = nil
 	s.mu.Unlock()
 }
 
@@ -229,8 +240,7 @@ func (s *copySource) fill(want int) error {
 	}
 	if !s.started {
 		if s.buf == nil {
-			// A chunk and a typical row's overshoot, so that the first fill does not grow it step by step.
-			s.buf = make([]byte, 0, copyChunk+copyChunk/4)
+			s.buf = (*copyBufs.Get().(*[]byte))[:0]
 		}
 		s.buf = append(s.buf, copyHeader...)
 		s.started = true
