@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 	"github.com/mirrorsink/mirrorsink/protocol"
@@ -42,17 +45,62 @@ func arrivingRows(t *testing.T, table contract.TableSchema, n int) []byte {
 	return body.Bytes()
 }
 
-// TestRowsLoadWhileTheyArrive: during a repopulation, a RowData batch's rows reach PostgreSQL's COPY
-// while the request is still arriving, before its TableInfo has been read: the database works while
-// the request is received and decoded, instead of after.
+// loadProbe reports how many rows of a tenant's table a load in progress has stored, as another
+// session of the database sees them.
+type loadProbe func(ctx context.Context, tenant, table string) (int64, error)
+
+// TestRowsLoadWhileTheyArrive: during a repopulation, a RowData batch's rows reach the database's bulk
+// load while the request is still arriving, before its TableInfo has been read: the database works
+// while the request is received and decoded, instead of after.
 func TestRowsLoadWhileTheyArrive(t *testing.T) {
-	dsn := testenv.Postgres(t)
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testenv.Postgres(t)
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		route := engine.Route{Dialect: "postgres", DSN: dsn, Schema: "{ctx}"}
+		drop := func(tenant string) { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tenant}.Sanitize()+" CASCADE") }
+		// COPY reports its progress as it goes.
+		probe := func(ctx context.Context, tenant, table string) (n int64, err error) {
+			err = conn.QueryRow(ctx, `SELECT coalesce(sum(p.tuples_processed), 0) FROM pg_stat_progress_copy p
+				JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+				WHERE n.nspname = $1 AND c.relname = $2`, tenant, table).Scan(&n)
+			return n, err
+		}
+		testRowsLoadWhileTheyArrive(t, route, drop, probe)
+	})
+	t.Run("mysql", func(t *testing.T) {
+		cfg, err := mysql.ParseDSN(testenv.MySQL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("mysql", testenv.MySQL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		cfg.DBName = "e2e_{ctx}"
+		route := engine.Route{Dialect: "mysql", DSN: cfg.FormatDSN()}
+		drop := func(tenant string) { mysqlAdmin(t, "DROP DATABASE IF EXISTS `e2e_"+tenant+"`") }
+		// The rows that LOAD DATA has stored so far count as modified by its transaction.
+		probe := func(ctx context.Context, tenant, _ string) (n int64, err error) {
+			err = db.QueryRowContext(ctx, `SELECT coalesce(sum(t.trx_rows_modified), 0) FROM information_schema.INNODB_TRX t
+				JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id WHERE p.DB = ?`, "e2e_"+tenant).Scan(&n)
+			return n, err
+		}
+		testRowsLoadWhileTheyArrive(t, route, drop, probe)
+	})
+}
+
+func testRowsLoadWhileTheyArrive(t *testing.T, route engine.Route, drop func(tenant string), probe loadProbe) {
 	tenant := fmt.Sprintf("Arriving%d", rand.IntN(1_000_000))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tenant}.Sanitize()+" CASCADE") })
+	t.Cleanup(func() { drop(tenant) })
 	eng, err := engine.New(engine.Options{
-		Tenants: map[string]engine.Route{tenant: {Dialect: "postgres", DSN: dsn, Schema: "{ctx}"}},
+		Tenants: map[string]engine.Route{tenant: route},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -91,19 +139,10 @@ func TestRowsLoadWhileTheyArrive(t *testing.T) {
 	if _, err := pw.Write(body[:head]); err != nil {
 		t.Fatal(err)
 	}
-
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var loaded int64
 	deadline := time.Now().Add(30 * time.Second)
 	for loaded == 0 && time.Now().Before(deadline) {
-		err := conn.QueryRow(ctx, `SELECT coalesce(sum(p.tuples_processed), 0) FROM pg_stat_progress_copy p
-			JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2`, tenant, ts.Name).Scan(&loaded)
-		if err != nil {
+		if loaded, err = probe(ctx, tenant, ts.Name); err != nil {
 			t.Fatal(err)
 		}
 		if loaded == 0 {
@@ -113,7 +152,7 @@ func TestRowsLoadWhileTheyArrive(t *testing.T) {
 	if loaded == 0 {
 		pw.CloseWithError(io.ErrUnexpectedEOF)
 		<-done
-		t.Fatal("no row reached the COPY while two thirds of the request had arrived: the batch is loaded only after it has been received")
+		t.Fatal("no row reached the database while two thirds of the request had arrived: the batch is loaded only after it has been received")
 	}
 	t.Logf("%d of %d rows loaded while the request was still arriving", loaded, rows)
 	if _, err := pw.Write(body[head:]); err != nil {
@@ -123,14 +162,31 @@ func TestRowsLoadWhileTheyArrive(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	var n int64
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{tenant, ts.Name}.Sanitize()).Scan(&n); err != nil {
+	if streamed, missed := eng.Metrics().Streaming(); streamed != 1 || missed != 0 {
+		t.Fatalf("%d batches streamed, %d guesses missed; want 1 and 0", streamed, missed)
+	}
+	// The batch is the table's, whole: TableSchema with it alone answers its LSN and leaves it.
+	lsns, err := eng.TableSchema(ctx, call, []contract.TableSchema{ts})
+	if err != nil || len(lsns) != 1 || lsns[0].LSN != -1 {
+		t.Fatalf("TableSchema after the batch: %v, %v", lsns, err)
+	}
+	d, _ := dialect.Lookup(route.Dialect)
+	dsn, schema := route.Resolve(tenant)
+	st, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tx, err := st.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	n, err := tx.Tables().Count(ctx, ts.Name)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if n != rows {
 		t.Fatalf("%d rows in the mirror, want %d", n, rows)
-	}
-	if streamed, missed := eng.Metrics().Streaming(); streamed != 1 || missed != 0 {
-		t.Fatalf("%d batches streamed, %d guesses missed; want 1 and 0", streamed, missed)
 	}
 }

@@ -169,7 +169,9 @@ func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, rows
 	return n, nil
 }
 
-// writeRows encodes rows into pw, closing it with the first error.
+// writeRows encodes rows into pw, closing it with the first error. Rows that come as wire text are
+// encoded with the raw encoders; a row they refuse goes through Values and the encoders, whose error
+// is the one to report (dialect.RawRowSource).
 func writeRows(pw *io.PipeWriter, enc *rowEncoder, rows dialect.RowSource, sent *atomic.Int64) error {
 	bw := bufio.NewWriterSize(pw, 256<<10)
 	buf := make([]byte, 0, 4096)
@@ -178,13 +180,16 @@ func writeRows(pw *io.PipeWriter, enc *rowEncoder, rows dialect.RowSource, sent 
 		pw.CloseWithError(err)
 		return err
 	}
+	raw, _ := rows.(dialect.RawRowSource)
 	for rows.Next() {
 		n++
-		vals, err := rows.Values()
-		if err != nil {
-			return fail(fmt.Errorf("mysql: row %d: %w", n, err))
+		var err error
+		if raw != nil {
+			buf, err = enc.appendWire(buf[:0], raw, n)
+		} else {
+			buf, err = enc.appendValues(buf[:0], rows, n)
 		}
-		if buf, err = enc.appendRow(buf[:0], vals, n); err != nil {
+		if err != nil {
 			return fail(err)
 		}
 		if _, err := bw.Write(buf); err != nil {
@@ -201,23 +206,66 @@ func writeRows(pw *io.PipeWriter, enc *rowEncoder, rows dialect.RowSource, sent 
 	return pw.Close()
 }
 
-// rowEncoder turns rows into LOAD DATA lines, with each column's encoder chosen once so that the row
+// rowEncoder turns rows into LOAD DATA lines, with each column's encoders chosen once so that the row
 // loop does no dispatch on the column's kind.
 type rowEncoder struct {
 	cols []typemap.Column
 	enc  []encoder
+	raw  []rawEncoder
 }
 
 func newRowEncoder(cols []typemap.Column) (*rowEncoder, error) {
-	e := &rowEncoder{cols: cols, enc: make([]encoder, len(cols))}
+	e := &rowEncoder{cols: cols, enc: make([]encoder, len(cols)), raw: make([]rawEncoder, len(cols))}
 	for i, c := range cols {
 		r, err := ruleFor(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
 		}
 		e.enc[i] = r.encode
+		if e.raw[i], err = rawEncoderFor(c.Type); err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
 	}
 	return e, nil
+}
+
+// appendValues appends the line of the current row of rows, from its values.
+func (e *rowEncoder) appendValues(b []byte, rows dialect.RowSource, row int) ([]byte, error) {
+	vals, err := rows.Values()
+	if err != nil {
+		return b, fmt.Errorf("mysql: row %d: %w", row, err)
+	}
+	return e.appendRow(b, vals, row)
+}
+
+// appendWire appends the line of the current row of rows, from its wire text.
+func (e *rowEncoder) appendWire(b []byte, rows dialect.RawRowSource, row int) ([]byte, error) {
+	vals, err := rows.Wire()
+	if err != nil {
+		return b, fmt.Errorf("mysql: row %d: %w", row, err)
+	}
+	if len(vals) != len(e.raw) {
+		return b, fmt.Errorf("mysql: row %d has %d values, want %d", row, len(vals), len(e.raw))
+	}
+	start := len(b)
+	for i := range vals {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		v := &vals[i]
+		if v.Null {
+			b = append(b, '\\', 'N')
+			continue
+		}
+		var err error
+		if b, err = e.raw[i](b, v.Text); err != nil {
+			if b, gerr := e.appendValues(b[:start], rows, row); gerr != nil {
+				return b, gerr
+			}
+			return b[:start], &dialect.ValueError{Column: e.cols[i].Name, Row: row, Reason: err.Error()}
+		}
+	}
+	return append(b, '\n'), nil
 }
 
 // appendRow appends one line for vals; row is the 1-based row number for errors.
