@@ -2,9 +2,13 @@ package conformance
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
@@ -143,4 +147,30 @@ func CheckRaw(t testing.TB, typ typemap.Type, enc Encoders, text []byte) {
 	case !bytes.Equal(got, want):
 		t.Fatalf("%s %q: the generic path writes %q, the raw encoder %q", typ, text, want[len(prefix):], got[len(prefix):])
 	}
+}
+
+// DriverValue appends an exact text form of v, a value a dialect hands to its driver (a bind value, a
+// bulk copier's value), so that the Encoders of a dialect whose bulk form is a Go value can compare
+// theirs as bytes: the Go type, and the value to the last bit (a byte slice's nil-ness included).
+func DriverValue(buf []byte, v any) []byte {
+	buf = fmt.Appendf(buf, "%T:", v)
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "nil"...)
+	case []byte:
+		if x == nil {
+			return append(buf, "nil"...)
+		}
+		return hex.AppendEncode(buf, x)
+	case string:
+		return strconv.AppendQuote(buf, x)
+	case float64:
+		return strconv.AppendUint(buf, math.Float64bits(x), 16)
+	case float32:
+		return strconv.AppendUint(buf, uint64(math.Float32bits(x)), 16)
+	case time.Time:
+		_, off := x.Zone()
+		return fmt.Appendf(buf, "%s@%d/%s", x.UTC().Format(time.RFC3339Nano), off, x.Location())
+	}
+	return fmt.Appendf(buf, "%#v", v)
 }
