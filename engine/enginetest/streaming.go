@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/contract"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/engine"
 )
 
@@ -121,6 +122,29 @@ func testStreaming(t *testing.T, h *harness) {
 	}
 	expectError(t, streamedErr, `"streamed"`, `"name"`, "row 2")
 	h.compare(a, nil)
+
+	// Where the target holds less than the wire (MySQL's first year), a value that does not fit it
+	// before a value that does not decode: the error is the one of the batch read whole, which decodes
+	// a row before it encodes any of it.
+	if h.caps.MinYear > 1 {
+		ts := allTypes()
+		h.schema(a, b, ts)
+		h.wipe(ts.Name)
+		row := append([]*string(nil), conformance.TypeRows(h.caps.MinYear)[0]...)
+		row[12] = str(fmt.Sprintf("[DT:01/01/%04d 00:00:00.0000000]", h.caps.MinYear-1)) // c_date: does not fit
+		row[20] = str("[I:1]")                                                           // c_nvarchar: decodes
+		row[4] = str("[I:x]")                                                            // c_int: does not decode
+		streamedErr = func() error {
+			_, err := h.rowDataStreamed(batch(ts, 0, wireRow{op: contract.Insert, values: row}))
+			return err
+		}()
+		wholeErr = h.rowDataWhole(batch(ts, 0, wireRow{op: contract.Insert, values: row}))
+		if streamedErr == nil || wholeErr == nil || streamedErr.Error() != wholeErr.Error() {
+			t.Fatalf("a value that does not fit before one that does not decode: %v streamed, %v read whole; want the same error", streamedErr, wholeErr)
+		}
+		expectError(t, streamedErr, `"c_int"`)
+		h.schema(a, b)
+	}
 
 	// A batch sent again (its keys already loaded): the load fails on the duplicate key, and the
 	// batch is applied as upserts.
