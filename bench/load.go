@@ -239,17 +239,17 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 		return fmt.Errorf("%s: create %s: %w", name, rawTable, err)
 	}
 	b.progress("%s: raw load of the same rows with %s", name, t.rawTool)
-	rawStart := time.Now()
-	if err := t.rawLoad(ctx, absTSV, rawTable, cols); err != nil {
+	rawUse, err := measure(ctx, nil, t.sessions, func() error { return t.rawLoad(ctx, absTSV, rawTable, cols) })
+	if err != nil {
 		return fmt.Errorf("%s: raw load: %w", name, err)
 	}
-	rawTime := time.Since(rawStart)
+	rawTime := rawUse.wall
 	if err := b.sameRows(ctx, t, name, table, rawTable, b.opts.rows); err != nil {
 		return err
 	}
 	rawRate := float64(b.opts.rows) / rawTime.Seconds()
 	ratio := stackRate / rawRate
-	b.report("%s: raw limit, %s: %d rows in %s = %.0f rows/s", name, t.rawTool, b.opts.rows, rawTime.Round(time.Millisecond), rawRate)
+	b.report("%s: raw limit, %s: %d rows in %s = %.0f rows/s; %s", name, t.rawTool, b.opts.rows, rawTime.Round(time.Millisecond), rawRate, rawUse.databaseCPU())
 	b.report("%s: ratio stack/raw %.2f (target >= %.1f)%s", name, ratio, targetRatio, verdict(ratio >= targetRatio))
 
 	// 3. An incremental cycle: updates and deletes spread over the table.
@@ -296,17 +296,17 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 		return fmt.Errorf("%s: the recorded incremental cycle holds %d changes, want %d", name, cs.updates+cs.deletes, want)
 	}
 	b.progress("%s: raw set-based apply of the same change set", name)
-	applyStart := time.Now()
-	if err := t.rawApply(ctx, absRun, rawTable, cols, cs); err != nil {
+	applyUse, err := measure(ctx, nil, t.sessions, func() error { return t.rawApply(ctx, absRun, rawTable, cols, cs) })
+	if err != nil {
 		return fmt.Errorf("%s: raw apply: %w", name, err)
 	}
-	applyTime := time.Since(applyStart)
+	applyTime := applyUse.wall
 	if err := b.sameRows(ctx, t, name, table, rawTable, left); err != nil {
 		return err
 	}
 	applyRate := float64(want) / applyTime.Seconds()
-	b.report("%s: raw limit of the incremental cycle, %s: %d rows in %s = %.0f rows/s; ratio stack/raw %.2f",
-		name, t.rawApplyTool, want, applyTime.Round(time.Millisecond), applyRate, incRate/applyRate)
+	b.report("%s: raw limit of the incremental cycle, %s: %d rows in %s = %.0f rows/s; %s; ratio stack/raw %.2f",
+		name, t.rawApplyTool, want, applyTime.Round(time.Millisecond), applyRate, applyUse.databaseCPU(), incRate/applyRate)
 
 	// 5. Both cycles replayed from their recorded requests against a fresh mirror and service: the
 	// service's own throughput, with a client that costs next to nothing (see replay.go).

@@ -45,6 +45,14 @@ func (u usage) String() string {
 	return s + fmt.Sprintf(", in %.1fs of wall time", u.wall.Seconds())
 }
 
+// databaseCPU describes the database's CPU time, for a raw tool's run.
+func (u usage) databaseCPU() string {
+	if !u.dbKnown {
+		return "database CPU not measured"
+	}
+	return fmt.Sprintf("database CPU %.1fs", u.db.Seconds())
+}
+
 // overlap describes how the service's and the database's work fell in time.
 func (u usage) overlap() string {
 	if !u.dbKnown || u.wall <= 0 {
@@ -124,11 +132,17 @@ func threads(pid int) []string {
 	return out
 }
 
-// measure runs fn and measures the usage of the service, the database (when sessions can find its
-// sessions) and this process meanwhile.
+// measure runs fn and measures the usage of the service (none when svc is nil: the raw tools), the
+// database (when sessions can find its sessions) and this process meanwhile.
 func measure(ctx context.Context, svc *service, sessions sessionFinder, fn func() error) (usage, error) {
 	var u usage
-	s0, err := svc.cpuTime()
+	cpuTime := func() (time.Duration, error) {
+		if svc == nil {
+			return 0, nil
+		}
+		return svc.cpuTime()
+	}
+	s0, err := cpuTime()
 	if err != nil {
 		return u, err
 	}
@@ -146,7 +160,9 @@ func measure(ctx context.Context, svc *service, sessions sessionFinder, fn func(
 		defer wg.Done()
 		var servePaths, dbPaths []string
 		refresh := func() {
-			servePaths = threads(svc.cmd.Process.Pid)
+			if svc != nil {
+				servePaths = threads(svc.cmd.Process.Pid)
+			}
 			if sessions != nil {
 				if p, err := sessions.find(ctx); err == nil && len(p) > 0 {
 					dbPaths, dbKnown = p, true
@@ -158,14 +174,16 @@ func measure(ctx context.Context, svc *service, sessions sessionFinder, fn func(
 		db.update(dbPaths)
 		tick := time.NewTicker(sampleEvery)
 		defer tick.Stop()
-		last, lastRefresh := time.Now(), time.Now()
+		start := time.Now()
+		last, lastRefresh := start, start
 		for {
 			select {
 			case <-stop:
 				return
 			case now := <-tick.C:
-				if now.Sub(lastRefresh) > 100*time.Millisecond {
-					// New threads and sessions (a pool growing) are counted from their first sample.
+				if now.Sub(lastRefresh) > 100*time.Millisecond || now.Sub(start) < time.Second {
+					// New threads and sessions (a pool growing, a raw tool connecting) are counted from
+					// their first sample: look for them at every sample in the first second.
 					refresh()
 					lastRefresh = now
 				}
@@ -186,7 +204,7 @@ func measure(ctx context.Context, svc *service, sessions sessionFinder, fn func(
 	if err != nil {
 		return u, err
 	}
-	s1, err := svc.cpuTime()
+	s1, err := cpuTime()
 	if err != nil {
 		return u, err
 	}
