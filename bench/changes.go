@@ -111,22 +111,10 @@ func changesOfCall(ctx context.Context, path, table string, f tsvFlavor, upd, de
 			} else {
 				cs.updates++
 			}
-			line = line[:0]
-			for i, v := range values {
-				if i > 0 {
-					line = append(line, '\t')
-				}
-				var x any
-				if !v.Null {
-					if x, err = decoders[i](v.Text); err != nil {
-						return fmt.Errorf("%s: %w", b.Table.Columns[i].Name, err)
-					}
-				}
-				if line, err = appendField(line, f, x); err != nil {
-					return err
-				}
+			if line, err = appendLine(line[:0], f, decoders, values); err != nil {
+				return err
 			}
-			if _, err := out.Write(append(line, '\n')); err != nil {
+			if _, err := out.Write(line); err != nil {
 				return err
 			}
 		}

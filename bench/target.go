@@ -80,15 +80,8 @@ func postgresTarget(addr string) target {
 		},
 		rawApplyTool: `psql: \copy into temporary tables, UPDATE … FROM, DELETE … USING, one transaction`,
 		rawApply: func(ctx context.Context, dir, table string, cols []string, cs changeSet) error {
-			qc := make([]string, len(cols))
-			set := make([]string, 0, len(cols)-1)
-			for i, c := range cols {
-				qc[i] = quote(c)
-				if i > 0 {
-					set = append(set, quote(c)+" = c."+quote(c))
-				}
-			}
-			key := quote(cols[0])
+			qc, set := applyColumns(cols, quote, "")
+			key := qc[0]
 			script := strings.Join([]string{
 				fmt.Sprintf("CREATE TEMPORARY TABLE changed (LIKE %s);", quote(table)),
 				fmt.Sprintf(`\copy changed (%s) from '%s'`, strings.Join(qc, ", "), cs.updPath),
@@ -109,6 +102,19 @@ func postgresTarget(addr string) target {
 		sessions: &pgSessions{addr: net.JoinHostPort(host, port)},
 		quote:    quote,
 	}
+}
+
+// applyColumns quotes a table's columns for a raw apply, and renders the assignments of every column
+// but the key (the first) from the changed rows' table "c", each target column prefixed with target.
+func applyColumns(cols []string, quote func(string) string, target string) (quoted, set []string) {
+	quoted = make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = quote(c)
+		if i > 0 {
+			set = append(set, target+quoted[i]+" = c."+quoted[i])
+		}
+	}
+	return quoted, set
 }
 
 // pgSessions finds PostgreSQL's backends for benchDatabase through pg_stat_activity, on a connection
@@ -253,15 +259,8 @@ func mysqlTarget(addr string) target {
 		},
 		rawApplyTool: "mariadb: LOAD DATA LOCAL into temporary tables, UPDATE … JOIN, DELETE … JOIN, one transaction",
 		rawApply: func(ctx context.Context, _, table string, cols []string, cs changeSet) error {
-			qc := make([]string, len(cols))
-			set := make([]string, 0, len(cols)-1)
-			for i, c := range cols {
-				qc[i] = quote(c)
-				if i > 0 {
-					set = append(set, "t."+quote(c)+" = c."+quote(c))
-				}
-			}
-			key := quote(cols[0])
+			qc, set := applyColumns(cols, quote, "t.")
+			key := qc[0]
 			script := strings.Join([]string{
 				"START TRANSACTION",
 				fmt.Sprintf("CREATE TEMPORARY TABLE changed LIKE %s", quote(table)),

@@ -58,28 +58,11 @@ func threeBatches(t testing.TB, rows int) []byte {
 
 func rowDataBatches(t testing.TB, r io.Reader, opts DecodeOptions) (*RequestDecoder, contract.BatchStreamer) {
 	t.Helper()
-	d := NewRequestDecoder(r, opts)
-	if _, err := d.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	req, err := d.RowData()
+	d, req, err := openRowData(r, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d, req.Batches.(contract.BatchStreamer)
-}
-
-func formatRow(r contract.Row) string {
-	var sb strings.Builder
-	sb.WriteString(r.Op.String())
-	for _, v := range r.Values {
-		if v.Null {
-			sb.WriteString(" NULL")
-		} else {
-			sb.WriteString(" " + quote(v.Text))
-		}
-	}
-	return sb.String() + "\n"
 }
 
 // streamAll reads every batch with Stream, handing out the first streamed rows of each (all of them
@@ -250,15 +233,11 @@ func TestStreamWithoutTableInfo(t *testing.T) {
 // rows streamed, then the whole batch read again from the spool. It touches every value of both
 // passes; it returns the rows and bytes of one.
 func consumeStreamed(r io.Reader, opts DecodeOptions, perRow func()) (rows, valueBytes int, err error) {
-	d := NewRequestDecoder(r, opts)
-	defer d.Close()
-	if _, err := d.ReadHeader(); err != nil {
-		return 0, 0, err
-	}
-	req, err := d.RowData()
+	d, req, err := openRowData(r, opts)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer d.Close()
 	bs := req.Batches.(contract.BatchStreamer)
 	for {
 		s, err := bs.Stream(context.Background())

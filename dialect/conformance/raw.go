@@ -149,6 +149,27 @@ func CheckRaw(t testing.TB, typ typemap.Type, enc Encoders, text []byte) {
 	}
 }
 
+// DriverEncoders are the Encoders of a dialect whose bulk form is a Go value handed to its driver: each
+// appends the value that its encoder makes, as DriverValue writes it.
+func DriverEncoders(generic func(v any) (any, error), raw func(text []byte) (any, error)) Encoders {
+	return Encoders{
+		Generic: func(b []byte, v any) ([]byte, error) {
+			out, err := generic(v)
+			if err != nil {
+				return b, err
+			}
+			return DriverValue(b, out), nil
+		},
+		Raw: func(b, text []byte) ([]byte, error) {
+			out, err := raw(text)
+			if err != nil {
+				return b, err
+			}
+			return DriverValue(b, out), nil
+		},
+	}
+}
+
 // DriverValue appends an exact text form of v, a value a dialect hands to its driver (a bind value, a
 // bulk copier's value), so that the Encoders of a dialect whose bulk form is a Go value can compare
 // theirs as bytes: the Go type, and the value to the last bit (a byte slice's nil-ness included).

@@ -233,27 +233,34 @@ func writeTSV(b *testing.B, path string, tbl dialect.Table, rows [][]any) {
 func BenchmarkCopyEncode(b *testing.B) {
 	tbl := benchTable(b, "bench")
 	rows := benchData(tbl)
-	p := make([]byte, 65531)
 	b.ReportAllocs()
 	var bytes int64
 	for b.Loop() {
-		src, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, &rowsOf{rows: rows})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			n, err := src.Read(p)
-			bytes += int64(n)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		bytes += drainCopy(b, tbl, &rowsOf{rows: rows})
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(benchRows*b.N), "ns/row")
 	b.SetBytes(bytes / int64(b.N))
+}
+
+// drainCopy reads the whole binary COPY stream of src, as pgconn reads it, and returns its length.
+func drainCopy(b *testing.B, tbl dialect.Table, src dialect.RowSource) int64 {
+	cs, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cs.end()
+	p := make([]byte, 65531)
+	var bytes int64
+	for {
+		n, err := cs.Read(p)
+		bytes += int64(n)
+		if err == io.EOF {
+			return bytes
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkCopyEncodeRaw is BenchmarkCopyEncode from the rows' wire text, as the engine hands them
@@ -305,7 +312,6 @@ func benchCopyFromWire(b *testing.B, tbl dialect.Table, src interface {
 	dialect.RowSource
 	rewind()
 }) {
-	p := make([]byte, 65531)
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := processCPU(b)
@@ -315,20 +321,7 @@ func benchCopyFromWire(b *testing.B, tbl dialect.Table, src interface {
 	var bytes int64
 	for b.Loop() {
 		src.rewind()
-		cs, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, src)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			n, err := cs.Read(p)
-			bytes += int64(n)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
+		bytes += drainCopy(b, tbl, src)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(benchRows*b.N), "ns/row")
 	b.SetBytes(bytes / int64(b.N))
@@ -538,23 +531,6 @@ func BenchmarkRowDataToCopy(b *testing.B) {
 	if err := e.Close(); err != nil {
 		b.Fatal(err)
 	}
-	p := make([]byte, 65531)
-	drain := func(src dialect.RowSource) {
-		cs, err := newCopySource(context.Background(), slog.Default(), tbl, tbl.Columns, src)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for {
-			_, err := cs.Read(p)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		cs.end()
-	}
 	batches := func() (*protocol.RequestDecoder, contract.BatchStreamer) {
 		d := protocol.NewRequestDecoder(bytes.NewReader(body.Bytes()), protocol.DecodeOptions{})
 		if _, err := d.ReadHeader(); err != nil {
@@ -573,7 +549,7 @@ func BenchmarkRowDataToCopy(b *testing.B) {
 		for b.Loop() {
 			one()
 		}
-		b.ReportMetric(float64((processCPU(b) - cpu).Nanoseconds())/float64(rows*b.N), "cpu-ns/row")
+		b.ReportMetric(float64((processCPU(b)-cpu).Nanoseconds())/float64(rows*b.N), "cpu-ns/row")
 	}
 	b.Run("streamed-raw", func(b *testing.B) {
 		run(b, func() {
@@ -582,7 +558,7 @@ func BenchmarkRowDataToCopy(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			drain(&streamedWire{s: s, wire: make([]dialect.WireValue, len(tbl.Columns))})
+			drainCopy(b, tbl, &streamedWire{s: s, wire: make([]dialect.WireValue, len(tbl.Columns))})
 			if _, err := s.Batch(); err != nil {
 				b.Fatal(err)
 			}
@@ -615,7 +591,7 @@ func BenchmarkRowDataToCopy(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			drain(&decodedRows{rows: batch.Rows, dec: decoders, vals: make([]any, len(tbl.Columns))})
+			drainCopy(b, tbl, &decodedRows{rows: batch.Rows, dec: decoders, vals: make([]any, len(tbl.Columns))})
 			d.Close()
 		})
 	})

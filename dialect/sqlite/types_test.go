@@ -28,22 +28,10 @@ func rawAndGeneric(col typemap.Column) (conformance.Encoders, error) {
 		return conformance.Encoders{}, err
 	}
 	var scratch [48]byte
-	return conformance.Encoders{
-		Generic: func(b []byte, v any) ([]byte, error) {
-			out, err := reason(r.convert(v, scratch[:]))
-			if err != nil {
-				return b, err
-			}
-			return conformance.DriverValue(b, out), nil
-		},
-		Raw: func(b, text []byte) ([]byte, error) {
-			out, err := raw(text, scratch[:])
-			if err != nil {
-				return b, err
-			}
-			return conformance.DriverValue(b, out), nil
-		},
-	}, nil
+	return conformance.DriverEncoders(
+		func(v any) (any, error) { return reason(r.convert(v, scratch[:])) },
+		func(text []byte) (any, error) { return raw(text, scratch[:]) },
+	), nil
 }
 
 // TestRawEncoders: the raw converters bind exactly what the generic path binds.

@@ -256,8 +256,16 @@ func wrongType(v any, want string) error { return reasonf("got a Go %T, want %s"
 // newEncoders picks one encoder per column, once per load. codePages holds the code page of each
 // character column that needs one, by name.
 func newEncoders(cols []typemap.Column, codePages map[string]int, guidConversion bool) ([]encoder, error) {
-	out := make([]encoder, len(cols))
-	for i, c := range cols {
+	return makeEncoders(cols, codePages, guidConversion, func(c typemap.Column, r rule, env encodeEnv) (encoder, error) {
+		return r.encoder(c.Type, env)
+	})
+}
+
+// makeEncoders makes one encoder per column with build, from the column's rule and environment.
+func makeEncoders[E any](cols []typemap.Column, codePages map[string]int, guidConversion bool,
+	build func(c typemap.Column, r rule, env encodeEnv) (E, error)) ([]E, error) {
+	out := make([]E, 0, len(cols))
+	for _, c := range cols {
 		r, err := ruleOf(c.Type)
 		if err != nil {
 			return nil, err
@@ -270,9 +278,11 @@ func newEncoders(cols []typemap.Column, codePages map[string]int, guidConversion
 			}
 			env.codePage = cp
 		}
-		if out[i], err = r.encoder(c.Type, env); err != nil {
+		e, err := build(c, r, env)
+		if err != nil {
 			return nil, fmt.Errorf("sqlserver: column %q: %w", c.Name, err)
 		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -772,29 +782,13 @@ var rawEncoders = map[typemap.Kind]func(t typemap.Type, env encodeEnv) (rawEncod
 
 // newRawEncoders picks one raw encoder per column, once per load, as newEncoders does.
 func newRawEncoders(cols []typemap.Column, codePages map[string]int, guidConversion bool) ([]rawEncoder, error) {
-	out := make([]rawEncoder, len(cols))
-	for i, c := range cols {
-		r, err := ruleOf(c.Type)
-		if err != nil {
-			return nil, err
-		}
+	return makeEncoders(cols, codePages, guidConversion, func(c typemap.Column, _ rule, env encodeEnv) (rawEncoder, error) {
 		f, ok := rawEncoders[c.Type.Kind]
 		if !ok {
-			return nil, fmt.Errorf("sqlserver: column %q: no raw encoder for %s", c.Name, c.Type.Kind)
+			return nil, fmt.Errorf("no raw encoder for %s", c.Type.Kind)
 		}
-		env := encodeEnv{guidConversion: guidConversion}
-		if r.codePage {
-			cp, ok := codePages[c.Name]
-			if !ok {
-				return nil, fmt.Errorf("sqlserver: column %q: the code page of the column is not known", c.Name)
-			}
-			env.codePage = cp
-		}
-		if out[i], err = f(c.Type, env); err != nil {
-			return nil, fmt.Errorf("sqlserver: column %q: %w", c.Name, err)
-		}
-	}
-	return out, nil
+		return f(c.Type, env)
+	})
 }
 
 // rawVia is the raw encoder factory of a kind whose copier value its encoder makes from the typed

@@ -269,22 +269,7 @@ func rawAndGeneric(col typemap.Column) (conformance.Encoders, error) {
 	if err != nil {
 		return conformance.Encoders{}, err
 	}
-	return conformance.Encoders{
-		Generic: func(b []byte, v any) ([]byte, error) {
-			out, err := encs[0](v)
-			if err != nil {
-				return b, err
-			}
-			return conformance.DriverValue(b, out), nil
-		},
-		Raw: func(b, text []byte) ([]byte, error) {
-			out, err := raws[0](text)
-			if err != nil {
-				return b, err
-			}
-			return conformance.DriverValue(b, out), nil
-		},
-	}, nil
+	return conformance.DriverEncoders(encs[0], raws[0]), nil
 }
 
 // TestRawEncoders: the raw encoders hand the bulk copier exactly the values of the generic path.
