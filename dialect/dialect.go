@@ -10,7 +10,12 @@
 //  1. dialect.go: the package doc (storage, concurrency, losses), the Dialect value registered from
 //     init with Register, its Capabilities, and Open: parse the DSN, create the tenant's database or
 //     schema on first use (racing replicas must both succeed), return a Store. Honour every
-//     OpenOptions field, and bound every wait by the context.
+//     OpenOptions field, and bound every wait by the context. Connections: every new one (the
+//     pool's growth too, and the administrative ones that create the database) goes through
+//     OpenOptions.Gate.Connect with OpenOptions.ConnectTimeout and dials through Dial; the pool keeps
+//     at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed by a timer, and registers with
+//     the gate's OnShortage. Server names the DSN's server. Errors: mark with ErrMissing the driver's
+//     codes for a database, schema or table that does not exist, at Begin as in every statement.
 //  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
 //     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
 //     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
@@ -63,6 +68,11 @@ type Dialect interface {
 	Capabilities() Capabilities
 	// Open connects to one tenant's mirror, creating its database (or schema) on first use.
 	Open(ctx context.Context, dsn string, opts OpenOptions) (Store, error)
+	// Server names the database server that dsn connects to (its host and port, or its socket), for
+	// one ConnGate shared by every tenant on that server: two DSNs of the same server, with different
+	// databases or users, give the same name. It names no user, password or database, and is "" for an
+	// embedded database, which has no server whose connections could run out.
+	Server(dsn string) (string, error)
 }
 
 // Capabilities are the facts about a database that code outside its dialect may depend on.
@@ -80,6 +90,10 @@ type Capabilities struct {
 	TransactionalDDL bool
 	// TransactionalTruncate says that emptying a table rolls back with its transaction.
 	TransactionalTruncate bool
+	// PadsKeys says that text keys which differ only in trailing spaces are one key ('a' = 'a '), as
+	// SQL Server, the source, compares them (so no source table holds two such keys); without it they
+	// are two. Keys that differ in case are two keys on every target.
+	PadsKeys bool
 }
 
 // Losses returns the documented differences (docs/TYPES.md) between a source value and what the
@@ -99,6 +113,20 @@ type OpenOptions struct {
 	Schema string
 	// MaxConns bounds the connection pool; 0 means the dialect's default.
 	MaxConns int
+	// ConnectTimeout bounds every new connection the Store makes, at Open and whenever its pool grows
+	// later, from the dial to a usable session (the wait for a slot of Gate is not part of it); 0 means
+	// DefaultConnectTimeout. A DSN's own, shorter connect timeout applies too. A connection not made in
+	// time fails with ErrConnectTimeout.
+	ConnectTimeout time.Duration
+	// IdleTimeout is how long the pool keeps a connection that no transaction uses (at most
+	// MaxIdleConns of them); a timer closes it then, whether or not the pool is used again. 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// Gate, when not nil, bounds the connections to the DSN's server (see Dialect.Server) together
+	// with every other Store given the same gate: each connection of the Store, in use or idle, holds
+	// one of its slots while it is open, and the pool's idle connections are closed when a caller of
+	// another Store waits for one. Nil bounds nothing.
+	Gate *ConnGate
 	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
 	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
 	Logger *slog.Logger
@@ -152,10 +180,10 @@ const (
 	// Durable commits wait for the database's durability guarantee.
 	Durable Durability = iota
 	// Relaxed commits may return before their changes are durable, where the database allows it
-	// (PostgreSQL synchronous_commit = off). The engine asks for it only for batches that store no LSN:
-	// a crash that loses such a batch loses nothing, as the table's stored LSN has not moved past its
-	// rows and SuperOffice sends them again; the batch that stores the LSN commits durably, which also
-	// makes the earlier commits durable, since the database writes its log in order.
+	// (PostgreSQL synchronous_commit = off). The engine does not ask for it for a batch: a batch's
+	// call is answered as done, and a later batch that stores the table's LSN may commit on a new
+	// connection to a server that crashed and lost the relaxed commit in between, so its rows would
+	// never be sent again (e2e TestAnsweredBatchesSurviveADatabaseCrash).
 	Relaxed
 )
 
@@ -191,6 +219,10 @@ type MetaTableNames struct {
 	Cycles string
 	// Migrations records which migrations of mirrorsink's own tables have been applied.
 	Migrations string
+	// Pause holds the operator's pause of the tenant, when there is one (at most one row).
+	Pause string
+	// Failures holds the newest failed calls and hooks (a bounded log).
+	Failures string
 }
 
 // MetaTables returns the names of mirrorsink's own tables for tenant.
@@ -199,11 +231,15 @@ func MetaTables(tenant string) MetaTableNames {
 		Meta:       tenant + "_mirroring",
 		Cycles:     tenant + "_mirroring_cycles",
 		Migrations: tenant + "_mirroring_migrations",
+		Pause:      tenant + "_mirroring_pause",
+		Failures:   tenant + "_mirroring_failures",
 	}
 }
 
-// All returns the three names.
-func (n MetaTableNames) All() []string { return []string{n.Meta, n.Cycles, n.Migrations} }
+// All returns every name.
+func (n MetaTableNames) All() []string {
+	return []string{n.Meta, n.Cycles, n.Migrations, n.Pause, n.Failures}
+}
 
 // TableMeta is one row of the metadata table: what the mirror knows of one mirrored table.
 type TableMeta struct {
@@ -219,6 +255,9 @@ type TableMeta struct {
 	SchemaChanged time.Time
 	// LastApplied is when a batch was last applied; zero when none has been.
 	LastApplied time.Time
+	// LostObjects are what the table's last schema change could not keep of the objects others had
+	// put on it (see LostObject); PutTable replaces them, the other writes keep them.
+	LostObjects []LostObject
 }
 
 // Cycle is one completed replication cycle.
@@ -232,6 +271,32 @@ type Cycle struct {
 	Deletes   int64
 	// Summary is the cycle's per-table summary as JSON.
 	Summary string
+}
+
+// Pause is an operator's pause of a tenant, stored in its mirror so that every replica sees it.
+type Pause struct {
+	// By names who paused (a user and host, as the pause command found them, or what it was told).
+	By string
+	// At is when the tenant was paused.
+	At time.Time
+	// Reason is the operator's note; it may be empty.
+	Reason string
+}
+
+// Failure is one failed call or hook, as recorded in the tenant's mirror. It never holds row data.
+type Failure struct {
+	// ID orders failures: the newest has the highest.
+	ID int64
+	At time.Time
+	// Operation is the call (TableSchema, Wipe, RowData, …) or the hook ("hook after_wipe",
+	// "webhook after_cycle") that failed.
+	Operation string
+	// Table is the table the failure concerns; empty when it concerns none.
+	Table string
+	// Class sorts failures for an operator: value, bad_name, paused, timeout, hook, …
+	Class string
+	// Message says what went wrong, without row data.
+	Message string
 }
 
 // KeepLSN is the lsn argument of MetaStore.SetLSN that records an application without moving the LSN.
@@ -261,20 +326,39 @@ type MetaStore interface {
 	RecordCycle(ctx context.Context, c Cycle) error
 	// LastCycle returns the newest recorded cycle; ok is false when there is none.
 	LastCycle(ctx context.Context) (c Cycle, ok bool, err error)
+	// Pause returns the tenant's stored pause; ok is false when the tenant is not paused.
+	Pause(ctx context.Context) (p Pause, ok bool, err error)
+	// SetPause stores p, replacing an earlier pause.
+	SetPause(ctx context.Context, p Pause) error
+	// ClearPause removes the pause and reports whether there was one.
+	ClearPause(ctx context.Context) (bool, error)
+	// RecordFailure stores f and bounds the log: once it holds more than keep + keep/10 failures, the
+	// oldest go, down to keep (keep <= 0 keeps all). f.ID must be unique.
+	RecordFailure(ctx context.Context, f Failure, keep int) error
+	// Failures returns the newest failures, at most limit of them, newest first.
+	Failures(ctx context.Context, limit int) ([]Failure, error)
 }
 
 // TableEditor creates, changes, empties and reads the mirrored tables.
 type TableEditor interface {
 	// Exists reports whether the table exists in the mirror.
 	Exists(ctx context.Context, name string) (bool, error)
-	// Create creates t with its columns, types, NOT NULL, defaults and primary key.
+	// Create creates t with its columns, types, NOT NULL, defaults and primary key. Key columns are
+	// NOT NULL whatever the source says of them, and compare text by its characters, case included.
 	Create(ctx context.Context, t Table) error
 	// Alter applies in-place changes to a table whose new definition is t. It either applies all of
 	// them or fails having changed nothing; ErrRecreate says that the database cannot make them in
-	// place (the engine then drops and recreates the table).
-	Alter(ctx context.Context, t Table, changes []Change) error
-	// Drop drops the table if it exists.
-	Drop(ctx context.Context, name string) error
+	// place (the engine then recreates the table). What others put on the table (see LostObject) is
+	// kept where the database allows; Alter returns what it could not keep, and succeeds all the same.
+	Alter(ctx context.Context, t Table, changes []Change) ([]LostObject, error)
+	// Recreate drops the table if it exists and creates t in its place, empty. What others put on the
+	// old table is re-created on the new one where the database allows (views on it, its indexes,
+	// triggers and grants, as far as they still fit t); Recreate returns what it could not re-create,
+	// and succeeds all the same.
+	Recreate(ctx context.Context, t Table) ([]LostObject, error)
+	// Drop drops the table if it exists, the source having deleted it. Views that depend on it, which
+	// the database would not let it drop otherwise, go with it and are returned.
+	Drop(ctx context.Context, name string) ([]LostObject, error)
 	// Truncate empties t, keeping its structure, indexes and grants.
 	Truncate(ctx context.Context, t Table) error
 	// Count returns the table's number of rows.
@@ -323,6 +407,16 @@ func (t Table) KeyColumns() []typemap.Column {
 	return cols
 }
 
+// Declared returns column i as the mirror declares it: a key column is NOT NULL whatever the source
+// says of it (an operator's key override may name a column that is nullable at the source).
+func (t Table) Declared(i int) typemap.Column {
+	c := t.Columns[i]
+	if t.IsKey(i) {
+		c.Nullable = false
+	}
+	return c
+}
+
 // IsKey reports whether column i is part of the key.
 func (t Table) IsKey(i int) bool {
 	for _, k := range t.Key {
@@ -332,6 +426,21 @@ func (t Table) IsKey(i int) bool {
 	}
 	return false
 }
+
+// LostObject is something that mirrorsink did not create on a mirrored table — a partner's view,
+// index, trigger, constraint or grant — that a change of the table could not keep. The change itself
+// goes ahead: a mirror must follow its source; the engine logs, counts and records what was lost, so
+// that its owner can put it back.
+type LostObject struct {
+	// Object names it as the database does, e.g. `view "public"."contact_names"`.
+	Object string `json:"object"`
+	// Reason says why it was lost: the database's error when re-creating it failed, or why the
+	// database cannot keep it. It never holds row data.
+	Reason string `json:"reason"`
+}
+
+// String returns "object: reason".
+func (o LostObject) String() string { return o.Object + ": " + o.Reason }
 
 // ChangeKind says what an in-place schema change does to one column.
 type ChangeKind uint8
@@ -442,6 +551,12 @@ var (
 	ErrValue = errors.New("value does not fit column")
 	// ErrNoMeta: a table has no row in the metadata table.
 	ErrNoMeta = errors.New("table has no metadata row")
+	// ErrMissing: the database, schema or table this operation needs does not exist (an operator
+	// dropped the tenant's mirror, its schema, mirrorsink's own tables or one mirrored table while the
+	// Store was open). Dialects set it from the driver's error codes, never from message text alone
+	// where the driver has a code. The engine then forgets the open mirror, opens it again (which
+	// re-creates what is missing) and lets TableSchema answer -1 for what was lost.
+	ErrMissing = errors.New("the database, schema or table this operation needs does not exist")
 )
 
 // Redact returns err with message as its text: for a database error whose own message quotes row data

@@ -3,12 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,28 +74,7 @@ func TestTwentyTenantsAtOnce(t *testing.T) {
 			tenants[i] = newTenant(t, tg, svc, "crm", 60, 30_000)
 		}
 		for round := range 2 {
-			var wg sync.WaitGroup
-			errs := make([]error, len(tenants))
-			for i, tn := range tenants {
-				if round > 0 {
-					tn.churn(t, 5, 10, 3, uint64(i))
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-					defer cancel()
-					if _, err := tn.driver.Cycle(ctx, tn.src); err != nil {
-						errs[i] = fmt.Errorf("tenant %s: %w", tn.name, err)
-						return
-					}
-					_, errs[i] = tn.mirror.Verify(ctx, tn.src)
-				}()
-			}
-			wg.Wait()
-			if err := errors.Join(errs...); err != nil {
-				t.Fatalf("round %d: %v", round, err)
-			}
+			cycleAll(t, tenants, round, len(tenants), len(tenants))
 		}
 	})
 }

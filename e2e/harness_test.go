@@ -4,12 +4,14 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,6 +35,7 @@ import (
 	_ "github.com/mirrorsink/mirrorsink/dialect/mysql"
 	_ "github.com/mirrorsink/mirrorsink/dialect/postgres"
 	_ "github.com/mirrorsink/mirrorsink/dialect/sqlite"
+	_ "github.com/mirrorsink/mirrorsink/dialect/sqlserver"
 )
 
 // clientID is the application's client id at "SuperOffice"; tokens are addressed to spn:clientID.
@@ -125,6 +128,46 @@ func targets() []target {
 				mysqlAdmin(t, "DROP DATABASE IF EXISTS `e2e_"+tenant+"`")
 			},
 		},
+		{
+			// Only where MIRRORSINK_TEST_SQLSERVER names a server (testenv skips it otherwise): a
+			// database per tenant, created by the dialect from master.
+			name: "sqlserver",
+			route: func(t *testing.T) engine.Route {
+				u, err := url.Parse(testenv.SQLServer(t))
+				if err != nil {
+					t.Fatalf("MIRRORSINK_TEST_SQLSERVER: %v", err)
+				}
+				q := u.Query()
+				q.Set("database", "e2e_{ctx}") // escaped to %7Bctx%7D, which the engine reads as {ctx}
+				u.RawQuery = q.Encode()
+				return engine.Route{Dialect: "sqlserver", DSN: u.String(), MaxConns: 2}
+			},
+			drop: func(t *testing.T, tenant string) {
+				db := "[e2e_" + tenant + "]"
+				sqlserverAdmin(t, "IF DB_ID(N'e2e_"+tenant+"') IS NOT NULL BEGIN ALTER DATABASE "+db+
+					" SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE "+db+" END")
+			},
+		},
+	}
+}
+
+// sqlserverAdmin runs a statement on the server of MIRRORSINK_TEST_SQLSERVER, from master.
+func sqlserverAdmin(t *testing.T, stmt string) {
+	t.Helper()
+	u, err := url.Parse(testenv.SQLServer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("database", "master")
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("sqlserver", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Errorf("%s: %v", stmt, err)
 	}
 }
 
@@ -144,14 +187,32 @@ func pgAdmin(t *testing.T, stmt string) {
 
 func mysqlAdmin(t *testing.T, stmt string) {
 	t.Helper()
+	if _, err := mysqlDB(t).Exec(stmt); err != nil {
+		t.Errorf("%s: %v", stmt, err)
+	}
+}
+
+// mysqlDB returns a pool of the test's MySQL server, closed when the test ends.
+func mysqlDB(t *testing.T) *sql.DB {
+	t.Helper()
 	db, err := sql.Open("mysql", testenv.MySQL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.Exec(stmt); err != nil {
-		t.Errorf("%s: %v", stmt, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// targetNamed returns the target of a dialect.
+func targetNamed(t *testing.T, name string) target {
+	t.Helper()
+	for _, tg := range targets() {
+		if tg.name == name {
+			return tg
+		}
 	}
+	t.Fatalf("no e2e target %s", name)
+	return target{}
 }
 
 // forEachTarget runs fn as a subtest per available dialect.
@@ -177,11 +238,25 @@ type service struct {
 	handler http.Handler
 }
 
-// startService starts the service for route, serving every tenant.
-func startService(t *testing.T, route engine.Route) *service {
+// startService starts the service for route, serving every tenant; tune may change the engine's
+// options.
+func startService(t *testing.T, route engine.Route, tune ...func(*engine.Options)) *service {
+	t.Helper()
+	opts := engine.Options{Default: &route}
+	for _, f := range tune {
+		f(&opts)
+	}
+	return startEngine(t, opts)
+}
+
+// startEngine starts the service with the engine's options, whose default route serves every tenant
+// not named in them.
+func startEngine(t *testing.T, opts engine.Options) *service {
 	t.Helper()
 	testKeys(t)
-	eng, err := engine.New(engine.Options{Default: &route, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	route := *opts.Default
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := engine.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,34 +335,113 @@ type tenant struct {
 	mirror simulator.Mirror
 }
 
-// newTenant makes a tenant with a generated source of dataset, and drops its mirror at the end.
-func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64, batchBytes int) *tenant {
+// newTenant makes a tenant with a generated source of dataset (of some of its tables only, when
+// tables are named), and drops its mirror at the end.
+func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64, batchBytes int, tables ...string) *tenant {
 	t.Helper()
-	ctx := context.Background()
 	name := tenantName(t)
 	t.Cleanup(func() { tg.drop(t, name) })
+	return openTenant(t, name, tenantOptions{URL: svc.URL, Route: svc.route, Dataset: dataset, Rows: rows, Seed: 1, BatchBytes: batchBytes, Tables: tables})
+}
+
+// tenantOptions say how openTenant makes a tenant.
+type tenantOptions struct {
+	// URL is the service's address; Route is where the service mirrors the tenant.
+	URL   string
+	Route engine.Route
+	// Dataset, Rows and Seed generate the source (simulator.GenerateOptions).
+	Dataset string
+	Rows    int64
+	Seed    uint64
+	// BatchBytes is the size of a RowData call.
+	BatchBytes int
+	// HTTP is the driver's client (nil: its own).
+	HTTP *http.Client
+	// Parallel is how many tables the driver sends at once (default 3).
+	Parallel int
+	// Tables, when set, are the only tables of the dataset the source has.
+	Tables []string
+}
+
+// openTenant makes tenant name with a generated source, and its driver.
+func openTenant(t *testing.T, name string, o tenantOptions) *tenant {
+	t.Helper()
+	ctx := context.Background()
 	src, err := simulator.Open(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
 	minYear := 1
-	if tg.name == "mysql" {
+	if o.Route.Dialect == "mysql" {
 		minYear = 1000 // TYPES.md: MySQL dates start in year 1000
 	}
-	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: dataset, Rows: rows, Seed: 1, MinYear: minYear}); err != nil {
+	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: o.Dataset, Rows: o.Rows, Seed: o.Seed, MinYear: minYear, Tables: o.Tables}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := simulator.NewDriver(simulator.DriverConfig{
-		URL: svc.URL, Tenant: name, ClientID: clientID,
-		SigningKey: keys.so, KeyID: protocol.CertificateThumbprint(keys.cert), AppPublicKey: &keys.app.PublicKey,
-		BatchBytes: batchBytes, Parallel: 3,
-	})
+	d := driverFor(t, simulator.DriverConfig{URL: o.URL, Tenant: name, BatchBytes: o.BatchBytes, Parallel: o.Parallel, HTTP: o.HTTP})
+	return &tenant{name: name, src: src, driver: d,
+		mirror: simulator.Mirror{Dialect: o.Route.Dialect, DSN: o.Route.DSN, Schema: o.Route.Schema, Tenant: name}}
+}
+
+// newDriver returns a driver for tenant that calls the service at url with tokens the service trusts.
+func newDriver(t *testing.T, url, tenant string, batchBytes int) *simulator.Driver {
+	t.Helper()
+	return driverFor(t, simulator.DriverConfig{URL: url, Tenant: tenant, BatchBytes: batchBytes})
+}
+
+// driverFor completes c with the keys the service trusts (and three tables at once by default) and
+// returns its driver.
+func driverFor(t *testing.T, c simulator.DriverConfig) *simulator.Driver {
+	t.Helper()
+	c.ClientID, c.SigningKey, c.KeyID, c.AppPublicKey = clientID, keys.so, protocol.CertificateThumbprint(keys.cert), &keys.app.PublicKey
+	c.Parallel = cmp.Or(c.Parallel, 3)
+	d, err := simulator.NewDriver(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tenant{name: name, src: src, driver: d,
-		mirror: simulator.Mirror{Dialect: svc.route.Dialect, DSN: svc.route.DSN, Schema: svc.route.Schema, Tenant: name}}
+	return d
+}
+
+// cycleAll runs one cycle of every tenant, at most parallel tenants at once, each after a churn from
+// the second round on, and verifies each mirror, at most verifiers at once (the verifier's connections
+// are the test's own, beside the service's; 0 verifies none); it fails the test naming every tenant
+// whose cycle or mirror failed.
+func cycleAll(t *testing.T, tenants []*tenant, round, parallel, verifiers int) {
+	t.Helper()
+	if round > 0 {
+		for i, tn := range tenants {
+			tn.churn(t, 5, 10, 3, uint64(i+round*len(tenants)))
+		}
+	}
+	cycles, verifying := make(chan struct{}, parallel), make(chan struct{}, verifiers)
+	var wg sync.WaitGroup
+	errs := make([]error, len(tenants))
+	for i, tn := range tenants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cycles <- struct{}{}
+			_, err := tn.driver.Cycle(ctx, tn.src)
+			<-cycles
+			if err != nil {
+				errs[i] = fmt.Errorf("tenant %s: %w", tn.name, err)
+				return
+			}
+			if verifiers == 0 {
+				return
+			}
+			verifying <- struct{}{}
+			defer func() { <-verifying }()
+			_, errs[i] = tn.mirror.Verify(ctx, tn.src)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("round %d: %v", round, err)
+	}
 }
 
 // cycle runs one cycle and verifies the mirror.

@@ -18,17 +18,24 @@ import (
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
 // failed one, which is harmless because I and U are upserts. While a table is being repopulated, its
 // batches are loaded as they arrive (see stream.go).
-func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) error {
+//
+// A batch that finds the mirror's database, schema or table gone fails, and the open mirror is
+// forgotten: the next call opens it again, and the next TableSchema answers -1 for what was lost.
+func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contract.Batches) (err error) {
+	var table string // the batch being applied, for the failure log
+	defer func() { e.callFailed(call.Tenant, "RowData", table, err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	streamer, _ := batches.(contract.BatchStreamer)
 	for {
 		var b *contract.Batch
 		var res batchResult
 		applied := false
 		if guess := t.guess.get(); streamer != nil && guess != "" {
+			table = guess
 			b, res, applied, err = e.speculate(ctx, t, streamer, guess)
 		} else {
 			b, err = batches.Next(ctx)
@@ -40,6 +47,7 @@ func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contra
 			t.guess.set("")
 			return err
 		}
+		table = b.Table.Name
 		if !applied {
 			if res, err = e.applyBatch(ctx, t, b); err != nil {
 				e.metrics.batchFailures.Add(1)
@@ -70,8 +78,12 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		return res, err
 	}
 	inserts, updates, deletes := b.Rows.Counts()
-	durability := batchDurability(b.LSN)
-	err = e.inTx(ctx, t, name, durability, func(tx dialect.Tx) error {
+	// Every batch commits durably, also one that stores no LSN: its call is answered as done, and
+	// SuperOffice never sends its rows again once a later batch has stored the table's LSN. That later
+	// batch may commit on a new connection to a server that crashed and restarted in between (the pool
+	// replaces dead connections unseen), so a commit that was not yet durable would be lost while the
+	// LSN moves past it (e2e TestAnsweredBatchesSurviveADatabaseCrash).
+	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 		res = batchResult{}
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
@@ -115,17 +127,6 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		return e.finishBatch(ctx, tx, name, b.LSN)
 	})
 	return res, err
-}
-
-// batchDurability is the durability of a batch's commit: a batch that stores no LSN may commit
-// without waiting for durability, since if it is lost in a crash, the stored LSN has not moved past
-// its rows and SuperOffice sends them again. The batch that stores the LSN commits durably, which also
-// makes every earlier commit durable.
-func batchDurability(lsn int64) dialect.Durability {
-	if lsn <= 0 {
-		return dialect.Relaxed
-	}
-	return dialect.Durable
 }
 
 // analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs
@@ -194,15 +195,19 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 	if err := a.findSuperseded(); err != nil {
 		return err
 	}
-	if upserts > 0 {
-		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
-		if _, err := tx.Rows().Upsert(ctx, a.table, src); err != nil {
-			return src.explain(err)
-		}
-	}
+	// Deletes go first: a batch's keys are unique once superseded rows are skipped, but two keys the
+	// database compares as equal (the same instant at two offsets, text under a case-insensitive
+	// collation) must end as the later row, which an upsert after the delete gives and a delete after
+	// the upsert would remove.
 	if deletes > 0 {
 		src := a.source(func(op contract.Operation) bool { return op == contract.Delete }, a.table.Key)
 		if _, err := tx.Rows().Delete(ctx, a.table, src); err != nil {
+			return src.explain(err)
+		}
+	}
+	if upserts > 0 {
+		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
+		if _, err := tx.Rows().Upsert(ctx, a.table, src); err != nil {
 			return src.explain(err)
 		}
 	}

@@ -35,19 +35,11 @@ type Route struct {
 	// MaxConns bounds the tenant's connection pool (0: the dialect's default).
 	MaxConns int
 	// Paused tenants are asked to skip their cycles (Authenticate answers doNotReplicate), and every
-	// call that would write to their mirror is refused.
+	// call that would write to their mirror is refused. It pins a pause in the configuration; the
+	// pause command stores one in the mirror instead (Engine.Pause).
 	Paused bool
-}
-
-// Hooks are SQL statements run in a tenant's mirror after an event. Two placeholders stand for the
-// event's table: "{table}" is replaced by the table's quoted (and, where the mirror needs it,
-// qualified) identifier, for use where SQL wants a table, and "{table_literal}" by its name as a
-// quoted string literal, for use where SQL wants a value (VALUES ('{table}') would be wrong: write
-// VALUES ({table_literal})). A failing hook is logged and does not fail the call: the data change it
-// follows is already committed.
-type Hooks struct {
-	AfterWipe  []string
-	AfterCycle []string
+	// Hooks are this route's SQL hooks, run after the global ones (Options.Hooks).
+	Hooks Hooks
 }
 
 // Options configure an Engine.
@@ -63,15 +55,31 @@ type Options struct {
 	KeepMissingTables bool
 	// SchemaWorkers bounds how many tables one TableSchema call creates or changes at once (default 4).
 	SchemaWorkers int
-	// ConnectTimeout bounds opening a tenant's mirror: connecting, creating its database and migrating
-	// mirrorsink's own tables (default 10 s). A tenant whose database does not answer fails its own
-	// calls within it, and never holds up another tenant's.
+	// ConnectTimeout bounds every new connection to a tenant's database, when its mirror opens and
+	// whenever its pool grows later (default 10 s); opening a mirror, which also migrates mirrorsink's
+	// own tables, has MetaTimeout more. A tenant whose database does not answer fails its own calls
+	// within it, and never holds up another tenant's.
 	ConnectTimeout time.Duration
 	// MetaTimeout bounds each transaction that only reads or writes mirrorsink's own tables (default
 	// 30 s), so that a stalled server fails the call instead of holding it.
 	MetaTimeout time.Duration
-	Hooks       Hooks
-	Logger      *slog.Logger
+	// MaxServerConns bounds the connections open to one database server (a host and port, or a
+	// socket) across every tenant mirrored on it (default 40): a call that needs another connection
+	// while the server is at the bound waits, under its own deadline, for one to close; tenants' idle
+	// connections are closed for it.
+	MaxServerConns int
+	// IdleConnTimeout is how long a tenant's pool keeps an unused connection (default 1 minute).
+	IdleConnTimeout time.Duration
+	// IdleTenantTimeout closes a tenant's mirror after this long without a call (default 10 minutes);
+	// the next call opens it again.
+	IdleTenantTimeout time.Duration
+	// Hooks are the SQL hooks of every tenant (events.go).
+	Hooks Hooks
+	// Notifier, when set, receives every event after its SQL hooks (the webhooks).
+	Notifier Notifier
+	// FailureLog is how many failed calls and hooks each tenant's mirror keeps (default 1,000).
+	FailureLog int
+	Logger     *slog.Logger
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }
@@ -87,14 +95,20 @@ type Engine struct {
 	mu      sync.Mutex
 	tenants map[string]*tenantSlot
 
+	gatesMu sync.Mutex
+	gates   map[string]*dialect.ConnGate // by database server (dialect.Dialect.Server)
+
 	locksMu sync.Mutex
 	locks   map[string]*tableMutex
+
+	ops opsState // pause, failures, known tenants, events (pause.go, failures.go)
 }
 
-// tableMutex is the process lock of one (tenant, table); it is removed from the map when no call holds
-// or waits for it, so that names sent once do not stay in memory.
+// tableMutex is the process lock of one (tenant, table): a one-slot channel, so that a waiter can give
+// up when its call's context ends. It is removed from the map when no call holds or waits for it, so
+// that names sent once do not stay in memory.
 type tableMutex struct {
-	sync.Mutex
+	slot chan struct{}
 	refs int
 }
 
@@ -108,6 +122,7 @@ type tenant struct {
 	store   dialect.Store
 	names   dialect.Namer
 	own     dialect.MetaTableNames
+	slot    *tenantSlot
 
 	modelsMu sync.Mutex
 	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
@@ -134,10 +149,25 @@ func New(opts Options) (*Engine, error) {
 		opts.SchemaWorkers = 4
 	}
 	if opts.ConnectTimeout <= 0 {
-		opts.ConnectTimeout = 10 * time.Second
+		opts.ConnectTimeout = dialect.DefaultConnectTimeout
 	}
 	if opts.MetaTimeout <= 0 {
-		opts.MetaTimeout = 30 * time.Second
+		opts.MetaTimeout = DefaultMetaTimeout
+	}
+	if opts.MaxServerConns <= 0 {
+		opts.MaxServerConns = DefaultMaxServerConns
+	}
+	if opts.IdleConnTimeout <= 0 {
+		opts.IdleConnTimeout = dialect.DefaultIdleTimeout
+	}
+	if opts.IdleTenantTimeout <= 0 {
+		opts.IdleTenantTimeout = DefaultIdleTenantTimeout
+	}
+	if opts.FailureLog <= 0 {
+		opts.FailureLog = DefaultFailureLog
+	}
+	if err := validateHooks(opts); err != nil {
+		return nil, err
 	}
 	check := func(what string, r Route) error {
 		if _, err := dialect.Lookup(r.Dialect); err != nil {
@@ -165,7 +195,8 @@ func New(opts Options) (*Engine, error) {
 				"and each tenant's TableSchema would drop the others' tables; put {ctx} in the database name, file name or schema")
 		}
 	}
-	// Two named tenants must not share a mirror either.
+	// Two named tenants must not share a mirror either, nor a named tenant the mirror that the default
+	// route gives another tenant.
 	mirrors := map[[2]string]string{}
 	for _, name := range slices.Sorted(maps.Keys(opts.Tenants)) {
 		dsn, schema := opts.Tenants[name].Resolve(name)
@@ -173,15 +204,36 @@ func New(opts Options) (*Engine, error) {
 			return nil, fmt.Errorf("tenants %s and %s: their routes name the same mirror (the same dsn and schema); each tenant needs its own, e.g. with {ctx} in the dsn", other, name)
 		}
 		mirrors[[2]string{dsn, schema}] = name
+		if d := opts.Default; d != nil && d.Dialect == opts.Tenants[name].Dialect {
+			if other, ok := defaultTenantOf(*d, dsn, schema); ok && other != name {
+				return nil, fmt.Errorf("tenant %s: its route names the mirror that the default route gives tenant %s; give it a mirror of its own", name, other)
+			}
+		}
 	}
-	return &Engine{
+	e := &Engine{
 		opts:    opts,
 		log:     opts.Logger,
 		metrics: newMetrics(),
 		tenants: map[string]*tenantSlot{},
+		gates:   map[string]*dialect.ConnGate{},
 		locks:   map[string]*tableMutex{},
-	}, nil
+	}
+	e.metrics.servers = e.serverStats
+	return e, nil
 }
+
+// Defaults of Options.
+const (
+	// DefaultMaxServerConns is Options.MaxServerConns when it is 0: well below PostgreSQL's default
+	// max_connections (100) and MySQL's (151), leaving room for a second replica and the partner's own
+	// clients.
+	DefaultMaxServerConns = 40
+	// DefaultMetaTimeout is Options.MetaTimeout when it is 0.
+	DefaultMetaTimeout = 30 * time.Second
+	// DefaultIdleTenantTimeout is Options.IdleTenantTimeout when it is 0: longer than the usual
+	// interval between a tenant's cycles, so that a tenant's mirror stays open between them.
+	DefaultIdleTenantTimeout = 10 * time.Minute
+)
 
 // Metrics returns the engine's counters.
 func (e *Engine) Metrics() *Metrics { return e.metrics }
@@ -203,7 +255,8 @@ func (e *Engine) RouteFor(name string) (Route, error) {
 // ErrPaused is returned (wrapped) for a call that would write to the mirror of a paused tenant.
 var ErrPaused = errors.New("the tenant is paused by the operator of this mirror; nothing was written")
 
-// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant.
+// writable opens the tenant's mirror for a call that writes to it, refusing a paused tenant; the
+// caller releases it.
 func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	route, err := e.RouteFor(name)
 	if err != nil {
@@ -212,12 +265,49 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	if route.Paused {
 		return nil, fmt.Errorf("tenant %s: %w", name, ErrPaused)
 	}
-	return e.tenant(ctx, name)
+	t, err := e.tenant(ctx, name)
+	if err != nil {
+		e.noteOpenFailure(ctx, name, err)
+		return nil, err
+	}
+	e.noteTenant(name)
+	if err := e.refuseIfPaused(ctx, t); err != nil {
+		e.release(t, &err)
+		return nil, err
+	}
+	return t, nil
 }
 
 // ctxSpellings are the spellings of the tenant placeholder: URL builders (net/url, go-sql-driver's
 // FormatDSN) escape the braces of "{ctx}", so the escaped forms stand for the tenant too.
 var ctxSpellings = []string{"{ctx}", "%7Bctx%7D", "%7bctx%7d"}
+
+// defaultTenantOf reports which tenant the route d would give the mirror (dsn, schema), if any: the
+// text that {ctx} stands for where everything around it matches.
+func defaultTenantOf(d Route, dsn, schema string) (string, bool) {
+	const probe = "\x00ctx\x00"
+	pd, ps := d.Resolve(probe)
+	var tenant string
+	match := func(pattern, got string) bool {
+		before, after, found := strings.Cut(pattern, probe)
+		if !found {
+			return pattern == got
+		}
+		if !strings.HasPrefix(got, before) || !strings.HasSuffix(got, after) || len(got) < len(before)+len(after) {
+			return false
+		}
+		t := got[len(before) : len(got)-len(after)]
+		if tenant != "" && t != tenant {
+			return false
+		}
+		tenant = t
+		return tenantPattern.MatchString(t)
+	}
+	if !match(pd, dsn) || !match(ps, schema) {
+		return "", false
+	}
+	return tenant, tenant != ""
+}
 
 // perTenant reports whether the route gives each tenant a mirror of its own ({ctx} in its DSN or
 // schema).
@@ -254,6 +344,21 @@ func (t *tenant) isOwnTable(name string) bool {
 // do not race.
 func (e *Engine) migrate(ctx context.Context, t *tenant) error {
 	err := e.inTx(ctx, t, migrationsLock, dialect.Durable, func(tx dialect.Tx) error {
+		// Without its metadata table the mirror's state is gone (a new mirror, or one whose table was
+		// dropped by hand). The first migration would re-create the table as it first was, while the
+		// record of migrations said that the later ones had run: the record and the cycles go too, and
+		// every migration runs on the new tables.
+		ok, err := tx.Tables().Exists(ctx, t.own.Meta)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			for _, name := range []string{t.own.Cycles, t.own.Migrations} {
+				if _, err := tx.Tables().Drop(ctx, name); err != nil {
+					return err
+				}
+			}
+		}
 		return tx.Meta().Migrate(ctx, e.now())
 	})
 	if err != nil {
@@ -264,55 +369,58 @@ func (e *Engine) migrate(ctx context.Context, t *tenant) error {
 
 func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
 
-// lockTable takes the process mutex of one (tenant, table) and returns its release.
-func (e *Engine) lockTable(tenant, table string) (unlock func()) {
-	key, m := e.tableMutex(tenant, table)
-	m.Lock()
-	return func() { e.release(key, m, true) }
+// lockTable takes the process lock of one (tenant, table) and returns its release; it gives up when ctx
+// ends, so that a call waiting behind a stalled one fails within its own deadline.
+func (e *Engine) lockTable(ctx context.Context, tenant, table string) (unlock func(), err error) {
+	m, forget := e.tableMutex(tenant, table)
+	select {
+	case m.slot <- struct{}{}:
+		return func() { <-m.slot; forget() }, nil
+	case <-ctx.Done():
+		forget()
+		return nil, fmt.Errorf("table %s: waiting for another call on the same table: %w", shortName(table), ctx.Err())
+	}
 }
 
-// tryLockTable takes the process mutex of one (tenant, table) if no call holds it, and returns its
+// tryLockTable takes the process lock of one (tenant, table) if no call holds it, and returns its
 // release; ok is false (and nothing is held) when another call does.
 func (e *Engine) tryLockTable(tenant, table string) (unlock func(), ok bool) {
-	key, m := e.tableMutex(tenant, table)
-	if !m.TryLock() {
-		e.release(key, m, false)
+	m, forget := e.tableMutex(tenant, table)
+	select {
+	case m.slot <- struct{}{}:
+		return func() { <-m.slot; forget() }, true
+	default:
+		forget()
 		return nil, false
 	}
-	return func() { e.release(key, m, true) }, true
 }
 
-// tableMutex returns the process mutex of one (tenant, table), counting the caller as one of its
-// users until release.
-func (e *Engine) tableMutex(tenant, table string) (string, *tableMutex) {
+// tableMutex returns the process lock of one (tenant, table), counting the caller as one of its users
+// until it calls forget.
+func (e *Engine) tableMutex(tenant, table string) (m *tableMutex, forget func()) {
 	key := tenant + "\x00" + table
 	e.locksMu.Lock()
-	defer e.locksMu.Unlock()
 	m, ok := e.locks[key]
 	if !ok {
-		m = &tableMutex{}
+		m = &tableMutex{slot: make(chan struct{}, 1)}
 		e.locks[key] = m
 	}
 	m.refs++
-	return key, m
-}
-
-// release ends a use of a table mutex (unlocking it when held) and forgets the mutex when nobody
-// uses it any more.
-func (e *Engine) release(key string, m *tableMutex, held bool) {
-	if held {
-		m.Unlock()
-	}
-	e.locksMu.Lock()
-	if m.refs--; m.refs == 0 {
-		delete(e.locks, key)
-	}
 	e.locksMu.Unlock()
+	return m, func() {
+		e.locksMu.Lock()
+		if m.refs--; m.refs == 0 {
+			delete(e.locks, key)
+		}
+		e.locksMu.Unlock()
+	}
 }
 
 // LockedNames returns how many (tenant, table) process locks exist now: held, waited for, or leaked.
-// Tests use it to prove that names are not kept.
+// Tests use it to prove that names are not kept. It first lets the failure records under way finish,
+// since each holds a lock while it writes.
 func (e *Engine) LockedNames() int {
+	e.awaitRecordings(context.Background(), "")
 	e.locksMu.Lock()
 	defer e.locksMu.Unlock()
 	return len(e.locks)
@@ -358,12 +466,29 @@ func (e *Engine) begin(ctx context.Context, t *tenant) (dialect.Tx, error) {
 		if tx, err = t.store.Begin(ctx); err == nil {
 			return tx, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, dialect.ErrMissing) || errors.Is(err, dialect.ErrConnectTimeout) {
+			// A mirror that is gone, or a server that does not answer, will not be back in a second.
 			break
 		}
 	}
-	return nil, fmt.Errorf("tenant %s: begin: %w", t.name, err)
+	// The driver's message may name the server, the database and the user: it goes to the log, and
+	// SuperOffice learns only that the mirror's database is unavailable.
+	e.log.Error("cannot begin a transaction in the tenant's mirror", "tenant", t.name, "err", err)
+	return nil, &unavailableError{tenant: t.name, cause: err}
 }
+
+// unavailableError is a mirror database that could not be reached. Its message holds no detail of the
+// connection; errors.Is and errors.As still see the cause (a dialect's sentinel, a context error).
+type unavailableError struct {
+	tenant string
+	cause  error
+}
+
+func (u *unavailableError) Error() string {
+	return fmt.Sprintf("tenant %s: the mirror database is unavailable (see the service log)", u.tenant)
+}
+
+func (u *unavailableError) Unwrap() error { return u.cause }
 
 // metaTx runs fn in a transaction that only reads or writes mirrorsink's own tables, bounded by
 // MetaTimeout.
@@ -378,7 +503,11 @@ func (e *Engine) metaTx(ctx context.Context, t *tenant, fn func(ctx context.Cont
 // of fn is committed unless it returns nil; the commit has the durability d.
 func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) error {
 	if table != "" {
-		defer e.lockTable(t.name, table)()
+		unlock, err := e.lockTable(ctx, t.name, table)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	return e.runTx(ctx, t, table, func(tx dialect.Tx) (dialect.Durability, error) { return d, fn(tx) })
 }

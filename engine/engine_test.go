@@ -36,6 +36,28 @@ func newEngine(t *testing.T, mutate func(*engine.Options)) (*engine.Engine, stri
 	return e, dir
 }
 
+// mirrorTx opens a transaction on a tenant's SQLite mirror in dir, outside the engine, to look at it;
+// it is rolled back when the test ends.
+func mirrorTx(t *testing.T, dir, tenant string) dialect.Tx {
+	t.Helper()
+	ctx := context.Background()
+	d, err := dialect.Lookup("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := d.Open(ctx, filepath.Join(dir, tenant+".db"), dialect.OpenOptions{Tenant: tenant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	return tx
+}
+
 func TestOptionsValidated(t *testing.T) {
 	for _, opts := range []engine.Options{
 		{Tenants: map[string]engine.Route{"bad;name": {Dialect: "sqlite", DSN: "x"}}},
@@ -118,8 +140,8 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 	e, dir := newEngine(t, func(o *engine.Options) {
 		o.Keys = map[string][]string{"link": {"b", "a"}}
 		o.Hooks = engine.Hooks{
-			AfterWipe:  []string{"CREATE TABLE IF NOT EXISTS wiped (name TEXT)", "INSERT INTO wiped SELECT 'x' FROM {table} LIMIT 0"},
-			AfterCycle: []string{"CREATE TABLE IF NOT EXISTS cycles_seen (n INTEGER)", "INSERT INTO cycles_seen VALUES (1)", "THIS IS NOT SQL"},
+			AfterWipe:  []engine.Hook{{Statements: []string{"CREATE TABLE IF NOT EXISTS wiped (name TEXT)", "INSERT INTO wiped SELECT 'x' FROM {table} LIMIT 0"}}},
+			AfterCycle: []engine.Hook{{Statements: []string{"CREATE TABLE IF NOT EXISTS cycles_seen (n INTEGER)", "INSERT INTO cycles_seen VALUES (1)", "THIS IS NOT SQL"}}},
 		}
 	})
 	ctx := context.Background()
@@ -156,17 +178,7 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 	if err := e.ReplicationCompleted(ctx, call, nil); err != nil {
 		t.Fatalf("a failing hook failed the call: %v", err)
 	}
-	d, _ := dialect.Lookup("sqlite")
-	store, err := d.Open(ctx, filepath.Join(dir, "Cust1.db"), dialect.OpenOptions{Tenant: "Cust1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tx, err := store.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := mirrorTx(t, dir, "Cust1")
 	if ok, _ := tx.Tables().Exists(ctx, "wiped"); !ok {
 		t.Error("the after-wipe hook did not run")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/engine"
@@ -136,5 +137,74 @@ func TestSharedMirrorRoutesRefused(t *testing.T) {
 		if _, err := engine.New(opts); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// blockingRows hands out its rows only once released, holding its batch's table meanwhile.
+type blockingRows struct {
+	rows
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingRows) Next() bool {
+	if b.i == 0 && b.started != nil {
+		close(b.started)
+		b.started = nil
+		<-b.release
+	}
+	return b.rows.Next()
+}
+
+// TestWaitingForATableHonoursTheDeadline: a call that waits for a table another call is applying gives
+// up when its own context ends, so that one stalled table cannot hold calls (and their slots) for longer
+// than their deadline.
+func TestWaitingForATableHonoursTheDeadline(t *testing.T) {
+	e, _ := newEngine(t, nil)
+	ctx := context.Background()
+	call := contract.Call{Tenant: "Cust1"}
+	ts := table("contact")
+	if _, err := e.TableSchema(ctx, call, []contract.TableSchema{ts}); err != nil {
+		t.Fatal(err)
+	}
+	// The channel is taken before RowData starts: Next sets the field to nil once it has closed it.
+	started := make(chan struct{})
+	held := &blockingRows{rows: rows{data: [][]string{{"[I:1]", "x"}}, ops: []contract.Operation{contract.Update}},
+		started: started, release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- e.RowData(ctx, call, &batches{{Table: ts, LSN: 5, Rows: held}}) }()
+	<-started
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := e.Wipe(short, call, "contact")
+	if waited := time.Since(start); err == nil || waited > 2*time.Second {
+		t.Fatalf("a Wipe behind a busy table: %v after %s, want its deadline's error within about 200 ms", err, waited)
+	}
+	close(held.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := e.LockedNames(); n != 0 {
+		t.Fatalf("%d per-name locks left", n)
+	}
+}
+
+// TestNamedTenantCannotTakeADefaultMirror: a named tenant's fixed DSN must not be the mirror that the
+// default route gives another tenant.
+func TestNamedTenantCannotTakeADefaultMirror(t *testing.T) {
+	dir := t.TempDir()
+	_, err := engine.New(engine.Options{
+		Default: &engine.Route{Dialect: "sqlite", DSN: dir + "/{ctx}.db"},
+		Tenants: map[string]engine.Route{"A": {Dialect: "sqlite", DSN: dir + "/Cust7.db"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "Cust7") {
+		t.Fatalf("a named tenant on Cust7's default mirror: %v", err)
+	}
+	if _, err := engine.New(engine.Options{
+		Default: &engine.Route{Dialect: "sqlite", DSN: dir + "/{ctx}.db"},
+		Tenants: map[string]engine.Route{"A": {Dialect: "sqlite", DSN: dir + "/other/a.db"}},
+	}); err != nil {
+		t.Fatalf("a named tenant with a mirror of its own: %v", err)
 	}
 }

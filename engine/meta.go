@@ -20,9 +20,11 @@ func (t *tenant) tableMeta(ctx context.Context, tx dialect.Tx, table string) (*d
 	return &m, nil
 }
 
-// writeMeta inserts or replaces the metadata row of a table with its accepted schema.
-func (t *tenant) writeMeta(ctx context.Context, tx dialect.Tx, m *tableModel, lsn int64, now time.Time) error {
-	return tx.Meta().PutTable(ctx, dialect.TableMeta{Table: m.table.Name, LSN: lsn, SchemaHash: m.hash, SchemaJSON: m.json, SchemaChanged: now})
+// writeMeta inserts or replaces the metadata row of a table with its accepted schema and what the
+// change to it could not keep of others' objects.
+func (t *tenant) writeMeta(ctx context.Context, tx dialect.Tx, m *tableModel, lsn int64, now time.Time, lost []dialect.LostObject) error {
+	return tx.Meta().PutTable(ctx, dialect.TableMeta{Table: m.table.Name, LSN: lsn, SchemaHash: m.hash, SchemaJSON: m.json,
+		SchemaChanged: now, LostObjects: lost})
 }
 
 // model returns the parsed stored schema of a metadata row, cached by table and hash.

@@ -8,14 +8,26 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
 )
 
 // Authenticate accepts the tenant (opening its mirror, so that a misconfigured route fails here rather
-// than mid-cycle) and asks SuperOffice to skip the cycle when the tenant is paused.
-func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract.AuthResult, error) {
+// than mid-cycle) and asks SuperOffice to skip the cycle when the tenant is paused, by its route or by
+// a pause stored in its mirror. A mirror found missing is opened again, and so re-created, within the
+// call.
+func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (res contract.AuthResult, err error) {
+	err = again(func() error {
+		res, err = e.authenticate(ctx, call)
+		return err
+	})
+	return res, err
+}
+
+func (e *Engine) authenticate(ctx context.Context, call contract.Call) (_ contract.AuthResult, err error) {
+	defer func() { e.callFailed(call.Tenant, "Authenticate", "", err) }()
 	route, err := e.RouteFor(call.Tenant)
 	if err != nil {
 		return contract.AuthResult{}, err
@@ -23,23 +35,38 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract
 	if route.Paused {
 		return contract.AuthResult{DoNotReplicate: true}, nil
 	}
-	if _, err := e.tenant(ctx, call.Tenant); err != nil {
+	t, err := e.tenant(ctx, call.Tenant)
+	if err != nil {
+		e.noteOpenFailure(ctx, call.Tenant, err)
 		return contract.AuthResult{}, err
 	}
-	return contract.AuthResult{}, nil
+	defer e.release(t, &err)
+	e.noteTenant(call.Tenant)
+	p, err := e.storedPause(ctx, t)
+	if err != nil {
+		return contract.AuthResult{}, err
+	}
+	return contract.AuthResult{DoNotReplicate: p != nil}, nil
 }
 
-// TableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
-// and answers every requested table's LSN (-1 where SuperOffice must wipe and resend).
+// tableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
+// and answers every requested table's LSN (-1 where SuperOffice must wipe and resend). A table whose
+// metadata matches the request but which is gone from the mirror (dropped by hand) is recreated and
+// answers -1.
 //
 // One table's failure is that table's alone: the other tables of the call are reconciled and
 // committed, and the call then fails naming the tables that did not make it, so that the next cycle
 // retries just those (the others answer their stored LSN at once).
-func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) ([]contract.TableLSN, error) {
+//
+// Once every table is settled and committed, before_table fires for each table that made it, in
+// request order (also when others failed: a change must not go unreported because the call failed).
+func (e *Engine) tableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) (_ []contract.TableLSN, err error) {
+	defer func() { e.callFailed(call.Tenant, "TableSchema", "", err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
 	}
+	defer e.release(t, &err)
 	if len(tables) == 0 {
 		// Every mirrored table would count as deleted at the source and be dropped: a truncated or
 		// broken request must not destroy a mirror.
@@ -51,14 +78,16 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 	seen := make(map[string]bool, len(tables))     // exact names requested
 	folded := make(map[string]string, len(tables)) // the database's form of each name → the first name with it
 	for i, ts := range tables {
+		if seen[ts.Name] {
+			return nil, fmt.Errorf("table %s appears twice in the request; nothing was changed", shortName(ts.Name))
+		}
+		// Seen before it is checked: a stored table that the request names is never dropped as
+		// missing, even when its name fails a check it passed before.
+		seen[ts.Name] = true
 		if err := t.checkTableName(ts.Name); err != nil {
 			failed.add(ts.Name, err)
 			continue
 		}
-		if seen[ts.Name] {
-			return nil, fmt.Errorf("table %q appears twice in the request; nothing was changed", ts.Name)
-		}
-		seen[ts.Name] = true
 		if t.isOwnTable(ts.Name) {
 			failed.add(ts.Name, errors.New("it has the name of one of mirrorsink's own metadata tables"))
 			continue
@@ -75,9 +104,13 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 	}
 
 	var stored map[string]dialect.TableMeta
+	var lost map[string]bool
 	if err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		var err error
-		stored, err = tx.Meta().Tables(ctx)
+		if stored, err = tx.Meta().Tables(ctx); err != nil {
+			return err
+		}
+		lost, err = e.lostTables(ctx, t, tx, stored, models)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.name, err)
@@ -89,7 +122,7 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		if m == nil {
 			continue
 		}
-		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash {
+		if r, ok := stored[m.table.Name]; ok && r.SchemaHash == m.hash && !lost[m.table.Name] {
 			answer = append(answer, contract.TableLSN{Table: m.table.Name, LSN: r.LSN})
 			continue
 		}
@@ -101,30 +134,52 @@ func (e *Engine) TableSchema(ctx context.Context, call contract.Call, tables []c
 		lsns[k], err = e.reconcile(ctx, t, work[k])
 		return err
 	})
+	changed := make(map[string]bool, len(work))
 	for k, m := range work {
 		if errs[k] != nil {
 			failed.add(m.table.Name, errs[k])
 			continue
 		}
+		changed[m.table.Name] = true
 		answer = append(answer, contract.TableLSN{Table: m.table.Name, LSN: lsns[k]})
 	}
 
 	if !e.opts.KeepMissingTables {
 		e.dropMissing(ctx, t, stored, seen, folded, &failed)
 	}
-	if err := failed.err(len(tables)); err != nil {
-		return nil, err
-	}
-	// Answer in request order.
 	byName := make(map[string]int64, len(answer))
 	for _, a := range answer {
 		byName[a.Table] = a.LSN
 	}
+	e.beforeTable(ctx, t, tableEvents(t.name, tables, byName, stored, changed, e.now()), &failed)
+	if err := failed.err(len(tables)); err != nil {
+		return nil, err
+	}
+	// Answer in request order.
 	out := make([]contract.TableLSN, len(tables))
 	for i, ts := range tables {
 		out[i] = contract.TableLSN{Table: ts.Name, LSN: byName[ts.Name]}
 	}
 	return out, nil
+}
+
+// tableEvents returns the before_table events of a TableSchema call: one per table that made it, in
+// request order. A table this call created or changed has SchemaChanged; one that answers -1 after a
+// change of a table the mirror had is Recreated, whether it was dropped and created again or was
+// waiting for a repopulation already: either way SuperOffice now wipes and resends it.
+func tableEvents(tenant string, tables []contract.TableSchema, lsns map[string]int64, stored map[string]dialect.TableMeta, changed map[string]bool, now time.Time) []Event {
+	events := make([]Event, 0, len(lsns))
+	for _, ts := range tables {
+		lsn, ok := lsns[ts.Name]
+		if !ok {
+			continue
+		}
+		_, existed := stored[ts.Name]
+		ch := changed[ts.Name]
+		events = append(events, Event{Kind: BeforeTable, Tenant: tenant, Table: ts.Name, SchemaChanged: ch,
+			Recreated: ch && existed && lsn == -1, Time: now})
+	}
+	return events
 }
 
 // dropMissing drops the stored tables that the request no longer names: they were deleted at the
@@ -140,9 +195,11 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 	sort.Strings(gone)
 	for _, name := range gone {
 		_, sameTable := folded[t.names.Fold(name)]
+		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
-				if err := tx.Tables().Drop(ctx, name); err != nil {
+				var err error
+				if lost, err = tx.Tables().Drop(ctx, name); err != nil {
 					return fmt.Errorf("drop table %q: %w", name, err)
 				}
 			}
@@ -154,6 +211,7 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 		}
 		e.log.Info("dropped a table that the source no longer has", "tenant", t.name, "table", name)
 		e.metrics.tablesDropped.Add(1)
+		e.reportLost(t, name, lost)
 	}
 }
 
@@ -226,11 +284,20 @@ feed:
 	return errs
 }
 
+// errRecreate is how the first transaction of reconcile asks for a recreate: returned from it, it
+// rolls back whatever that transaction did, so that nothing of a failed in-place change can be
+// committed (and a transaction the server doomed is never asked to commit).
+var errRecreate = errors.New("the table must be recreated")
+
 // reconcile brings one table to the requested schema and returns the LSN to answer.
 func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64, error) {
 	name := m.table.Name
-	var lsn int64 = -1
-	var recreate string
+	var (
+		lsn     int64 = -1
+		reason  string
+		altered bool
+		lost    []dialect.LostObject
+	)
 	err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
@@ -248,63 +315,92 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 		if r == nil {
 			if exists {
 				// A table without metadata is of unknown shape and content: start it afresh.
-				recreate = "it exists without metadata"
-				return nil
+				reason = "it exists without metadata"
+				return errRecreate
 			}
 			if err := tx.Tables().Create(ctx, m.table); err != nil {
 				return fmt.Errorf("create table %q: %w", name, err)
 			}
 			e.metrics.tablesCreated.Add(1)
-			return t.writeMeta(ctx, tx, m, -1, now)
+			return t.writeMeta(ctx, tx, m, -1, now, nil)
 		}
 		old, err := t.model(r)
 		if err != nil || !exists {
-			recreate = "its stored schema is unreadable or the table is missing"
-			return nil
+			reason = "its stored schema is unreadable or the table is missing"
+			return errRecreate
 		}
 		p := planChanges(old, m)
 		if p.recreate {
-			recreate = p.reason
-			return nil
+			reason = p.reason
+			return errRecreate
 		}
 		if len(p.changes) > 0 {
-			if err := tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
+			if lost, err = tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					e.log.Warn("in-place schema change failed; recreating the table", "tenant", t.name, "table", name, "err", err)
 				}
-				recreate = "the change cannot be made in place"
-				return nil
+				reason = "the change cannot be made in place"
+				return errRecreate
 			}
-			e.metrics.tablesAltered.Add(1)
+			altered = true
 		}
 		lsn = r.LSN
-		return t.writeMeta(ctx, tx, m, r.LSN, now)
+		return t.writeMeta(ctx, tx, m, r.LSN, now, lost)
 	})
-	if err != nil || recreate == "" {
+	if !errors.Is(err, errRecreate) {
+		if err == nil && altered {
+			e.metrics.tablesAltered.Add(1)
+			e.reportLost(t, name, lost)
+		}
 		return lsn, err
 	}
-	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", recreate)
-	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
-		if err := tx.Tables().Drop(ctx, name); err != nil {
-			return fmt.Errorf("drop table %q: %w", name, err)
+	e.log.Info("recreating table", "tenant", t.name, "table", name, "reason", reason)
+	if !t.dialect.Capabilities().TransactionalDDL {
+		// The database commits DDL by itself: if the recreate stops half way (the table dropped, its
+		// successor not created), the metadata must already say that the table's rows are to be sent
+		// again, not keep the LSN of rows that are gone.
+		if err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+			_, err := tx.Meta().ResetLSN(ctx, name)
+			return err
+		}); err != nil {
+			return -1, fmt.Errorf("table %q: mark it for repopulation before recreating it: %w", name, err)
 		}
-		if err := tx.Tables().Create(ctx, m.table); err != nil {
-			return fmt.Errorf("create table %q: %w", name, err)
-		}
-		return t.writeMeta(ctx, tx, m, -1, e.now())
-	})
-	if err == nil {
-		e.metrics.tablesRecreated.Add(1)
 	}
-	return -1, err
+	lost = nil
+	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+		var err error
+		if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
+			return fmt.Errorf("recreate table %q: %w", name, err)
+		}
+		return t.writeMeta(ctx, tx, m, -1, e.now(), lost)
+	})
+	if err != nil {
+		return -1, err
+	}
+	e.metrics.tablesRecreated.Add(1)
+	e.reportLost(t, name, lost)
+	return -1, nil
 }
 
-// Wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.
-func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) error {
+// reportLost logs and counts, once their change has committed, the objects that a change of table
+// could not keep (the metadata row, written in the same transaction, records them for status).
+func (e *Engine) reportLost(t *tenant, table string, lost []dialect.LostObject) {
+	for _, o := range lost {
+		e.log.Warn("an object that mirrorsink did not create could not be kept through a change of its table; re-create it if it is still wanted",
+			"tenant", t.name, "table", table, "object", o.Object, "reason", o.Reason)
+	}
+	e.metrics.partnerObjectsFailed.Add(int64(len(lost)))
+}
+
+// wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction; then
+// after_wipe fires.
+func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (err error) {
+	defer func() { e.callFailed(call.Tenant, "Wipe", table, err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	if err := t.checkTableName(table); err != nil {
 		return err
 	}
@@ -336,31 +432,34 @@ func (e *Engine) Wipe(ctx context.Context, call contract.Call, table string) err
 	e.metrics.wipes.Add(1)
 	// The table's rows follow, call after call: load them as they arrive (stream.go).
 	t.guess.set(table)
-	e.runHooks(ctx, t, e.opts.Hooks.AfterWipe, table)
-	return nil
+	return e.emit(ctx, t, Event{Kind: AfterWipe, Tenant: t.name, Table: table, Time: e.now()})
 }
 
-// ReplicationCompleted records the cycle and runs the after-cycle hooks.
-func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) error {
+// replicationCompleted records the cycle; then after_cycle fires, with the cycle's id and summary.
+func (e *Engine) replicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) (err error) {
+	defer func() { e.callFailed(call.Tenant, "ReplicationCompleted", "", err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
+	defer e.release(t, &err)
 	var ins, upd, del int64
-	for _, s := range changed {
+	summary := make([]TableSummary, len(changed))
+	for i, s := range changed {
 		ins += int64(s.Inserts)
 		upd += int64(s.Updates)
 		del += int64(s.Deletes)
+		summary[i] = TableSummary{Table: s.Table, Inserts: int64(s.Inserts), Updates: int64(s.Updates), Deletes: int64(s.Deletes)}
 	}
-	summary, err := json.Marshal(changed)
+	summaryJSON, err := json.Marshal(summary)
 	if err != nil {
 		return err
 	}
 	now := e.now()
+	cycle := dialect.Cycle{ID: now.UnixNano(), Completed: now, Tables: int64(len(changed)),
+		Inserts: ins, Updates: upd, Deletes: del, Summary: string(summaryJSON)}
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
-		err := tx.Meta().RecordCycle(ctx, dialect.Cycle{ID: now.UnixNano(), Completed: now, Tables: int64(len(changed)),
-			Inserts: ins, Updates: upd, Deletes: del, Summary: string(summary)})
-		if err != nil {
+		if err := tx.Meta().RecordCycle(ctx, cycle); err != nil {
 			return fmt.Errorf("record the cycle: %w", err)
 		}
 		return nil
@@ -369,35 +468,5 @@ func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, c
 		return err
 	}
 	e.metrics.cycles.Add(1)
-	e.runHooks(ctx, t, e.opts.Hooks.AfterCycle, "")
-	return nil
-}
-
-// runHooks runs hook statements in one transaction; failures are logged, not returned.
-func (e *Engine) runHooks(ctx context.Context, t *tenant, hooks []string, table string) {
-	if len(hooks) == 0 {
-		return
-	}
-	quoted, literal := "", ""
-	if table != "" {
-		q, err := t.names.Table(table)
-		if err != nil {
-			e.log.Warn("hook skipped", "tenant", t.name, "table", table, "err", err)
-			return
-		}
-		quoted, literal = q, t.names.Literal(table)
-	}
-	fill := strings.NewReplacer("{table_literal}", literal, "{table}", quoted)
-	err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
-		for _, h := range hooks {
-			if err := tx.RunStatement(ctx, fill.Replace(h)); err != nil {
-				return fmt.Errorf("hook %q: %w", h, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		e.metrics.hookFailures.Add(1)
-		e.log.Warn("hook failed", "tenant", t.name, "table", table, "err", err)
-	}
+	return e.emit(ctx, t, Event{Kind: AfterCycle, Tenant: t.name, Cycle: cycle.ID, Summary: summary, Time: now})
 }

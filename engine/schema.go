@@ -68,6 +68,10 @@ func buildModel(ts contract.TableSchema, keyOverride []string) (*tableModel, err
 			return nil, fmt.Errorf("table %q: configured key column %q is not in the table", ts.Name, k)
 		}
 		m.table.Key = append(m.table.Key, idx)
+		// A key column is NOT NULL in the mirror whatever the source says (a key configured by an
+		// override may be nullable there): no database takes a primary key over NULL, and a change of
+		// its nullability at the source is then no change at all.
+		m.table.Columns[idx].Nullable = false
 	}
 	m.stored = storedSchema{Columns: ts.Columns, Key: keyNames}
 	raw, err := json.Marshal(m.stored)

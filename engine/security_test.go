@@ -45,10 +45,10 @@ func TestPausedTenantIsNotWritten(t *testing.T) {
 func TestHookLiteralPlaceholder(t *testing.T) {
 	hostile := `x'); DROP TABLE "victim"; --`
 	e, dir := newEngine(t, func(o *engine.Options) {
-		o.Hooks = engine.Hooks{AfterWipe: []string{
+		o.Hooks = engine.Hooks{AfterWipe: []engine.Hook{{Statements: []string{
 			"CREATE TABLE IF NOT EXISTS wiped (name TEXT, n INTEGER)",
 			"INSERT INTO wiped (name, n) SELECT {table_literal}, COUNT(*) FROM {table}",
-		}}
+		}}}}
 	})
 	ctx := context.Background()
 	call := contract.Call{Tenant: "Cust1"}
@@ -62,22 +62,12 @@ func TestHookLiteralPlaceholder(t *testing.T) {
 	if err := e.Wipe(ctx, call, hostile); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := dialect.Lookup("sqlite")
-	store, err := d.Open(ctx, filepath.Join(dir, "Cust1.db"), dialect.OpenOptions{Tenant: "Cust1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tx, err := store.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := mirrorTx(t, dir, "Cust1")
 	if ok, _ := tx.Tables().Exists(ctx, "victim"); !ok {
 		t.Fatal("the hook's table name was injected: victim was dropped")
 	}
 	var got []string
-	err = tx.Tables().Read(ctx, dialect.Table{Name: "wiped", Columns: []typemap.Column{{Name: "name", Type: typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}, Nullable: true}}}, func(v []any) error {
+	err := tx.Tables().Read(ctx, dialect.Table{Name: "wiped", Columns: []typemap.Column{{Name: "name", Type: typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}, Nullable: true}}}, func(v []any) error {
 		got = append(got, v[0].(string))
 		return nil
 	})

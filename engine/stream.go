@@ -126,7 +126,8 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 			return 0, err
 		}
 		res = batchResult{bulk: true, repopulated: b.LSN > 0}
-		return batchDurability(b.LSN), nil
+		// Durably, as every batch (see applyBatch).
+		return dialect.Durable, nil
 	})
 	if err == nil {
 		e.metrics.batchesStreamed.Add(1)

@@ -175,6 +175,8 @@ type call struct {
 	verified bool
 	// headerTooLarge says the SOAP header went over Decode.MaxHeaderSize.
 	headerTooLarge bool
+	// busy says every call slot was taken when the token had been verified.
+	busy bool
 }
 
 func (c *call) tooLarge() bool {
@@ -211,13 +213,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logCall(r, c, time.Since(start))
 	}()
 
-	select {
-	case s.calls <- struct{}{}:
-		defer func() { <-s.calls }()
-	default:
-		s.writeBusy(w, r, c)
-		return
-	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		c.wireIn.hit = true
 		s.writeRefusal(w, c)
@@ -251,6 +246,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.status = status
+	if c.busy {
+		w.Header().Set("Retry-After", busyRetryAfter)
+	}
 	s.writeXML(w, r, status, out.Bytes())
 }
 
@@ -301,6 +299,17 @@ func (s *Server) serveSOAP(r *http.Request, c *call, body io.Reader, out *bytes.
 		return s.respond(out, failed(hdr.Op, s.authenticateShape(""), c.reason))
 	}
 	c.tenant = claims.Tenant
+	// A call takes one of the MaxCalls slots only once its token is verified: before that, a caller is
+	// bounded by max_connections and the header deadline, and unauthenticated traffic cannot keep
+	// SuperOffice's calls out.
+	select {
+	case s.calls <- struct{}{}:
+		defer func() { <-s.calls }()
+	default:
+		c.busy, c.reason = true, "too many calls in flight"
+		s.fault(out, "s:Server", fmt.Sprintf("the service is busy (%d calls in flight); retry later", s.cfg.MaxCalls))
+		return http.StatusServiceUnavailable
+	}
 	s.allowBody(c)
 	ctx := r.Context()
 
@@ -486,15 +495,6 @@ func (s *Server) writeRefusal(w http.ResponseWriter, c *call) bool {
 	w.Header().Set("Connection", "close")
 	http.Error(w, "mirroring service: "+msg, c.status)
 	return true
-}
-
-// writeBusy refuses a call beyond MaxCalls with a SOAP Fault that asks the caller to come back later.
-func (s *Server) writeBusy(w http.ResponseWriter, r *http.Request, c *call) {
-	c.status, c.reason = http.StatusServiceUnavailable, "too many calls in flight"
-	var out bytes.Buffer
-	s.fault(&out, "s:Server", fmt.Sprintf("the service is busy (%d calls in flight); retry later", s.cfg.MaxCalls))
-	w.Header().Set("Retry-After", busyRetryAfter)
-	s.writeXML(w, r, http.StatusServiceUnavailable, out.Bytes())
 }
 
 // writeXML sends an envelope, gzipped when it is large enough and the caller accepts gzip.

@@ -42,30 +42,19 @@ func TestServeRequiresClientID(t *testing.T) {
 		{"", "from-flag", "", "from-flag"},
 	} {
 		t.Setenv("MIRRORSINK_CLIENT_ID", tc.env)
-		cfg, err := serveConfig(tc.path, tc.flag, "")
+		cfg, err := serveConfig(tc.path, tc.flag, "", "")
 		if err != nil || cfg.Application.ClientID != tc.want {
 			t.Errorf("file %q, flag %q, env %q: client id %q, %v; want %q", tc.path, tc.flag, tc.env, cfg.Application.ClientID, err, tc.want)
 		}
 	}
 	t.Setenv("MIRRORSINK_CLIENT_ID", "")
-	if _, err := serveConfig("", "  ", ""); err != errNoClientID {
+	if _, err := serveConfig("", "  ", "", ""); err != errNoClientID {
 		t.Errorf("a blank client id: %v", err)
 	}
 }
 
 func TestConfigLimits(t *testing.T) {
-	dir := t.TempDir()
-	load := func(body string) (*Config, error) {
-		p := filepath.Join(dir, "c.yaml")
-		if err := os.WriteFile(p, []byte("application:\n  client_id: app\ndefault:\n  dialect: sqlite\n  dsn: x.db\n"+body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := loadConfig(p)
-		if err != nil {
-			return nil, err
-		}
-		return cfg, cfg.validate()
-	}
+	load := func(body string) (*Config, error) { return loadBody(t, body) }
 	cfg, err := load("")
 	if err != nil {
 		t.Fatal(err)
@@ -217,5 +206,59 @@ func TestServeSlowClients(t *testing.T) {
 	r.Body.Close()
 	if r.StatusCode != http.StatusRequestTimeout || time.Since(start) > headerTimeout+3*time.Second {
 		t.Fatalf("a slow body got %d %q after %s, want 408 after about %s", r.StatusCode, msg, time.Since(start), headerTimeout)
+	}
+}
+
+// TestServeBoundsHeadersAndIdleConnections: before anything is authenticated, a connection may send no
+// more than 16 KiB of HTTP headers (net/http's default is 1 MiB: 256 connections took serve to 300 MB),
+// and a kept-alive connection that sends nothing more is closed after header_timeout, so that idle
+// connections cannot hold every one of max_connections.
+func TestServeBoundsHeadersAndIdleConnections(t *testing.T) {
+	const headerTimeout = time.Second
+	ts := newTestService(t, func(c *Config) { c.Limits.HeaderTimeout = headerTimeout })
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ts.svc.serve(ctx, ts.ln) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+	addr := ts.ln.Addr().String()
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: %s\r\n\r\n", strings.Repeat("j", 64<<10))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB of headers: status %d, want 431", resp.StatusCode)
+	}
+
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	fmt.Fprint(idle, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := bufio.NewReader(idle)
+	resp, err = http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	_ = idle.SetReadDeadline(time.Now().Add(headerTimeout + 5*time.Second))
+	if _, err := r.ReadByte(); err == nil {
+		t.Fatal("the server sent something on an idle connection")
+	}
+	if waited := time.Since(start); waited > headerTimeout+3*time.Second {
+		t.Fatalf("an idle kept-alive connection was held for %s, want about header_timeout (%s)", waited, headerTimeout)
 	}
 }

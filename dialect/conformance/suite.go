@@ -42,12 +42,16 @@ func Run(t *testing.T, tgt Target) {
 		fn   func(*testing.T, *harness)
 	}{
 		{"MetadataStore", testMeta},
+		{"PauseAndFailures", testPauseAndFailures},
 		{"MetadataAndDataCommitTogether", testMetaAtomic},
 		{"CreateExistsCountDrop", testCreateDrop},
 		{"EveryTypeRoundTrips", testTypes},
 		{"InsertDuplicateKeyKeepsTheTransaction", testDuplicateKey},
 		{"UpsertAndDelete", testUpsertDelete},
 		{"KeyOnlyTable", testKeyOnly},
+		{"TextKeysDifferingInCaseOrTrailingSpaces", testTextKeys},
+		{"KeyColumnNullableAtTheSource", testNullableKey},
+		{"PartnersViewAndIndexSurviveChanges", testPartnerObjects},
 		{"AlterInPlace", testAlter},
 		{"FailedAlterKeepsTheTransaction", testFailedAlter},
 		{"Truncate", testTruncate},
@@ -142,6 +146,25 @@ func (h *harness) table(name string, cols []contract.Column, key ...string) dial
 func (h *harness) create(t dialect.Table) {
 	h.t.Helper()
 	h.do(func(tx dialect.Tx) error { return tx.Tables().Create(h.ctx, t) })
+}
+
+// alter runs Tables().Alter on a table that has nothing of anyone else's on it, so that nothing may be
+// lost.
+func (h *harness) alter(tx dialect.Tx, t dialect.Table, changes []dialect.Change) error {
+	lost, err := tx.Tables().Alter(h.ctx, t, changes)
+	if err == nil && len(lost) > 0 {
+		err = fmt.Errorf("alter %s lost %v, though nothing but the table was there", t.Name, lost)
+	}
+	return err
+}
+
+// drop runs Tables().Drop on a table that has nothing of anyone else's on it.
+func (h *harness) drop(tx dialect.Tx, name string) error {
+	lost, err := tx.Tables().Drop(h.ctx, name)
+	if err == nil && len(lost) > 0 {
+		err = fmt.Errorf("drop %s lost %v, though nothing but the table was there", name, lost)
+	}
+	return err
 }
 
 // values decodes wire rows for the columns cols of t (nil: all of them, in order).
@@ -411,7 +434,7 @@ func testMetaAtomic(t *testing.T, h *harness) {
 			return errors.New("a table created in a rolled-back transaction exists, but the dialect says its DDL is transactional")
 		}
 		if exists {
-			return tx.Tables().Drop(h.ctx, "atomic")
+			return h.drop(tx, "atomic")
 		}
 		return nil
 	})
@@ -502,10 +525,10 @@ func testCreateDrop(t *testing.T, h *harness) {
 		if err := tx.Rows().Analyze(h.ctx, tbl); err != nil {
 			return fmt.Errorf("Analyze: %w", err)
 		}
-		if err := tx.Tables().Drop(h.ctx, "Created"); err != nil {
+		if err := h.drop(tx, "Created"); err != nil {
 			return err
 		}
-		return tx.Tables().Drop(h.ctx, "Created")
+		return h.drop(tx, "Created")
 	})
 	h.do(func(tx dialect.Tx) error {
 		if exists, err := tx.Tables().Exists(h.ctx, "Created"); err != nil || exists {
@@ -653,6 +676,185 @@ func testKeyOnly(t *testing.T, h *harness) {
 	h.expect(tbl, h.values(tbl, nil, w(1, "06897"), w(2, "01581"), w(3, "30346")))
 }
 
+// testTextKeys stores text keys that differ only in case as two keys on every target, and keys that
+// differ only in trailing spaces as the target's Capabilities say (SQL Server, the source, pads them:
+// no source table holds both).
+func testTextKeys(t *testing.T, h *harness) {
+	tbl := h.table("codes", []contract.Column{{Name: "code", Type: "nvarchar(10)"}, {Name: "v", Type: "int", IsNullable: true}})
+	h.create(tbl)
+	w := func(code string, v int) []*string { return []*string{Str(code), Str(fmt.Sprintf("[I:%d]", v))} }
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(h.values(tbl, nil, w("a", 1), w("A", 2))))
+		return err
+	})
+	h.expect(tbl, h.values(tbl, nil, w("a", 1), w("A", 2)))
+	h.do(func(tx dialect.Tx) error {
+		if _, err := tx.Rows().Upsert(h.ctx, tbl, newSource(h.values(tbl, nil, w("A", 3)))); err != nil {
+			return err
+		}
+		n, err := tx.Rows().Delete(h.ctx, tbl, newSource(keys(tbl, h.values(tbl, nil, w("a", 0)))))
+		if err == nil && n != 1 {
+			err = fmt.Errorf("Delete of key %q removed %d rows, want 1", "a", n)
+		}
+		return err
+	})
+	h.expect(tbl, h.values(tbl, nil, w("A", 3)))
+
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(h.values(tbl, nil, w("b", 1))))
+		return err
+	})
+	err := h.try(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(h.values(tbl, nil, w("b ", 2))))
+		return err
+	})
+	if !h.caps.PadsKeys {
+		if err != nil {
+			t.Fatalf("Insert of key %q beside %q: %v; the target says it keeps them apart", "b ", "b", err)
+		}
+		h.expect(tbl, h.values(tbl, nil, w("A", 3), w("b", 1), w("b ", 2)))
+		return
+	}
+	if !errors.Is(err, dialect.ErrDuplicateKey) {
+		t.Fatalf("Insert of key %q beside %q: %v; the target says they are one key, want ErrDuplicateKey", "b ", "b", err)
+	}
+	// One key: the upsert updates the stored row, and a delete by either spelling removes it.
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Upsert(h.ctx, tbl, newSource(h.values(tbl, nil, w("b ", 2))))
+		return err
+	})
+	h.expect(tbl, h.values(tbl, nil, w("A", 3), w("b", 2)))
+	h.do(func(tx dialect.Tx) error {
+		n, err := tx.Rows().Delete(h.ctx, tbl, newSource(keys(tbl, h.values(tbl, nil, w("b ", 0)))))
+		if err == nil && n != 1 {
+			err = fmt.Errorf("Delete of key %q removed %d rows, want 1", "b ", n)
+		}
+		return err
+	})
+	h.expect(tbl, h.values(tbl, nil, w("A", 3)))
+}
+
+// testNullableKey creates a table whose key column the source declares nullable (an operator's key
+// override may name one): the mirror's key column is NOT NULL, as every database's primary key needs.
+func testNullableKey(t *testing.T, h *harness) {
+	tbl := h.table("loose", []contract.Column{{Name: "code", Type: "nvarchar(10)", IsNullable: true}, {Name: "v", Type: "int", IsNullable: true}})
+	h.create(tbl)
+	w := func(code string, v int) []*string { return []*string{Str(code), Str(fmt.Sprintf("[I:%d]", v))} }
+	h.do(func(tx dialect.Tx) error {
+		if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(h.values(tbl, nil, w("a", 1), w("b", 2)))); err != nil {
+			return err
+		}
+		_, err := tx.Rows().Upsert(h.ctx, tbl, newSource(h.values(tbl, nil, w("b", 3), w("c", 4))))
+		return err
+	})
+	h.expect(tbl, h.values(tbl, nil, w("a", 1), w("b", 3), w("c", 4)))
+	err := h.try(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, tbl, newSource(h.values(tbl, nil, []*string{nil, Str("[I:5]")})))
+		return err
+	})
+	if err == nil {
+		t.Fatal("a NULL key was stored")
+	}
+	h.expect(tbl, h.values(tbl, nil, w("a", 1), w("b", 3), w("c", 4)))
+}
+
+// testPartnerObjects puts a view and a unique index of a partner's on a mirrored table, then widens a
+// column in place and recreates the table: both survive, nothing is reported lost, and the index
+// still holds on the new table. Dropping the table (the source deleted it) succeeds whatever the
+// database does with the view.
+func testPartnerObjects(t *testing.T, h *harness) {
+	names := h.store.Names()
+	qt, err := names.Table("contact")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qv, err := names.Table("contact_names")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := h.table("contact", simple())
+	h.create(tbl)
+	rows := h.values(tbl, nil, simpleRows(1, 3, "c")...)
+	h.do(func(tx dialect.Tx) error {
+		if _, err := tx.Rows().Insert(h.ctx, tbl, newSource(rows)); err != nil {
+			return err
+		}
+		return nil
+	})
+	// The partner's statements use unquoted lower-case names, which every database takes as they are.
+	h.do(func(tx dialect.Tx) error {
+		return tx.RunStatement(h.ctx, "CREATE VIEW "+qv+" AS SELECT id, name FROM "+qt)
+	})
+	h.do(func(tx dialect.Tx) error {
+		return tx.RunStatement(h.ctx, "CREATE UNIQUE INDEX partner_names ON "+qt+" (name)")
+	})
+	viewRows := func(want int64) {
+		t.Helper()
+		h.do(func(tx dialect.Tx) error {
+			n, err := tx.Tables().Count(h.ctx, "contact_names")
+			if err == nil && n != want {
+				err = fmt.Errorf("the partner's view shows %d rows, want %d", n, want)
+			}
+			return err
+		})
+	}
+	viewRows(3)
+
+	widened := simple()
+	widened[1].Type = "nvarchar(100)"
+	wt := h.table("contact", widened)
+	var lost []dialect.LostObject
+	h.do(func(tx dialect.Tx) error {
+		var err error
+		lost, err = tx.Tables().Alter(h.ctx, wt, []dialect.Change{{Kind: dialect.AlterType, Old: tbl.Columns[1], Column: wt.Columns[1]}})
+		return err
+	})
+	if len(lost) > 0 {
+		t.Errorf("widening a column the partner's view reads lost %v", lost)
+	}
+	viewRows(3)
+	h.expect(wt, rows)
+
+	// A recreate (a change no database makes in place): the view and the index are back on the new,
+	// empty table.
+	recreated := append(widened[:3:3], contract.Column{Name: "updated", Type: "datetime2(3)", IsNullable: true})
+	rt := h.table("contact", recreated)
+	h.do(func(tx dialect.Tx) error {
+		var err error
+		lost, err = tx.Tables().Recreate(h.ctx, rt)
+		return err
+	})
+	if len(lost) > 0 {
+		t.Errorf("recreating the table lost %v", lost)
+	}
+	viewRows(0)
+	again := h.values(rt, nil, []*string{Str("[I:1]"), Str("one"), nil, nil}, []*string{Str("[I:2]"), Str("two"), nil, nil})
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, rt, newSource(again))
+		return err
+	})
+	viewRows(2)
+	err = h.try(func(tx dialect.Tx) error {
+		_, err := tx.Rows().Insert(h.ctx, rt, newSource(h.values(rt, nil, []*string{Str("[I:3]"), Str("one"), nil, nil})))
+		return err
+	})
+	if !errors.Is(err, dialect.ErrDuplicateKey) {
+		t.Errorf("a name twice after the recreate: %v; the partner's unique index is gone, want ErrDuplicateKey", err)
+	}
+	h.expect(rt, again)
+
+	h.do(func(tx dialect.Tx) error {
+		_, err := tx.Tables().Drop(h.ctx, "contact")
+		return err
+	})
+	h.do(func(tx dialect.Tx) error {
+		if exists, err := tx.Tables().Exists(h.ctx, "contact"); err != nil || exists {
+			return fmt.Errorf("the dropped table exists (err %v)", err)
+		}
+		return nil
+	})
+}
+
 func testAlter(t *testing.T, h *harness) {
 	base := simple()
 	tbl := h.table("evolving", base)
@@ -686,7 +888,7 @@ func testAlter(t *testing.T, h *harness) {
 		{Kind: dialect.AddColumn, Column: col(evolved[4])},
 		{Kind: dialect.AddColumn, Column: col(evolved[5])},
 	}
-	err := h.try(func(tx dialect.Tx) error { return tx.Tables().Alter(h.ctx, newTbl, changes) })
+	err := h.try(func(tx dialect.Tx) error { return h.alter(tx, newTbl, changes) })
 	if errors.Is(err, dialect.ErrRecreate) {
 		t.Skipf("%s cannot make these changes in place (%v); the engine recreates the table", h.d.Name(), err)
 	}
@@ -711,7 +913,7 @@ func testAlter(t *testing.T, h *harness) {
 	dropped := append(append([]contract.Column{}, evolved[:4]...), evolved[5])
 	dropTbl := h.table("evolving", dropped)
 	err = h.try(func(tx dialect.Tx) error {
-		return tx.Tables().Alter(h.ctx, dropTbl, []dialect.Change{{Kind: dialect.DropColumn, Old: col(evolved[4])}})
+		return h.alter(tx, dropTbl, []dialect.Change{{Kind: dialect.DropColumn, Old: col(evolved[4])}})
 	})
 	if err != nil {
 		t.Fatalf("drop column: %v", err)
@@ -741,7 +943,7 @@ func testFailedAlter(t *testing.T, h *harness) {
 			return err
 		}
 		// NOT NULL over a column that holds a NULL cannot be done in place.
-		err := tx.Tables().Alter(h.ctx, newTbl, []dialect.Change{{Kind: dialect.AlterNullability, Old: old, Column: now}})
+		err := h.alter(tx, newTbl, []dialect.Change{{Kind: dialect.AlterNullability, Old: old, Column: now}})
 		if err == nil {
 			return errors.New("NOT NULL was set on a column that holds NULL")
 		}
@@ -935,4 +1137,13 @@ func testRunStatement(t *testing.T, h *harness) {
 	if err := h.try(func(tx dialect.Tx) error { return tx.RunStatement(h.ctx, "THIS IS NOT SQL") }); err == nil {
 		t.Fatal("a statement that is not SQL succeeded")
 	}
+}
+
+// NoLoss turns the result of TableEditor.Alter, Recreate or Drop into an error, for tests of tables
+// that carry nothing of anyone else's: any lost object is one.
+func NoLoss(lost []dialect.LostObject, err error) error {
+	if err == nil && len(lost) > 0 {
+		return fmt.Errorf("lost %v, though nothing but the table was there", lost)
+	}
+	return err
 }

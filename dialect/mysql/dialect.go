@@ -56,12 +56,23 @@
 // with six significant digits. A relaxed commit (dialect.Relaxed) is a plain commit: MySQL's
 // durability (innodb_flush_log_at_trx_commit) is the server's, not the session's.
 //
+// # Connections
+//
+// A Store's pool holds at most OpenOptions.MaxConns sessions (4 by default), of which at most
+// dialect.MaxIdleConns stay open unused, each for OpenOptions.IdleTimeout (database/sql closes them on
+// a timer). Every new session, the pool's and the one that creates the database, takes a slot of
+// OpenOptions.Gate first (its socket holds it until it closes) and must be ready within
+// OpenOptions.ConnectTimeout: the driver's own "timeout" bounds only the dial, not a server that
+// accepts and never answers. An unknown database (1049) or table (1146) fails with
+// dialect.ErrMissing.
+//
 // Lock uses GET_LOCK, which belongs to the session rather than the transaction: the Tx holds one
 // connection for its whole life and releases its locks after Commit or Rollback (a connection whose
 // release fails is discarded, which frees its locks on the server).
 package mysql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -85,12 +96,14 @@ type Dialect struct{}
 func (Dialect) Name() string { return "mysql" }
 
 // Capabilities reports microsecond times, dates from year 1000, a database per tenant, DDL that
-// commits by itself and a transactional Truncate (DELETE).
+// commits by itself, a transactional Truncate (DELETE), and text keys compared as SQL Server compares
+// them, without trailing spaces (utf8mb4_bin is a PAD SPACE collation).
 func (Dialect) Capabilities() dialect.Capabilities {
 	return dialect.Capabilities{
 		TimeDigits:            6,
 		MinYear:               minYear,
 		TransactionalTruncate: true,
+		PadsKeys:              true,
 	}
 }
 
@@ -175,45 +188,57 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		logger = slog.Default()
 	}
 
+	// Every connection's socket holds a slot of the server's gate while it is open.
+	cfg.DialFunc = dialect.Dial
+	timeout := cmp.Or(opts.ConnectTimeout, dialect.DefaultConnectTimeout)
 	admin := cfg.Clone()
 	admin.DBName = ""
-	if err := execOnce(ctx, admin, createDatabase(qdb)); err != nil {
-		return nil, fmt.Errorf("mysql: create database %s: %w", qdb, err)
+	if err := execOnce(ctx, admin, opts.Gate, timeout, createDatabase(qdb)); err != nil {
+		return nil, fmt.Errorf("mysql: create database %s: %w", qdb, mapError(err))
 	}
 
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
-	db := sql.OpenDB(conn)
 	n := opts.MaxConns
 	if n <= 0 {
 		n = defaultMaxConns
 	}
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
+	db, closeDB := sqlexec.OpenDB(sqlexec.Connector{Inner: conn, Gate: opts.Gate, Timeout: timeout}, n,
+		cmp.Or(opts.IdleTimeout, dialect.DefaultIdleTimeout))
 	db.SetConnMaxLifetime(30 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("mysql: connect to database %s: %w", qdb, err)
+		closeDB()
+		return nil, fmt.Errorf("mysql: connect to database %s: %w", qdb, mapError(err))
 	}
 	var lctn int
 	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lctn); err != nil {
-		db.Close()
+		closeDB()
 		return nil, fmt.Errorf("mysql: read lower_case_table_names: %w", err)
 	}
-	return &Store{db: db, sql: SQL{foldNames: lctn != 0}, meta: meta, log: logger, lockTimeout: lockTimeout}, nil
+	return &Store{db: db, closeDB: closeDB, sql: SQL{foldNames: lctn != 0}, meta: meta, log: logger, lockTimeout: lockTimeout}, nil
+}
+
+// Server names the DSN's server: its network and address (host:port, or the socket's path).
+func (Dialect) Server(dsn string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("mysql: parse DSN: %w", err)
+	}
+	return "mysql://" + cfg.Net + "(" + cfg.Addr + ")", nil
 }
 
 // execOnce runs one statement on a connection of its own (the database's creation, before the
 // tenant's pool can connect to it).
-func execOnce(ctx context.Context, cfg *mysql.Config, stmt string) error {
+func execOnce(ctx context.Context, cfg *mysql.Config, gate *dialect.ConnGate, timeout time.Duration, stmt string) error {
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return err
 	}
-	db := sql.OpenDB(conn)
+	db := sql.OpenDB(sqlexec.Connector{Inner: conn, Gate: gate, Timeout: timeout})
 	defer db.Close()
+	db.SetMaxIdleConns(0)
 	_, err = db.ExecContext(ctx, stmt)
 	return err
 }
@@ -221,6 +246,7 @@ func execOnce(ctx context.Context, cfg *mysql.Config, stmt string) error {
 // Store is an open tenant database: a pool of sessions configured by config.
 type Store struct {
 	db          *sql.DB
+	closeDB     func() error
 	sql         SQL
 	meta        *sqlmeta.Store
 	log         *slog.Logger
@@ -257,4 +283,4 @@ func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
 }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.closeDB() }

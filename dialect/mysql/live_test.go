@@ -566,7 +566,7 @@ func TestLiveAlterEveryKind(t *testing.T) {
 		{Kind: dialect.AddColumn, Column: next.Columns[4]},
 		{Kind: dialect.AddColumn, Column: next.Columns[5]},
 	}
-	noErr(t, tx.Tables().Alter(ctx, next, changes))
+	noErr(t, conformance.NoLoss(tx.Tables().Alter(ctx, next, changes)))
 	must[int64](t)(tx.Rows().Insert(ctx, next, src([]any{int64(2), strings.Repeat("x", 5000), "b", nil, strings.Repeat("ü", 4000), nil})))
 	noErr(t, tx.Commit(ctx, dialect.Durable))
 
@@ -597,7 +597,7 @@ func TestLiveAlterEveryKind(t *testing.T) {
 	// Dropping the default.
 	tx = begin(t, st)
 	next.Columns[3].Default = nil
-	noErr(t, tx.Tables().Alter(ctx, next, []dialect.Change{{Kind: dialect.AlterDefault, Old: next.Columns[3], Column: next.Columns[3]}}))
+	noErr(t, conformance.NoLoss(tx.Tables().Alter(ctx, next, []dialect.Change{{Kind: dialect.AlterDefault, Old: next.Columns[3], Column: next.Columns[3]}})))
 	noErr(t, tx.Commit(ctx, dialect.Durable))
 	noErr(t, db.QueryRow("SELECT COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'evolve' AND COLUMN_NAME = 'c03'").Scan(&dflt))
 	if dflt.Valid && dflt.String != "NULL" {
@@ -612,7 +612,7 @@ func TestLiveAlterMovesColumnOffRow(t *testing.T) {
 	next := nvarcharTable(t, "grow", 5, 4000)
 	tx := begin(t, st)
 	noErr(t, tx.Tables().Create(ctx, old))
-	noErr(t, tx.Tables().Alter(ctx, next, []dialect.Change{{Kind: dialect.AddColumn, Column: next.Columns[5]}}))
+	noErr(t, conformance.NoLoss(tx.Tables().Alter(ctx, next, []dialect.Change{{Kind: dialect.AddColumn, Column: next.Columns[5]}})))
 	mk := func(id int64) []any {
 		r := []any{id}
 		for range 5 {
@@ -636,7 +636,7 @@ func TestLiveAlterMovesColumnOffRow(t *testing.T) {
 	}
 	// Altering again with the same definition keeps c01 off the row and changes nothing else.
 	tx = begin(t, st)
-	noErr(t, tx.Tables().Alter(ctx, next, nil))
+	noErr(t, conformance.NoLoss(tx.Tables().Alter(ctx, next, nil)))
 	noErr(t, tx.Commit(ctx, dialect.Durable))
 }
 
@@ -682,7 +682,7 @@ func TestLiveDDLKeepsTransaction(t *testing.T) {
 	tx = begin(t, st)
 	noErr(t, tx.Meta().PutTable(ctx, dialect.TableMeta{Table: "after_ddl", LSN: 5, SchemaHash: "h", SchemaJSON: "{}", SchemaChanged: time.Now()}))
 	gone := col(t, "gone", "int", "", true)
-	if err := tx.Tables().Alter(ctx, tb, []dialect.Change{{Kind: dialect.DropColumn, Old: gone}}); err == nil {
+	if err := conformance.NoLoss(tx.Tables().Alter(ctx, tb, []dialect.Change{{Kind: dialect.DropColumn, Old: gone}})); err == nil {
 		t.Fatal("dropping a column that does not exist succeeded")
 	}
 	noErr(t, tx.Rollback(ctx))
@@ -809,4 +809,62 @@ func TestLiveNumberErrorsAndSourceFailure(t *testing.T) {
 	}
 	must[int64](t)(tx.Rows().Insert(ctx, tb, src(ok)))
 	noErr(t, tx.Commit(ctx, dialect.Durable))
+}
+
+// TestLiveRecreateKeepsPartnersObjects: a recreate adds a partner's indexes, constraints and triggers
+// to the new table (MySQL drops them with the old one; views and grants survive by name), and reports
+// those of a column that is gone.
+func TestLiveRecreateKeepsPartnersObjects(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	tb := keyTable(t, "contact")
+	tx := begin(t, st)
+	noErr(t, tx.Tables().Create(ctx, tb))
+	for _, s := range []string{
+		"CREATE TABLE `audit` (`id` int)",
+		"CREATE INDEX `contact_by_name` ON `contact` (`name`(10) DESC, `n`)",
+		"ALTER TABLE `contact` ADD CONSTRAINT `contact_n_small` CHECK (`n` < 100)",
+		"CREATE TRIGGER `contact_audit` AFTER INSERT ON `contact` FOR EACH ROW INSERT INTO `audit` VALUES (NEW.`id`)",
+		"CREATE VIEW `contact_names` AS SELECT `id`, `name` FROM `contact`",
+	} {
+		noErr(t, tx.RunStatement(ctx, s))
+	}
+	lost := must[[]dialect.LostObject](t)(tx.Tables().Recreate(ctx, tb))
+	if len(lost) != 0 {
+		t.Errorf("a recreate of the same shape lost %v", lost)
+	}
+	must[int64](t)(tx.Rows().Insert(ctx, tb, src([]any{int64(1), "a", int64(5), nil})))
+	if n := must[int64](t)(tx.Tables().Count(ctx, "audit")); n != 1 {
+		t.Errorf("the partner's trigger recorded %d rows, want 1", n)
+	}
+	if n := must[int64](t)(tx.Tables().Count(ctx, "contact_names")); n != 1 {
+		t.Errorf("the partner's view shows %d rows, want 1", n)
+	}
+	if err := tx.RunStatement(ctx, "INSERT INTO `contact` (`id`, `n`) VALUES (2, 200)"); err == nil {
+		t.Error("the partner's check constraint is gone")
+	}
+	// Dropping name in place takes an index of name alone with it, and says so.
+	noErr(t, tx.RunStatement(ctx, "CREATE INDEX `contact_name` ON `contact` (`name`)"))
+	noName := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{tb.Columns[0], tb.Columns[2], tb.Columns[3]}}
+	lost = must[[]dialect.LostObject](t)(tx.Tables().Alter(ctx, noName, []dialect.Change{{Kind: dialect.DropColumn, Old: tb.Columns[1]}}))
+	if len(lost) != 1 || lost[0].Object != "index `contact_name` on `contact`" {
+		t.Errorf("dropping name in place lost %v, want its index", lost)
+	}
+	noErr(t, tx.RunStatement(ctx, "DROP VIEW `contact_names`"))
+	tb = noName
+
+	// Without n, the index and the check of n go, and say so; the trigger stays.
+	without := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{tb.Columns[0], tb.Columns[2]}}
+	lost = must[[]dialect.LostObject](t)(tx.Tables().Recreate(ctx, without))
+	var names []string
+	for _, o := range lost {
+		names = append(names, o.Object)
+	}
+	if got := strings.Join(names, "; "); got != "index `contact_by_name` on `contact`; constraint `contact_n_small` on `contact`" {
+		t.Errorf("a recreate without n lost %q", got)
+	}
+	must[int64](t)(tx.Rows().Insert(ctx, without, src([]any{int64(3), nil})))
+	if n := must[int64](t)(tx.Tables().Count(ctx, "audit")); n != 2 {
+		t.Errorf("the partner's trigger recorded %d rows, want 2", n)
+	}
 }

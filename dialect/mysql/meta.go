@@ -20,17 +20,23 @@ var migrationFiles embed.FS
 
 // newMeta configures the shared metadata store for one tenant. The driver binds and returns times as
 // time.Time in UTC (parseTime, loc=UTC, time_zone '+00:00'), which is the store's default codec.
+//
+// MySQL commits before every ALTER TABLE, so a migration that adds a column may have run without being
+// recorded (a crash in between); it asks information_schema first, which needs the metadata table's
+// name as a string literal: {{meta_name}}.
 func newMeta(tenant string) (*sqlmeta.Store, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("mysql: migrations: %w", err)
 	}
+	names := dialect.MetaTables(tenant)
 	st, err := sqlmeta.New(sqlmeta.Config{
 		Placeholder: squirrel.Question,
-		Names:       dialect.MetaTables(tenant),
+		Names:       names,
 		Table:       quote,
 		Column:      quote,
 		Migrations:  files,
+		Vars:        map[string]string{"meta_name": stringLiteral(names.Meta)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mysql: tenant %q: %w", tenant, err)

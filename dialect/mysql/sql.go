@@ -181,6 +181,13 @@ func defaultSQL(c typemap.Column, ct colType, w *warnings) (string, bool) {
 		}
 		return r.newID, true
 	case typemap.DefaultLiteral:
+		// In strict mode MySQL refuses the whole table for a default that does not fit its column (a
+		// string longer than the column, a number with more digits), where SQL Server accepts it.
+		if c.Type.IsText() || c.Type.IsDecimal() {
+			if _, err := typemap.DecoderFor(c.Type)([]byte(d.Literal)); err != nil {
+				return drop("it does not fit the column: " + err.Error())
+			}
+		}
 		lit, err := r.literal(d.Literal)
 		if err != nil {
 			return drop(err.Error())
@@ -213,8 +220,8 @@ func (SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 	b.WriteString("CREATE TABLE ")
 	b.WriteString(qt)
 	b.WriteString(" (\n")
-	for i, c := range t.Columns {
-		def, err := columnDef(c, p.types[i], w)
+	for i := range t.Columns {
+		def, err := columnDef(t.Declared(i), p.types[i], w)
 		if err != nil {
 			return "", nil, err
 		}
@@ -304,7 +311,7 @@ func (a *alteration) define(verb, name string) error {
 	if err != nil || a.defined[name] {
 		return err
 	}
-	def, err := columnDef(a.t.Columns[i], a.p.types[i], a.w)
+	def, err := columnDef(a.t.Declared(i), a.p.types[i], a.w)
 	if err != nil {
 		return err
 	}
@@ -332,7 +339,7 @@ func (a *alteration) setDefault(name string) error {
 	if err != nil {
 		return err
 	}
-	if d, ok := defaultSQL(a.t.Columns[i], a.p.types[i], a.w); ok {
+	if d, ok := defaultSQL(a.t.Declared(i), a.p.types[i], a.w); ok {
 		a.clauses = append(a.clauses, "ALTER COLUMN "+q+" SET DEFAULT "+d)
 	} else {
 		a.clauses = append(a.clauses, "ALTER COLUMN "+q+" DROP DEFAULT")
@@ -347,6 +354,54 @@ func (SQL) DropTable(name string) (string, error) {
 		return "", err
 	}
 	return "DROP TABLE IF EXISTS " + q, nil
+}
+
+// showCreateTable renders SHOW CREATE TABLE, whose text Recreate reads the table's indexes and
+// constraints from.
+func showCreateTable(name string) (string, error) {
+	q, err := quote(name)
+	if err != nil {
+		return "", err
+	}
+	return "SHOW CREATE TABLE " + q, nil
+}
+
+// keptDefinition is an index or constraint that others put on a table, as SHOW CREATE TABLE writes it.
+type keptDefinition struct {
+	object string // "index `ix`", "constraint `fk`"
+	add    string // ALTER TABLE … ADD of it
+}
+
+// keptDefinitions picks from SHOW CREATE TABLE's text of table the index and constraint definitions
+// other than the primary key (mirrorsink's), each with the ALTER TABLE that adds it to a table of the
+// same name again. The server writes one definition per line, in a form its ALTER TABLE … ADD takes.
+func keptDefinitions(table, createTable string) ([]keptDefinition, error) {
+	qt, err := quote(table)
+	if err != nil {
+		return nil, err
+	}
+	var out []keptDefinition
+	for _, line := range strings.Split(createTable, "\n") {
+		def := strings.TrimSuffix(strings.TrimSpace(line), ",")
+		var kind string
+		switch {
+		case strings.HasPrefix(def, "KEY "), strings.HasPrefix(def, "UNIQUE KEY "),
+			strings.HasPrefix(def, "FULLTEXT KEY "), strings.HasPrefix(def, "SPATIAL KEY "):
+			kind = "index"
+		case strings.HasPrefix(def, "CONSTRAINT "):
+			kind = "constraint"
+		default:
+			continue
+		}
+		name := def
+		if i := strings.IndexByte(def, '`'); i >= 0 {
+			if j := strings.Index(def[i+1:], "`"); j >= 0 {
+				name = def[i : i+j+2]
+			}
+		}
+		out = append(out, keptDefinition{object: kind + " " + name + " on " + qt, add: "ALTER TABLE " + qt + " ADD " + def})
+	}
+	return out, nil
 }
 
 // Truncate empties a table with DELETE, not TRUNCATE TABLE: TRUNCATE commits implicitly and would
@@ -576,6 +631,8 @@ const (
 	// existsQuery finds a base table of the session's database; information_schema may compare names
 	// without case, so the caller compares the names it returns by Fold.
 	existsQuery = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME = ?"
+	// triggersQuery lists the triggers of a table (by exact name) of the session's database.
+	triggersQuery = "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY ACTION_ORDER"
 	// columnsQuery reads how a table's columns are stored now (for AlterTable's checks and offRow).
 	columnsQuery = "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?"
 	// lockQuery takes a named lock, waiting at most the given seconds; it returns 1 when it got it.

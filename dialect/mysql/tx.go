@@ -18,6 +18,8 @@ import (
 
 // Server error numbers the dialect acts on.
 const (
+	erBadDB               = 1049 // unknown database
+	erNoSuchTable         = 1146
 	erDupEntry            = 1062
 	erNotAllowedCommand   = 1148 // LOCAL INFILE refused (MySQL before 8.0.19, MariaDB)
 	erClientLocalDisabled = 2068 // client side refusal (C clients)
@@ -25,7 +27,8 @@ const (
 	erMariaLocalDisabled  = 4166 // MariaDB: local infile capability disabled
 )
 
-// mapError makes a duplicate key recognisable as dialect.ErrDuplicateKey.
+// mapError makes a duplicate key recognisable as dialect.ErrDuplicateKey, and a database or table
+// that does not exist as dialect.ErrMissing.
 func mapError(err error) error {
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
@@ -34,8 +37,13 @@ func mapError(err error) error {
 	if msg := withholdValues(err.Error()); msg != err.Error() {
 		err = dialect.Redact(err, msg)
 	}
-	if me.Number == erDupEntry {
+	switch me.Number {
+	case erDupEntry:
 		return fmt.Errorf("%w: %w", err, dialect.ErrDuplicateKey)
+	case erBadDB, erNoSuchTable:
+		if !errors.Is(err, dialect.ErrMissing) {
+			return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
+		}
 	}
 	return err
 }
@@ -227,8 +235,43 @@ func checkAlter(t dialect.Table, changes []dialect.Change, stored map[string]sto
 
 // Alter applies the changes in one ALTER TABLE, after checking that the server will accept it, so
 // that a refused change commits nothing. Columns already stored off the row stay there, and columns
-// that the new definition's row budget moves off the row are modified with it.
-func (e editor) Alter(ctx context.Context, t dialect.Table, changes []dialect.Change) error {
+// that the new definition's row budget moves off the row are modified with it. ALTER TABLE keeps the
+// table's indexes, triggers and grants, and MySQL's views do not stand in its way (a view of a
+// dropped column fails when it is next used). Dropping a column drops an index of that column alone:
+// that index is returned as lost.
+func (e editor) Alter(ctx context.Context, t dialect.Table, changes []dialect.Change) ([]dialect.LostObject, error) {
+	dropsColumn := false
+	for _, ch := range changes {
+		dropsColumn = dropsColumn || ch.Kind == dialect.DropColumn
+	}
+	if !dropsColumn {
+		return nil, e.alter(ctx, t, changes)
+	}
+	before, err := e.t.keptDefinitions(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.alter(ctx, t, changes); err != nil {
+		return nil, err
+	}
+	after, err := e.t.keptDefinitions(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]bool{}
+	for _, d := range after {
+		kept[d.object] = true
+	}
+	var lost []dialect.LostObject
+	for _, d := range before {
+		if !kept[d.object] {
+			lost = append(lost, dialect.LostObject{Object: d.object, Reason: "it used a column that the source dropped, and went with it"})
+		}
+	}
+	return lost, nil
+}
+
+func (e editor) alter(ctx context.Context, t dialect.Table, changes []dialect.Change) error {
 	stored, err := e.t.storedColumns(ctx, t.Name)
 	if err != nil {
 		return err
@@ -280,13 +323,140 @@ func (e editor) noNulls(ctx context.Context, table, column string) error {
 	return nil
 }
 
-// Drop drops the table if it exists.
-func (e editor) Drop(ctx context.Context, name string) error {
+// Drop drops the table if it exists. Views on it stay, as MySQL keeps a view's text: they fail when
+// used until a table of that name exists again.
+func (e editor) Drop(ctx context.Context, name string) ([]dialect.LostObject, error) {
+	return nil, e.drop(ctx, name)
+}
+
+func (e editor) drop(ctx context.Context, name string) error {
 	stmt, err := e.t.s.sql.DropTable(name)
 	if err != nil {
 		return err
 	}
 	return e.t.ddl(ctx, fmt.Sprintf("drop table %q", name), stmt)
+}
+
+// Recreate drops the table and creates t in its place. Views on the table and grants on it survive by
+// themselves (MySQL keeps both by name). Its indexes and constraints other than the primary key, and
+// its triggers, go with the table: they are read first (SHOW CREATE TABLE, SHOW CREATE TRIGGER) and
+// added to the new table, each by a statement of its own; what no longer fits is returned as lost.
+// Every one of these statements commits by itself, as all DDL does in MySQL.
+func (e editor) Recreate(ctx context.Context, t dialect.Table) ([]dialect.LostObject, error) {
+	exists, err := e.Exists(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		defs     []keptDefinition
+		triggers []keptDefinition
+	)
+	if exists {
+		if defs, err = e.t.keptDefinitions(ctx, t.Name); err != nil {
+			return nil, err
+		}
+		if triggers, err = e.t.keptTriggers(ctx, t.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.drop(ctx, t.Name); err != nil {
+		return nil, err
+	}
+	if err := e.Create(ctx, t); err != nil {
+		return nil, err
+	}
+	var lost []dialect.LostObject
+	for _, d := range append(defs, triggers...) {
+		if err := e.t.ddl(ctx, "re-create "+d.object, d.add); err != nil {
+			lost = append(lost, dialect.LostObject{Object: d.object, Reason: serverMessage(err)})
+		}
+	}
+	return lost, nil
+}
+
+// keptDefinitions reads the indexes and constraints of a table that are not mirrorsink's.
+func (t *Tx) keptDefinitions(ctx context.Context, table string) ([]keptDefinition, error) {
+	q, err := showCreateTable(table)
+	if err != nil {
+		return nil, err
+	}
+	create, err := t.showCreate(ctx, q, "Create Table")
+	if err != nil {
+		return nil, fmt.Errorf("mysql: read the definition of %q: %w", table, err)
+	}
+	return keptDefinitions(table, create)
+}
+
+// keptTriggers reads the triggers of a table as the statements that created them.
+func (t *Tx) keptTriggers(ctx context.Context, table string) ([]keptDefinition, error) {
+	var names []string
+	err := t.x.Query(ctx, triggersQuery, []any{table}, func(scan func(...any) error) error {
+		var n string
+		if err := scan(&n); err != nil {
+			return err
+		}
+		names = append(names, n)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql: read the triggers of %q: %w", table, err)
+	}
+	var out []keptDefinition
+	for _, n := range names {
+		q, err := quote(n)
+		if err != nil {
+			return nil, err
+		}
+		stmt, err := t.showCreate(ctx, "SHOW CREATE TRIGGER "+q, "SQL Original Statement")
+		if err != nil {
+			return nil, fmt.Errorf("mysql: read trigger %s of %q: %w", q, table, err)
+		}
+		out = append(out, keptDefinition{object: "trigger " + q, add: stmt})
+	}
+	return out, nil
+}
+
+// showCreate runs a SHOW CREATE statement through the text protocol (not every one of them can be
+// prepared) and returns its column named column.
+func (t *Tx) showCreate(ctx context.Context, stmt, column string) (string, error) {
+	rows, err := t.x.SQL().QueryContext(ctx, stmt)
+	if err != nil {
+		return "", t.x.Err(err)
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return "", t.x.Err(err)
+		}
+		return "", errors.New("no row")
+	}
+	values := make([]sql.RawBytes, len(names))
+	dest := make([]any, len(names))
+	for i := range values {
+		dest[i] = &values[i]
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return "", err
+	}
+	for i, n := range names {
+		if n == column {
+			return string(values[i]), nil
+		}
+	}
+	return "", fmt.Errorf("no column %q in its result", column)
+}
+
+// serverMessage is the server's message of a failed statement (without the statement's context).
+func serverMessage(err error) string {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return fmt.Sprintf("%s (error %d)", withholdValues(me.Message), me.Number)
+	}
+	return err.Error()
 }
 
 // Truncate deletes every row in the transaction (see SQL.Truncate for why not TRUNCATE TABLE).

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 	"github.com/mirrorsink/mirrorsink/protocol"
 	"github.com/mirrorsink/mirrorsink/typemap"
@@ -110,7 +111,7 @@ func BenchmarkBulkInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.Tables().Drop(ctx, t.Name); err != nil {
+		if err := conformance.NoLoss(tx.Tables().Drop(ctx, t.Name)); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Tables().Create(ctx, t); err != nil {

@@ -25,17 +25,27 @@
 // ANALYZE: a table loaded by COPY alone has no statistics, and would be planned as if it were empty.
 //
 // Concurrency: each Store has a small pool of its own (at most OpenOptions.MaxConns connections, 4 by
-// default, of which it keeps at most two idle, for a minute, as hundreds of tenants' idle
-// connections would add up to the server's max_connections). Tx.Lock takes a transaction-scoped
+// default, of which it keeps at most dialect.MaxIdleConns idle, each closed by a timer after
+// OpenOptions.IdleTimeout, as hundreds of tenants' idle connections would add up to the server's
+// max_connections). Every new connection, the pool's and those that create the database or schema,
+// takes a slot of OpenOptions.Gate first and must be made within OpenOptions.ConnectTimeout (or the
+// DSN's shorter connect_timeout); while a caller of another tenant waits for a slot, the pool closes
+// its idle connections instead of keeping them. A database, schema or table that does not exist
+// (SQLSTATE 3D000, 3F000, 42P01) fails with dialect.ErrMissing. Tx.Lock takes a transaction-scoped
 // advisory lock on a 64-bit hash of the key. A Relaxed commit sets synchronous_commit off for its
 // transaction.
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +84,9 @@ func (Dialect) Capabilities() dialect.Capabilities {
 
 // SQLSTATE codes the dialect acts on.
 const (
-	codeInvalidCatalog    = "3D000"
+	codeInvalidCatalog    = "3D000" // the database does not exist
+	codeInvalidSchema     = "3F000" // the schema does not exist
+	codeUndefinedTable    = "42P01"
 	codeDuplicateDatabase = "42P04"
 	codeUniqueViolation   = "23505"
 	codeNotNullViolation  = "23502"
@@ -90,14 +102,9 @@ const (
 
 // Open connects to the tenant's mirror, creating its database or schema when it is missing.
 func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (dialect.Store, error) {
-	cc, err := pgx.ParseConfig(dsn)
+	cc, err := parseDSN(dsn)
 	if err != nil {
-		// The DSN may hold a password, and pgx redacts it only on a best-effort basis: report the cause
-		// without the DSN itself.
-		if cause := errors.Unwrap(err); cause != nil {
-			return nil, fmt.Errorf("postgres: parse DSN: %w", cause)
-		}
-		return nil, errors.New("postgres: the DSN cannot be parsed")
+		return nil, err
 	}
 	if err := checkName(cc.Database); err != nil {
 		return nil, fmt.Errorf("postgres: database name: %w", err)
@@ -110,6 +117,8 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	// Statements are described on every execution: a cached description would outlive an ALTER TABLE
 	// or a dropped staging table. (Bulk loads encode their own binary COPY and describe nothing.)
 	cc.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	// Every connection's socket holds a slot of the server's gate while it is open.
+	cc.DialFunc = dialect.Dial
 	maxConns := defaultMaxConns
 	if opts.MaxConns > 0 {
 		maxConns = opts.MaxConns
@@ -118,8 +127,9 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	if logger == nil {
 		logger = slog.Default()
 	}
+	c := connector{gate: opts.Gate, timeout: cmp.Or(opts.ConnectTimeout, dialect.DefaultConnectTimeout)}
 
-	if err := ensureDatabase(ctx, cc); err != nil {
+	if err := ensureDatabase(ctx, c, cc); err != nil {
 		return nil, err
 	}
 	var sql SQL
@@ -127,17 +137,18 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		if sql, err = NewSQL(opts.Schema); err != nil {
 			return nil, err
 		}
-		if err := ensureSchema(ctx, cc, sql); err != nil {
+		if err := ensureSchema(ctx, c, cc, sql); err != nil {
 			return nil, err
 		}
 		// A startup parameter applies to every connection before any statement runs; pg_temp is still
 		// searched first, so staging tables resolve as usual.
 		cc.RuntimeParams["search_path"] = sql.qschema
 	}
-	pool := newConnPool(cc, maxConns)
+	pool := newConnPool(c, cc, maxConns, cmp.Or(opts.IdleTimeout, dialect.DefaultIdleTimeout))
 	conn, err := pool.acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connect to database %q: %w", cc.Database, err)
+		pool.close()
+		return nil, fmt.Errorf("postgres: connect to database %q: %w", cc.Database, markMissing(err))
 	}
 	if opts.Schema == "" {
 		sql, err = resolveSchema(ctx, conn)
@@ -155,10 +166,64 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	return &Store{pool: pool, sql: sql, meta: meta, log: logger, events: opts.Events}, nil
 }
 
+// parseDSN parses a DSN without ever repeating it: it may hold a password, and pgx redacts it only on
+// a best-effort basis.
+func parseDSN(dsn string) (*pgx.ConnConfig, error) {
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		if cause := errors.Unwrap(err); cause != nil {
+			return nil, fmt.Errorf("postgres: parse DSN: %w", cause)
+		}
+		return nil, errors.New("postgres: the DSN cannot be parsed")
+	}
+	return cc, nil
+}
+
+// Server names the DSN's server: its host (or socket directory) and port, and those of its fallback
+// hosts.
+func (Dialect) Server(dsn string) (string, error) {
+	cc, err := parseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	hosts := []string{net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))}
+	for _, f := range cc.Fallbacks {
+		// sslmode=prefer lists each host twice (with and without TLS).
+		if h := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return "postgres://" + strings.Join(hosts, ","), nil
+}
+
+// connector makes the dialect's connections: each takes a slot of the server's gate and has the
+// connect timeout.
+type connector struct {
+	gate    *dialect.ConnGate
+	timeout time.Duration
+}
+
+// connect opens one connection with cfg.
+func (c connector) connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	var conn *pgx.Conn
+	err := c.gate.Connect(ctx, c.timeout, func(ctx context.Context) error {
+		var err error
+		conn, err = pgx.ConnectConfig(ctx, cfg)
+		return err
+	})
+	if err != nil {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
 // ensureDatabase connects once to see whether the tenant database exists and creates it from the
 // server's maintenance database when it does not.
-func ensureDatabase(ctx context.Context, cc *pgx.ConnConfig) error {
-	conn, err := pgx.ConnectConfig(ctx, cc)
+func ensureDatabase(ctx context.Context, c connector, cc *pgx.ConnConfig) error {
+	conn, err := c.connect(ctx, cc)
 	if err == nil {
 		return conn.Close(ctx)
 	}
@@ -172,7 +237,7 @@ func ensureDatabase(ctx context.Context, cc *pgx.ConnConfig) error {
 	mc := cc.Copy()
 	mc.Database = maintenanceDatabase
 	delete(mc.RuntimeParams, "search_path")
-	mconn, err := pgx.ConnectConfig(ctx, mc)
+	mconn, err := c.connect(ctx, mc)
 	if err != nil {
 		return fmt.Errorf("postgres: connect to maintenance database to create %q: %w", cc.Database, err)
 	}
@@ -183,16 +248,12 @@ func ensureDatabase(ctx context.Context, cc *pgx.ConnConfig) error {
 	if err != nil && !hasCode(err, codeDuplicateDatabase) && !hasCode(err, codeUniqueViolation) {
 		return fmt.Errorf("postgres: create database %q: %w", cc.Database, err)
 	}
-	conn, err = pgx.ConnectConfig(ctx, cc)
-	if err != nil {
-		return fmt.Errorf("postgres: connect to new database %q: %w", cc.Database, err)
-	}
-	return conn.Close(ctx)
+	return nil
 }
 
 // ensureSchema creates the tenant's schema unless it exists.
-func ensureSchema(ctx context.Context, cc *pgx.ConnConfig, sql SQL) error {
-	conn, err := pgx.ConnectConfig(ctx, cc)
+func ensureSchema(ctx context.Context, c connector, cc *pgx.ConnConfig, sql SQL) error {
+	conn, err := c.connect(ctx, cc)
 	if err != nil {
 		return fmt.Errorf("postgres: connect to create schema %s: %w", sql.qschema, err)
 	}
@@ -217,9 +278,18 @@ func resolveSchema(ctx context.Context, conn *pgx.Conn) (SQL, error) {
 	return NewSQL(*schema)
 }
 
-func hasCode(err error, code string) bool {
+func hasCode(err error, codes ...string) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == code
+	return errors.As(err, &pe) && slices.Contains(codes, pe.Code)
+}
+
+// markMissing marks with dialect.ErrMissing the errors by which PostgreSQL says that the mirror's
+// database, its schema or a table is gone.
+func markMissing(err error) error {
+	if err != nil && !errors.Is(err, dialect.ErrMissing) && hasCode(err, codeInvalidCatalog, codeInvalidSchema, codeUndefinedTable) {
+		return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
+	}
+	return err
 }
 
 // Store is an open tenant mirror: its pool, and what every transaction of it shares.
@@ -238,7 +308,7 @@ func (s *Store) Names() dialect.Namer { return s.sql }
 func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
 	conn, err := s.pool.acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", err)
+		return nil, fmt.Errorf("postgres: begin: %w", markMissing(err))
 	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -257,13 +327,19 @@ func (s *Store) Close() error {
 
 // connPool is a bounded pool of pgx connections. (pgxpool would need github.com/jackc/puddle/v2 and
 // golang.org/x/sync in go.mod; a Store only ever needs "a connection for one transaction", which this
-// gives.)
+// gives.) It keeps at most dialect.MaxIdleConns connections idle between transactions, closes each
+// after idleTimeout on a timer, and closes one at once when another tenant's caller waits for a slot
+// of the server's gate.
 type connPool struct {
-	cfg *pgx.ConnConfig
-	sem chan struct{} // one token per open or opening connection in use
+	c           connector
+	cfg         *pgx.ConnConfig
+	sem         chan struct{} // one token per open or opening connection in use
+	idleTimeout time.Duration
+	unregister  func()
 
 	mu     sync.Mutex
-	idle   []idleConn
+	idle   []idleConn // oldest first
+	reaper *time.Timer
 	closed bool
 }
 
@@ -276,18 +352,12 @@ type idleConn struct {
 // or an idle timeout would otherwise surface as a failed Begin.
 const pingAfter = time.Second
 
-// maxIdle bounds the connections a tenant's pool keeps open between calls, and idleTimeout how long it
-// keeps them: with a database per tenant, hundreds of tenants' idle connections would otherwise add up
-// to the server's max_connections.
-const (
-	maxIdle     = 2
-	idleTimeout = time.Minute
-)
-
 var errPoolClosed = errors.New("postgres: store is closed")
 
-func newConnPool(cfg *pgx.ConnConfig, maxConns int) *connPool {
-	return &connPool{cfg: cfg, sem: make(chan struct{}, maxConns)}
+func newConnPool(c connector, cfg *pgx.ConnConfig, maxConns int, idleTimeout time.Duration) *connPool {
+	p := &connPool{c: c, cfg: cfg, sem: make(chan struct{}, maxConns), idleTimeout: idleTimeout}
+	p.unregister = c.gate.OnShortage(p.shed)
+	return p
 }
 
 // acquire returns a connection that is the caller's until release.
@@ -318,7 +388,7 @@ func (p *connPool) acquire(ctx context.Context) (*pgx.Conn, error) {
 		}
 		ic.conn.Close(context.Background())
 	}
-	conn, err := pgx.ConnectConfig(ctx, p.cfg)
+	conn, err := p.c.connect(ctx, p.cfg)
 	if err != nil {
 		<-p.sem
 		return nil, err
@@ -326,7 +396,8 @@ func (p *connPool) acquire(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// release hands a connection back; one that is broken or still inside a transaction is closed.
+// release hands a connection back; one that is broken or still inside a transaction is closed, and so
+// is one beyond the idle bound or wanted by another tenant's caller waiting for a slot of the gate.
 func (p *connPool) release(conn *pgx.Conn) {
 	defer func() { <-p.sem }()
 	if conn.IsClosed() || conn.PgConn().TxStatus() != 'I' {
@@ -334,26 +405,34 @@ func (p *connPool) release(conn *pgx.Conn) {
 		return
 	}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || len(p.idle) >= dialect.MaxIdleConns || p.c.gate.Waiting() {
 		p.mu.Unlock()
 		conn.Close(context.Background())
 		return
 	}
+	p.idle = append(p.idle, idleConn{conn: conn, since: time.Now()})
+	if p.reaper == nil {
+		p.reaper = time.AfterFunc(p.idleTimeout, p.reap)
+	}
+	p.mu.Unlock()
+}
+
+// reap closes the connections idle for idleTimeout and runs again when the next one will be.
+func (p *connPool) reap() {
+	p.mu.Lock()
+	p.reaper = nil
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
 	now := time.Now()
 	var stale []*pgx.Conn
-	keep := p.idle[:0]
-	for _, ic := range p.idle {
-		if now.Sub(ic.since) > idleTimeout {
-			stale = append(stale, ic.conn)
-		} else {
-			keep = append(keep, ic)
-		}
+	for len(p.idle) > 0 && now.Sub(p.idle[0].since) >= p.idleTimeout {
+		stale = append(stale, p.idle[0].conn)
+		p.idle = p.idle[1:]
 	}
-	p.idle = keep
-	if len(p.idle) >= maxIdle {
-		stale = append(stale, conn)
-	} else {
-		p.idle = append(p.idle, idleConn{conn: conn, since: now})
+	if len(p.idle) > 0 {
+		p.reaper = time.AfterFunc(p.idleTimeout-now.Sub(p.idle[0].since), p.reap)
 	}
 	p.mu.Unlock()
 	for _, c := range stale {
@@ -361,11 +440,31 @@ func (p *connPool) release(conn *pgx.Conn) {
 	}
 }
 
+// shed closes the oldest idle connection, for a caller of another Store waiting for a slot of the
+// gate, and reports whether there was one.
+func (p *connPool) shed() bool {
+	p.mu.Lock()
+	if len(p.idle) == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	c := p.idle[0].conn
+	p.idle = p.idle[1:]
+	p.mu.Unlock()
+	c.Close(context.Background())
+	return true
+}
+
 // close closes the idle connections; connections in use close when released.
 func (p *connPool) close() {
+	p.unregister()
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true
+	if p.reaper != nil {
+		p.reaper.Stop()
+		p.reaper = nil
+	}
 	p.mu.Unlock()
 	for _, ic := range idle {
 		ic.conn.Close(context.Background())

@@ -481,8 +481,8 @@ func TestLiveUpsertDeleteTruncate(t *testing.T) {
 	if !ok {
 		t.Fatal("Exists after commit = false")
 	}
-	must(t, tx.Tables().Drop(ctx, "pairs"))
-	must(t, tx.Tables().Drop(ctx, "pairs")) // IF EXISTS
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, "pairs")))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, "pairs"))) // IF EXISTS
 	ok, err = tx.Tables().Exists(ctx, "pairs")
 	must(t, err)
 	if ok {
@@ -584,7 +584,7 @@ func TestLiveAlterTable(t *testing.T) {
 		{Kind: dialect.AddColumn, Column: c("must", "int", false, "")},
 		{Kind: dialect.AlterNullability, Old: c("gone", "int", true, ""), Column: c("gone", "int", false, "")},
 	} {
-		err := te.Alter(ctx, tbl, []dialect.Change{{Kind: dialect.AddColumn, Column: c("extra", "int", true, "")}, ch})
+		err := conformance.NoLoss(te.Alter(ctx, tbl, []dialect.Change{{Kind: dialect.AddColumn, Column: c("extra", "int", true, "")}, ch}))
 		if !errors.Is(err, dialect.ErrRecreate) {
 			t.Errorf("%v: %v, want ErrRecreate", ch.Kind, err)
 		}
@@ -605,7 +605,7 @@ func TestLiveAlterTable(t *testing.T) {
 		{Kind: dialect.AlterDefault, Old: c("note", "nvarchar(100)", true, ""), Column: c("note", "nvarchar(100)", true, "default (N'hi')")},
 		{Kind: dialect.AlterDefault, Old: c("when", "datetime2(7)", true, ""), Column: c("when", "datetime2(7)", true, "default (whatever())")},
 	}
-	must(t, te.Alter(ctx, tbl, changes))
+	must(t, conformance.NoLoss(te.Alter(ctx, tbl, changes)))
 	cols := queryStrings(t, tx, `SELECT column_name::text, data_type::text, is_nullable::text, coalesce(column_default, '-')::text
 		FROM information_schema.columns WHERE table_name = 'Evolving' ORDER BY ordinal_position`)
 	want := "[[id integer NO -] [n bigint NO -] [s text YES -] [d numeric YES -] [when timestamp without time zone YES -] " +
@@ -634,10 +634,10 @@ func TestLiveAlterTable(t *testing.T) {
 	// A change the server refuses (the engine asks only for widenings, but the server has the last
 	// word: here a narrowing over a value that does not fit) fails having changed nothing, and the
 	// transaction goes on.
-	err = te.Alter(ctx, evolved, []dialect.Change{
+	err = conformance.NoLoss(te.Alter(ctx, evolved, []dialect.Change{
 		{Kind: dialect.AddColumn, Column: c("extra", "int", true, "")},
 		{Kind: dialect.AlterType, Old: c("n", "bigint", false, ""), Column: c("n", "int", false, "")},
-	})
+	}))
 	if err == nil || errors.Is(err, dialect.ErrRecreate) {
 		t.Errorf("narrowing over a value that does not fit: %v, want the server's error", err)
 	}
@@ -646,11 +646,11 @@ func TestLiveAlterTable(t *testing.T) {
 	}
 	// Then the other way for nullability and default, and ADD NOT NULL without default on an empty table.
 	must(t, te.Truncate(ctx, tbl))
-	must(t, te.Alter(ctx, tbl, []dialect.Change{
+	must(t, conformance.NoLoss(te.Alter(ctx, tbl, []dialect.Change{
 		{Kind: dialect.AlterNullability, Old: c("n", "bigint", false, ""), Column: c("n", "bigint", true, "")},
 		{Kind: dialect.AlterDefault, Old: c("note", "nvarchar(100)", true, "default (N'hi')"), Column: c("note", "nvarchar(100)", true, "")},
 		{Kind: dialect.AddColumn, Column: c("must", "int", false, "")},
-	}))
+	})))
 	if s := sprint(queryStrings(t, tx, `SELECT column_name::text, is_nullable::text, coalesce(column_default, '-')::text
 		FROM information_schema.columns WHERE table_name = 'Evolving' AND column_name IN ('n', 'note', 'must') ORDER BY 1`)); s != "[[must NO -] [n YES -] [note YES -]]" {
 		t.Errorf("after the second Alter: %s", s)
@@ -682,7 +682,7 @@ func TestLiveHostileNames(t *testing.T) {
 	must(t, err)
 	wide := tbl.Columns[4]
 	wide.Type = typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}
-	must(t, te.Alter(ctx, tbl, []dialect.Change{{Kind: dialect.AlterType, Old: tbl.Columns[4], Column: wide}}))
+	must(t, conformance.NoLoss(te.Alter(ctx, tbl, []dialect.Change{{Kind: dialect.AlterType, Old: tbl.Columns[4], Column: wide}})))
 	got := queryStrings(t, tx, `SELECT "user"::text, "order"::text, "a:b, column c" FROM "Order ""Lines""; DROP" ORDER BY 1, 2`)
 	if s := sprint(got); s != "[[1 2 c] [2 2 d]]" {
 		t.Errorf("hostile table rows: %s", s)
@@ -692,7 +692,7 @@ func TestLiveHostileNames(t *testing.T) {
 	}
 	must(t, tx.Rows().Analyze(ctx, tbl))
 	must(t, te.Truncate(ctx, tbl))
-	must(t, te.Drop(ctx, tbl.Name))
+	must(t, conformance.NoLoss(te.Drop(ctx, tbl.Name)))
 	long := simpleTable(t, strings.Repeat("t", 64))
 	if err := te.Create(ctx, long); !errors.Is(err, dialect.ErrBadName) {
 		t.Errorf("Create with a 64-byte name: %v, want ErrBadName", err)
@@ -797,7 +797,7 @@ func TestLivePool(t *testing.T) {
 	}
 }
 
-// TestLivePoolKeepsFewIdle checks that a tenant's pool keeps at most maxIdle connections open between
+// TestLivePoolKeepsFewIdle checks that a tenant's pool keeps at most dialect.MaxIdleConns connections open between
 // calls, however many it used at once: idle connections of many tenants add up on the server.
 func TestLivePoolKeepsFewIdle(t *testing.T) {
 	base := testenv.Postgres(t)
@@ -818,8 +818,8 @@ func TestLivePoolKeepsFewIdle(t *testing.T) {
 	p.mu.Lock()
 	idle := len(p.idle)
 	p.mu.Unlock()
-	if idle != maxIdle {
-		t.Fatalf("%d idle connections after 4 transactions, want %d", idle, maxIdle)
+	if idle != dialect.MaxIdleConns {
+		t.Fatalf("%d idle connections after 4 transactions, want %d", idle, dialect.MaxIdleConns)
 	}
 }
 
@@ -1103,5 +1103,172 @@ func TestLiveUniqueViolationQuotesNoValue(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "jane") {
 		t.Fatalf("the error quotes row data: %v", err)
+	}
+}
+
+// TestLivePartnersObjects puts what a partner might on a mirrored table — views in a schema of their
+// own (one on another, one owned by another role, with grants and a comment), a materialized view
+// with an index, a view WITH CHECK OPTION, an index, a check constraint, a trigger, comments and
+// grants on the table and a column — and changes the table in place, recreates it twice and drops it.
+// Everything that still fits the table survives each change; what does not is reported lost, by name.
+func TestLivePartnersObjects(t *testing.T) {
+	base := testenv.Postgres(t)
+	reader := "mirrorsink_reader_" + randomSuffix(t)
+	admin(t, base, "CREATE ROLE "+quoteUnchecked(reader)+" NOLOGIN")
+	t.Cleanup(func() { admin(t, base, "DROP ROLE IF EXISTS "+quoteUnchecked(reader)) })
+	st := openTenant(t)
+	ctx := context.Background()
+	c := func(name, typ string) typemap.Column { return col(t, name, typ, true, "") }
+	id := col(t, "id", "int", false, "")
+	tbl := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{id, c("name", "nvarchar(50)"), c("email", "nvarchar(100)"), c("note", "nvarchar(max)")}}
+	tx := begin(t, st)
+	must(t, tx.Tables().Create(ctx, tbl))
+	_, err := tx.Rows().Insert(ctx, tbl, source([]any{int64(1), "Ann", "ann@example.com", "x"}, []any{int64(2), "Bo", "bo@example.com", nil}))
+	must(t, err)
+	r := quoteUnchecked(reader)
+	for _, s := range []string{
+		`CREATE SCHEMA analytics`,
+		`CREATE VIEW analytics.contact_names AS SELECT id, name FROM public.contact`,
+		`CREATE VIEW analytics.contact_upper AS SELECT id, upper(name) AS name FROM analytics.contact_names`,
+		`COMMENT ON VIEW analytics.contact_names IS 'for the dashboard'`,
+		`COMMENT ON COLUMN analytics.contact_names.name IS 'as SuperOffice spells it'`,
+		`GRANT USAGE ON SCHEMA analytics TO ` + r,
+		`GRANT SELECT ON analytics.contact_names TO ` + r + ` WITH GRANT OPTION`,
+		`ALTER VIEW analytics.contact_upper OWNER TO ` + r,
+		`CREATE MATERIALIZED VIEW public.contact_mails AS SELECT id, email FROM public.contact`,
+		`CREATE UNIQUE INDEX contact_mails_id ON public.contact_mails (id)`,
+		`CREATE VIEW public.contact_checked WITH (check_option = local) AS SELECT * FROM public.contact WHERE id > 0`,
+		`CREATE INDEX contact_email ON public.contact (email) WHERE email IS NOT NULL`,
+		`CREATE INDEX contact_note ON public.contact (left(note, 10))`,
+		`ALTER TABLE public.contact ADD CONSTRAINT contact_email_set CHECK (email <> '')`,
+		`CREATE FUNCTION analytics.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
+		`CREATE TRIGGER contact_touch BEFORE UPDATE ON public.contact FOR EACH ROW EXECUTE FUNCTION analytics.touch()`,
+		`COMMENT ON TABLE public.contact IS 'mirrored'`,
+		`COMMENT ON COLUMN public.contact.name IS 'the name'`,
+		`GRANT SELECT ON public.contact TO ` + r,
+		`GRANT UPDATE (name) ON public.contact TO ` + r,
+	} {
+		must(t, tx.RunStatement(ctx, s))
+	}
+	must(t, tx.Commit(ctx, dialect.Durable))
+	state := func(tx *Tx) string {
+		t.Helper()
+		return sprint(queryStrings(t, tx, `SELECT
+			(SELECT string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || (pg_get_userbyid(c.relowner) = current_user)::text, ' '
+				ORDER BY n.nspname || '.' || c.relname COLLATE "C")
+			   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			  WHERE c.relkind IN ('v', 'm') AND n.nspname IN ('public', 'analytics')),
+			(pg_get_userbyid((SELECT relowner FROM pg_class WHERE oid = 'analytics.contact_upper'::regclass)) = $1)::text,
+			has_table_privilege($1, 'analytics.contact_names', 'SELECT WITH GRANT OPTION')::text,
+			obj_description('analytics.contact_names'::regclass, 'pg_class'),
+			col_description('analytics.contact_names'::regclass, 2),
+			(SELECT string_agg(indexname, ' ' ORDER BY indexname COLLATE "C") FROM pg_indexes WHERE tablename IN ('contact', 'contact_mails')),
+			(SELECT string_agg(conname, ' ' ORDER BY conname COLLATE "C") FROM pg_constraint WHERE conrelid = 'public.contact'::regclass AND contype = 'c'),
+			(SELECT string_agg(tgname, ' ') FROM pg_trigger WHERE tgrelid = 'public.contact'::regclass AND NOT tgisinternal),
+			obj_description('public.contact'::regclass, 'pg_class'),
+			coalesce(col_description('public.contact'::regclass, 2), '-'),
+			has_table_privilege($1, 'public.contact', 'SELECT')::text,
+			has_column_privilege($1, 'public.contact', 'name', 'UPDATE')::text,
+			(SELECT count(*) FROM analytics.contact_upper)::text`, reader))
+	}
+	lostNames := func(lost []dialect.LostObject) string {
+		var names []string
+		for _, o := range lost {
+			if o.Reason == "" {
+				t.Errorf("%s is lost without a reason", o.Object)
+			}
+			names = append(names, o.Object)
+		}
+		return strings.Join(names, "; ")
+	}
+
+	// In place: widen name and drop note. The views of name go and come back around the change; the
+	// view of every column (SELECT *) cannot, and is reported, as is the index of note, which
+	// PostgreSQL drops with the column.
+	widened := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{id, c("name", "nvarchar(100)"), c("email", "nvarchar(100)")}}
+	tx = begin(t, st)
+	lost, err := tx.Tables().Alter(ctx, widened, []dialect.Change{
+		{Kind: dialect.AlterType, Old: tbl.Columns[1], Column: widened.Columns[1]},
+		{Kind: dialect.DropColumn, Old: tbl.Columns[3]},
+	})
+	must(t, err)
+	if got := lostNames(lost); got != `index "public"."contact_note"; view "public"."contact_checked"` {
+		t.Errorf("the in-place change lost %q, want the index and the view of the dropped column", got)
+	}
+	everything := "[[analytics.contact_names:v:true analytics.contact_upper:v:false public.contact_mails:m:true " +
+		"true true for the dashboard as SuperOffice spells it contact_email contact_mails_id contact_pkey contact_email_set " +
+		"contact_touch mirrored the name true true 2]]"
+	if got := state(tx); got != everything {
+		t.Errorf("after the in-place change:\n got %s\nwant %s", got, everything)
+	}
+	must(t, tx.Commit(ctx, dialect.Durable))
+
+	// A recreate: everything is back on the new, empty table.
+	recreated := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{id, c("name", "nvarchar(100)"), c("email", "nvarchar(200)")}}
+	tx = begin(t, st)
+	lost, err = tx.Tables().Recreate(ctx, recreated)
+	must(t, err)
+	if got := lostNames(lost); got != "" {
+		t.Errorf("the recreate lost %s", got)
+	}
+	if got, want := state(tx), strings.Replace(everything, "true true 2]]", "true true 0]]", 1); got != want {
+		t.Errorf("after the recreate:\n got %s\nwant %s", got, want)
+	}
+	must(t, tx.Commit(ctx, dialect.Durable))
+
+	// A recreate without email: what reads it is lost, with what belongs to it; the rest stays.
+	noEmail := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{id, c("name", "nvarchar(100)")}}
+	tx = begin(t, st)
+	lost, err = tx.Tables().Recreate(ctx, noEmail)
+	must(t, err)
+	if got, want := lostNames(lost), `constraint "contact_email_set" on "public"."contact"; index "public"."contact_email"; `+
+		`materialized view "public"."contact_mails"; index "public"."contact_mails_id"`; got != want {
+		t.Errorf("a recreate without email lost\n %s\nwant\n %s", got, want)
+	}
+	must(t, tx.Commit(ctx, dialect.Durable))
+
+	// The source drops the table: the views of it go too, and say so.
+	tx = begin(t, st)
+	lost, err = tx.Tables().Drop(ctx, "contact")
+	must(t, err)
+	if got, want := lostNames(lost), `view "analytics"."contact_names"; view "analytics"."contact_upper"`; got != want {
+		t.Errorf("dropping the table lost %q, want %q", got, want)
+	}
+	must(t, tx.Commit(ctx, dialect.Durable))
+}
+
+// TestLiveCatalogNamedTable: a mirrored table named pg_description. Unqualified, PostgreSQL would
+// resolve the name in pg_catalog first, and a superuser's delete would delete rows of the catalog.
+func TestLiveCatalogNamedTable(t *testing.T) {
+	st := openTenant(t)
+	ctx := context.Background()
+	tbl := dialect.Table{Name: "pg_description", Key: []int{0}, Columns: []typemap.Column{
+		col(t, "objoid", "int", false, ""), col(t, "description", "nvarchar(50)", true, "")}}
+	tx := begin(t, st)
+	catalog := func() string {
+		return sprint(queryStrings(t, tx, `SELECT count(*) FROM pg_catalog.pg_description`))
+	}
+	before := catalog()
+	must(t, tx.Tables().Create(ctx, tbl))
+	var oid int64
+	must(t, tx.x.tx.QueryRow(ctx, `SELECT objoid::int8 FROM pg_catalog.pg_description WHERE objoid < 2000000000 LIMIT 1`).Scan(&oid))
+	_, err := tx.Rows().Insert(ctx, tbl, source([]any{oid, "one"}, []any{oid + 1, "two"}))
+	must(t, err)
+	_, err = tx.Rows().Upsert(ctx, tbl, source([]any{oid + 1, "deux"}))
+	must(t, err)
+	n, err := tx.Rows().Delete(ctx, tbl, source([]any{oid}))
+	must(t, err)
+	if n != 1 {
+		t.Errorf("Delete removed %d rows, want 1", n)
+	}
+	if got := catalog(); got != before {
+		t.Errorf("pg_catalog.pg_description had %s rows, has %s", before, got)
+	}
+	if got := sprint(queryStrings(t, tx, `SELECT objoid - $1, description FROM public.pg_description`, oid)); got != "[[1 deux]]" {
+		t.Errorf("the mirror's pg_description: %s", got)
+	}
+	must(t, tx.Tables().Truncate(ctx, tbl))
+	if got := catalog(); got != before {
+		t.Errorf("after Truncate pg_catalog.pg_description had %s rows, has %s", before, got)
 	}
 }

@@ -212,8 +212,8 @@ func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 		warns []dialect.Warning
 	)
 	b.WriteString("CREATE TABLE " + name + " (\n")
-	for _, c := range t.Columns {
-		def, _, w, err := columnDef(t.Name, c)
+	for i := range t.Columns {
+		def, _, w, err := columnDef(t.Name, t.Declared(i))
 		if err != nil {
 			return "", nil, fmt.Errorf("postgres: create %s: %w", name, err)
 		}
@@ -515,3 +515,196 @@ const relaxCommit = "SET LOCAL synchronous_commit = off"
 // transaction's state.
 func savepoint(name string) string  { return "SAVEPOINT " + quoteUnchecked(name) }
 func rollbackTo(name string) string { return "ROLLBACK TO SAVEPOINT " + quoteUnchecked(name) }
+
+// What others put on a mirrored table.
+//
+// PostgreSQL refuses to drop a table, or to change the type of (or drop) a column, that a view depends
+// on, and a dropped table takes its indexes, constraints, triggers, comments and grants with it. The
+// queries below save all of that before such a change, and the functions after them render the
+// statements that put it back afterwards; the dialect runs each of those in a savepoint of its own,
+// so that one that no longer fits (a view of a dropped column) is reported instead of failing the
+// change.
+
+// dependentViews lists the views and materialized views that depend on the table $2 of schema $1,
+// directly or through other views, each with the greatest depth at which it depends on it: creating
+// them by ascending depth creates every view after those it reads. Columns: oid, schema, name, kind
+// ('v' or 'm'), depth, definition, owner ("" when it is the current user, who owns what it creates),
+// options (reloptions), comment.
+const dependentViews = `WITH RECURSIVE deps(oid, depth) AS (
+  SELECT c.oid, 0 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
+  UNION
+  SELECT r.ev_class, d.depth + 1 FROM deps d
+  JOIN pg_catalog.pg_depend dep ON dep.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dep.refobjid = d.oid
+    AND dep.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND dep.deptype = 'n'
+  JOIN pg_catalog.pg_rewrite r ON r.oid = dep.objid
+  WHERE r.ev_class <> d.oid
+)
+SELECT v.oid, n.nspname, v.relname, v.relkind::text, max(d.depth),
+  pg_catalog.pg_get_viewdef(v.oid),
+  CASE WHEN pg_catalog.pg_get_userbyid(v.relowner) = current_user THEN '' ELSE pg_catalog.pg_get_userbyid(v.relowner) END,
+  coalesce(v.reloptions, '{}'), pg_catalog.obj_description(v.oid, 'pg_class')
+FROM deps d JOIN pg_catalog.pg_class v ON v.oid = d.oid JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
+WHERE d.depth > 0
+GROUP BY v.oid, n.nspname, v.relname, v.relkind, v.relowner, v.reloptions
+ORDER BY max(d.depth), v.oid`
+
+// tableOID finds the table $2 of schema $1, with its comment.
+const tableOID = `SELECT c.oid, pg_catalog.obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`
+
+// columnComments lists the comments on columns of the relations $1 (oid[]): oid, column, comment.
+const columnComments = `SELECT a.attrelid, a.attname, d.description FROM pg_catalog.pg_description d
+JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
+WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objoid = ANY($1) AND d.objsubid > 0
+ORDER BY a.attrelid, a.attnum`
+
+// relationGrants lists the privileges granted on the relations $1 (oid[]) and on their columns to
+// anyone but the owner (whose own privileges a new relation has anyway): oid, column ("" for the
+// relation), privilege, grantable, grantee ("" for PUBLIC).
+const relationGrants = `SELECT c.oid, '', g.privilege_type, g.is_grantable,
+  CASE WHEN g.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(g.grantee) END
+FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) g
+WHERE c.oid = ANY($1) AND g.grantee <> c.relowner
+UNION ALL
+SELECT c.oid, a.attname, g.privilege_type, g.is_grantable,
+  CASE WHEN g.grantee = 0 THEN '' ELSE pg_catalog.pg_get_userbyid(g.grantee) END
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+  pg_catalog.aclexplode(a.attacl) g
+WHERE c.oid = ANY($1) AND g.grantee <> c.relowner
+ORDER BY 1, 2, 3, 5`
+
+// relationIndexes lists the indexes of the relations $1 (oid[]) that no constraint owns (the primary
+// key's is mirrorsink's; a unique or exclusion constraint is re-created with its index): oid, schema,
+// name, definition.
+const relationIndexes = `SELECT x.indrelid, n.nspname, i.relname, pg_catalog.pg_get_indexdef(i.oid)
+FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+WHERE x.indrelid = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+  WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
+ORDER BY x.indrelid, i.oid`
+
+// tableConstraints lists the constraints of the table $1 (oid) other than its primary key: check,
+// unique, exclusion and foreign keys that others added. Columns: name, definition.
+const tableConstraints = `SELECT conname, pg_catalog.pg_get_constraintdef(oid) FROM pg_catalog.pg_constraint
+WHERE conrelid = $1 AND contype IN ('c', 'u', 'x', 'f') ORDER BY oid`
+
+// relationTriggers lists the triggers that were created on the relations $1 (oid[]) with CREATE
+// TRIGGER (not those that implement constraints): oid, name, definition.
+const relationTriggers = `SELECT tgrelid, tgname, pg_catalog.pg_get_triggerdef(oid) FROM pg_catalog.pg_trigger
+WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY tgrelid, oid`
+
+// tableObjects lists the indexes (other than those constraints own), constraints (other than the
+// primary key) and triggers of the table $1 (oid): kind, schema (of an index), name. Alter compares
+// them before and after a change that drops a column, as PostgreSQL drops with a column what uses it.
+const tableObjects = `SELECT 'index', n.nspname, i.relname FROM pg_catalog.pg_index x
+JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+WHERE x.indrelid = $1 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
+  WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u', 'x'))
+UNION ALL
+SELECT 'constraint', '', conname FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype IN ('c', 'u', 'x', 'f')
+UNION ALL
+SELECT 'trigger', '', tgname FROM pg_catalog.pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal`
+
+// qualified quotes a relation's schema and name, which come from the catalog and so are names
+// PostgreSQL holds.
+func qualified(schema, name string) string {
+	return quoteUnchecked(schema) + "." + quoteUnchecked(name)
+}
+
+// viewOption renders one reloption of a view ("check_option=local") for its WITH clause; ok is false
+// for one that is not of the plain name=value form PostgreSQL writes.
+func viewOption(opt string) (string, bool) {
+	name, value, found := strings.Cut(opt, "=")
+	if !found || name == "" {
+		return "", false
+	}
+	for _, c := range name {
+		if c != '_' && (c < 'a' || c > 'z') {
+			return "", false
+		}
+	}
+	return name + "=" + quoteLiteral(value), true
+}
+
+// createView renders the re-creation of a saved view (materialized: a materialized view, filled
+// again) from its definition as pg_get_viewdef gives it, with its options.
+func createView(name string, materialized bool, options []string, definition string) string {
+	var with []string
+	for _, o := range options {
+		if r, ok := viewOption(o); ok {
+			with = append(with, r)
+		}
+	}
+	kind := "VIEW "
+	if materialized {
+		kind = "MATERIALIZED VIEW "
+	}
+	stmt := "CREATE " + kind + name
+	if len(with) > 0 {
+		stmt += " WITH (" + strings.Join(with, ", ") + ")"
+	}
+	stmt += " AS " + strings.TrimSuffix(strings.TrimSpace(definition), ";")
+	if materialized {
+		stmt += " WITH DATA"
+	}
+	return stmt
+}
+
+// dropView renders the drop of a saved view (without CASCADE: what depends on it was saved too, and
+// is dropped first).
+func dropView(name string, materialized bool) string {
+	if materialized {
+		return "DROP MATERIALIZED VIEW " + name
+	}
+	return "DROP VIEW " + name
+}
+
+// relationKind is how ALTER, COMMENT and GRANT name a relation of a pg_class relkind.
+func relationKind(relkind string) string {
+	switch relkind {
+	case "v":
+		return "VIEW"
+	case "m":
+		return "MATERIALIZED VIEW"
+	}
+	return "TABLE"
+}
+
+// commentOn renders COMMENT ON a relation (column "") or one of its columns.
+func commentOn(relkind, name, column, text string) string {
+	if column != "" {
+		return "COMMENT ON COLUMN " + name + "." + quoteUnchecked(column) + " IS " + quoteLiteral(text)
+	}
+	return "COMMENT ON " + relationKind(relkind) + " " + name + " IS " + quoteLiteral(text)
+}
+
+// grant renders the grant of one privilege on a relation (column "") or one of its columns to a role
+// ("" for PUBLIC), with the grant option where the saved grant had it.
+func grant(privilege, name, column, grantee string, grantable bool) string {
+	stmt := "GRANT " + privilege
+	if column != "" {
+		stmt += " (" + quoteUnchecked(column) + ")"
+	}
+	to := "PUBLIC"
+	if grantee != "" {
+		to = quoteUnchecked(grantee)
+	}
+	stmt += " ON " + name + " TO " + to
+	if grantable {
+		stmt += " WITH GRANT OPTION"
+	}
+	return stmt
+}
+
+// addConstraint renders the re-creation of a saved constraint from pg_get_constraintdef.
+func addConstraint(table, name, definition string) string {
+	return "ALTER TABLE " + table + " ADD CONSTRAINT " + quoteUnchecked(name) + " " + definition
+}
+
+// ownerTo renders the change of a relation's owner back to the role that owned the saved one.
+func ownerTo(relkind, name, owner string) string {
+	return "ALTER " + relationKind(relkind) + " " + name + " OWNER TO " + quoteUnchecked(owner)
+}

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
 )
 
 // Config is what one dialect tells the executor.
@@ -22,8 +24,9 @@ type Config struct {
 	Dialect string
 	// Savepoint and RollbackTo render the statements that set a savepoint and roll back to it.
 	Savepoint, RollbackTo func(name string) string
-	// MapError classifies a driver error into the dialect's sentinels (dialect.ErrDuplicateKey, …),
-	// wrapping it; nil leaves errors as they are.
+	// MapError classifies a driver error into the dialect's sentinels (dialect.ErrDuplicateKey,
+	// dialect.ErrMissing, …), wrapping it; nil leaves errors as they are. It sees the errors of
+	// getting a connection and beginning too, where a dropped database shows first.
 	MapError func(error) error
 	// PrepareQueries runs queries through a prepared statement. MySQL needs it: its text protocol
 	// prints FLOAT columns with six significant digits, the binary protocol sends them exactly.
@@ -52,12 +55,12 @@ type Tx struct {
 func Begin(ctx context.Context, db *sql.DB, opts *sql.TxOptions, cfg *Config) (*Tx, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s: get a connection: %w", cfg.Dialect, err)
+		return nil, fmt.Errorf("%s: get a connection: %w", cfg.Dialect, mapError(cfg, err))
 	}
 	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("%s: begin: %w", cfg.Dialect, err)
+		return nil, fmt.Errorf("%s: begin: %w", cfg.Dialect, mapError(cfg, err))
 	}
 	return &Tx{cfg: cfg, conn: conn, tx: tx}, nil
 }
@@ -79,11 +82,13 @@ func (t *Tx) OnEnd(fn func(ctx context.Context, conn *sql.Conn) error) {
 }
 
 // Err classifies err through the dialect's MapError.
-func (t *Tx) Err(err error) error {
-	if err == nil || t.cfg.MapError == nil {
+func (t *Tx) Err(err error) error { return mapError(t.cfg, err) }
+
+func mapError(cfg *Config, err error) error {
+	if err == nil || cfg.MapError == nil {
 		return err
 	}
-	return t.cfg.MapError(err)
+	return cfg.MapError(err)
 }
 
 // Exec runs a statement and returns the rows it affected.
@@ -154,14 +159,27 @@ func (t *Tx) Atomically(ctx context.Context, fn func() error) error {
 	}
 	if err := fn(); err != nil {
 		if _, rbErr := t.tx.ExecContext(context.WithoutCancel(ctx), t.cfg.RollbackTo(name)); rbErr != nil {
-			return errors.Join(err, fmt.Errorf("%s: rollback to savepoint: %w", t.cfg.Dialect, rbErr))
+			return failedRollback(t.cfg.Dialect, err, rbErr)
 		}
 		return err
 	}
 	return nil
 }
 
-// Commit commits, runs the end hooks and returns the connection.
+// failedRollback reports a step whose savepoint could not be rolled back. The transaction is not as it
+// was, so dialect.ErrDuplicateKey, which invites the caller to go on in it, is kept as text only; any
+// other cause (a cancelled context, say) stays in the chain.
+func failedRollback(dialectName string, err, rbErr error) error {
+	rb := fmt.Errorf("%s: rolling back to the savepoint failed: %w", dialectName, rbErr)
+	if errors.Is(err, dialect.ErrDuplicateKey) {
+		return fmt.Errorf("%v; %w", err, rb)
+	}
+	return errors.Join(err, rb)
+}
+
+// Commit commits, runs the end hooks and returns the connection. Its error is the commit's alone: an
+// end hook that fails after a successful commit has its session discarded (which frees whatever the
+// session held), and must not make committed work look failed.
 func (t *Tx) Commit(ctx context.Context) error {
 	if t.done {
 		return fmt.Errorf("%s: commit: %w", t.cfg.Dialect, sql.ErrTxDone)
@@ -170,7 +188,8 @@ func (t *Tx) Commit(ctx context.Context) error {
 	if err != nil {
 		err = fmt.Errorf("%s: commit: %w", t.cfg.Dialect, t.Err(err))
 	}
-	return errors.Join(err, t.end(ctx))
+	_ = t.end(ctx)
+	return err
 }
 
 // Rollback rolls back, runs the end hooks and returns the connection; after the end it does nothing.

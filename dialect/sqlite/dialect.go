@@ -4,6 +4,14 @@
 // owner only (0600; SQLite gives its -wal and -shm files the same mode), as it holds the tenant's CRM
 // data. OpenOptions.Schema is refused: a tenant is a file.
 //
+// A database file deleted or replaced (a restored backup) while a Store has it open is noticed at the
+// next Begin, which fails with dialect.ErrMissing instead of going on with the old file; a table that
+// does not exist fails with it too. A new Store of that path waits until the old file's pool has
+// closed, and that close removes the old file's -wal and -shm files, which SQLite would otherwise
+// replay into the new file. (Only this process's connections are known: a file served by several
+// processes must not be deleted or replaced while any of them runs.) SQLite has no server: Server
+// returns "", and OpenOptions.ConnectTimeout, IdleTimeout and Gate do not apply.
+//
 // Concurrency: SQLite allows one writer per file, so a Store holds a pool of exactly one connection
 // (OpenOptions.MaxConns is ignored), shared by every Store of the same file in the process. Begin
 // therefore waits, under its context, until the previous transaction of that file ends: this is the
@@ -72,6 +80,18 @@ func (Dialect) Capabilities() dialect.Capabilities {
 type sharedPool struct {
 	db   *sql.DB
 	refs int
+	// file is the file the pool opened. A file deleted, or replaced by another (a restored backup),
+	// under the pool is not this one: SQLite's open connection would go on reading and writing the old
+	// one.
+	file os.FileInfo
+	// closed is closed once the last Store of the pool has closed it.
+	closed chan struct{}
+}
+
+// current reports whether path is still the file the pool opened.
+func (p *sharedPool) current(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, p.file)
 }
 
 var (
@@ -170,21 +190,61 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		return st, nil
 	}
 	poolsMu.Lock()
-	defer poolsMu.Unlock()
-	if p := pools[t.file]; p != nil {
-		p.refs++
-		st.db = p.db
-		return st, nil
+	for {
+		p := pools[t.file]
+		if p == nil {
+			break
+		}
+		if p.current(t.file) {
+			p.refs++
+			st.db, st.pool = p.db, p
+			poolsMu.Unlock()
+			return st, nil
+		}
+		// The file was deleted or replaced under an open pool. A new connection would share the old
+		// one's -wal and -shm files, which SQLite finds by name, and mix the two databases: wait until
+		// the old pool's last Store has closed it (its connection then removes its -wal file).
+		poolsMu.Unlock()
+		select {
+		case <-p.closed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlite: the database file was deleted or replaced; waiting for its previous connection to close: %w", ctx.Err())
+		}
+		poolsMu.Lock()
 	}
+	defer poolsMu.Unlock()
 	if err := createPrivate(t.file); err != nil {
 		return nil, err
 	}
 	if st.db, err = openDB(ctx, t.driverDSN); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.file, err)
 	}
-	pools[t.file] = &sharedPool{db: st.db, refs: 1}
+	fi, err := os.Stat(t.file)
+	if err != nil {
+		st.db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	st.pool = &sharedPool{db: st.db, refs: 1, file: fi, closed: make(chan struct{})}
+	pools[t.file] = st.pool
 	return st, nil
 }
+
+// removeOrphans removes the -wal and -shm files that a connection to a deleted or replaced database
+// file leaves behind: SQLite refuses to checkpoint into a file that has moved, and it finds these
+// files by name, so the next connection to the path would replay the old database's log into the new
+// file.
+func removeOrphans(file string) error {
+	var errs []error
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if err := os.Remove(file + suffix); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Server returns "": an embedded database has no server whose connections could run out.
+func (Dialect) Server(string) (string, error) { return "", nil }
 
 // createPrivate creates the database file's directory (0700) and the file itself (0600) when they are
 // missing, before SQLite would create the file with the process's default mode. Existing files and
@@ -220,7 +280,8 @@ func openDB(ctx context.Context, driverDSN string) (*sql.DB, error) {
 // Store is an open SQLite mirror.
 type Store struct {
 	db     *sql.DB
-	file   string // absolute path; "" for an in-memory database
+	file   string      // absolute path; "" for an in-memory database
+	pool   *sharedPool // nil for an in-memory database
 	logger *slog.Logger
 	meta   *sqlmeta.Store
 	once   sync.Once
@@ -237,11 +298,19 @@ var execConfig = &sqlexec.Config{
 	MapError:   mapError,
 }
 
-// mapError marks a primary-key or unique violation as dialect.ErrDuplicateKey.
+// mapError marks a primary-key or unique violation as dialect.ErrDuplicateKey, and a table that does
+// not exist as dialect.ErrMissing. SQLite reports the latter with the generic SQLITE_ERROR code, so
+// its message tells it apart.
 func mapError(err error) error {
 	var e *sqlitedrv.Error
-	if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 		return fmt.Errorf("%w: %v", dialect.ErrDuplicateKey, err)
+	case e.Code() == sqlite3.SQLITE_ERROR && strings.Contains(e.Error(), "no such table") && !errors.Is(err, dialect.ErrMissing):
+		return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
 	}
 	return err
 }
@@ -255,6 +324,10 @@ func isConstraint(err error) bool {
 // Begin starts a write transaction (BEGIN IMMEDIATE); it waits while another transaction of the same
 // file is open in this process.
 func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
+	if s.pool != nil && !s.pool.current(s.file) {
+		// The connection would work on a file that is no longer the mirror.
+		return nil, fmt.Errorf("sqlite: the database file was deleted or replaced while open: %w", dialect.ErrMissing)
+	}
 	x, err := sqlexec.Begin(ctx, s.db, nil, execConfig)
 	if err != nil {
 		return nil, err
@@ -272,14 +345,18 @@ func (s *Store) Close() error {
 		}
 		poolsMu.Lock()
 		defer poolsMu.Unlock()
-		p := pools[s.file]
-		if p == nil {
-			return
-		}
+		p := s.pool
 		p.refs--
 		if p.refs == 0 {
-			delete(pools, s.file)
+			if pools[s.file] == p {
+				delete(pools, s.file)
+			}
+			moved := !p.current(s.file)
 			err = p.db.Close()
+			if moved {
+				err = errors.Join(err, removeOrphans(s.file))
+			}
+			close(p.closed)
 		}
 	})
 	if err != nil {

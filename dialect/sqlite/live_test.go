@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
@@ -330,8 +331,8 @@ func TestUpsertDeleteTruncate(t *testing.T) {
 	if !ok {
 		t.Error("TableExists after truncate = false")
 	}
-	must(t, tx.Tables().Drop(ctx, tbl.Name))
-	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, tbl.Name)))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, tbl.Name)))
 	if ok, err := tx.Tables().Exists(ctx, tbl.Name); err != nil || ok {
 		t.Errorf("TableExists after drop = %v, %v", ok, err)
 	}
@@ -522,12 +523,12 @@ func TestHostileIdentifiers(t *testing.T) {
 	added := withType(col(`new "col" ; --`, typemap.NVarChar, true), 10, 0, 0)
 	tbl2 := tbl
 	tbl2.Columns = append(append([]typemap.Column{}, tbl.Columns...), added)
-	must(t, tx.Tables().Alter(ctx, tbl2, []dialect.Change{{Kind: dialect.AddColumn, Column: added}}))
+	must(t, conformance.NoLoss(tx.Tables().Alter(ctx, tbl2, []dialect.Change{{Kind: dialect.AddColumn, Column: added}})))
 	got := readAll(t, tx, tbl.Name, len(tbl2.Columns))
 	if len(got) != 2 || got[0][5] != "B" || got[1][5] != "c" || got[0][len(tbl2.Columns)-1] != nil {
 		t.Errorf("hostile table rows: %v", got)
 	}
-	must(t, tx.Tables().Drop(ctx, tbl.Name))
+	must(t, conformance.NoLoss(tx.Tables().Drop(ctx, tbl.Name)))
 	must(t, tx.Commit(ctx, dialect.Durable))
 }
 
@@ -660,7 +661,7 @@ func TestAlterTable(t *testing.T) {
 			_, err := tx.Rows().Insert(ctx, old, rowsOf([]any{int64(1), "a", nil}, []any{int64(2), nil, int64(5)}))
 			must(t, err)
 			nt := s.table()
-			err = tx.Tables().Alter(ctx, nt, s.changes(old, nt))
+			err = conformance.NoLoss(tx.Tables().Alter(ctx, nt, s.changes(old, nt)))
 			if s.recreate {
 				if !errors.Is(err, dialect.ErrRecreate) {
 					t.Fatalf("AlterTable = %v, want ErrRecreate", err)
@@ -692,7 +693,7 @@ func TestAlterNullabilityEnforced(t *testing.T) {
 	must(t, err)
 	nt := old
 	nt.Columns = []typemap.Column{old.Columns[0], col("n", typemap.Int, false)}
-	must(t, tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}}))
+	must(t, conformance.NoLoss(tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}})))
 	if _, err := exec(tx, ctx, `INSERT INTO "nn" ("id", "n") VALUES (2, NULL)`); err == nil {
 		t.Error("NULL accepted after AlterNullability to NOT NULL")
 	}
@@ -872,5 +873,69 @@ func TestMirrorFilesArePrivate(t *testing.T) {
 		if fi.Mode().Perm() != want {
 			t.Errorf("%s has mode %o, want %o", p, fi.Mode().Perm(), want)
 		}
+	}
+}
+
+// TestRebuildKeepsPartnersObjects: a change that SQLite makes by rebuilding the table (it has no ALTER
+// COLUMN) keeps a partner's view of the table working and re-creates the partner's index and
+// trigger; a recreate does the same, and reports an index of a column that is gone as lost.
+func TestRebuildKeepsPartnersObjects(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	old := dialect.Table{Name: "contact", Columns: []typemap.Column{col("id", typemap.Int, false), col("n", typemap.Int, true), col("m", typemap.Int, true)}, Key: []int{0}}
+	tx := begin(t, st)
+	must(t, tx.Tables().Create(ctx, old))
+	_, err := tx.Rows().Insert(ctx, old, rowsOf([]any{int64(1), int64(7), int64(8)}))
+	must(t, err)
+	for _, s := range []string{
+		`CREATE VIEW "contact_n" AS SELECT "id", "n" FROM "contact"`,
+		`CREATE INDEX "contact_by_n" ON "contact" ("n")`,
+		`CREATE INDEX "contact_by_m" ON "contact" ("m")`,
+		`CREATE TABLE "audit" ("id" INTEGER)`,
+		`CREATE TRIGGER "contact_audit" AFTER INSERT ON "contact" BEGIN INSERT INTO "audit" VALUES (NEW."id"); END`,
+	} {
+		_, err := exec(tx, ctx, s)
+		must(t, err)
+	}
+	objects := func() [][]any {
+		t.Helper()
+		var out [][]any
+		must(t, tx.(*Tx).x.Query(ctx, `SELECT "type", "name" FROM "sqlite_schema" WHERE "name" NOT LIKE 'sqlite_%' ORDER BY 1, 2`, nil,
+			func(scan func(...any) error) error {
+				var kind, name string
+				if err := scan(&kind, &name); err != nil {
+					return err
+				}
+				out = append(out, []any{kind, name})
+				return nil
+			}))
+		return out
+	}
+	before := objects()
+	nt := old
+	nt.Columns = []typemap.Column{old.Columns[0], col("n", typemap.Int, false), old.Columns[2]}
+	must(t, conformance.NoLoss(tx.Tables().Alter(ctx, nt, []dialect.Change{{Kind: dialect.AlterNullability, Old: old.Columns[1], Column: nt.Columns[1]}})))
+	if got := objects(); !reflect.DeepEqual(got, before) {
+		t.Errorf("after the rebuild the schema holds %v, want %v", got, before)
+	}
+	if got := readAll(t, tx, "contact_n", 2); !reflect.DeepEqual(got, [][]any{{int64(1), int64(7)}}) {
+		t.Errorf("the partner's view after the rebuild: %v", got)
+	}
+	_, err = tx.Rows().Insert(ctx, nt, rowsOf([]any{int64(2), int64(9), nil}))
+	must(t, err)
+	if n, err := tx.Tables().Count(ctx, "audit"); err != nil || n != 1 {
+		t.Errorf("the partner's trigger after the rebuild recorded %d rows, %v; want 1", n, err)
+	}
+
+	// A recreate without m: the index of m is lost, the rest is back.
+	without := dialect.Table{Name: "contact", Columns: nt.Columns[:2], Key: []int{0}}
+	lost, err := tx.Tables().Recreate(ctx, without)
+	must(t, err)
+	if len(lost) != 1 || lost[0].Object != `index "contact_by_m"` || !strings.Contains(lost[0].Reason, "m") {
+		t.Errorf("the recreate lost %v, want the index of the dropped column", lost)
+	}
+	want := [][]any{{"index", "contact_by_n"}, {"table", "audit"}, {"table", "contact"}, {"trigger", "contact_audit"}, {"view", "contact_n"}}
+	if got := objects(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after the recreate the schema holds %v, want %v", got, want)
 	}
 }

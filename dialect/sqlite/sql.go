@@ -654,6 +654,28 @@ func (q SQL) Select(t dialect.Table) (string, error) {
 	return "SELECT " + cols + " FROM " + qt, nil
 }
 
+// TableObjectsSQL lists the indexes and triggers of a table that have SQL text (not those SQLite made
+// for a key): type, name, sql. Its argument is the table's name, matched as SQLite matches names.
+const TableObjectsSQL = `SELECT "type", "name", "sql" FROM "main"."sqlite_schema" WHERE "type" IN ('index', 'trigger') ` +
+	`AND "tbl_name" = ? COLLATE NOCASE AND "sql" IS NOT NULL ORDER BY "rowid"`
+
+// IndexColumnsSQL lists the table columns that an index (its name is the argument) names, in index
+// order; its expressions have no name.
+const IndexColumnsSQL = `SELECT "name" FROM pragma_index_info(?) WHERE "name" IS NOT NULL ORDER BY "seqno"`
+
+// ObjectExistsSQL tells whether an object of the schema (a table, index, trigger or view) has the
+// name that is its argument.
+const ObjectExistsSQL = `SELECT 1 FROM "main"."sqlite_schema" WHERE "name" = ? COLLATE NOCASE`
+
+// legacyAlterTable renders the switch of SQLite's legacy ALTER TABLE behaviour, under which RENAME
+// neither checks nor rewrites the views and triggers of the schema.
+func legacyAlterTable(on bool) string {
+	if on {
+		return "PRAGMA legacy_alter_table = ON"
+	}
+	return "PRAGMA legacy_alter_table = OFF"
+}
+
 // TableExistsSQL tells whether a table exists; its argument is the name. SQLite matches table names
 // without regard to ASCII case, and so does the query.
 const TableExistsSQL = `SELECT 1 FROM "main"."sqlite_schema" WHERE "type" = 'table' AND "name" = ? COLLATE NOCASE`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
@@ -109,8 +110,13 @@ func (x *Tx) Create(ctx context.Context, t dialect.Table) error {
 	return nil
 }
 
-// Drop drops the table if it exists.
-func (x *Tx) Drop(ctx context.Context, name string) error {
+// Drop drops the table if it exists, with its indexes and triggers. Views of it stay: SQLite keeps a
+// view as its text, which reads a table of that name again once there is one.
+func (x *Tx) Drop(ctx context.Context, name string) ([]dialect.LostObject, error) {
+	return nil, x.drop(ctx, name)
+}
+
+func (x *Tx) drop(ctx context.Context, name string) error {
 	stmt, err := x.q.DropTable(name)
 	if err != nil {
 		return err
@@ -119,6 +125,116 @@ func (x *Tx) Drop(ctx context.Context, name string) error {
 		return fmt.Errorf("sqlite: drop table %q: %w", name, err)
 	}
 	return nil
+}
+
+// Recreate drops the table and creates t in its place, re-creating the indexes and triggers that
+// others put on the old one (views of it survive by themselves, see Drop). One that no longer fits the
+// new table is returned as lost.
+func (x *Tx) Recreate(ctx context.Context, t dialect.Table) ([]dialect.LostObject, error) {
+	saved, err := x.keep(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.drop(ctx, t.Name); err != nil {
+		return nil, err
+	}
+	if err := x.Create(ctx, t); err != nil {
+		return nil, err
+	}
+	return x.restore(ctx, t.Name, saved)
+}
+
+// savedObject is an index or trigger of a table, as sqlite_schema holds it.
+type savedObject struct {
+	kind, name, sql string
+	// columns are the table's columns that an index names (not those its expressions read).
+	columns []string
+}
+
+// keep saves the indexes and triggers that others put on a table (those SQLite made itself for the
+// primary key have no SQL text), with the columns each index names.
+func (x *Tx) keep(ctx context.Context, table string) ([]savedObject, error) {
+	var out []savedObject
+	err := x.x.Query(ctx, TableObjectsSQL, []any{table}, func(scan func(...any) error) error {
+		var o savedObject
+		if err := scan(&o.kind, &o.name, &o.sql); err != nil {
+			return err
+		}
+		out = append(out, o)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read the indexes and triggers of %q: %w", table, err)
+	}
+	for i, o := range out {
+		if o.kind != "index" {
+			continue
+		}
+		err := x.x.Query(ctx, IndexColumnsSQL, []any{o.name}, func(scan func(...any) error) error {
+			var c string
+			if err := scan(&c); err != nil {
+				return err
+			}
+			out[i].columns = append(out[i].columns, c)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read the columns of index %q: %w", o.name, err)
+		}
+	}
+	return out, nil
+}
+
+// restore re-creates the saved objects of table that no longer exist, each inside a savepoint of its
+// own, and returns those that could not be. An index of a column the table no longer has is not
+// re-created: SQLite would take the column's quoted name for a string and index that instead.
+func (x *Tx) restore(ctx context.Context, table string, saved []savedObject) ([]dialect.LostObject, error) {
+	if len(saved) == 0 {
+		return nil, nil
+	}
+	stored, err := x.storedColumns(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	has := map[string]bool{}
+	for _, c := range stored {
+		has[strings.ToLower(c.name)] = true
+	}
+	var lost []dialect.LostObject
+	for _, o := range saved {
+		var one int
+		found, err := x.x.QueryRow(ctx, ObjectExistsSQL, []any{o.name}, &one)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: does %s %q exist: %w", o.kind, o.name, err)
+		}
+		if found {
+			continue
+		}
+		object := o.kind + " " + quoteUnchecked(o.name)
+		if missing := missingColumn(o.columns, has); missing != "" {
+			lost = append(lost, dialect.LostObject{Object: object, Reason: fmt.Sprintf("the table has no column %q any more", missing)})
+			continue
+		}
+		err = x.x.Atomically(ctx, func() error {
+			_, err := x.x.Exec(ctx, o.sql)
+			return err
+		})
+		if err != nil {
+			lost = append(lost, dialect.LostObject{Object: object, Reason: err.Error()})
+		}
+	}
+	return lost, nil
+}
+
+// missingColumn returns the first of columns that has does not hold (by SQLite's case-insensitive
+// names), or "".
+func missingColumn(columns []string, has map[string]bool) string {
+	for _, c := range columns {
+		if !has[strings.ToLower(c)] {
+			return c
+		}
+	}
+	return ""
 }
 
 // Truncate deletes every row of t.
@@ -191,17 +307,30 @@ func (x *Tx) storedColumns(ctx context.Context, table string) ([]storedColumn, e
 // Alter applies the changes in place (see SQL.Alter), inside a savepoint: a failure leaves the table
 // and the transaction as they were. NOT NULL over stored NULLs, or any other constraint the stored
 // rows break, returns dialect.ErrRecreate.
-func (x *Tx) Alter(ctx context.Context, t dialect.Table, changes []dialect.Change) error {
+//
+// A rebuild drops the old table, and its indexes and triggers with it: those that others put on it
+// are saved first and re-created on the rebuilt table (one that no longer fits is returned as lost).
+// Its last step renames the new table to the old name with legacy_alter_table on: SQLite's own
+// rename checks every view of the schema, and a view of the table would fail that check while its
+// table is being replaced (it reads the new table by name once the rename is done).
+func (x *Tx) Alter(ctx context.Context, t dialect.Table, changes []dialect.Change) ([]dialect.LostObject, error) {
 	stored, err := x.storedColumns(ctx, t.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	stmts, warnings, err := x.q.Alter(t, stored, changes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(stmts) == 0 {
-		return nil
+		return nil, nil
+	}
+	saved, err := x.keep(ctx, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := x.x.Exec(ctx, legacyAlterTable(true)); err != nil {
+		return nil, fmt.Errorf("sqlite: alter table %q: %w", t.Name, err)
 	}
 	err = x.x.Atomically(ctx, func() error {
 		for _, stmt := range stmts {
@@ -214,11 +343,14 @@ func (x *Tx) Alter(ctx context.Context, t dialect.Table, changes []dialect.Chang
 		}
 		return nil
 	})
+	if _, perr := x.x.Exec(context.WithoutCancel(ctx), legacyAlterTable(false)); perr != nil && err == nil {
+		err = fmt.Errorf("sqlite: alter table %q: %w", t.Name, perr)
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dialect.LogWarnings(x.store.logger, "sqlite", warnings)
-	return nil
+	return x.restore(ctx, t.Name, saved)
 }
 
 // keyedMutex is a process-wide set of exclusive locks by name, each a one-slot channel so that a

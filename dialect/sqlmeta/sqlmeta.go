@@ -10,6 +10,7 @@ package sqlmeta
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,27 +47,31 @@ type Config struct {
 	ScanTime func(any) (time.Time, error)
 	// Migrations holds the dialect's NNNN_description.sql files at its root.
 	Migrations fs.FS
-	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}} and {{migrations}} (the
-	// quoted table names), which the store fills in itself.
+	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}}
+	// and {{failures}} (the quoted table names), which the store fills in itself.
 	Vars map[string]string
 }
 
 // Store is a dialect's metadata store for one tenant. Bind it to a transaction with In.
 type Store struct {
-	cfg    Config
-	sb     squirrel.StatementBuilderType
-	meta   string
-	cycles string
-	migr   string
-	col    columns
-	ms     []migrations.Migration
+	cfg      Config
+	sb       squirrel.StatementBuilderType
+	meta     string
+	cycles   string
+	migr     string
+	pause    string
+	failures string
+	col      columns
+	ms       []migrations.Migration
 }
 
 // columns are the quoted column names; a field, not a map lookup, so that a typo fails to compile.
 type columns struct {
 	version, applied                                                    string
-	table, lsn, hash, schema, changed, lastApplied                      string
+	table, lsn, hash, schema, changed, lastApplied, lost                string
 	id, completed, tables, inserts, updates, deletes, summary, maxOfIDs string
+	pausedBy, pausedAt, reason                                          string
+	failedAt, operation, errorClass, message                            string
 }
 
 // New quotes every name once and parses the migrations, so that a bad name or migration fails when the
@@ -85,18 +90,21 @@ func New(cfg Config) (*Store, error) {
 		return q
 	}
 	s.meta, s.cycles, s.migr = table(cfg.Names.Meta), table(cfg.Names.Cycles), table(cfg.Names.Migrations)
+	s.pause, s.failures = table(cfg.Names.Pause), table(cfg.Names.Failures)
 	s.col = columns{
 		version: col("version"), applied: col("applied"),
 		table: col("tablename"), lsn: col("lsn"), hash: col("schemahash"), schema: col("schemajson"),
-		changed: col("schemachanged"), lastApplied: col("lastapplied"),
+		changed: col("schemachanged"), lastApplied: col("lastapplied"), lost: col("lostobjects"),
 		id: col("id"), completed: col("completed"), tables: col("tables"), inserts: col("inserts"),
 		updates: col("updates"), deletes: col("deletes"), summary: col("summary"),
+		pausedBy: col("pausedby"), pausedAt: col("pausedat"), reason: col("reason"),
+		failedAt: col("failedat"), operation: col("operation"), errorClass: col("errorclass"), message: col("message"),
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata tables: %w", err)
 	}
 	s.col.maxOfIDs = "MAX(" + s.col.id + ")"
-	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr}
+	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr, "pause": s.pause, "failures": s.failures}
 	for k, v := range cfg.Vars {
 		vars[k] = v
 	}
@@ -190,7 +198,7 @@ func (m migrationTarget) Record(ctx context.Context, version int, at time.Time) 
 
 func (t *txStore) selectMeta() squirrel.SelectBuilder {
 	c := t.s.col
-	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied).From(t.s.meta)
+	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied, c.lost).From(t.s.meta)
 }
 
 func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out func(dialect.TableMeta)) error {
@@ -198,11 +206,15 @@ func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out fu
 		var (
 			m                dialect.TableMeta
 			changed, applied any
+			lost             string
 		)
-		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied); err != nil {
+		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied, &lost); err != nil {
 			return err
 		}
 		var err error
+		if m.LostObjects, err = decodeLost(lost); err != nil {
+			return fmt.Errorf("lostobjects of %q: %w", m.Table, err)
+		}
 		if m.SchemaChanged, err = t.scanTime(changed); err != nil {
 			return fmt.Errorf("schemachanged of %q: %w", m.Table, err)
 		}
@@ -239,20 +251,52 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 }
 
 // PutTable is UPDATE, then INSERT when no row was updated: portable across dialects, and safe because
-// the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, so that no
-// untyped NULL parameter is ever sent.
+// the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, and no lost
+// objects are "" rather than NULL, so that no untyped NULL parameter is ever sent.
 func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
 	s, c := t.s, t.s.col
+	lost, err := encodeLost(m.LostObjects)
+	if err != nil {
+		return fmt.Errorf("table %q: %w", m.Table, err)
+	}
+	// The name is set too: where the database compares names without case, the row found may spell it
+	// as the source did before.
 	n, err := t.exec(ctx, s.sb.Update(s.meta).
-		Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
+		Set(c.table, m.Table).Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
+		Set(c.lost, lost).
 		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
 	if err != nil || n > 0 {
 		return err
 	}
-	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed).
-		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged)),
+	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed, c.lost).
+		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged), lost),
 		fmt.Sprintf("insert into %s for %q", s.cfg.Names.Meta, m.Table))
 	return err
+}
+
+// encodeLost stores lost objects as a JSON array that an operator can read in the table, and none as
+// "" (the column's default, also what rows written before the column existed hold).
+func encodeLost(lost []dialect.LostObject) (string, error) {
+	if len(lost) == 0 {
+		return "", nil
+	}
+	raw, err := json.Marshal(lost)
+	if err != nil {
+		return "", fmt.Errorf("encode the lost objects: %w", err)
+	}
+	return string(raw), nil
+}
+
+// decodeLost reads what encodeLost stored.
+func decodeLost(s string) ([]dialect.LostObject, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var lost []dialect.LostObject
+	if err := json.Unmarshal([]byte(s), &lost); err != nil {
+		return nil, err
+	}
+	return lost, nil
 }
 
 // SetLSN records an application, and the LSN unless it is dialect.KeepLSN.
@@ -321,4 +365,111 @@ func (t *txStore) LastCycle(ctx context.Context) (dialect.Cycle, bool, error) {
 			return err
 		})
 	return cy, found, err
+}
+
+// pauseRow is the key of the pause table's only row.
+const pauseRow = 1
+
+// Pause reads the stored pause.
+func (t *txStore) Pause(ctx context.Context) (dialect.Pause, bool, error) {
+	s, c := t.s, t.s.col
+	var (
+		p     dialect.Pause
+		found bool
+	)
+	err := t.query(ctx, s.sb.Select(c.pausedBy, c.pausedAt, c.reason).From(s.pause).Where(squirrel.Eq{c.id: pauseRow}),
+		"read "+s.cfg.Names.Pause, func(scan func(...any) error) error {
+			var at any
+			if err := scan(&p.By, &at, &p.Reason); err != nil {
+				return err
+			}
+			var err error
+			p.At, err = t.scanTime(at)
+			found = true
+			return err
+		})
+	return p, found, err
+}
+
+// SetPause is UPDATE, then INSERT when there was no row; the caller serialises pauses with a lock.
+func (t *txStore) SetPause(ctx context.Context, p dialect.Pause) error {
+	s, c := t.s, t.s.col
+	n, err := t.exec(ctx, s.sb.Update(s.pause).Set(c.pausedBy, p.By).Set(c.pausedAt, t.bind(p.At)).Set(c.reason, p.Reason).
+		Where(squirrel.Eq{c.id: pauseRow}), "update "+s.cfg.Names.Pause)
+	if err != nil || n > 0 {
+		return err
+	}
+	_, err = t.exec(ctx, s.sb.Insert(s.pause).Columns(c.id, c.pausedBy, c.pausedAt, c.reason).
+		Values(pauseRow, p.By, t.bind(p.At), p.Reason), "insert into "+s.cfg.Names.Pause)
+	return err
+}
+
+// ClearPause deletes the pause.
+func (t *txStore) ClearPause(ctx context.Context) (bool, error) {
+	s := t.s
+	n, err := t.exec(ctx, s.sb.Delete(s.pause).Where(squirrel.Eq{s.col.id: pauseRow}), "delete from "+s.cfg.Names.Pause)
+	return n > 0, err
+}
+
+// RecordFailure inserts f, then prunes the log in steps of a tenth of keep, so that most inserts
+// cost one COUNT(*) of a small table besides the INSERT. The cut-off is found by reading the ids
+// rather than with LIMIT/OFFSET, which every dialect spells differently.
+func (t *txStore) RecordFailure(ctx context.Context, f dialect.Failure, keep int) error {
+	s, c := t.s, t.s.col
+	_, err := t.exec(ctx, s.sb.Insert(s.failures).Columns(c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message).
+		Values(f.ID, t.bind(f.At), f.Operation, f.Table, f.Class, f.Message), "insert into "+s.cfg.Names.Failures)
+	if err != nil || keep <= 0 {
+		return err
+	}
+	var n int64
+	if err := t.query(ctx, s.sb.Select("COUNT(*)").From(s.failures), "count "+s.cfg.Names.Failures,
+		func(scan func(...any) error) error { return scan(&n) }); err != nil {
+		return err
+	}
+	if n <= int64(keep+keep/10) {
+		return nil
+	}
+	ids := make([]int64, 0, n)
+	if err := t.query(ctx, s.sb.Select(c.id).From(s.failures).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
+		func(scan func(...any) error) error {
+			var id int64
+			err := scan(&id)
+			ids = append(ids, id)
+			return err
+		}); err != nil {
+		return err
+	}
+	if len(ids) <= keep {
+		return nil // another transaction pruned meanwhile
+	}
+	_, err = t.exec(ctx, s.sb.Delete(s.failures).Where(squirrel.Lt{c.id: ids[keep-1]}), "prune "+s.cfg.Names.Failures)
+	return err
+}
+
+// Failures reads the newest failures. The log is bounded (RecordFailure), so reading it in id order
+// and stopping at limit costs little, and needs no LIMIT/TOP.
+func (t *txStore) Failures(ctx context.Context, limit int) ([]dialect.Failure, error) {
+	s, c := t.s, t.s.col
+	var out []dialect.Failure
+	err := t.query(ctx, s.sb.Select(c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message).
+		From(s.failures).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
+		func(scan func(...any) error) error {
+			var (
+				f  dialect.Failure
+				at any
+			)
+			if err := scan(&f.ID, &at, &f.Operation, &f.Table, &f.Class, &f.Message); err != nil {
+				return err
+			}
+			if len(out) >= limit {
+				return nil
+			}
+			var err error
+			if f.At, err = t.scanTime(at); err != nil {
+				return fmt.Errorf("failedat of failure %d: %w", f.ID, err)
+			}
+			out = append(out, f)
+			return nil
+		})
+	return out, err
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
+	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
@@ -82,7 +83,7 @@ func BenchmarkBulkInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := tx.Tables().Drop(ctx, tab.Name); err != nil {
+		if err := conformance.NoLoss(tx.Tables().Drop(ctx, tab.Name)); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Tables().Create(ctx, tab); err != nil {
@@ -111,7 +112,7 @@ func BenchmarkEncodeRow(b *testing.B) {
 		vals, _ := gen.Values()
 		rows[i] = append([]any{}, vals...)
 	}
-	encs, err := newEncoders(cols, map[string]int{"v": 1252}, false)
+	encs, err := newEncoders(cols, map[string]int{"v": 1252}, false, false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,11 +18,15 @@ import (
 // It runs inside a savepoint, so that a duplicate key (dialect.ErrDuplicateKey) or a value that does
 // not fit leaves the transaction as it was.
 func (t *Tx) Insert(ctx context.Context, tab dialect.Table, src dialect.RowSource) (int64, error) {
+	tn, err := t.store.sql.Table(tab.Name)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := t.x.Atomically(ctx, func() error {
-		var err error
+	err = t.x.Atomically(ctx, func() error {
 		if hasConverted(tab) {
-			n, err = t.viaStaging(ctx, tab.Columns, src, func() (int64, error) {
+			var err error
+			n, err = t.viaStaging(ctx, tn, tab.Columns, src, func() (int64, error) {
 				move, err := t.store.sql.MoveStaged(tab)
 				if err != nil {
 					return 0, err
@@ -31,11 +35,11 @@ func (t *Tx) Insert(ctx context.Context, tab dialect.Table, src dialect.RowSourc
 			})
 			return err
 		}
-		tn, err := t.store.sql.Table(tab.Name)
+		stored, err := t.storedText(ctx, tn, tab.Columns, false)
 		if err != nil {
 			return err
 		}
-		n, err = t.load(ctx, tn, tab.Columns, false, src)
+		n, err = t.load(ctx, tn, tab.Columns, stored, false, src)
 		return err
 	})
 	if err != nil {
@@ -47,6 +51,10 @@ func (t *Tx) Insert(ctx context.Context, tab dialect.Table, src dialect.RowSourc
 // Upsert stages the rows, then updates the keys that exist and inserts the others, inside a
 // savepoint.
 func (t *Tx) Upsert(ctx context.Context, tab dialect.Table, src dialect.RowSource) (int64, error) {
+	tn, err := t.store.sql.Table(tab.Name)
+	if err != nil {
+		return 0, err
+	}
 	update, insert, err := t.store.sql.Upsert(tab)
 	if err != nil {
 		return 0, err
@@ -54,7 +62,7 @@ func (t *Tx) Upsert(ctx context.Context, tab dialect.Table, src dialect.RowSourc
 	var n int64
 	err = t.x.Atomically(ctx, func() error {
 		var err error
-		n, err = t.viaStaging(ctx, tab.Columns, src, func() (int64, error) {
+		n, err = t.viaStaging(ctx, tn, tab.Columns, src, func() (int64, error) {
 			var updated int64
 			if update != "" {
 				var uerr error
@@ -78,6 +86,10 @@ func (t *Tx) Upsert(ctx context.Context, tab dialect.Table, src dialect.RowSourc
 
 // Delete stages the keys, then deletes the matching rows, inside a savepoint.
 func (t *Tx) Delete(ctx context.Context, tab dialect.Table, keys dialect.RowSource) (int64, error) {
+	tn, err := t.store.sql.Table(tab.Name)
+	if err != nil {
+		return 0, err
+	}
 	del, err := t.store.sql.Delete(tab)
 	if err != nil {
 		return 0, err
@@ -85,7 +97,7 @@ func (t *Tx) Delete(ctx context.Context, tab dialect.Table, keys dialect.RowSour
 	var n int64
 	err = t.x.Atomically(ctx, func() error {
 		var err error
-		n, err = t.viaStaging(ctx, tab.KeyColumns(), keys, func() (int64, error) { return t.x.Exec(ctx, del) })
+		n, err = t.viaStaging(ctx, tn, tab.KeyColumns(), keys, func() (int64, error) { return t.x.Exec(ctx, del) })
 		return err
 	})
 	if err != nil {
@@ -108,10 +120,15 @@ func hasConverted(tab dialect.Table) bool {
 	return false
 }
 
-// viaStaging creates the staging table with cols, bulk-loads src into it, runs apply, and drops the
-// staging table again (also on failure, best effort: a rollback drops it anyway).
-func (t *Tx) viaStaging(ctx context.Context, cols []typemap.Column, src dialect.RowSource, apply func() (int64, error)) (int64, error) {
-	create, err := t.store.sql.CreateStaging(cols)
+// viaStaging creates the staging table with cols of the table target (its quoted name), bulk-loads
+// src into it, runs apply, and drops the staging table again (also on failure, best effort: a
+// rollback drops it anyway). Each text column is staged in the collation of the target's column.
+func (t *Tx) viaStaging(ctx context.Context, target string, cols []typemap.Column, src dialect.RowSource, apply func() (int64, error)) (int64, error) {
+	stored, err := t.storedText(ctx, target, cols, true)
+	if err != nil {
+		return 0, err
+	}
+	create, err := t.store.sql.CreateStaging(cols, stored.collations)
 	if err != nil {
 		return 0, err
 	}
@@ -122,7 +139,7 @@ func (t *Tx) viaStaging(ctx context.Context, cols []typemap.Column, src dialect.
 		}
 	}
 	drop := func() { _, _ = t.x.Exec(context.WithoutCancel(ctx), t.store.sql.DropStaging()) }
-	if _, err := t.load(ctx, stagingName(), cols, true, src); err != nil {
+	if _, err := t.load(ctx, stagingName(), cols, stored, true, src); err != nil {
 		drop()
 		return 0, err
 	}
@@ -137,60 +154,56 @@ func (t *Tx) viaStaging(ctx context.Context, cols []typemap.Column, src dialect.
 	return n, nil
 }
 
-// codePages finds the code page of each column the load writes whose encoder needs one: the
-// target's own columns, or, for the staging table, the database default (its columns are COLLATE
-// DATABASE_DEFAULT).
-func (t *Tx) codePages(ctx context.Context, target string, cols []typemap.Column, staged bool) (map[string]int, error) {
+// storedText is how a table stores its text columns: the code page of each (unicodeColumn for the
+// Unicode types), and its collation.
+type storedText struct {
+	codePages  map[string]int
+	collations map[string]string
+}
+
+// storedText reads how the table target (its quoted name) stores the text columns among cols, when a
+// load of them needs to know: a load into the table itself for the non-Unicode kinds (a table created
+// before they became Unicode keeps varchar columns), one into the staging table for every text
+// column, whose staging column takes its collation.
+func (t *Tx) storedText(ctx context.Context, target string, cols []typemap.Column, staged bool) (storedText, error) {
 	need := false
 	for _, c := range cols {
-		need = need || types[c.Type.Kind].codePage
+		r := types[c.Type.Kind]
+		need = need || r.codePage || staged && r.collate
 	}
+	st := storedText{codePages: map[string]int{}, collations: map[string]string{}}
 	if !need {
-		return nil, nil
+		return st, nil
 	}
-	out := map[string]int{}
-	if staged {
-		var cp sql.NullInt64
-		if _, err := t.x.QueryRow(ctx, databaseCodePage, nil, &cp); err != nil {
-			return nil, fmt.Errorf("code page of the database: %w", err)
-		}
-		for _, c := range cols {
-			out[c.Name] = int(cp.Int64)
-		}
-		return out, nil
-	}
-	err := t.x.Query(ctx, columnCodePages, []any{target}, func(scan func(...any) error) error {
+	err := t.x.Query(ctx, textColumns, []any{target}, func(scan func(...any) error) error {
 		var (
-			column string
-			cp     sql.NullInt64
+			column, collation string
+			cp                sql.NullInt64
 		)
-		if err := scan(&column, &cp); err != nil {
+		if err := scan(&column, &cp, &collation); err != nil {
 			return err
 		}
-		out[column] = int(cp.Int64)
+		st.codePages[column], st.collations[column] = int(cp.Int64), collation
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("code pages of %s: %w", target, err)
+		return storedText{}, fmt.Errorf("text columns of %s: %w", target, err)
 	}
-	return out, nil
+	return st, nil
 }
 
 // load bulk-copies src into target (a quoted name) with cols, on the transaction's connection, with
 // KEEP_NULLS (a NULL stays NULL rather than taking the column's default) and TABLOCK, and checks that
-// the server stored every row sent.
-func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, staged bool, src dialect.RowSource) (int64, error) {
-	cps, err := t.codePages(ctx, target, cols, staged)
-	if err != nil {
-		return 0, err
-	}
-	encs, err := newEncoders(cols, cps, t.store.guidConversion)
+// the server stored every row sent. text is how the mirrored table stores the text columns (for the
+// staging table too, staged: their values end up there).
+func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, text storedText, staged bool, src dialect.RowSource) (int64, error) {
+	encs, err := newEncoders(cols, text.codePages, staged, t.store.guidConversion)
 	if err != nil {
 		return 0, err
 	}
 	var raws []rawEncoder
 	if _, ok := src.(dialect.RawRowSource); ok {
-		if raws, err = newRawEncoders(cols, cps, t.store.guidConversion); err != nil {
+		if raws, err = newRawEncoders(cols, text.codePages, staged, t.store.guidConversion); err != nil {
 			return 0, err
 		}
 	}

@@ -5,8 +5,10 @@
 // statement names tables in full (SQL.Table).
 //
 // Types stay native (docs/TYPES.md): nvarchar stays nvarchar, decimal(p,s) and datetime2(p) keep
-// their parameters. Two exceptions: rowversion/timestamp becomes binary(8), as a rowversion column
-// cannot be written; and the kinds whose wire form is text but whose column is not (hierarchyid,
+// their parameters. The exceptions: char, varchar and text become nchar, nvarchar and nvarchar(max),
+// as the mirror's code page need not hold the source's characters; rowversion/timestamp becomes
+// binary(8), as a rowversion column cannot be written; and the kinds whose wire form is text but whose
+// column is not (hierarchyid,
 // geography, geometry, sql_variant) stay native yet travel through a text staging column, converted
 // in the set-based statement with CAST(… AS hierarchyid), geography::STGeomFromText(…, 4326),
 // geometry::STGeomFromText(…, 0) and CAST(… AS sql_variant). A table with such a column therefore
@@ -20,7 +22,13 @@
 // encoders), and a panic inside the copier is recovered and reported as an error.
 //
 // Replicas exclude each other with sp_getapplock locks owned by the transaction; a failed step rolls
-// back to a SAVE TRANSACTION savepoint. Nothing is lost in the mirror: SQL Server holds every source
+// back to a SAVE TRANSACTION savepoint.
+//
+// A Store's pool holds at most OpenOptions.MaxConns connections (DefaultMaxConns), of which at most
+// dialect.MaxIdleConns stay open unused, each for OpenOptions.IdleTimeout. Every new connection, the
+// pool's and the one to master that creates the database, takes a slot of OpenOptions.Gate first and
+// must have logged in within OpenOptions.ConnectTimeout. A database that cannot be opened (4060, 911),
+// an invalid object name (208) and a missing schema (2760) fail with dialect.ErrMissing. Nothing is lost in the mirror: SQL Server holds every source
 // value exactly (100 ns times, U+0000 in text, years from 1).
 //
 // The SQL text is written by the pure type SQL (sql.go), covered by golden tests; the rest of the
@@ -28,11 +36,14 @@
 package sqlserver
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +82,7 @@ func (Dialect) Capabilities() dialect.Capabilities {
 		Schemas:               true,
 		TransactionalDDL:      true,
 		TransactionalTruncate: true,
+		PadsKeys:              true,
 	}
 }
 
@@ -97,40 +109,89 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	if err != nil {
 		return nil, err
 	}
+	timeout := cmp.Or(opts.ConnectTimeout, dialect.DefaultConnectTimeout)
 	if opts.Schema == "" {
 		if cfg.Database == "" {
 			return nil, errors.New("sqlserver: the DSN names no database (set database=… or use a schema per tenant)")
 		}
-		if err := ensureDatabase(ctx, cfg); err != nil {
+		if err := ensureDatabase(ctx, cfg, opts.Gate, timeout); err != nil {
 			return nil, err
 		}
 	}
-	db := sql.OpenDB(mssql.NewConnectorConfig(cfg))
 	maxConns := opts.MaxConns
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}
-	db.SetMaxOpenConns(maxConns)
-	db.SetMaxIdleConns(maxConns)
+	db, closeDB := sqlexec.OpenDB(connector(cfg, opts.Gate, timeout), maxConns, cmp.Or(opts.IdleTimeout, dialect.DefaultIdleTimeout))
 	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlserver: connect to %q: %w", cfg.Database, err)
+		closeDB()
+		return nil, fmt.Errorf("sqlserver: connect to %q: %w", cfg.Database, mapError(err))
 	}
 	if opts.Schema != "" {
 		if err := ensureSchema(ctx, db, opts.Schema); err != nil {
+			closeDB()
+			return nil, err
+		}
+	} else {
+		// Every name is qualified all the same: SQL Server resolves a one-part name in the sys schema
+		// first, so that a mirrored table named like a system view (sysobjects) would be read as that.
+		var schema sql.NullString
+		err := db.QueryRowContext(ctx, defaultSchema).Scan(&schema)
+		if err == nil && !schema.Valid {
+			err = errors.New("the login has none there")
+		}
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlserver: default schema in %q: %w", cfg.Database, err)
+		}
+		q.Schema = schema.String
+		if meta, err = newMeta(q, opts.Tenant); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
 	var caseSensitive int
 	if err := db.QueryRowContext(ctx, caseSensitivity).Scan(&caseSensitive); err != nil {
-		db.Close()
+		closeDB()
 		return nil, fmt.Errorf("sqlserver: collation of %q: %w", cfg.Database, err)
 	}
 	q.CaseSensitive = caseSensitive == 1
-	s := &Store{db: db, sql: q, meta: meta, log: logger, guidConversion: cfg.Encoding.GuidConversion}
+	s := &Store{db: db, closeDB: closeDB, sql: q, meta: meta, log: logger, guidConversion: cfg.Encoding.GuidConversion}
 	s.exec = &sqlexec.Config{Dialect: name, Savepoint: q.Savepoint, RollbackTo: q.RollbackTo, MapError: mapError}
 	return s, nil
+}
+
+// connector makes the connections of cfg through the server's gate, each within timeout. go-mssqldb
+// bounds only the dial by itself (its "connection timeout" would bound every later read too, a long
+// statement's as well); the gate bounds the login, cutting the socket when the time is up.
+func connector(cfg msdsn.Config, gate *dialect.ConnGate, timeout time.Duration) sqlexec.Connector {
+	c := mssql.NewConnectorConfig(cfg)
+	c.Dialer = dialFunc(dialect.Dial)
+	return sqlexec.Connector{Inner: c, Gate: gate, Timeout: timeout}
+}
+
+// dialFunc is a function as go-mssqldb's Dialer.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// DialContext dials addr.
+func (f dialFunc) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return f(ctx, network, addr)
+}
+
+// Server names the DSN's server: its host and port (1433 unless the DSN says), or its host and named
+// instance, whose port the SQL Server Browser gives.
+func (Dialect) Server(dsn string) (string, error) {
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("sqlserver: parse DSN: %w", err)
+	}
+	switch {
+	case cfg.Port != 0:
+		return "sqlserver://" + net.JoinHostPort(cfg.Host, strconv.FormatUint(cfg.Port, 10)), nil
+	case cfg.Instance != "":
+		return "sqlserver://" + cfg.Host + `\` + cfg.Instance, nil
+	}
+	return "sqlserver://" + net.JoinHostPort(cfg.Host, "1433"), nil
 }
 
 // SQL Server error numbers the dialect acts on.
@@ -139,6 +200,10 @@ const (
 	errDuplicateIndexKey = 2601 // duplicate key row in a unique index
 	errDatabaseExists    = 1801
 	errObjectExists      = 2714
+	errCannotOpenDB      = 4060 // the login's database cannot be opened (it does not exist)
+	errNoSuchDatabase    = 911  // USE of a database that does not exist
+	errInvalidObject     = 208  // invalid object name: the table (or its schema) does not exist
+	errNoSuchSchema      = 2760 // the schema does not exist (CREATE TABLE in it)
 )
 
 // hasErrorNumber reports whether one of the SQL Server errors in err's chain has one of the numbers.
@@ -161,11 +226,14 @@ func hasErrorNumber(err error, numbers ...int32) bool {
 	return false
 }
 
-// mapError marks a duplicate key with dialect.ErrDuplicateKey, keeping the server's error in the
-// chain.
+// mapError marks a duplicate key with dialect.ErrDuplicateKey, and a database, schema or table that
+// does not exist with dialect.ErrMissing, keeping the server's error in the chain.
 func mapError(err error) error {
-	if hasErrorNumber(err, errDuplicateKey, errDuplicateIndexKey) {
+	switch {
+	case hasErrorNumber(err, errDuplicateKey, errDuplicateIndexKey):
 		return fmt.Errorf("%w: %w", dialect.ErrDuplicateKey, redactKeyValue(err))
+	case !errors.Is(err, dialect.ErrMissing) && hasErrorNumber(err, errCannotOpenDB, errNoSuchDatabase, errInvalidObject, errNoSuchSchema):
+		return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
 	}
 	return err
 }
@@ -182,7 +250,7 @@ func redactKeyValue(err error) error {
 
 // ensureDatabase creates the tenant database from a connection to master and waits until it is
 // ONLINE. A replica that created it first is not an error.
-func ensureDatabase(ctx context.Context, cfg msdsn.Config) error {
+func ensureDatabase(ctx context.Context, cfg msdsn.Config, gate *dialect.ConnGate, timeout time.Duration) error {
 	dbName := cfg.Database
 	create, err := createDatabase(dbName)
 	if err != nil {
@@ -190,7 +258,7 @@ func ensureDatabase(ctx context.Context, cfg msdsn.Config) error {
 	}
 	master := cfg
 	master.Database = "master"
-	db := sql.OpenDB(mssql.NewConnectorConfig(master))
+	db := sql.OpenDB(connector(master, gate, timeout))
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, create, dbName); err != nil && !hasErrorNumber(err, errDatabaseExists) {
@@ -229,9 +297,11 @@ func ensureSchema(ctx context.Context, db *sql.DB, schema string) error {
 }
 
 // Store is an open tenant mirror on SQL Server: its pool (DefaultMaxConns connections unless
-// OpenOptions.MaxConns says otherwise, all of them kept idle), its names and its metadata store.
+// OpenOptions.MaxConns says otherwise, of which dialect.MaxIdleConns stay open unused for
+// OpenOptions.IdleTimeout), its names and its metadata store.
 type Store struct {
 	db             *sql.DB
+	closeDB        func() error
 	sql            SQL
 	meta           *sqlmeta.Store
 	exec           *sqlexec.Config
@@ -254,4 +324,4 @@ func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
 }
 
 // Close releases the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.closeDB() }

@@ -18,9 +18,9 @@ var migrationFiles embed.FS
 // newMeta configures the metadata store of a tenant, its tables named by q (in the tenant's schema,
 // when there is one). The migrations create a table only when it is missing (SQL Server has no
 // CREATE TABLE IF NOT EXISTS before 2016), asking OBJECT_ID about its name, which they take as a
-// string literal: {{meta_literal}}, {{cycles_literal}} and {{migrations_literal}}. The driver binds
-// and returns datetime2 as a time.Time (in UTC: Open sets the session's time zone), which the store
-// takes as it is.
+// string literal: {{meta_literal}}, {{cycles_literal}}, {{migrations_literal}}, {{pause_literal}} and
+// {{failures_literal}}. The driver binds and returns datetime2 as a time.Time (in UTC: Open sets the
+// session's time zone), which the store takes as it is.
 func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
@@ -30,6 +30,7 @@ func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 	vars := map[string]string{}
 	for placeholder, table := range map[string]string{
 		"meta_literal": names.Meta, "cycles_literal": names.Cycles, "migrations_literal": names.Migrations,
+		"pause_literal": names.Pause, "failures_literal": names.Failures,
 	} {
 		tn, err := q.Table(table)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -32,10 +33,11 @@ const maxLockResource = 255
 // returns text (and warnings) and does no I/O, so that golden tests cover all of it. It is also the
 // mirror's dialect.Namer.
 type SQL struct {
-	// Schema, when set, qualifies every table name: SQL Server has no search_path, so a tenant in a
-	// schema of a shared database is named in full everywhere. When empty, names are left
-	// unqualified and resolve in the login's default schema of the tenant's own database, as in
-	// every mirror created so far.
+	// Schema qualifies every table name. Open always sets it: the tenant's schema of a shared
+	// database, or else the login's default schema in the tenant's own database (where every mirror
+	// created before kept its tables). A one-part name would be looked up in the sys schema first:
+	// a mirrored table named sysobjects would be taken for the system view. Only the pure tests
+	// leave it empty.
 	Schema string
 	// CaseSensitive says that the database's collation tells names apart by case. SQL Server's
 	// default collations do not, hence the zero value.
@@ -289,13 +291,18 @@ func primaryKeyName(table string) string {
 }
 
 // columnDef renders "[name] type NULL|NOT NULL [CONSTRAINT [DF…] DEFAULT (…)]". Nullability is always
-// explicit: ALTER COLUMN without it resets a column to NULL, and sysname defaults to NOT NULL.
-func columnDef(table string, c typemap.Column, withDefault bool) (string, []dialect.Warning, error) {
+// explicit: ALTER COLUMN without it resets a column to NULL, and sysname defaults to NOT NULL. A key
+// column's text compares by keyCollation.
+func columnDef(table string, c typemap.Column, key, withDefault bool) (string, []dialect.Warning, error) {
 	name, err := quote(c.Name)
 	if err != nil {
 		return "", nil, err
 	}
-	typ, err := columnType(c.Type)
+	typeOf := columnType
+	if key {
+		typeOf = keyColumnType
+	}
+	typ, err := typeOf(c.Type)
 	if err != nil {
 		return "", nil, fmt.Errorf("sqlserver: column %s: %w", name, err)
 	}
@@ -350,8 +357,8 @@ func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 		warnings []dialect.Warning
 	)
 	b.WriteString("CREATE TABLE " + tn + " (\n")
-	for _, c := range t.Columns {
-		def, ws, err := columnDef(t.Name, c, true)
+	for i := range t.Columns {
+		def, ws, err := columnDef(t.Name, t.Declared(i), t.IsKey(i), true)
 		if err != nil {
 			return "", nil, fmt.Errorf("sqlserver: create %s: %w", tn, err)
 		}
@@ -502,7 +509,7 @@ func (s SQL) addColumn(table string, c typemap.Column) (string, []dialect.Warnin
 	if err != nil {
 		return "", nil, err
 	}
-	def, warnings, err := columnDef(table, c, true)
+	def, warnings, err := columnDef(table, c, false, true)
 	if err != nil {
 		return "", nil, err
 	}
@@ -550,7 +557,7 @@ func (s SQL) alterColumn(table string, c typemap.Column) ([]string, []dialect.Wa
 		return nil, nil, err
 	}
 	tn, _ := s.Table(table)
-	def, _, err := columnDef(table, c, false)
+	def, _, err := columnDef(table, c, false, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -606,9 +613,10 @@ func stagingName() string { return "[" + stagingTable + "]" }
 
 // CreateStaging renders the statements that (re)create the staging table with cols: no keys, no
 // defaults, every column nullable (the target's constraints apply when rows move), each of the type
-// table's staging type. It must run as a plain batch, without parameters: a parameterised statement
-// runs inside sp_executesql, and a temporary table created there is dropped when it returns.
-func (s SQL) CreateStaging(cols []typemap.Column) ([]string, error) {
+// table's staging type, a text column with the collation that collations names for it (the target
+// column's). It must run as a plain batch, without parameters: a parameterised statement runs inside
+// sp_executesql, and a temporary table created there is dropped when it returns.
+func (s SQL) CreateStaging(cols []typemap.Column, collations map[string]string) ([]string, error) {
 	var b strings.Builder
 	b.WriteString("CREATE TABLE " + stagingName() + " (\n")
 	for i, c := range cols {
@@ -616,7 +624,7 @@ func (s SQL) CreateStaging(cols []typemap.Column) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		typ, err := stagingType(c.Type)
+		typ, err := stagingType(c.Type, collations[c.Name])
 		if err != nil {
 			return nil, fmt.Errorf("sqlserver: staging column %s: %w", name, err)
 		}
@@ -804,16 +812,163 @@ func createSchema(name string) (string, error) {
 	return "IF SCHEMA_ID(@p1) IS NULL EXEC(" + literal("CREATE SCHEMA "+q) + ")", nil
 }
 
+// defaultSchema is the query for the schema that the session's one-part names would create tables in
+// (the login's default schema in the database), which a mirror without OpenOptions.Schema qualifies
+// its names with.
+const defaultSchema = "SELECT SCHEMA_NAME()"
+
 // caseSensitivity is the query that yields 1 when the database's default collation, under which it
 // compares the names of its objects, tells names apart by case, and 0 otherwise.
 const caseSensitivity = "SELECT CASE WHEN N'a' = N'A' COLLATE DATABASE_DEFAULT THEN 0 ELSE 1 END"
 
-// columnCodePages is the query (one parameter, @p1, the name that Table returns) for the code page
-// of each character column of a table: the bulk copier sends varchar bytes as given, so they must be
-// encoded in the column's code page.
-const columnCodePages = "SELECT c.name, CONVERT(int, COLLATIONPROPERTY(c.collation_name, 'CodePage')) FROM sys.columns AS c" +
+// textColumns is the query (one parameter, @p1, the name that Table returns) for the text columns of
+// a table: name, code page and collation. The bulk copier sends varchar bytes as given, so they must
+// be encoded in the column's code page; the Unicode types report unicodeColumn instead, as their
+// values travel as UTF-16 whatever the collation's code page.
+const textColumns = "SELECT c.name, CASE WHEN TYPE_NAME(c.system_type_id) IN (N'nchar', N'nvarchar', N'ntext') THEN -1" +
+	" ELSE CONVERT(int, COLLATIONPROPERTY(c.collation_name, 'CodePage')) END, c.collation_name FROM sys.columns AS c" +
 	" WHERE c.object_id = OBJECT_ID(@p1, N'U') AND c.collation_name IS NOT NULL"
 
-// databaseCodePage is the query for the code page of the database's default collation, which the
-// staging table's character columns take.
-const databaseCodePage = "SELECT CONVERT(int, COLLATIONPROPERTY(CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Collation')), 'CodePage'))"
+// What others put on a mirrored table.
+//
+// SQL Server refuses to drop a table, or to alter or drop a column of it, that a schema-bound view
+// depends on, and a dropped table takes its indexes, constraints, triggers and permissions with it.
+// The queries below (each with one parameter, @p1, the name that Table returns) read all of that
+// before such a change; the functions after them render the statements that put it back. Views that
+// are not schema-bound survive by name, as SQL Server resolves their text when they run.
+
+// schemaBoundViews lists the views bound to the table, directly or through other schema-bound views,
+// each with the greatest depth at which it depends on it (creating them by ascending depth creates
+// every view after those it reads): schema, name, definition (the CREATE VIEW text), depth.
+const schemaBoundViews = `WITH deps (id, depth) AS (
+    SELECT d.referencing_id, 1 FROM sys.sql_expression_dependencies AS d
+    WHERE d.referenced_id = OBJECT_ID(@p1, N'U') AND d.is_schema_bound_reference = 1
+    UNION ALL
+    SELECT d.referencing_id, x.depth + 1 FROM deps AS x
+    JOIN sys.sql_expression_dependencies AS d ON d.referenced_id = x.id AND d.is_schema_bound_reference = 1
+    WHERE x.depth < 32
+)
+SELECT SCHEMA_NAME(v.schema_id), v.name, m.definition, x.depth
+FROM (SELECT id, MAX(depth) AS depth FROM deps GROUP BY id) AS x
+JOIN sys.views AS v ON v.object_id = x.id
+JOIN sys.sql_modules AS m ON m.object_id = v.object_id
+ORDER BY x.depth, v.object_id`
+
+// objectIndexes lists the indexes of a table or view other than its primary key, one row per column:
+// index id, name, type (1 clustered, 2 nonclustered, others not re-created), is_unique,
+// is_unique_constraint, filter ("" for none), column, is_descending_key, is_included_column.
+const objectIndexes = `SELECT i.index_id, i.name, i.type, i.is_unique, i.is_unique_constraint, ISNULL(i.filter_definition, N''),
+    c.name, ic.is_descending_key, ic.is_included_column
+FROM sys.indexes AS i
+JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
+WHERE i.object_id = OBJECT_ID(@p1) AND i.is_primary_key = 0 AND i.is_hypothetical = 0 AND i.type > 0
+ORDER BY i.index_id, ic.is_included_column, ic.key_ordinal, ic.index_column_id`
+
+// tableChecks lists the check constraints of a table: name, definition (in parentheses).
+const tableChecks = `SELECT cc.name, cc.definition FROM sys.check_constraints AS cc
+WHERE cc.parent_object_id = OBJECT_ID(@p1, N'U') ORDER BY cc.object_id`
+
+// tableTriggers lists the DML triggers of a table: name, definition (the CREATE TRIGGER text).
+const tableTriggers = `SELECT tr.name, m.definition FROM sys.triggers AS tr
+JOIN sys.sql_modules AS m ON m.object_id = tr.object_id
+WHERE tr.parent_id = OBJECT_ID(@p1, N'U') ORDER BY tr.object_id`
+
+// objectPermissions lists the permissions granted or denied on a table or view and on its columns:
+// state (G, W: with grant option, D: denied), permission, grantee, column ("" for the object).
+const objectPermissions = `SELECT p.state, p.permission_name, USER_NAME(p.grantee_principal_id), ISNULL(COL_NAME(p.major_id, p.minor_id), N'')
+FROM sys.database_permissions AS p
+WHERE p.class = 1 AND p.major_id = OBJECT_ID(@p1) AND p.state IN ('G', 'W', 'D') AND USER_NAME(p.grantee_principal_id) IS NOT NULL
+ORDER BY p.minor_id, p.permission_name, p.grantee_principal_id`
+
+// runModule is the batch (one parameter, @p1, a module's CREATE text as sys.sql_modules holds it)
+// that creates the module again: CREATE VIEW and CREATE TRIGGER must begin a batch of their own,
+// which sp_executesql gives them.
+const runModule = "EXEC sp_executesql @p1"
+
+// savedIndex is an index of a table or view as objectIndexes describes it.
+type savedIndex struct {
+	name             string
+	kind             int // sys.indexes.type
+	unique, uniqueKC bool
+	filter           string
+	keys, included   []string // quoted, keys with ASC or DESC
+}
+
+// createIndex renders the re-creation of a saved index on the object on (its quoted name): a unique
+// constraint as one, anything else with CREATE INDEX. ok is false for a type other than a rowstore
+// clustered or nonclustered index, which is not re-created.
+func createIndex(on string, ix savedIndex) (stmt string, ok bool, err error) {
+	if ix.kind != 1 && ix.kind != 2 || len(ix.keys) == 0 {
+		return "", false, nil
+	}
+	name, err := quote(ix.name)
+	if err != nil {
+		return "", false, err
+	}
+	kind := "NONCLUSTERED"
+	if ix.kind == 1 {
+		kind = "CLUSTERED"
+	}
+	keys := " (" + strings.Join(ix.keys, ", ") + ")"
+	if ix.uniqueKC {
+		return "ALTER TABLE " + on + " ADD CONSTRAINT " + name + " UNIQUE " + kind + keys, true, nil
+	}
+	stmt = "CREATE "
+	if ix.unique {
+		stmt += "UNIQUE "
+	}
+	stmt += kind + " INDEX " + name + " ON " + on + keys
+	if len(ix.included) > 0 {
+		stmt += " INCLUDE (" + strings.Join(ix.included, ", ") + ")"
+	}
+	if ix.filter != "" {
+		stmt += " WHERE " + ix.filter
+	}
+	return stmt, true, nil
+}
+
+// addCheck renders the re-creation of a saved check constraint.
+func addCheck(table, name, definition string) (string, error) {
+	n, err := quote(name)
+	if err != nil {
+		return "", err
+	}
+	return "ALTER TABLE " + table + " ADD CONSTRAINT " + n + " CHECK " + definition, nil
+}
+
+// permissionName matches the permission names of sys.database_permissions (SELECT, VIEW DEFINITION,
+// …), so that only such a name is written into a statement.
+var permissionName = regexp.MustCompile(`^[A-Z]+( [A-Z]+)*$`)
+
+// grantStatement renders a saved permission on the object on (its quoted name), or on one of its
+// columns: state G grants, W grants with the grant option, D denies.
+func grantStatement(state, permission, grantee, column, on string) (string, error) {
+	if !permissionName.MatchString(permission) {
+		return "", fmt.Errorf("sqlserver: permission %q is not a permission's name", permission)
+	}
+	to, err := quote(grantee)
+	if err != nil {
+		return "", err
+	}
+	target := "OBJECT::" + on
+	if column != "" {
+		c, err := quote(column)
+		if err != nil {
+			return "", err
+		}
+		target += " (" + c + ")"
+	}
+	switch state {
+	case "G":
+		return "GRANT " + permission + " ON " + target + " TO " + to, nil
+	case "W":
+		return "GRANT " + permission + " ON " + target + " TO " + to + " WITH GRANT OPTION", nil
+	case "D":
+		return "DENY " + permission + " ON " + target + " TO " + to, nil
+	}
+	return "", fmt.Errorf("sqlserver: permission state %q", state)
+}
+
+// dropView renders the drop of a saved view.
+func dropView(view string) string { return "DROP VIEW " + view }

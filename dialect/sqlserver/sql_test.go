@@ -60,7 +60,7 @@ func render(sc conformance.Scenario) (string, error) {
 
 	if hasConverted(t) {
 		s.Head("insert, through the staging table (text-converted columns), in a savepoint")
-		if err := renderStaged(&s, q, t.Columns, func() ([]string, error) {
+		if err := renderStaged(&s, q, t, t.Columns, func() ([]string, error) {
 			move, err := q.MoveStaged(t)
 			return []string{move}, err
 		}); err != nil {
@@ -72,7 +72,7 @@ func render(sc conformance.Scenario) (string, error) {
 	}
 
 	s.Head("upsert, in a savepoint")
-	if err := renderStaged(&s, q, t.Columns, func() ([]string, error) {
+	if err := renderStaged(&s, q, t, t.Columns, func() ([]string, error) {
 		update, insert, err := q.Upsert(t)
 		if update == "" {
 			return []string{insert}, err
@@ -83,7 +83,7 @@ func render(sc conformance.Scenario) (string, error) {
 	}
 
 	s.Head("delete, in a savepoint")
-	if err := renderStaged(&s, q, t.KeyColumns(), func() ([]string, error) {
+	if err := renderStaged(&s, q, t, t.KeyColumns(), func() ([]string, error) {
 		del, err := q.Delete(t)
 		return []string{del}, err
 	}); err != nil {
@@ -110,9 +110,33 @@ func render(sc conformance.Scenario) (string, error) {
 	return s.String(), nil
 }
 
-// renderStaged renders a write through the staging table, as viaStaging sends it.
-func renderStaged(s *conformance.Script, q SQL, cols []typemap.Column, apply func() ([]string, error)) error {
-	create, err := q.CreateStaging(cols)
+// goldenCollation stands for the collation that sys.columns reports for a text column that is not a
+// key: a common database default.
+const goldenCollation = "SQL_Latin1_General_CP1_CI_AS"
+
+// renderStaged renders a write through the staging table, as viaStaging sends it: the query for how
+// the table stores its text columns (when it has any), the staging table with their collations (here
+// goldenCollation, and keyCollation for the keys), the bulk copy and the set-based statements.
+func renderStaged(s *conformance.Script, q SQL, t dialect.Table, cols []typemap.Column, apply func() ([]string, error)) error {
+	tn, err := q.Table(t.Name)
+	if err != nil {
+		return err
+	}
+	collations := map[string]string{}
+	for i, c := range t.Columns {
+		if !types[c.Type.Kind].collate {
+			continue
+		}
+		collations[c.Name] = goldenCollation
+		if t.IsKey(i) {
+			collations[c.Name] = keyCollation
+		}
+	}
+	if len(collations) > 0 {
+		s.Head("@p1 = " + tn)
+		s.Add(textColumns)
+	}
+	create, err := q.CreateStaging(cols, collations)
 	if err != nil {
 		return err
 	}
@@ -127,20 +151,15 @@ func renderStaged(s *conformance.Script, q SQL, cols []typemap.Column, apply fun
 	return nil
 }
 
-// renderBulkCopy renders what load sends: the query for the code pages its encoders need, then the
-// TDS bulk copy.
+// renderBulkCopy renders what load sends: for a load into the table itself, the query for the code
+// pages its encoders need (a load into the staging table had it already), then the TDS bulk copy.
 func renderBulkCopy(s *conformance.Script, target string, cols []typemap.Column, staged bool) {
 	for _, c := range cols {
-		if !types[c.Type.Kind].codePage {
-			continue
-		}
-		if staged {
-			s.Add(databaseCodePage)
-		} else {
+		if !staged && types[c.Type.Kind].codePage {
 			s.Head("@p1 = " + target)
-			s.Add(columnCodePages)
+			s.Add(textColumns)
+			break
 		}
-		break
 	}
 	s.Head("TDS bulk copy into " + target + " WITH (KEEP_NULLS, TABLOCK)")
 }
@@ -150,12 +169,12 @@ func TestGolden(t *testing.T) {
 }
 
 // TestGoldenSession pins the statements that are not about one table: the session's lock and
-// savepoints, the creation of a tenant's database or schema, the collation and code-page queries,
-// and the unqualified names of a mirror with a database of its own. It also pins the drop of a
-// default whose table name needs every kind of escaping.
+// savepoints, the creation of a tenant's database or schema, the collation, schema and code-page
+// queries, and the names of a mirror with a database of its own, qualified with the login's default
+// schema. It also pins the drop of a default whose table name needs every kind of escaping.
 func TestGoldenSession(t *testing.T) {
 	var s conformance.Script
-	q := SQL{}
+	q := SQL{Schema: "dbo"}
 	add := func(title string, stmts ...string) {
 		s.Head(title)
 		s.Add(stmts...)
@@ -178,8 +197,15 @@ func TestGoldenSession(t *testing.T) {
 	add("create schema, @p1 = the name", must(createSchema("Cust10195")))
 	add("create schema, hostile name", must(createSchema("Cust]'; --")))
 	add("case sensitivity of the database's names", caseSensitivity)
-	add("code pages of a table's columns, @p1 = the table", columnCodePages)
-	add("code page of the database", databaseCodePage)
+	add("the login's default schema, which qualifies the names of a tenant with a database of its own", defaultSchema)
+	add("code pages and collations of a table's text columns, @p1 = the table", textColumns)
+
+	add("schema-bound views of a table, @p1 = the table", schemaBoundViews)
+	add("indexes of a table or view, @p1 = its name", objectIndexes)
+	add("check constraints of a table, @p1 = the table", tableChecks)
+	add("triggers of a table, @p1 = the table", tableTriggers)
+	add("permissions on a table or view and its columns, @p1 = its name", objectPermissions)
+	add("re-create a view or trigger, @p1 = its definition", runModule)
 
 	hostile := SQL{Schema: "tenant one"}
 	table := "Order Details]; DROP TABLE [x] --'"
@@ -198,7 +224,7 @@ func TestGoldenSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add("a tenant with a database of its own: names unqualified", create, update, insert, must(q.DropTable(keyed.Name)))
+	add("a tenant with a database of its own: names qualified with the default schema", create, update, insert, must(q.DropTable(keyed.Name)))
 	golden.Assert(t, "../../testdata/golden/sqlserver/session.sql", []byte(s.String()))
 }
 
@@ -479,5 +505,67 @@ func TestDuplicateKeyValueWithheld(t *testing.T) {
 	var se mssql.Error
 	if !errors.As(err, &se) || se.Number != errDuplicateKey {
 		t.Fatal("the server's error is no longer in the chain")
+	}
+}
+
+// TestRestoreStatements pins what puts back the objects of others after a recreate, from catalog rows
+// as keep reads them.
+func TestRestoreStatements(t *testing.T) {
+	on := "[dbo].[contact]"
+	for _, c := range []struct {
+		ix   savedIndex
+		want string
+	}{
+		{savedIndex{name: "ix_email", kind: 2, keys: []string{"[email] ASC"}, filter: "([email] IS NOT NULL)"},
+			"CREATE NONCLUSTERED INDEX [ix_email] ON [dbo].[contact] ([email] ASC) WHERE ([email] IS NOT NULL)"},
+		{savedIndex{name: "ux]x", kind: 2, unique: true, keys: []string{"[a] ASC", "[b] DESC"}, included: []string{"[c]"}},
+			"CREATE UNIQUE NONCLUSTERED INDEX [ux]]x] ON [dbo].[contact] ([a] ASC, [b] DESC) INCLUDE ([c])"},
+		{savedIndex{name: "uq_code", kind: 2, unique: true, uniqueKC: true, keys: []string{"[code] ASC"}},
+			"ALTER TABLE [dbo].[contact] ADD CONSTRAINT [uq_code] UNIQUE NONCLUSTERED ([code] ASC)"},
+		{savedIndex{name: "cx", kind: 1, unique: true, keys: []string{"[id] ASC"}},
+			"CREATE UNIQUE CLUSTERED INDEX [cx] ON [dbo].[contact] ([id] ASC)"},
+	} {
+		got, ok, err := createIndex(on, c.ix)
+		if err != nil || !ok || got != c.want {
+			t.Errorf("createIndex(%+v) = %q, %v, %v; want %q", c.ix, got, ok, err, c.want)
+		}
+	}
+	if _, ok, err := createIndex(on, savedIndex{name: "ccs", kind: 6, keys: []string{"[a] ASC"}}); ok || err != nil {
+		t.Errorf("a columnstore index is re-created (%v, %v); mirrorsink reports it lost", ok, err)
+	}
+	check, err := addCheck(on, "ck_email", "([email]<>N'')")
+	if err != nil || check != "ALTER TABLE [dbo].[contact] ADD CONSTRAINT [ck_email] CHECK ([email]<>N'')" {
+		t.Errorf("addCheck = %q, %v", check, err)
+	}
+	for _, c := range []struct{ state, perm, grantee, column, want string }{
+		{"G", "SELECT", "reporting", "", "GRANT SELECT ON OBJECT::[dbo].[contact] TO [reporting]"},
+		{"W", "VIEW DEFINITION", "lead]", "", "GRANT VIEW DEFINITION ON OBJECT::[dbo].[contact] TO [lead]]] WITH GRANT OPTION"},
+		{"D", "SELECT", "intern", "salary", "DENY SELECT ON OBJECT::[dbo].[contact] ([salary]) TO [intern]"},
+	} {
+		got, err := grantStatement(c.state, c.perm, c.grantee, c.column, on)
+		if err != nil || got != c.want {
+			t.Errorf("grantStatement(%q, %q, %q, %q) = %q, %v; want %q", c.state, c.perm, c.grantee, c.column, got, err, c.want)
+		}
+	}
+	for _, bad := range [][2]string{{"G", "SELECT; DROP TABLE x"}, {"R", "SELECT"}, {"G", "select"}} {
+		if got, err := grantStatement(bad[0], bad[1], "u", "", on); err == nil {
+			t.Errorf("grantStatement(%q, %q) = %q, want an error", bad[0], bad[1], got)
+		}
+	}
+}
+
+// TestKeyColumnsAreNotNull: a key column that the source declares nullable is NOT NULL in the mirror,
+// as SQL Server refuses a primary key over a nullable column (Msg 8111).
+func TestKeyColumnsAreNotNull(t *testing.T) {
+	tab := dialect.Table{Name: "loose", Columns: []typemap.Column{
+		{Name: "k", Type: typemap.Type{Kind: typemap.Int}, Nullable: true},
+		{Name: "v", Type: typemap.Type{Kind: typemap.Int}, Nullable: true},
+	}, Key: []int{0}}
+	create, _, err := SQL{Schema: "dbo"}.CreateTable(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(create, "[k] int NOT NULL") || !strings.Contains(create, "[v] int NULL") {
+		t.Errorf("a nullable key column:\n%s", create)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -33,9 +34,10 @@ type rule struct {
 	// (max) equivalents of the deprecated large types, which the bulk copier handles best, and the
 	// text that the converted kinds travel as.
 	staging string
-	// collate marks character data: the staging column takes the database's collation explicitly,
-	// because a temporary table otherwise takes tempdb's, which may differ in code page and then
-	// fails every join on a text key.
+	// collate marks character data: the staging column takes the collation of the column it is
+	// staged for explicitly (see stagingType), because a temporary table otherwise takes tempdb's,
+	// which may differ and then fails every join on a text key; a key column is declared with
+	// keyCollation.
 	collate bool
 	// fromText, set for the kinds that the bulk copier cannot send (it sends CLR types as their
 	// binary serialisation, which the wire's text form is not, and has no encoder for sql_variant),
@@ -84,14 +86,21 @@ var types = map[typemap.Kind]rule{
 	typemap.DateTime2:      {ddl: fraction("datetime2"), encoder: timeEncoder(minDate, maxDate), preciseNow: true, scan: scanAs[time.Time]},
 	typemap.DateTimeOffset: {ddl: fraction("datetimeoffset"), encoder: offsetEncoder, preciseNow: true, scan: scanAs[time.Time]},
 
-	typemap.Char:     {ddl: sized("char", 8000, false), collate: true, codePage: true, encoder: varcharEncoder, scan: scanAs[string]},
-	typemap.VarChar:  {ddl: sized("varchar", 8000, true), collate: true, codePage: true, encoder: varcharEncoder, scan: scanAs[string]},
+	// The non-Unicode kinds become their Unicode counterparts: a source's varchar holds the characters of
+	// the source's code page, which need not be the mirror's (a character that the mirror's code page
+	// lacks would not fit), and nvarchar(n) holds every varchar(n) value of any code page, as n bytes
+	// are at least n characters. Beyond nvarchar's 4,000 characters they become nvarchar(max). (A
+	// UTF-8 collation would keep varchar, but measures n in bytes, which a source's n characters may
+	// exceed three times, and needs SQL Server 2019; see docs/TYPES.md.) Tables created before keep
+	// their varchar columns: codePage says that the encoder then needs the column's code page.
+	typemap.Char:     {ddl: unicode("nchar", false), collate: true, codePage: true, encoder: varcharEncoder, scan: scanAs[string]},
+	typemap.VarChar:  {ddl: unicode("nvarchar", true), collate: true, codePage: true, encoder: varcharEncoder, scan: scanAs[string]},
 	typemap.NChar:    {ddl: sized("nchar", 4000, false), collate: true, encoder: nvarcharEncoder, scan: scanAs[string]},
 	typemap.NVarChar: {ddl: sized("nvarchar", 4000, true), collate: true, encoder: nvarcharEncoder, scan: scanAs[string]},
-	typemap.Text:     {ddl: named("text"), staging: "varchar(max) COLLATE DATABASE_DEFAULT", codePage: true, encoder: varcharEncoder, scan: scanAs[string]},
-	typemap.NText:    {ddl: named("ntext"), staging: "nvarchar(max) COLLATE DATABASE_DEFAULT", encoder: nvarcharEncoder, scan: scanAs[string]},
+	typemap.Text:     {ddl: named("nvarchar(max)"), collate: true, codePage: true, encoder: varcharEncoder, scan: scanAs[string]},
+	typemap.NText:    {ddl: named("ntext"), staging: "nvarchar(max)", collate: true, encoder: nvarcharEncoder, scan: scanAs[string]},
 	// sysname is an alias type: staged spelled out, so that a collation can be attached.
-	typemap.SysName: {ddl: named("sysname"), staging: "nvarchar(128) COLLATE DATABASE_DEFAULT", encoder: nvarcharEncoder, scan: scanAs[string]},
+	typemap.SysName: {ddl: named("sysname"), staging: "nvarchar(128)", collate: true, encoder: nvarcharEncoder, scan: scanAs[string]},
 	// The copier sends xml as nvarchar (MS-TDS forbids XMLTYPE in INSERT BULK).
 	typemap.XML: {ddl: named("xml"), encoder: nvarcharEncoder, scan: scanAs[string]},
 
@@ -140,23 +149,67 @@ func columnType(t typemap.Type) (string, error) {
 	return r.ddl(t)
 }
 
-// stagingType renders the type of a column of type t in the staging table.
-func stagingType(t typemap.Type) (string, error) {
+// keyCollation is the collation of a text key column: binary, so that keys which differ in case (or
+// accents, or width) are two keys, as they are on every other target, whatever the database's
+// default collation. SQL Server still compares without trailing spaces (Capabilities.PadsKeys).
+const keyCollation = "Latin1_General_100_BIN2"
+
+// keyColumnType renders t as the type of a key column: a text key gets keyCollation (sysname spelled
+// out as nvarchar(128), as a collation goes with a base type).
+func keyColumnType(t typemap.Type) (string, error) {
 	r, err := ruleOf(t)
 	if err != nil {
 		return "", err
 	}
-	if r.staging != "" {
-		return r.staging, nil
+	if !r.collate {
+		return r.ddl(t)
 	}
-	ct, err := r.ddl(t)
+	ct := r.staging
+	if ct == "" {
+		if ct, err = r.ddl(t); err != nil {
+			return "", err
+		}
+	}
+	return ct + " COLLATE " + keyCollation, nil
+}
+
+// stagingType renders the type of a column of type t in the staging table. A text column takes
+// collation, the collation of the table's column that it is staged for (DATABASE_DEFAULT when it is
+// not known), so that comparisons between the two never meet a collation conflict.
+func stagingType(t typemap.Type, collation string) (string, error) {
+	r, err := ruleOf(t)
 	if err != nil {
 		return "", err
 	}
+	ct := r.staging
+	if ct == "" {
+		if ct, err = r.ddl(t); err != nil {
+			return "", err
+		}
+	}
 	if r.collate {
-		ct += " COLLATE DATABASE_DEFAULT"
+		if !collationName.MatchString(collation) {
+			collation = "DATABASE_DEFAULT"
+		}
+		ct += " COLLATE " + collation
 	}
 	return ct, nil
+}
+
+// collationName matches the names of SQL Server's collations, so that only a name of that form, as
+// sys.columns reports it, is ever written into a statement.
+var collationName = regexp.MustCompile(`^[A-Za-z0-9_]{1,128}$`)
+
+// unicode renders the Unicode type name(n) that holds a non-Unicode type of length n, and nvarchar(max)
+// beyond 4,000 characters (or for (max), where withMax allows it).
+func unicode(name string, withMax bool) func(typemap.Type) (string, error) {
+	fits := sized(name, 4000, withMax)
+	return func(t typemap.Type) (string, error) {
+		if t.Length > 4000 && t.Length <= 8000 || t.Length == typemap.Max && withMax {
+			return "nvarchar(max)", nil
+		}
+		return fits(t)
+	}
 }
 
 // isConverted reports whether columns of type t travel as text (rule.fromText).
@@ -236,8 +289,12 @@ type encoder func(v any) (any, error)
 
 // encodeEnv is what an encoder may depend on beyond the column's type.
 type encodeEnv struct {
-	// codePage is the column's code page, for the kinds whose rule says codePage.
+	// codePage is the code page of the column that the value is stored in, for the kinds whose rule
+	// says codePage: unicodeColumn when that column is of a Unicode type.
 	codePage int
+	// staged says that the value goes to a staging column (of a Unicode type, see the type table),
+	// from where the set-based statement moves it into its column.
+	staged bool
 	// guidConversion mirrors the DSN's "guid conversion" setting: with it, the driver itself swaps a
 	// GUID's first three groups, so the bytes must be handed over in text order.
 	guidConversion bool
@@ -253,16 +310,21 @@ func reasonf(format string, args ...any) error { return reason(fmt.Sprintf(forma
 
 func wrongType(v any, want string) error { return reasonf("got a Go %T, want %s", v, want) }
 
-// newEncoders picks one encoder per column, once per load. codePages holds the code page of each
-// character column that needs one, by name.
-func newEncoders(cols []typemap.Column, codePages map[string]int, guidConversion bool) ([]encoder, error) {
-	return makeEncoders(cols, codePages, guidConversion, func(c typemap.Column, r rule, env encodeEnv) (encoder, error) {
+// unicodeColumn is the code page of a column of a Unicode type (nchar, nvarchar, ntext) in
+// encodeEnv.
+const unicodeColumn = -1
+
+// newEncoders picks one encoder per column, once per load. codePages holds the code page of the
+// column where each value of a non-Unicode kind is stored, by name; staged says that the load goes to
+// the staging table.
+func newEncoders(cols []typemap.Column, codePages map[string]int, staged, guidConversion bool) ([]encoder, error) {
+	return makeEncoders(cols, codePages, staged, guidConversion, func(c typemap.Column, r rule, env encodeEnv) (encoder, error) {
 		return r.encoder(c.Type, env)
 	})
 }
 
 // makeEncoders makes one encoder per column with build, from the column's rule and environment.
-func makeEncoders[E any](cols []typemap.Column, codePages map[string]int, guidConversion bool,
+func makeEncoders[E any](cols []typemap.Column, codePages map[string]int, staged, guidConversion bool,
 	build func(c typemap.Column, r rule, env encodeEnv) (E, error)) ([]E, error) {
 	out := make([]E, 0, len(cols))
 	for _, c := range cols {
@@ -270,7 +332,7 @@ func makeEncoders[E any](cols []typemap.Column, codePages map[string]int, guidCo
 		if err != nil {
 			return nil, err
 		}
-		env := encodeEnv{guidConversion: guidConversion}
+		env := encodeEnv{guidConversion: guidConversion, staged: staged}
 		if r.codePage {
 			cp, ok := codePages[c.Name]
 			if !ok {
@@ -632,12 +694,19 @@ var doubleByte = map[int]encoding.Encoding{
 	932: japanese.ShiftJIS, 936: simplifiedchinese.GBK, 949: korean.EUCKR, 950: traditionalchinese.Big5,
 }
 
-// varcharEncoder encodes text in the column's code page. The copier sends a Go string's UTF-8 bytes
-// unchanged under the column's collation, which turns every non-ASCII character into mojibake unless
-// the collation is UTF-8; a character the code page lacks fails here instead of becoming '?'. The
-// length limit (none for text and varchar(max)) is in bytes, as varchar(n) counts.
+// varcharEncoder encodes the text of a non-Unicode kind (char, varchar, text) for the column it is
+// stored in. A Unicode column, which the type table creates for these kinds, takes it as UTF-16, up
+// to the source's length in characters. A varchar column, which tables created before keep, takes it
+// in the column's code page: the copier sends a Go string's UTF-8 bytes unchanged under the column's
+// collation, which turns every non-ASCII character into mojibake unless the collation is UTF-8, and a
+// character the code page lacks fails here instead of becoming '?'; the limit (none for text and
+// varchar(max)) is in bytes, as varchar(n) counts. Staged for such a column, it is checked so, and
+// sent as UTF-16 to the staging column, from where the server converts it exactly.
 func varcharEncoder(t typemap.Type, env encodeEnv) (encoder, error) {
 	codePage, limit := env.codePage, t.MaxLength()
+	if codePage == unicodeColumn {
+		return utf16Encoder(limit), nil
+	}
 	var (
 		buf    []byte
 		encode func(s string) error
@@ -682,6 +751,7 @@ func varcharEncoder(t typemap.Type, env encodeEnv) (encoder, error) {
 	default:
 		return nil, fmt.Errorf("code page %d is not supported", codePage)
 	}
+	staged := utf16Encoder(0)
 	return func(v any) (any, error) {
 		var s string
 		switch x := v.(type) {
@@ -708,6 +778,9 @@ func varcharEncoder(t typemap.Type, env encodeEnv) (encoder, error) {
 		}
 		if limit > 0 && len(buf) > limit {
 			return nil, reasonf("text of %d bytes in code page %d does not fit %d", len(buf), codePage, limit)
+		}
+		if env.staged {
+			return staged(s)
 		}
 		return buf, nil
 	}, nil
@@ -781,8 +854,8 @@ var rawEncoders = map[typemap.Kind]func(t typemap.Type, env encodeEnv) (rawEncod
 }
 
 // newRawEncoders picks one raw encoder per column, once per load, as newEncoders does.
-func newRawEncoders(cols []typemap.Column, codePages map[string]int, guidConversion bool) ([]rawEncoder, error) {
-	return makeEncoders(cols, codePages, guidConversion, func(c typemap.Column, _ rule, env encodeEnv) (rawEncoder, error) {
+func newRawEncoders(cols []typemap.Column, codePages map[string]int, staged, guidConversion bool) ([]rawEncoder, error) {
+	return makeEncoders(cols, codePages, staged, guidConversion, func(c typemap.Column, _ rule, env encodeEnv) (rawEncoder, error) {
 		f, ok := rawEncoders[c.Type.Kind]
 		if !ok {
 			return nil, fmt.Errorf("no raw encoder for %s", c.Type.Kind)
@@ -871,8 +944,13 @@ func rawUTF16(limit int) func(typemap.Type, encodeEnv) (rawEncoder, error) {
 	}
 }
 
-// rawVarchar checks the text as typemap does and hands it to the column's code-page encoder.
+// rawVarchar checks the text as typemap does and encodes it for its column: as UTF-16 from the wire's
+// bytes for a Unicode column, as the type table creates for these kinds; through the column's
+// code-page encoder for a varchar column of a table created before.
 func rawVarchar(t typemap.Type, env encodeEnv) (rawEncoder, error) {
+	if env.codePage == unicodeColumn {
+		return rawUTF16(0)(t, env)
+	}
 	enc, err := varcharEncoder(t, env)
 	if err != nil {
 		return nil, err

@@ -21,7 +21,7 @@ import (
 
 func enc(t *testing.T, typ typemap.Type, cp int) encoder {
 	t.Helper()
-	encs, err := newEncoders([]typemap.Column{{Name: "c", Type: typ}}, map[string]int{"c": cp}, false)
+	encs, err := newEncoders([]typemap.Column{{Name: "c", Type: typ}}, map[string]int{"c": cp}, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,12 +232,58 @@ func TestReusedBuffersAreSafe(t *testing.T) {
 func TestUnknownCodePage(t *testing.T) {
 	cols := []typemap.Column{{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 5}}}
 	for _, cp := range []int{0, 12345} {
-		if _, err := newEncoders(cols, map[string]int{"c": cp}, false); err == nil {
+		if _, err := newEncoders(cols, map[string]int{"c": cp}, false, false); err == nil {
 			t.Errorf("code page %d accepted", cp)
 		}
 	}
-	if _, err := newEncoders(cols, nil, false); err == nil {
+	if _, err := newEncoders(cols, nil, false, false); err == nil {
 		t.Error("a varchar column without a known code page was accepted")
+	}
+}
+
+// TestTextOutsideTheCodePage: a varchar value with a character that the mirror's code page lacks (a
+// non-1252 character under a Latin1 collation) is stored, as on every other target. The type table
+// declares the non-Unicode kinds as Unicode columns, which take it as UTF-16; only a table created
+// before, which keeps its varchar column, still refuses it, naming the code page, also on the staging
+// path, where the value travels as UTF-16 but must fit the column it moves into.
+func TestTextOutsideTheCodePage(t *testing.T) {
+	text := "Łódź ✓ 日本"
+	for _, typ := range []typemap.Type{{Kind: typemap.VarChar, Length: 50}, {Kind: typemap.Char, Length: 10}, {Kind: typemap.Text}} {
+		if ddl, err := columnType(typ); err != nil || !strings.HasPrefix(ddl, "n") {
+			t.Errorf("%s is declared %q, %v; want a Unicode type", typ, ddl, err)
+		}
+		for _, staged := range []bool{false, true} {
+			encs, err := newEncoders([]typemap.Column{{Name: "c", Type: typ}}, map[string]int{"c": unicodeColumn}, staged, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encs[0](text)
+			if err != nil || !bytes.Equal(got.([]byte), utf16le(text)) {
+				t.Errorf("%s (staged %v) into its Unicode column: %v, %v; want the text as UTF-16", typ, staged, got, err)
+			}
+		}
+	}
+	long := strings.Repeat("é", 51)
+	if _, err := enc(t, typemap.Type{Kind: typemap.VarChar, Length: 50}, unicodeColumn)(long); err == nil {
+		t.Error("51 characters for varchar(50) were accepted")
+	}
+	// A varchar(50) column of a table created before, under code page 1252.
+	for _, staged := range []bool{false, true} {
+		encs, err := newEncoders([]typemap.Column{{Name: "c", Type: typemap.Type{Kind: typemap.VarChar, Length: 50}}}, map[string]int{"c": 1252}, staged, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := encs[0](text); err == nil || !strings.Contains(err.Error(), "code page 1252") {
+			t.Errorf("staged %v: a character outside code page 1252 into a varchar column: %v, want a refusal naming the code page", staged, err)
+		}
+		got, err := encs[0]("æøå")
+		want := []byte{0xe6, 0xf8, 0xe5}
+		if staged {
+			want = utf16le("æøå")
+		}
+		if err != nil || !bytes.Equal(got.([]byte), want) {
+			t.Errorf("staged %v: æøå into a varchar column of code page 1252: %x, %v; want %x", staged, got, err, want)
+		}
 	}
 }
 
@@ -257,55 +303,83 @@ func TestTypeTableCoversEveryKind(t *testing.T) {
 	})
 }
 
-// rawAndGeneric returns a column's two encoders (code page 1252 for the character kinds that need
-// one), each appending the value it hands the copier as conformance.DriverValue writes it.
-func rawAndGeneric(col typemap.Column) (conformance.Encoders, error) {
-	cps := map[string]int{col.Name: 1252}
-	encs, err := newEncoders([]typemap.Column{col}, cps, false)
-	if err != nil {
-		return conformance.Encoders{}, err
+// rawAndGeneric returns a column's two encoders, each appending the value it hands the copier as
+// conformance.DriverValue writes it: for the character kinds that need a code page, a Unicode column,
+// as the type table creates, or a code-page 1252 column of a table created before, whose values go
+// to the column or, staged, to a Unicode staging column.
+func rawAndGeneric(codePage int, staged bool) func(col typemap.Column) (conformance.Encoders, error) {
+	return func(col typemap.Column) (conformance.Encoders, error) {
+		cps := map[string]int{col.Name: codePage}
+		encs, err := newEncoders([]typemap.Column{col}, cps, staged, false)
+		if err != nil {
+			return conformance.Encoders{}, err
+		}
+		raws, err := newRawEncoders([]typemap.Column{col}, cps, staged, false)
+		if err != nil {
+			return conformance.Encoders{}, err
+		}
+		return conformance.DriverEncoders(encs[0], raws[0]), nil
 	}
-	raws, err := newRawEncoders([]typemap.Column{col}, cps, false)
-	if err != nil {
-		return conformance.Encoders{}, err
-	}
-	return conformance.DriverEncoders(encs[0], raws[0]), nil
 }
 
 // TestRawEncoders: the raw encoders hand the bulk copier exactly the values of the generic path.
-func TestRawEncoders(t *testing.T) { conformance.RawEncoders(t, rawAndGeneric) }
+func TestRawEncoders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		codePage int
+		staged   bool
+	}{{"unicode", unicodeColumn, false}, {"cp1252", 1252, false}, {"cp1252 staged", 1252, true}} {
+		t.Run(tc.name, func(t *testing.T) { conformance.RawEncoders(t, rawAndGeneric(tc.codePage, tc.staged)) })
+	}
+}
 
-func FuzzRawEncoders(f *testing.F) { conformance.FuzzRawEncoders(f, rawAndGeneric) }
+func FuzzRawEncoders(f *testing.F) { conformance.FuzzRawEncoders(f, rawAndGeneric(1252, false)) }
 
-// TestColumnTypes pins the DDL type and the staging type of each kind with its parameters, where
-// the golden scenarios do not show them all.
+// TestColumnTypes pins the DDL type, the type of a key column and the staging type (for a column whose
+// collation sys.columns reports as Finnish_Swedish_CI_AS) of each kind with its parameters, where the
+// golden scenarios do not show them all. The non-Unicode kinds become Unicode (docs/TYPES.md).
 func TestColumnTypes(t *testing.T) {
+	const coll = "Finnish_Swedish_CI_AS"
 	for _, c := range []struct {
-		typ          typemap.Type
-		ddl, staging string
+		typ               typemap.Type
+		ddl, key, staging string
 	}{
-		{typemap.Type{Kind: typemap.Decimal, Precision: 38, Scale: 10}, "decimal(38,10)", "decimal(38,10)"},
-		{typemap.Type{Kind: typemap.Time, Precision: 0}, "time(0)", "time(0)"},
-		{typemap.Type{Kind: typemap.DateTimeOffset, Precision: 7}, "datetimeoffset(7)", "datetimeoffset(7)"},
-		{typemap.Type{Kind: typemap.Char, Length: 8000}, "char(8000)", "char(8000) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}, "nvarchar(max)", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.VarBinary, Length: typemap.Max}, "varbinary(max)", "varbinary(max)"},
-		{typemap.Type{Kind: typemap.Text}, "text", "varchar(max) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.NText}, "ntext", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.Image}, "image", "varbinary(max)"},
-		{typemap.Type{Kind: typemap.SysName, Length: 128}, "sysname", "nvarchar(128) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.RowVersion}, "binary(8)", "binary(8)"},
-		{typemap.Type{Kind: typemap.XML}, "xml", "xml"},
-		{typemap.Type{Kind: typemap.HierarchyID}, "hierarchyid", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.Geography}, "geography", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
-		{typemap.Type{Kind: typemap.SQLVariant}, "sql_variant", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.Decimal, Precision: 38, Scale: 10}, "decimal(38,10)", "decimal(38,10)", "decimal(38,10)"},
+		{typemap.Type{Kind: typemap.Time, Precision: 0}, "time(0)", "time(0)", "time(0)"},
+		{typemap.Type{Kind: typemap.DateTimeOffset, Precision: 7}, "datetimeoffset(7)", "datetimeoffset(7)", "datetimeoffset(7)"},
+		{typemap.Type{Kind: typemap.Char, Length: 10}, "nchar(10)", "nchar(10) COLLATE Latin1_General_100_BIN2", "nchar(10) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.Char, Length: 8000}, "nvarchar(max)", "nvarchar(max) COLLATE Latin1_General_100_BIN2", "nvarchar(max) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.VarChar, Length: 4000}, "nvarchar(4000)", "nvarchar(4000) COLLATE Latin1_General_100_BIN2", "nvarchar(4000) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.VarChar, Length: 4001}, "nvarchar(max)", "nvarchar(max) COLLATE Latin1_General_100_BIN2", "nvarchar(max) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.VarChar, Length: typemap.Max}, "nvarchar(max)", "nvarchar(max) COLLATE Latin1_General_100_BIN2", "nvarchar(max) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.NVarChar, Length: 20}, "nvarchar(20)", "nvarchar(20) COLLATE Latin1_General_100_BIN2", "nvarchar(20) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.NVarChar, Length: typemap.Max}, "nvarchar(max)", "nvarchar(max) COLLATE Latin1_General_100_BIN2", "nvarchar(max) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.VarBinary, Length: typemap.Max}, "varbinary(max)", "varbinary(max)", "varbinary(max)"},
+		{typemap.Type{Kind: typemap.Text}, "nvarchar(max)", "nvarchar(max) COLLATE Latin1_General_100_BIN2", "nvarchar(max) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.NText}, "ntext", "nvarchar(max) COLLATE Latin1_General_100_BIN2", "nvarchar(max) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.Image}, "image", "image", "varbinary(max)"},
+		{typemap.Type{Kind: typemap.SysName, Length: 128}, "sysname", "nvarchar(128) COLLATE Latin1_General_100_BIN2", "nvarchar(128) COLLATE " + coll},
+		{typemap.Type{Kind: typemap.RowVersion}, "binary(8)", "binary(8)", "binary(8)"},
+		{typemap.Type{Kind: typemap.XML}, "xml", "xml", "xml"},
+		{typemap.Type{Kind: typemap.HierarchyID}, "hierarchyid", "hierarchyid", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.Geography}, "geography", "geography", "nvarchar(max) COLLATE DATABASE_DEFAULT"},
+		{typemap.Type{Kind: typemap.SQLVariant}, "sql_variant", "sql_variant", "nvarchar(4000) COLLATE DATABASE_DEFAULT"},
 	} {
 		ddl, err := columnType(c.typ)
 		if err != nil || ddl != c.ddl {
 			t.Errorf("columnType(%s) = %q, %v; want %q", c.typ, ddl, err, c.ddl)
 		}
-		if st, err := stagingType(c.typ); err != nil || st != c.staging {
+		if key, err := keyColumnType(c.typ); err != nil || key != c.key {
+			t.Errorf("keyColumnType(%s) = %q, %v; want %q", c.typ, key, err, c.key)
+		}
+		if st, err := stagingType(c.typ, coll); err != nil || st != c.staging {
 			t.Errorf("stagingType(%s) = %q, %v; want %q", c.typ, st, err, c.staging)
+		}
+	}
+	// A collation that is not a collation's name is never written into a statement.
+	for _, bad := range []string{"", "x]; DROP TABLE t; --", "Latin1 General"} {
+		if st, err := stagingType(typemap.Type{Kind: typemap.NVarChar, Length: 5}, bad); err != nil || st != "nvarchar(5) COLLATE DATABASE_DEFAULT" {
+			t.Errorf("stagingType with collation %q = %q, %v", bad, st, err)
 		}
 	}
 }
@@ -314,6 +388,7 @@ func TestColumnTypeRejectsInvalid(t *testing.T) {
 	for _, typ := range []typemap.Type{
 		{Kind: typemap.Decimal, Precision: 39}, {Kind: typemap.Decimal, Precision: 5, Scale: 6},
 		{Kind: typemap.NVarChar, Length: 4001}, {Kind: typemap.VarChar, Length: 0}, {Kind: typemap.Char, Length: typemap.Max},
+		{Kind: typemap.VarChar, Length: 8001}, {Kind: typemap.Char, Length: 8001},
 		{Kind: typemap.Time, Precision: 8}, {Kind: typemap.Invalid},
 	} {
 		if got, err := columnType(typ); err == nil {
@@ -445,11 +520,11 @@ func TestEncodeWireFailsAsValues(t *testing.T) {
 		{Name: "s", Type: parse("nvarchar(10)")},
 	}
 	cps := map[string]int{"latin": 1252}
-	encs, err := newEncoders(cols, cps, false)
+	encs, err := newEncoders(cols, cps, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raws, err := newRawEncoders(cols, cps, false)
+	raws, err := newRawEncoders(cols, cps, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package enginetest is the engine's suite against every live target: full TableSchema, Wipe, RowData
 // and ReplicationCompleted calls built in memory (create, every type of TYPES.md round-tripped,
 // evolve, wipe, bulk insert, upsert, delete, resend idempotence, LSN atomicity, hostile identifiers,
-// status and resync, parallel tables), with the mirror read back through the dialect and compared
+// status and resync, parallel tables, events as hooks and webhooks, pause across replicas, the
+// failure log), with the mirror read back through the dialect and compared
 // value by value as canonical text. The e2e package runs it for each dialect. (Each dialect's own
 // contract is checked by dialect/conformance, which knows nothing of the engine.)
 package enginetest
@@ -53,6 +54,15 @@ func Run(t *testing.T, tgt Target) {
 		{"StatusAndResync", testStatusResync},
 		{"ParallelTables", testParallel},
 		{"KeysCollidingAtTargetPrecision", testKeyPrecision},
+		{"EqualKeysDeleteThenInsert", testEqualKeysDeleteThenInsert},
+		{"PartnersViewSurvivesSchemaChanges", testPartnerView},
+		{"PartnersObjectBlockingARecreateFailsOnlyItsTable", testBlockedRecreate},
+		{"KeyOnlyLinkTableIncrementalCycle", testLinkTable},
+		{"TablesNamedLikeSystemObjects", testSystemNames},
+		{"EventsAsHooksAndWebhooks", testEvents},
+		{"RequiredHookFailsTheCall", testRequiredHook},
+		{"PauseAcrossReplicas", testPauseAcrossReplicas},
+		{"FailureLog", testFailureLog},
 		{"Streaming", testStreaming},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +94,7 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 	route := tgt.Route(t, tenant)
 	eng, err := engine.New(engine.Options{
 		Tenants: map[string]engine.Route{tenant: route},
+		Keys:    map[string][]string{linkTable: {"EmployeeID", "TerritoryID"}},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -110,6 +121,61 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 }
 
 func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} }
+
+// exec runs statements of a partner's (views, indexes, tables of their own) in the mirror, outside the
+// engine, in one transaction.
+func (h *harness) exec(stmts ...string) {
+	h.t.Helper()
+	tx, err := h.store.Begin(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, s := range stmts {
+		if err := tx.RunStatement(h.ctx, s); err != nil {
+			tx.Rollback(h.ctx)
+			h.t.Fatalf("%s: %v", s, err)
+		}
+	}
+	if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// quoted returns a table's (or view's) name as statements in the mirror write it.
+func (h *harness) quoted(name string) string {
+	h.t.Helper()
+	q, err := h.store.Names().Table(name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return q
+}
+
+// count counts the rows of a table or view of the mirror.
+func (h *harness) count(name string) (int64, error) {
+	tx, err := h.store.Begin(h.ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(h.ctx)
+	return tx.Tables().Count(h.ctx, name)
+}
+
+// status returns what the engine's status says of one table.
+func (h *harness) status(table string) engine.TableStatus {
+	h.t.Helper()
+	st, err := h.eng.Status(h.ctx, h.tenant)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, ts := range st.Tables {
+		if ts.Table == table {
+			return ts
+		}
+	}
+	h.t.Fatalf("status has no table %q", table)
+	return engine.TableStatus{}
+}
 
 // schema sends TableSchema and returns the LSNs by table.
 func (h *harness) schema(tables ...contract.TableSchema) map[string]int64 {
@@ -175,16 +241,7 @@ func (h *harness) read(ts contract.TableSchema) [][]string {
 		}
 		tbl.Columns = append(tbl.Columns, col)
 	}
-	tx, err := h.store.Begin(h.ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer tx.Rollback(h.ctx)
-	out, err := conformance.ReadCanonical(h.ctx, tx, tbl, h.caps.Losses())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return out
+	return h.readTable(tbl)
 }
 
 // want computes the rows the mirror must hold after applying rows (final state by key) to ts.

@@ -1,0 +1,1 @@
+ALTER TABLE {{meta}} ADD COLUMN IF NOT EXISTS lostobjects text NOT NULL DEFAULT ''

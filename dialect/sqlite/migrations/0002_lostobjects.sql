@@ -1,0 +1,1 @@
+ALTER TABLE {{meta}} ADD COLUMN lostobjects TEXT NOT NULL DEFAULT ''
