@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -68,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.workDir, "work", "bench/work", "folder for the cached sources and TSV files and the run's files")
 	fs.StringVar(&o.pgAddr, "pg", "127.0.0.1:5432", "PostgreSQL address (user postgres, trust)")
 	fs.StringVar(&o.mysqlAddr, "mysql", "127.0.0.1:3306", "MariaDB/MySQL address (user root, no password)")
+	fs.StringVar(&benchDatabase, "database", benchDatabase, "the database the benchmarks create (and drop) on both servers")
 	fs.IntVar(&o.schemaRuns, "schema-runs", 7, "timed calls of the unchanged TableSchema")
 	fs.StringVar(&o.binary, "binary", "", "serve with this mirrorsink binary instead of building bin/mirrorsink")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the driver side) to this file")
@@ -94,6 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench: --tables: %q is not one of contact, sale\n", name)
 			return 2
 		}
+	}
+	if !regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`).MatchString(benchDatabase) {
+		fmt.Fprintf(stderr, "bench: --database %q: want lower-case letters, digits and _\n", benchDatabase)
+		return 2
 	}
 	if o.rows < 10_000 {
 		fmt.Fprintln(stderr, "bench: --rows must be at least 10000 (the incremental cycle changes 55000 rows, scaled down below 1M)")

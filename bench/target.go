@@ -16,8 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// benchDatabase is the database every benchmark mirror goes to; it is dropped before and after.
-const benchDatabase = "mirrorsink_bench"
+// benchDatabase is the database every benchmark mirror goes to; it is dropped before and after. The
+// -database flag names another, so that two runs on one machine keep out of each other's way.
+var benchDatabase = "mirrorsink_bench"
 
 // target is a database server the benchmark loads: how the service routes to it and how the raw tool
 // loads the same rows. Administration goes through the servers' own command-line clients, which the
