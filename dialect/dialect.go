@@ -34,7 +34,8 @@
 //     operator's hook statements, and the table editor (Tables). Dialects on database/sql build on
 //     dialect/sqlexec, which holds savepoints and error wrapping once for all of them.
 //  6. bulk.go: the row writer (Rows): the bulk path (COPY, LOAD DATA, TDS bulk copy, multi-row
-//     INSERT) and the staged upsert and delete. When the RowSource is a RawRowSource, read its rows
+//     INSERT) and the staged upsert and delete, and optionally Load (see Loader). When the RowSource
+//     is a RawRowSource, read its rows
 //     with Wire and the raw encoders (and a row a raw encoder refuses with Values and the bulk
 //     encoders, see RawRowSource); otherwise with Values and the bulk encoders.
 //  7. Tests: sql_test.go runs conformance.Golden; conformance_test.go runs conformance.Run against a
@@ -386,6 +387,15 @@ type RowWriter interface {
 	// Analyze refreshes the planner's statistics of t where the database keeps them and a bulk load
 	// leaves them stale; elsewhere it does nothing. The engine calls it once a repopulation completes.
 	Analyze(ctx context.Context, t Table) error
+}
+
+// Loader is implemented by a RowWriter whose bulk path can skip what Insert's promise costs: Load is
+// Insert for a caller that rolls the whole transaction back after any failure, so a failed Load need
+// not leave the transaction as it was (no savepoint, one statement less per call). The engine uses it
+// for a batch it loads while the batch arrives, whose failure it never recovers from in the same
+// transaction.
+type Loader interface {
+	Load(ctx context.Context, t Table, rows RowSource) (int64, error)
 }
 
 // Table is a mirrored table as the engine asks for it.

@@ -102,7 +102,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		res.repopulated = r.LSN == -1 && b.LSN > 0
 		a := &applier{table: m.table, rows: b.Rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
 		if r.LSN == -1 && updates == 0 && deletes == 0 && inserts > 0 {
-			err := a.bulk(ctx, tx)
+			err := a.bulk(ctx, tx, false)
 			if err == nil {
 				e.metrics.rowsBulk.Add(int64(inserts))
 				res.bulk = true
@@ -175,10 +175,15 @@ type applier struct {
 }
 
 // bulk loads every row through the bulk path. A duplicate key leaves the transaction as it was, so
-// that the caller can fall back to the upsert path.
-func (a *applier) bulk(ctx context.Context, tx dialect.Tx) error {
+// that the caller can fall back to the upsert path; unless once, when the caller rolls the whole
+// transaction back after any failure, which lets a dialect.Loader save its savepoint.
+func (a *applier) bulk(ctx context.Context, tx dialect.Tx, once bool) error {
 	src := a.source(nil, nil)
-	if _, err := tx.Rows().Insert(ctx, a.table, src); err != nil {
+	insert := tx.Rows().Insert
+	if l, ok := tx.Rows().(dialect.Loader); ok && once {
+		insert = l.Load
+	}
+	if _, err := insert(ctx, a.table, src); err != nil {
 		if errors.Is(err, dialect.ErrDuplicateKey) {
 			return err
 		}

@@ -105,7 +105,7 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 			return 0, errMissed
 		}
 		a := &applier{table: m.table, rows: &streamedRows{s: stream}, microKeys: t.dialect.Capabilities().TimeDigits == 6}
-		loadErr := a.bulk(ctx, tx)
+		loadErr := a.bulk(ctx, tx, true)
 		loaded = true
 		if err := readBatch(); err != nil {
 			return 0, err

@@ -40,6 +40,11 @@ func (w writer) Insert(ctx context.Context, t dialect.Table, rows dialect.RowSou
 	return n, nil
 }
 
+// Load is Insert without the savepoint: the caller rolls back after any failure (dialect.Loader).
+func (w writer) Load(ctx context.Context, t dialect.Table, rows dialect.RowSource) (int64, error) {
+	return w.t.load(ctx, t.Name, t.Columns, rows)
+}
+
 // Upsert stages the rows and applies them with one INSERT … SELECT … ON DUPLICATE KEY UPDATE. It
 // returns the number of rows written (inserted or updated, including rows whose values were already
 // the same).

@@ -39,6 +39,19 @@ func (w rowWriter) Insert(ctx context.Context, tbl dialect.Table, rows dialect.R
 	return n, nil
 }
 
+// Load is Insert without the savepoint: the caller rolls back after any failure (dialect.Loader).
+func (w rowWriter) Load(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
+	stmt, err := w.t.st.sql.CopyRows(tbl)
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.t.copyRows(ctx, tbl, stmt, tbl.Name, tbl.Columns, rows)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: insert into %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
 // Upsert stages rows and merges them with INSERT … ON CONFLICT.
 func (w rowWriter) Upsert(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
 	n, err := w.staged(ctx, tbl, tbl.Columns, rows, w.t.st.sql.Upsert)
