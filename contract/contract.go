@@ -168,5 +168,20 @@ type RedactedError interface {
 	Redacted() string
 }
 
+// ValidTenant reports whether name is a well-formed tenant (ctx): ^[A-Za-z0-9_]{1,50}$. A tenant
+// names databases, schemas and tables, so nothing else is accepted, on either side of the contract.
+func ValidTenant(name string) bool {
+	if len(name) == 0 || len(name) > 50 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrUnknownTenant is returned (wrapped) by a Handler for a tenant that the configuration does not accept.
 var ErrUnknownTenant = errors.New("tenant is not accepted by this mirror")

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +134,6 @@ type tenant struct {
 // a table's lock in a harmful way: at worst the two serialise.
 const migrationsLock = "#migrations"
 
-var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,50}$`)
 
 // New validates the options and returns an Engine. Tenant mirrors are opened on first use.
 func New(opts Options) (*Engine, error) {
@@ -179,7 +177,7 @@ func New(opts Options) (*Engine, error) {
 		return nil
 	}
 	for name, r := range opts.Tenants {
-		if !tenantPattern.MatchString(name) {
+		if !contract.ValidTenant(name) {
 			return nil, fmt.Errorf("tenant %q: a tenant name matches ^[A-Za-z0-9_]{1,50}$", name)
 		}
 		if err := check("tenant "+name, r); err != nil {
@@ -240,7 +238,7 @@ func (e *Engine) Metrics() *Metrics { return e.metrics }
 
 // RouteFor returns the route of a tenant, or contract.ErrUnknownTenant.
 func (e *Engine) RouteFor(name string) (Route, error) {
-	if !tenantPattern.MatchString(name) {
+	if !contract.ValidTenant(name) {
 		return Route{}, fmt.Errorf("tenant %q: %w (a tenant name matches ^[A-Za-z0-9_]{1,50}$)", name, contract.ErrUnknownTenant)
 	}
 	if r, ok := e.opts.Tenants[name]; ok {
@@ -301,7 +299,7 @@ func defaultTenantOf(d Route, dsn, schema string) (string, bool) {
 			return false
 		}
 		tenant = t
-		return tenantPattern.MatchString(t)
+		return contract.ValidTenant(t)
 	}
 	if !match(pd, dsn) || !match(ps, schema) {
 		return "", false

@@ -13,11 +13,13 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mirrorsink/mirrorsink/contract"
 )
 
 // CtxClaim is the JWT claim in which SuperOffice names the tenant (customer context), e.g. "Cust10003".
@@ -33,9 +35,6 @@ const DefaultSkew = 2 * time.Minute
 // the bound keeps a captured call from being replayable for long (TLS is what keeps it from being
 // captured at all).
 const DefaultMaxLifetime = 10 * time.Minute
-
-// tenantPattern guards the tenant because it becomes part of table and database names.
-var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,50}$`)
 
 //go:embed certs/*.crt
 var embeddedCerts embed.FS
@@ -181,7 +180,7 @@ func (v *TokenVerifier) Verify(token string) (Claims, error) {
 	if c.Tenant == "" {
 		return Claims{}, errors.New("token has no ctx claim")
 	}
-	if !tenantPattern.MatchString(c.Tenant) {
+	if !contract.ValidTenant(c.Tenant) {
 		return Claims{}, fmt.Errorf("token ctx %s is not a valid tenant name", quoteClip(c.Tenant, 60))
 	}
 	if c.Subject != "" && c.Subject != c.Tenant {
@@ -250,6 +249,10 @@ func (v *TokenVerifier) explain(err error, tc *tokenClaims) error {
 // quoteClip cuts s to n bytes for messages, so an attacker-chosen claim cannot flood a log line.
 func quoteClip(s string, n int) string {
 	if len(s) > n {
+		// Cut on a character boundary, so that the quoted text shows no broken character.
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
 		s = s[:n] + "…"
 	}
 	return fmt.Sprintf("%q", s)
