@@ -87,6 +87,8 @@ type Capabilities struct {
 	// SQL Server, the source, compares them (so no source table holds two such keys); without it they
 	// are two. Keys that differ in case are two keys on every target.
 	PadsKeys bool
+	// FanIn says that OpenOptions.TenantColumn is accepted: the fan-in layout (see fanin.go).
+	FanIn bool
 }
 
 // Losses returns the documented differences (docs/TYPES.md) between a source value and what the
@@ -126,6 +128,10 @@ type OpenOptions struct {
 	// Events receives counts of what the dialect did to values, for the engine's metrics; nil drops
 	// them.
 	Events *Events
+	// TenantColumn, when not empty, opens the tenant's mirror in the fan-in layout: the tables of the
+	// DSN's database (or of Schema) are shared by every tenant opened there, each row marked with its
+	// tenant in this leading column (see fanin.go). Only dialects whose Capabilities say FanIn accept it.
+	TenantColumn string
 }
 
 // Events are callbacks through which a dialect reports what an operator should be able to count. Any
@@ -243,6 +249,9 @@ type TableMeta struct {
 	// LostObjects are what the table's last schema change could not keep of the objects others had
 	// put on it (see LostObject); PutTable replaces them, the other writes keep them.
 	LostObjects []LostObject
+	// StoredIn and Conflict are kept in the fan-in layout only (see SharedTable): the table that
+	// holds the tenant's rows when it is not the shared table of the same name, and why not.
+	StoredIn, Conflict string
 }
 
 // Cycle is one completed replication cycle.
@@ -285,6 +294,15 @@ type MetaStore interface {
 	RecordCycle(ctx context.Context, c Cycle) error
 	// LastCycle returns the newest recorded cycle; ok is false when there is none.
 	LastCycle(ctx context.Context) (c Cycle, ok bool, err error)
+	// Shared reads what the fan-in layout keeps of one table for every tenant (see SharedTable); in a
+	// mirror of one tenant it holds that tenant's row only.
+	Shared(ctx context.Context, table string) (SharedTable, error)
+	// PutShared inserts or replaces the row that records a shared table's definition (fan-in only).
+	PutShared(ctx context.Context, def TableMeta) error
+	// DeleteShared removes the row that records the definition of the shared table named table, and
+	// the rows of every tenant whose rows that table holds (those whose StoredIn is empty): what a
+	// shared table that is gone takes with it (fan-in only).
+	DeleteShared(ctx context.Context, table string) error
 }
 
 // TableEditor creates, changes, empties and reads the mirrored tables.

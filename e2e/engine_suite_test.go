@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,19 @@ func TestEngineSuite(t *testing.T) {
 		enginetest.Run(t, enginetest.Target{Dialect: "postgres", Route: func(t *testing.T, tenant string) engine.Route {
 			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tenant}.Sanitize()+" CASCADE") })
 			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: "{ctx}", MaxConns: 2}
+		}})
+	})
+}
+
+// TestEngineSuiteFanIn runs the engine's suite with each tenant in the fan-in layout: its tables shared
+// (with their tenant column), in a schema of its own per case.
+func TestEngineSuiteFanIn(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testenv.Postgres(t)
+		enginetest.Run(t, enginetest.Target{Dialect: "postgres", Route: func(t *testing.T, tenant string) engine.Route {
+			schema := "fanin_" + strings.ToLower(tenant)
+			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
+			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: schema, MaxConns: 2, Layout: engine.FanIn}
 		}})
 	})
 }

@@ -50,6 +50,16 @@ type Config struct {
 	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}} and {{migrations}} (the
 	// quoted table names), which the store fills in itself.
 	Vars map[string]string
+	// Flags are the conditions of the migrations' guarded statements that hold for this mirror
+	// (migrations.Parse); the store adds fan_in itself when Shared.
+	Flags []string
+	// Shared makes the store one tenant's view of own tables that every tenant of a fan-in schema
+	// shares (dialect.SharedMetaTables): each row of the metadata and cycles tables has its tenant in
+	// a "tenant" column, every read and write is limited to Tenant's rows, and the metadata rows also
+	// hold StoredIn and Conflict. The migrations' fan_in statements add those columns.
+	Shared bool
+	// Tenant is the tenant whose rows a Shared store reads and writes.
+	Tenant string
 }
 
 // Store is a dialect's metadata store for one tenant. Bind it to a transaction with In.
@@ -68,6 +78,7 @@ type columns struct {
 	version, applied                                                    string
 	table, lsn, hash, schema, changed, lastApplied, lost                string
 	id, completed, tables, inserts, updates, deletes, summary, maxOfIDs string
+	tenant, storedIn, conflict                                          string
 }
 
 // New quotes every name once and parses the migrations, so that a bad name or migration fails when the
@@ -93,6 +104,11 @@ func New(cfg Config) (*Store, error) {
 		id: col("id"), completed: col("completed"), tables: col("tables"), inserts: col("inserts"),
 		updates: col("updates"), deletes: col("deletes"), summary: col("summary"),
 	}
+	flags := cfg.Flags
+	if cfg.Shared {
+		s.col.tenant, s.col.storedIn, s.col.conflict = col("tenant"), col("storedin"), col("conflict")
+		flags = append([]string{"fan_in"}, flags...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata tables: %w", err)
 	}
@@ -101,7 +117,7 @@ func New(cfg Config) (*Store, error) {
 	for k, v := range cfg.Vars {
 		vars[k] = v
 	}
-	if s.ms, err = migrations.Parse(cfg.Migrations, vars); err != nil {
+	if s.ms, err = migrations.Parse(cfg.Migrations, vars, flags...); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -189,19 +205,44 @@ func (m migrationTarget) Record(ctx context.Context, version int, at time.Time) 
 	return err
 }
 
-func (t *txStore) selectMeta() squirrel.SelectBuilder {
+// selectMeta selects the metadata rows: the tenant's own, or (across, in a shared store) every
+// tenant's, the tenant first among the columns.
+func (t *txStore) selectMeta(across bool) squirrel.SelectBuilder {
 	c := t.s.col
-	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied, c.lost).From(t.s.meta)
+	cols := []string{c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied, c.lost}
+	if t.s.cfg.Shared {
+		cols = append(cols, c.storedIn, c.conflict)
+	}
+	if across {
+		return t.s.sb.Select(append([]string{c.tenant}, cols...)...).From(t.s.meta)
+	}
+	return mine(t, t.s.sb.Select(cols...).From(t.s.meta))
 }
 
-func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out func(dialect.TableMeta)) error {
+// mine limits a statement to the tenant's rows in a shared store, and leaves it as it is otherwise.
+func mine[B interface{ Where(any, ...any) B }](t *txStore, b B) B {
+	if !t.s.cfg.Shared {
+		return b
+	}
+	return b.Where(squirrel.Eq{t.s.col.tenant: t.s.cfg.Tenant})
+}
+
+// readMeta reads metadata rows selected by selectMeta(across); tenant is the row's tenant when across.
+func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, across bool, out func(tenant string, m dialect.TableMeta)) error {
 	return t.query(ctx, b, "read "+t.s.cfg.Names.Meta, func(scan func(...any) error) error {
 		var (
 			m                dialect.TableMeta
 			changed, applied any
-			lost             string
+			lost, tenant     string
 		)
-		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied, &lost); err != nil {
+		dest := []any{&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied, &lost}
+		if t.s.cfg.Shared {
+			dest = append(dest, &m.StoredIn, &m.Conflict)
+		}
+		if across {
+			dest = append([]any{&tenant}, dest...)
+		}
+		if err := scan(dest...); err != nil {
 			return err
 		}
 		var err error
@@ -216,7 +257,7 @@ func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out fu
 				return fmt.Errorf("lastapplied of %q: %w", m.Table, err)
 			}
 		}
-		out(m)
+		out(tenant, m)
 		return nil
 	})
 }
@@ -224,7 +265,7 @@ func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out fu
 // Tables reads every metadata row.
 func (t *txStore) Tables(ctx context.Context) (map[string]dialect.TableMeta, error) {
 	out := map[string]dialect.TableMeta{}
-	err := t.readMeta(ctx, t.selectMeta(), func(m dialect.TableMeta) { out[m.Table] = m })
+	err := t.readMeta(ctx, t.selectMeta(false), false, func(_ string, m dialect.TableMeta) { out[m.Table] = m })
 	return out, err
 }
 
@@ -234,7 +275,7 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 		found dialect.TableMeta
 		ok    bool
 	)
-	err := t.readMeta(ctx, t.selectMeta().Where(squirrel.Eq{t.s.col.table: name}), func(m dialect.TableMeta) {
+	err := t.readMeta(ctx, t.selectMeta(false).Where(squirrel.Eq{t.s.col.table: name}), false, func(_ string, m dialect.TableMeta) {
 		// A database that compares names without case may return a row of another spelling.
 		if m.Table == name {
 			found, ok = m, true
@@ -247,22 +288,36 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 // the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, and no lost
 // objects are "" rather than NULL, so that no untyped NULL parameter is ever sent.
 func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
-	s, c := t.s, t.s.col
+	s := t.s
 	lost, err := encodeLost(m.LostObjects)
 	if err != nil {
 		return fmt.Errorf("table %q: %w", m.Table, err)
 	}
+	return t.putRow(ctx, s.cfg.Tenant, m, lost)
+}
+
+// putRow updates the metadata row of (tenant, m.Table), or inserts it when there is none; tenant
+// matters in a shared store only.
+func (t *txStore) putRow(ctx context.Context, tenant string, m dialect.TableMeta, lost string) error {
+	s, c := t.s, t.s.col
 	// The name is set too: where the database compares names without case, the row found may spell it
 	// as the source did before.
-	n, err := t.exec(ctx, s.sb.Update(s.meta).
+	upd := s.sb.Update(s.meta).
 		Set(c.table, m.Table).Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
 		Set(c.lost, lost).
-		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
+		Where(squirrel.Eq{c.table: m.Table})
+	cols := []string{c.table, c.lsn, c.hash, c.schema, c.changed, c.lost}
+	vals := []any{m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged), lost}
+	if s.cfg.Shared {
+		upd = upd.Set(c.storedIn, m.StoredIn).Set(c.conflict, m.Conflict).Where(squirrel.Eq{c.tenant: tenant})
+		cols = append(cols, c.tenant, c.storedIn, c.conflict)
+		vals = append(vals, tenant, m.StoredIn, m.Conflict)
+	}
+	n, err := t.exec(ctx, upd, fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
 	if err != nil || n > 0 {
 		return err
 	}
-	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed, c.lost).
-		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged), lost),
+	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(cols...).Values(vals...),
 		fmt.Sprintf("insert into %s for %q", s.cfg.Names.Meta, m.Table))
 	return err
 }
@@ -299,7 +354,7 @@ func (t *txStore) SetLSN(ctx context.Context, table string, lsn int64, applied t
 	if lsn != dialect.KeepLSN {
 		upd = upd.Set(c.lsn, lsn)
 	}
-	n, err := t.exec(ctx, upd.Where(squirrel.Eq{c.table: table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, table))
+	n, err := t.exec(ctx, mine(t, upd.Where(squirrel.Eq{c.table: table})), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, table))
 	if err != nil {
 		return err
 	}
@@ -312,7 +367,7 @@ func (t *txStore) SetLSN(ctx context.Context, table string, lsn int64, applied t
 // DeleteTable removes a table's metadata row.
 func (t *txStore) DeleteTable(ctx context.Context, table string) error {
 	s := t.s
-	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table}),
+	_, err := t.exec(ctx, mine(t, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table})),
 		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
 	return err
 }
@@ -320,7 +375,7 @@ func (t *txStore) DeleteTable(ctx context.Context, table string) error {
 // ResetLSN marks one table, or every table, for repopulation.
 func (t *txStore) ResetLSN(ctx context.Context, table string) (int64, error) {
 	s := t.s
-	upd := s.sb.Update(s.meta).Set(s.col.lsn, -1)
+	upd := mine(t, s.sb.Update(s.meta).Set(s.col.lsn, -1))
 	if table != "" {
 		upd = upd.Where(squirrel.Eq{s.col.table: table})
 	}
@@ -330,23 +385,27 @@ func (t *txStore) ResetLSN(ctx context.Context, table string) (int64, error) {
 // RecordCycle stores a completed cycle.
 func (t *txStore) RecordCycle(ctx context.Context, cy dialect.Cycle) error {
 	s, c := t.s, t.s.col
-	_, err := t.exec(ctx, s.sb.Insert(s.cycles).
-		Columns(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
-		Values(cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary),
-		"insert into "+s.cfg.Names.Cycles)
+	cols := []string{c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary}
+	vals := []any{cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary}
+	if s.cfg.Shared {
+		cols, vals = append(cols, c.tenant), append(vals, s.cfg.Tenant)
+	}
+	_, err := t.exec(ctx, s.sb.Insert(s.cycles).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Cycles)
 	return err
 }
 
 // LastCycle reads the newest cycle by id, without LIMIT/TOP so that every dialect reads it the same way.
 func (t *txStore) LastCycle(ctx context.Context) (dialect.Cycle, bool, error) {
 	s, c := t.s, t.s.col
-	newest := s.sb.Select(c.maxOfIDs).From(s.cycles)
+	// The subquery keeps "?" placeholders, which the outer statement numbers with its own: squirrel
+	// would number a nested statement's from 1 again.
+	newest := mine(t, squirrel.Select(c.maxOfIDs).From(s.cycles))
 	var (
 		cy    dialect.Cycle
 		found bool
 	)
-	err := t.query(ctx, s.sb.Select(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
-		From(s.cycles).Where(squirrel.Expr(c.id+" = (?)", newest)), "read "+s.cfg.Names.Cycles,
+	err := t.query(ctx, mine(t, s.sb.Select(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
+		From(s.cycles).Where(squirrel.Expr(c.id+" = (?)", newest))), "read "+s.cfg.Names.Cycles,
 		func(scan func(...any) error) error {
 			var completed any
 			if err := scan(&cy.ID, &completed, &cy.Tables, &cy.Inserts, &cy.Updates, &cy.Deletes, &cy.Summary); err != nil {
@@ -358,4 +417,49 @@ func (t *txStore) LastCycle(ctx context.Context) (dialect.Cycle, bool, error) {
 			return err
 		})
 	return cy, found, err
+}
+
+// errNotShared answers the cross-tenant writes of a store that is not shared.
+var errNotShared = errors.New("the mirror is not in the fan-in layout: it has no shared tables")
+
+// Shared reads every tenant's metadata row of table and the shared table's own row; a store that is
+// not shared has only its tenant's row.
+func (t *txStore) Shared(ctx context.Context, table string) (dialect.SharedTable, error) {
+	out := dialect.SharedTable{Tenants: map[string]dialect.TableMeta{}}
+	if !t.s.cfg.Shared {
+		m, ok, err := t.Table(ctx, table)
+		if ok {
+			out.Tenants[t.s.cfg.Tenant] = m
+		}
+		return out, err
+	}
+	err := t.readMeta(ctx, t.selectMeta(true).Where(squirrel.Eq{t.s.col.table: table}), true, func(tenant string, m dialect.TableMeta) {
+		switch {
+		case m.Table != table: // a database that compares names without case
+		case tenant == dialect.SharedDefinition:
+			out.Definition = &m
+		default:
+			out.Tenants[tenant] = m
+		}
+	})
+	return out, err
+}
+
+// PutShared writes the shared table's own row.
+func (t *txStore) PutShared(ctx context.Context, def dialect.TableMeta) error {
+	if !t.s.cfg.Shared {
+		return errNotShared
+	}
+	return t.putRow(ctx, dialect.SharedDefinition, def, "")
+}
+
+// DeleteShared removes the shared table's own row and the rows of the tenants whose rows it holds.
+func (t *txStore) DeleteShared(ctx context.Context, table string) error {
+	s := t.s
+	if !s.cfg.Shared {
+		return errNotShared
+	}
+	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table, s.col.storedIn: ""}),
+		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
+	return err
 }

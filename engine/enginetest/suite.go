@@ -74,7 +74,10 @@ type harness struct {
 	route  engine.Route
 	eng    *engine.Engine
 	store  dialect.Store
-	caps   dialect.Capabilities
+	// raw is the mirror opened as a partner's tools see it: in the fan-in layout, with every tenant's
+	// rows of a shared table, and its views and tables of the partner's own.
+	raw  dialect.Store
+	caps dialect.Capabilities
 }
 
 func newHarness(t *testing.T, tgt *Target) *harness {
@@ -105,14 +108,23 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 		t.Fatalf("authenticate: %v", err)
 	}
 	dsn, schema := route.Resolve(tenant)
-	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema})
+	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema, TenantColumn: route.TenantColumnName()})
 	if err != nil {
 		t.Fatalf("open the mirror for reading: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	h.store = store
+	h.store, h.raw = store, store
+	if route.Layout == engine.FanIn {
+		if h.raw, err = d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema}); err != nil {
+			t.Fatalf("open the mirror for reading: %v", err)
+		}
+		t.Cleanup(func() { h.raw.Close() })
+	}
 	return h
 }
+
+// fanIn reports whether the tenant's tables are shared (the fan-in layout).
+func (h *harness) fanIn() bool { return h.route.Layout == engine.FanIn }
 
 func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} }
 
@@ -145,9 +157,9 @@ func (h *harness) quoted(name string) string {
 	return q
 }
 
-// count counts the rows of a table or view of the mirror.
+// count counts the rows of a table or view of the mirror, every tenant's.
 func (h *harness) count(name string) (int64, error) {
-	tx, err := h.store.Begin(h.ctx)
+	tx, err := h.raw.Begin(h.ctx)
 	if err != nil {
 		return 0, err
 	}

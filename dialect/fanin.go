@@ -1,0 +1,66 @@
+package dialect
+
+// The fan-in layout puts every tenant of a route into one schema: each mirrored table exists once,
+// shared by the tenants, with a leading tenant column that is the first column of its primary key.
+// The engine decides what the shared table looks like (the union of the tenants' columns) and when
+// it may be created, changed, recreated or dropped; a dialect opened with OpenOptions.TenantColumn
+// carries it out:
+//
+//   - Tables().Create and Recreate create the table with the tenant column first (text of up to
+//     MaxTenantBytes bytes, compared byte for byte, NOT NULL, no default) and the primary key
+//     (tenant column, key columns…). The table's other columns have no default either: a tenant
+//     writes only its own columns, and those it lacks must stay NULL in its rows, never take a
+//     default meant for another tenant's. Alter, Drop and Exists work on the shared table as usual.
+//   - Rows().Insert, Upsert and Delete write and delete the rows of the Store's tenant only (OpenOptions.Tenant
+//     in the tenant column); the table they are given holds the tenant's columns, which may be fewer
+//     than the shared table's: Insert leaves the others NULL, Upsert leaves them as they are.
+//   - Tables().Truncate removes the tenant's rows only; Count and Read see the tenant's rows only.
+//   - Meta() reads and writes mirrorsink's own tables, which the tenants share too (SharedMetaTables,
+//     each with a tenant column), limited to the tenant's rows; Shared, PutShared and DeleteShared
+//     reach across tenants for what the engine must know of a shared table.
+
+// MaxTenantBytes is the longest tenant name (^[A-Za-z0-9_]{1,50}$): the width of a tenant column.
+const MaxTenantBytes = 50
+
+// SharedDefinition is the tenant under which the metadata table of a fan-in mirror records a shared
+// table's own definition (PutShared): no tenant has this name, as a tenant name is letters, digits
+// and underscores.
+const SharedDefinition = "*"
+
+// SharedMetaTables returns the names of mirrorsink's own tables in a fan-in mirror, which every tenant
+// there shares (each row has the tenant in a column named "tenant").
+func SharedMetaTables() MetaTableNames { return MetaTables("mirrorsink") }
+
+// SharedTable is what the metadata of a fan-in mirror holds about one table.
+type SharedTable struct {
+	// Definition is the shared table's own row: its definition as it was last created or changed (in
+	// SchemaJSON), which may be wider than any one tenant's (a shared column is never narrowed); nil
+	// when there is none.
+	Definition *TableMeta
+	// Tenants holds, by tenant, each tenant's row of the table: its LSN and schema, and where its rows
+	// are (StoredIn, when not in the shared table).
+	Tenants map[string]TableMeta
+}
+
+// PrependValue returns a RowSource whose rows are those of rows with v before their first value: how
+// a fan-in Store hands a tenant's rows, with the tenant column first, to a bulk path that writes
+// every column it is given.
+func PrependValue(rows RowSource, v any) RowSource { return &prepended{src: rows, v: v} }
+
+type prepended struct {
+	src  RowSource
+	v    any
+	vals []any
+}
+
+func (p *prepended) Next() bool { return p.src.Next() }
+func (p *prepended) Err() error { return p.src.Err() }
+
+func (p *prepended) Values() ([]any, error) {
+	vals, err := p.src.Values()
+	if err != nil {
+		return nil, err
+	}
+	p.vals = append(append(p.vals[:0], p.v), vals...)
+	return p.vals, nil
+}

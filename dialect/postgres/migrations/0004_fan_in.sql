@@ -1,0 +1,23 @@
+-- only if fan_in
+ALTER TABLE {{meta}} ADD COLUMN IF NOT EXISTS tenant varchar(50) COLLATE "C" NOT NULL DEFAULT ''
+--;
+-- only if fan_in
+ALTER TABLE {{meta}} ADD COLUMN IF NOT EXISTS storedin varchar(128) NOT NULL DEFAULT ''
+--;
+-- only if fan_in
+ALTER TABLE {{meta}} ADD COLUMN IF NOT EXISTS conflict text NOT NULL DEFAULT ''
+--;
+-- only if fan_in
+ALTER TABLE {{meta}} DROP CONSTRAINT IF EXISTS {{meta_pkey}}, ADD PRIMARY KEY (tenant, tablename)
+--;
+-- only if fan_in
+ALTER TABLE {{cycles}} ADD COLUMN IF NOT EXISTS tenant varchar(50) COLLATE "C" NOT NULL DEFAULT ''
+--;
+-- only if fan_in
+ALTER TABLE {{cycles}} DROP CONSTRAINT IF EXISTS {{cycles_pkey}}, ADD PRIMARY KEY (tenant, id)
+--;
+-- only if citus
+SELECT create_distributed_table({{meta_literal}}, 'tenant')
+--;
+-- only if citus
+SELECT create_distributed_table({{cycles_literal}}, 'tenant', colocate_with => {{meta_literal}})
