@@ -43,3 +43,16 @@ func TestEngineSuiteFanIn(t *testing.T) {
 		}})
 	})
 }
+
+// TestFanIn runs the cases of several tenants in one fan-in schema (engine/enginetest.RunFanIn) on
+// every database that takes the layout.
+func TestFanIn(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) {
+		dsn := testenv.Postgres(t)
+		enginetest.RunFanIn(t, enginetest.FanInTarget{Dialect: "postgres", Route: func(t *testing.T) engine.Route {
+			schema := "fanin_" + strings.ToLower(tenantName(t))
+			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
+			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: schema, MaxConns: 2, Layout: engine.FanIn}
+		}})
+	})
+}
