@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mirrorsink/mirrorsink/engine"
@@ -32,27 +33,41 @@ func TestEngineSuite(t *testing.T) {
 }
 
 // TestEngineSuiteFanIn runs the engine's suite with each tenant in the fan-in layout: its tables shared
-// (with their tenant column), in a schema of its own per case.
+// (with their tenant column), in a schema (or database) of its own per case.
 func TestEngineSuiteFanIn(t *testing.T) {
-	t.Run("postgres", func(t *testing.T) {
-		dsn := testenv.Postgres(t)
-		enginetest.Run(t, enginetest.Target{Dialect: "postgres", Route: func(t *testing.T, tenant string) engine.Route {
-			schema := "fanin_" + strings.ToLower(tenant)
+	for _, tgt := range fanInTargets() {
+		t.Run(tgt.Dialect, func(t *testing.T) {
+			enginetest.Run(t, enginetest.Target{Dialect: tgt.Dialect, Route: func(t *testing.T, _ string) engine.Route { return tgt.Route(t) }})
+		})
+	}
+}
+
+// fanInTargets are the databases that take the fan-in layout, each giving a fresh shared schema (or
+// database) per case.
+func fanInTargets() []enginetest.FanInTarget {
+	return []enginetest.FanInTarget{
+		{Dialect: "postgres", Route: func(t *testing.T) engine.Route {
+			dsn := testenv.Postgres(t)
+			schema := "fanin_" + strings.ToLower(tenantName(t))
 			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
 			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: schema, MaxConns: 2, Layout: engine.FanIn}
-		}})
-	})
+		}},
+		{Dialect: "mysql", Route: func(t *testing.T) engine.Route {
+			cfg, err := mysql.ParseDSN(testenv.MySQL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.DBName = "fanin_" + tenantName(t)
+			t.Cleanup(func() { mysqlAdmin(t, "DROP DATABASE IF EXISTS `"+cfg.DBName+"`") })
+			return engine.Route{Dialect: "mysql", DSN: cfg.FormatDSN(), MaxConns: 2, Layout: engine.FanIn}
+		}},
+	}
 }
 
 // TestFanIn runs the cases of several tenants in one fan-in schema (engine/enginetest.RunFanIn) on
 // every database that takes the layout.
 func TestFanIn(t *testing.T) {
-	t.Run("postgres", func(t *testing.T) {
-		dsn := testenv.Postgres(t)
-		enginetest.RunFanIn(t, enginetest.FanInTarget{Dialect: "postgres", Route: func(t *testing.T) engine.Route {
-			schema := "fanin_" + strings.ToLower(tenantName(t))
-			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
-			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: schema, MaxConns: 2, Layout: engine.FanIn}
-		}})
-	})
+	for _, tgt := range fanInTargets() {
+		t.Run(tgt.Dialect, func(t *testing.T) { enginetest.RunFanIn(t, tgt) })
+	}
 }
