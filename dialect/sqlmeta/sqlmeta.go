@@ -123,6 +123,10 @@ func New(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// Migrations returns the store's migrations as they run in its mirror: placeholders filled in,
+// guarded statements kept for its flags only (for golden tests).
+func (s *Store) Migrations() []migrations.Migration { return s.ms }
+
 // In returns the store's view of one transaction.
 func (s *Store) In(q Querier) dialect.MetaStore { return &txStore{s: s, q: q} }
 

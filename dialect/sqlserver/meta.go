@@ -20,14 +20,18 @@ var migrationFiles embed.FS
 // CREATE TABLE IF NOT EXISTS before 2016), asking OBJECT_ID about its name, which they take as a
 // string literal: {{meta_literal}}, {{cycles_literal}} and {{migrations_literal}}. The driver binds
 // and returns datetime2 as a time.Time (in UTC: Open sets the session's time zone), which the store
-// takes as it is.
+// takes as it is. In the fan-in layout the tenants share the tables (dialect.SharedMetaTables), whose
+// primary keys the fan_in migrations rename: {{meta_pk}}, {{cycles_pk}}.
 func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
 	names := dialect.MetaTables(tenant)
-	vars := map[string]string{}
+	if q.fanIn != nil {
+		names = dialect.SharedMetaTables()
+	}
+	vars := map[string]string{"meta_pk": "[PK_" + names.Meta + "]", "cycles_pk": "[PK_" + names.Cycles + "]"}
 	for placeholder, table := range map[string]string{
 		"meta_literal": names.Meta, "cycles_literal": names.Cycles, "migrations_literal": names.Migrations,
 	} {
@@ -44,5 +48,7 @@ func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 		Column:      quote,
 		Migrations:  files,
 		Vars:        vars,
+		Shared:      q.fanIn != nil,
+		Tenant:      tenant,
 	})
 }
