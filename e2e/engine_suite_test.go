@@ -36,7 +36,10 @@ func TestEngineSuite(t *testing.T) {
 // (with their tenant column), in a schema (or database) of its own per case.
 func TestEngineSuiteFanIn(t *testing.T) {
 	for _, tgt := range fanInTargets() {
-		t.Run(tgt.Dialect, func(t *testing.T) {
+		t.Run(tgt.Name, func(t *testing.T) {
+			if tgt.Available != nil {
+				tgt.Available(t)
+			}
 			enginetest.Run(t, enginetest.Target{Dialect: tgt.Dialect, Route: func(t *testing.T, _ string) engine.Route { return tgt.Route(t) }})
 		})
 	}
@@ -45,14 +48,19 @@ func TestEngineSuiteFanIn(t *testing.T) {
 // fanInTargets are the databases that take the fan-in layout, each giving a fresh shared schema (or
 // database) per case.
 func fanInTargets() []enginetest.FanInTarget {
+	// pgSchema gives each case a schema of its own in the database of dsn.
+	pgSchema := func(t *testing.T, dsn string) engine.Route {
+		schema := "fanin_" + strings.ToLower(tenantName(t))
+		t.Cleanup(func() { pgExec(t, dsn, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
+		return engine.Route{Dialect: "postgres", DSN: dsn, Schema: schema, MaxConns: 2, Layout: engine.FanIn}
+	}
 	return []enginetest.FanInTarget{
-		{Dialect: "postgres", Route: func(t *testing.T) engine.Route {
-			dsn := testenv.Postgres(t)
-			schema := "fanin_" + strings.ToLower(tenantName(t))
-			t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE") })
-			return engine.Route{Dialect: "postgres", DSN: dsn, Schema: schema, MaxConns: 2, Layout: engine.FanIn}
-		}},
-		{Dialect: "mysql", Route: func(t *testing.T) engine.Route {
+		{Name: "postgres", Dialect: "postgres", Route: func(t *testing.T) engine.Route { return pgSchema(t, testenv.Postgres(t)) }},
+		// Only where MIRRORSINK_TEST_CITUS names a Citus coordinator (testenv skips it otherwise): the
+		// shared tables distributed on the tenant column.
+		{Name: "citus", Dialect: "postgres", Route: func(t *testing.T) engine.Route { return pgSchema(t, testenv.Citus(t)) },
+			Available: func(t *testing.T) { testenv.Citus(t) }},
+		{Name: "mysql", Dialect: "mysql", Route: func(t *testing.T) engine.Route {
 			cfg, err := mysql.ParseDSN(testenv.MySQL(t))
 			if err != nil {
 				t.Fatal(err)
@@ -68,6 +76,6 @@ func fanInTargets() []enginetest.FanInTarget {
 // every database that takes the layout.
 func TestFanIn(t *testing.T) {
 	for _, tgt := range fanInTargets() {
-		t.Run(tgt.Dialect, func(t *testing.T) { enginetest.RunFanIn(t, tgt) })
+		t.Run(tgt.Name, func(t *testing.T) { enginetest.RunFanIn(t, tgt) })
 	}
 }

@@ -172,9 +172,15 @@ func sqlserverAdmin(t *testing.T, stmt string) {
 
 func pgAdmin(t *testing.T, stmt string) {
 	t.Helper()
+	pgExec(t, testenv.Postgres(t), stmt)
+}
+
+// pgExec runs a statement in the PostgreSQL database of dsn.
+func pgExec(t *testing.T, dsn, stmt string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, testenv.Postgres(t))
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

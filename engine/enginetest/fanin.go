@@ -20,11 +20,16 @@ import (
 
 // FanInTarget is one database that takes the fan-in layout.
 type FanInTarget struct {
+	// Name names the target in subtests ("postgres", "citus", …).
+	Name string
 	// Dialect is the registered dialect name.
 	Dialect string
 	// Route returns a fan-in route (engine.FanIn) to a fresh, empty schema (or database) and registers
 	// its cleanup with t.
 	Route func(t *testing.T) engine.Route
+	// Available, when set, runs once before the cases and skips them all when the target's server is
+	// not available (testenv).
+	Available func(t *testing.T)
 }
 
 // RunFanIn runs the cases of several tenants in one fan-in schema: tenants with different schemas of
@@ -33,6 +38,9 @@ type FanInTarget struct {
 // its own (and back), a source column named like the tenant column, and tenants changing one shared
 // table at once.
 func RunFanIn(t *testing.T, tgt FanInTarget) {
+	if tgt.Available != nil {
+		tgt.Available(t)
+	}
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, []*harness)

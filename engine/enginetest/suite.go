@@ -132,19 +132,24 @@ func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} 
 // engine, in one transaction.
 func (h *harness) exec(stmts ...string) {
 	h.t.Helper()
+	if err := h.tryExec(stmts...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// tryExec is exec that returns the error.
+func (h *harness) tryExec(stmts ...string) error {
 	tx, err := h.store.Begin(h.ctx)
 	if err != nil {
-		h.t.Fatal(err)
+		return err
 	}
 	for _, s := range stmts {
 		if err := tx.RunStatement(h.ctx, s); err != nil {
 			tx.Rollback(h.ctx)
-			h.t.Fatalf("%s: %v", s, err)
+			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
-		h.t.Fatal(err)
-	}
+	return tx.Commit(h.ctx, dialect.Durable)
 }
 
 // quoted returns a table's (or view's) name as statements in the mirror write it.
