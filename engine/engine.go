@@ -174,6 +174,21 @@ func New(opts Options) (*Engine, error) {
 	if opts.IdleTenantTimeout <= 0 {
 		opts.IdleTenantTimeout = DefaultIdleTenantTimeout
 	}
+	// The servers of a list of DSNs are named as their dialect names their database server.
+	opts.Tenants = maps.Clone(opts.Tenants)
+	for name, r := range opts.Tenants {
+		if err := r.nameServers(); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", name, err)
+		}
+		opts.Tenants[name] = r
+	}
+	if opts.Default != nil {
+		d := *opts.Default
+		if err := d.nameServers(); err != nil {
+			return nil, fmt.Errorf("default route: %w", err)
+		}
+		opts.Default = &d
+	}
 	check := func(what string, r Route) error {
 		d, err := dialect.Lookup(r.Dialect)
 		if err != nil {
@@ -228,6 +243,9 @@ func New(opts Options) (*Engine, error) {
 				return nil, fmt.Errorf("tenant %s: its route names the mirror that the default route gives tenant %s; give it a mirror of its own", name, other)
 			}
 		}
+	}
+	if err := checkSharedSchemas(opts); err != nil {
+		return nil, err
 	}
 	e := &Engine{
 		opts:    opts,

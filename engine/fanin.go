@@ -76,6 +76,47 @@ func (r Route) TenantColumnName() string {
 	return r.TenantColumn
 }
 
+// checkSharedSchemas refuses routes that would meet in a fan-in schema without sharing it the same
+// way: a route of a mirror per tenant whose mirror is a fan-in route's schema, or two fan-in routes on
+// one schema with different dialects or tenant columns.
+func checkSharedSchemas(opts Options) error {
+	type shared struct{ who, dialect, column string }
+	schemas := map[[2]string]shared{}
+	add := func(who string, r Route) error {
+		for _, tmpl := range r.dsnTemplates() {
+			key := [2]string{tmpl, r.Schema}
+			if prev, ok := schemas[key]; ok && (prev.dialect != r.Dialect || prev.column != r.TenantColumnName()) {
+				return fmt.Errorf("%s and %s share a fan-in schema with different dialects or tenant columns", prev.who, who)
+			}
+			schemas[key] = shared{who, r.Dialect, r.TenantColumnName()}
+		}
+		return nil
+	}
+	if d := opts.Default; d != nil && d.Layout == FanIn {
+		if err := add("the default route", *d); err != nil {
+			return err
+		}
+	}
+	for _, name := range sortedKeys(opts.Tenants) {
+		if r := opts.Tenants[name]; r.Layout == FanIn {
+			if err := add("tenant "+name, r); err != nil {
+				return err
+			}
+		}
+	}
+	for _, name := range sortedKeys(opts.Tenants) {
+		r := opts.Tenants[name]
+		if r.Layout == FanIn {
+			continue
+		}
+		dsn, schema := r.Resolve(name)
+		if prev, ok := schemas[[2]string{dsn, schema}]; ok {
+			return fmt.Errorf("tenant %s: its mirror is the fan-in schema of %s, whose tenants share its tables; give it a mirror of its own, or layout fan_in", name, prev.who)
+		}
+	}
+	return nil
+}
+
 // fanIn is what an open tenant of a fan-in route knows of the schema it shares.
 type fanIn struct {
 	// column is the tenant column.

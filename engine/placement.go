@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/mirrorsink/mirrorsink/dialect"
 )
 
 // Server is one database server of a route that spreads its tenants over several (Route.Servers).
@@ -16,6 +18,34 @@ type Server struct {
 	// DSN is the template of the server's tenants' DSNs, with "{ctx}" for the tenant where the route
 	// gives each tenant a database (or file) of its own.
 	DSN string
+}
+
+// nameServers names each server that has no name (a route's list of DSNs) as its dialect names the
+// DSN's database server ("postgres://db1.example.com:5432"), or by its DSN where the database has no
+// server (SQLite: a path). It copies the list, which may be the caller's.
+func (r *Route) nameServers() error {
+	if len(r.Servers) == 0 {
+		return nil
+	}
+	r.Servers = slices.Clone(r.Servers)
+	for i, s := range r.Servers {
+		if s.Name != "" {
+			continue
+		}
+		d, err := dialect.Lookup(r.Dialect)
+		if err != nil {
+			return err
+		}
+		name, err := d.Server(expand(s.DSN, "x"))
+		if err != nil {
+			return fmt.Errorf("server %d: %w", i+1, err)
+		}
+		if name == "" {
+			name = s.DSN
+		}
+		r.Servers[i].Name = name
+	}
+	return nil
 }
 
 // serverPlaceholder stands, in a route's DSN, for the address of the tenant's server (named servers).
@@ -156,6 +186,15 @@ func (r Route) checkServers() error {
 		}
 	}
 	return nil
+}
+
+// DefaultRoute returns the route of the tenants the configuration does not name, as the engine
+// normalised it (its servers named); ok is false when there is none.
+func (e *Engine) DefaultRoute() (r Route, ok bool) {
+	if e.opts.Default == nil {
+		return Route{}, false
+	}
+	return *e.opts.Default, true
 }
 
 // Move is where a tenant's mirror lives under a route's servers now, and where it would live under
