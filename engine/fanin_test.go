@@ -17,7 +17,6 @@ func sharedModel(t *testing.T, cols ...contract.Column) *tableModel {
 	return m
 }
 
-
 func kinds(changes []dialect.Change) string {
 	var out []string
 	for _, c := range changes {
@@ -72,7 +71,7 @@ func TestPlanShared(t *testing.T) {
 			others: []*tableModel{sharedModel(t, id, name, updated)}, next: sharedModel(t, id, name),
 			wantCols: "id int not null, name nvarchar(50), updated datetime", wantChanges: "alter nullability updated"},
 		{name: "a custom column is added, nullable", def: sharedModel(t, id, name), others: []*tableModel{sharedModel(t, id, name)},
-			next: sharedModel(t, id, name, col("x_score", "int", false, "")),
+			next:     sharedModel(t, id, name, col("x_score", "int", false, "")),
 			wantCols: "id int not null, name nvarchar(50), x_score int", wantChanges: "add column x_score"},
 		{name: "a wider type widens the shared column", def: sharedModel(t, id, name), others: []*tableModel{sharedModel(t, id, name)},
 			next: sharedModel(t, id, wide), wantCols: "id int not null, name nvarchar(100)", wantChanges: "alter type name"},

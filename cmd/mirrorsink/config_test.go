@@ -108,8 +108,8 @@ tenants:
 	}
 	for body, want := range map[string]string{
 		"default:\n  dialect: postgres\n  dsn: \"postgres://h/db_{ctx}\"\n  servers: [\"postgres://a/{ctx}\"]\n": "both a dsn and a list of servers",
-		"default:\n  dialect: postgres\n  dsn: \"postgres://h/db_{ctx}\"\n  servers:\n    a: h1\n":             "no {server}",
-		"default:\n  dialect: postgres\n  servers: 3\n":                                                     "servers is a list of DSNs",
+		"default:\n  dialect: postgres\n  dsn: \"postgres://h/db_{ctx}\"\n  servers:\n    a: h1\n":               "no {server}",
+		"default:\n  dialect: postgres\n  servers: 3\n":                                                          "servers is a list of DSNs",
 	} {
 		if _, err := loadConfig(writeConfig(t, body)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
