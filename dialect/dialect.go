@@ -179,10 +179,10 @@ const (
 	// Durable commits wait for the database's durability guarantee.
 	Durable Durability = iota
 	// Relaxed commits may return before their changes are durable, where the database allows it
-	// (PostgreSQL synchronous_commit = off). The engine asks for it only for batches that store no LSN:
-	// a crash that loses such a batch loses nothing, as the table's stored LSN has not moved past its
-	// rows and SuperOffice sends them again; the batch that stores the LSN commits durably, which also
-	// makes the earlier commits durable, since the database writes its log in order.
+	// (PostgreSQL synchronous_commit = off). The engine does not ask for it for a batch: a batch's
+	// call is answered as done, and a later batch that stores the table's LSN may commit on a new
+	// connection to a server that crashed and lost the relaxed commit in between, so its rows would
+	// never be sent again (e2e TestAnsweredBatchesSurviveADatabaseCrash).
 	Relaxed
 )
 
@@ -218,6 +218,10 @@ type MetaTableNames struct {
 	Cycles string
 	// Migrations records which migrations of mirrorsink's own tables have been applied.
 	Migrations string
+	// Pause holds the operator's pause of the tenant, when there is one (at most one row).
+	Pause string
+	// Failures holds the newest failed calls and hooks (a bounded log).
+	Failures string
 }
 
 // MetaTables returns the names of mirrorsink's own tables for tenant.
@@ -226,11 +230,15 @@ func MetaTables(tenant string) MetaTableNames {
 		Meta:       tenant + "_mirroring",
 		Cycles:     tenant + "_mirroring_cycles",
 		Migrations: tenant + "_mirroring_migrations",
+		Pause:      tenant + "_mirroring_pause",
+		Failures:   tenant + "_mirroring_failures",
 	}
 }
 
-// All returns the three names.
-func (n MetaTableNames) All() []string { return []string{n.Meta, n.Cycles, n.Migrations} }
+// All returns every name.
+func (n MetaTableNames) All() []string {
+	return []string{n.Meta, n.Cycles, n.Migrations, n.Pause, n.Failures}
+}
 
 // TableMeta is one row of the metadata table: what the mirror knows of one mirrored table.
 type TableMeta struct {
@@ -267,6 +275,32 @@ type Cycle struct {
 	Summary string
 }
 
+// Pause is an operator's pause of a tenant, stored in its mirror so that every replica sees it.
+type Pause struct {
+	// By names who paused (a user and host, as the pause command found them, or what it was told).
+	By string
+	// At is when the tenant was paused.
+	At time.Time
+	// Reason is the operator's note; it may be empty.
+	Reason string
+}
+
+// Failure is one failed call or hook, as recorded in the tenant's mirror. It never holds row data.
+type Failure struct {
+	// ID orders failures: the newest has the highest.
+	ID int64
+	At time.Time
+	// Operation is the call (TableSchema, Wipe, RowData, …) or the hook ("hook after_wipe",
+	// "webhook after_cycle") that failed.
+	Operation string
+	// Table is the table the failure concerns; empty when it concerns none.
+	Table string
+	// Class sorts failures for an operator: value, bad_name, paused, timeout, hook, …
+	Class string
+	// Message says what went wrong, without row data.
+	Message string
+}
+
 // KeepLSN is the lsn argument of MetaStore.SetLSN that records an application without moving the LSN.
 const KeepLSN int64 = 0
 
@@ -294,6 +328,17 @@ type MetaStore interface {
 	RecordCycle(ctx context.Context, c Cycle) error
 	// LastCycle returns the newest recorded cycle; ok is false when there is none.
 	LastCycle(ctx context.Context) (c Cycle, ok bool, err error)
+	// Pause returns the tenant's stored pause; ok is false when the tenant is not paused.
+	Pause(ctx context.Context) (p Pause, ok bool, err error)
+	// SetPause stores p, replacing an earlier pause.
+	SetPause(ctx context.Context, p Pause) error
+	// ClearPause removes the pause and reports whether there was one.
+	ClearPause(ctx context.Context) (bool, error)
+	// RecordFailure stores f and bounds the log: once it holds more than keep + keep/10 failures, the
+	// oldest go, down to keep (keep <= 0 keeps all). f.ID must be unique.
+	RecordFailure(ctx context.Context, f Failure, keep int) error
+	// Failures returns the newest failures, at most limit of them, newest first.
+	Failures(ctx context.Context, limit int) ([]Failure, error)
 	// Shared reads what the fan-in layout keeps of one table for every tenant (see SharedTable); in a
 	// mirror of one tenant it holds that tenant's row only.
 	Shared(ctx context.Context, table string) (SharedTable, error)

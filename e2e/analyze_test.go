@@ -16,23 +16,22 @@ import (
 	"github.com/mirrorsink/mirrorsink/internal/testenv"
 )
 
-// oneBatch is a contract.Batches of a single batch of inserts.
-type oneBatch struct {
-	b    *contract.Batch
-	done bool
-}
+// batchList is a contract.Batches of the batches it holds.
+type batchList []*contract.Batch
 
-func (o *oneBatch) Next(context.Context) (*contract.Batch, error) {
-	if o.done {
+func (l *batchList) Next(context.Context) (*contract.Batch, error) {
+	if len(*l) == 0 {
 		return nil, io.EOF
 	}
-	o.done = true
-	return o.b, nil
+	b := (*l)[0]
+	*l = (*l)[1:]
+	return b, nil
 }
 
+// intRows are n inserts into a table of one int key column, of keys from+1 to from+n.
 type intRows struct {
-	n, i int
-	cur  contract.Row
+	from, n, i int
+	cur        contract.Row
 }
 
 func (r *intRows) Next() bool {
@@ -40,7 +39,7 @@ func (r *intRows) Next() bool {
 		return false
 	}
 	r.i++
-	r.cur = contract.Row{Op: contract.Insert, Values: []contract.Value{{Text: fmt.Appendf(nil, "[I:%d]", r.i)}}}
+	r.cur = contract.Row{Op: contract.Insert, Values: []contract.Value{{Text: fmt.Appendf(nil, "[I:%d]", r.from+r.i)}}}
 	return true
 }
 func (r *intRows) Row() contract.Row       { return r.cur }
@@ -48,6 +47,32 @@ func (r *intRows) Err() error              { return nil }
 func (r *intRows) Reset() error            { r.i = 0; return nil }
 func (r *intRows) Len() int                { return r.n }
 func (r *intRows) Counts() (int, int, int) { return r.n, 0, 0 }
+
+// loadedTable is a table of one int key column, as intRows fill it.
+var loadedTable = contract.TableSchema{Name: "loaded", Columns: []contract.Column{{Name: "id", Type: "int"}}}
+
+// startRepopulation starts an engine that routes tenant to route (closed at the end of the test),
+// creates loadedTable in the tenant's mirror and wipes it, as a cycle does before it sends a table
+// whole.
+func startRepopulation(ctx context.Context, t *testing.T, tenant string, route engine.Route) (*engine.Engine, contract.Call) {
+	t.Helper()
+	eng, err := engine.New(engine.Options{
+		Tenants: map[string]engine.Route{tenant: route},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	call := contract.Call{Tenant: tenant}
+	if _, err := eng.TableSchema(ctx, call, []contract.TableSchema{loadedTable}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Wipe(ctx, call, loadedTable.Name); err != nil {
+		t.Fatal(err)
+	}
+	return eng, call
+}
 
 // TestStatisticsAfterRepopulation checks that the engine has the dialect refresh a table's statistics
 // once its repopulation completes (Rows().Analyze), on PostgreSQL, whose planner needs them: a table
@@ -59,23 +84,8 @@ func TestStatisticsAfterRepopulation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	t.Cleanup(func() { pgAdmin(t, "DROP SCHEMA IF EXISTS "+pgx.Identifier{tenant}.Sanitize()+" CASCADE") })
-	eng, err := engine.New(engine.Options{
-		Tenants: map[string]engine.Route{tenant: {Dialect: "postgres", DSN: dsn, Schema: "{ctx}"}},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	call := contract.Call{Tenant: tenant}
-	ts := contract.TableSchema{Name: "loaded", Columns: []contract.Column{{Name: "id", Type: "int"}}}
-	if _, err := eng.TableSchema(ctx, call, []contract.TableSchema{ts}); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Wipe(ctx, call, "loaded"); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.RowData(ctx, call, &oneBatch{b: &contract.Batch{Table: ts, LSN: 9, Rows: &intRows{n: 5000}}}); err != nil {
+	eng, call := startRepopulation(ctx, t, tenant, engine.Route{Dialect: "postgres", DSN: dsn, Schema: "{ctx}"})
+	if err := eng.RowData(ctx, call, &batchList{{Table: loadedTable, LSN: 9, Rows: &intRows{n: 5000}}}); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, dsn)

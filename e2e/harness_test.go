@@ -4,6 +4,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -243,10 +244,15 @@ type service struct {
 	handler http.Handler
 }
 
-// startService starts the service for route, serving every tenant.
-func startService(t *testing.T, route engine.Route) *service {
+// startService starts the service for route, serving every tenant; tune may change the engine's
+// options.
+func startService(t *testing.T, route engine.Route, tune ...func(*engine.Options)) *service {
 	t.Helper()
-	return startEngine(t, engine.Options{Default: &route})
+	opts := engine.Options{Default: &route}
+	for _, f := range tune {
+		f(&opts)
+	}
+	return startEngine(t, opts)
 }
 
 // startEngine starts the service with the engine's options, whose default route serves every tenant
@@ -339,33 +345,64 @@ type tenant struct {
 // tables are named), and drops its mirror at the end.
 func newTenant(t *testing.T, tg target, svc *service, dataset string, rows int64, batchBytes int, tables ...string) *tenant {
 	t.Helper()
-	ctx := context.Background()
 	name := tenantName(t)
 	t.Cleanup(func() { tg.drop(t, name) })
+	return openTenant(t, name, tenantOptions{URL: svc.URL, Route: svc.route, Dataset: dataset, Rows: rows, Seed: 1, BatchBytes: batchBytes, Tables: tables})
+}
+
+// tenantOptions say how openTenant makes a tenant.
+type tenantOptions struct {
+	// URL is the service's address; Route is where the service mirrors the tenant.
+	URL   string
+	Route engine.Route
+	// Dataset, Rows and Seed generate the source (simulator.GenerateOptions).
+	Dataset string
+	Rows    int64
+	Seed    uint64
+	// BatchBytes is the size of a RowData call.
+	BatchBytes int
+	// HTTP is the driver's client (nil: its own).
+	HTTP *http.Client
+	// Parallel is how many tables the driver sends at once (default 3).
+	Parallel int
+	// Tables, when set, are the only tables of the dataset the source has.
+	Tables []string
+}
+
+// openTenant makes tenant name with a generated source, and its driver.
+func openTenant(t *testing.T, name string, o tenantOptions) *tenant {
+	t.Helper()
+	ctx := context.Background()
 	src, err := simulator.Open(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close() })
 	minYear := 1
-	if tg.name == "mysql" {
+	if o.Route.Dialect == "mysql" {
 		minYear = 1000 // TYPES.md: MySQL dates start in year 1000
 	}
-	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: dataset, Rows: rows, Seed: 1, MinYear: minYear, Tables: tables}); err != nil {
+	if err := simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: o.Dataset, Rows: o.Rows, Seed: o.Seed, MinYear: minYear, Tables: o.Tables}); err != nil {
 		t.Fatal(err)
 	}
-	return &tenant{name: name, src: src, driver: newDriver(t, svc.URL, name, batchBytes),
-		mirror: simulator.Mirror{Dialect: svc.route.Dialect, DSN: svc.route.DSN, Schema: svc.route.Schema, Tenant: name}}
+	d := driverFor(t, simulator.DriverConfig{URL: o.URL, Tenant: name, BatchBytes: o.BatchBytes, Parallel: o.Parallel, HTTP: o.HTTP})
+	return &tenant{name: name, src: src, driver: d,
+		mirror: simulator.Mirror{Dialect: o.Route.Dialect, DSN: o.Route.DSN, Schema: o.Route.Schema, Tenant: name}}
 }
 
 // newDriver returns a driver for tenant that calls the service at url with tokens the service trusts.
 func newDriver(t *testing.T, url, tenant string, batchBytes int) *simulator.Driver {
 	t.Helper()
-	d, err := simulator.NewDriver(simulator.DriverConfig{
-		URL: url, Tenant: tenant, ClientID: clientID,
-		SigningKey: keys.so, KeyID: protocol.CertificateThumbprint(keys.cert), AppPublicKey: &keys.app.PublicKey,
-		BatchBytes: batchBytes, Parallel: 3,
-	})
+	return driverFor(t, simulator.DriverConfig{URL: url, Tenant: tenant, BatchBytes: batchBytes})
+}
+
+// driverFor completes c with the keys the service trusts (and three tables at once by default) and
+// returns its driver.
+func driverFor(t *testing.T, c simulator.DriverConfig) *simulator.Driver {
+	t.Helper()
+	c.ClientID, c.SigningKey, c.KeyID, c.AppPublicKey = clientID, keys.so, protocol.CertificateThumbprint(keys.cert), &keys.app.PublicKey
+	c.Parallel = cmp.Or(c.Parallel, 3)
+	d, err := simulator.NewDriver(c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrorsink/mirrorsink/internal/servetest"
 	"github.com/mirrorsink/mirrorsink/protocol"
 	"github.com/mirrorsink/mirrorsink/simulator"
 )
@@ -44,8 +43,12 @@ func TestServeUnderAttack(t *testing.T) {
 	}
 	testKeys(t)
 	dir := t.TempDir()
-	bin := buildMirrorsink(t, dir)
-	url, pid := startServe(t, bin, dir)
+	svc := servetest.Start(t, servetest.Config{
+		Binary: servetest.Build(t, dir), Dir: dir, ClientID: clientID, AppKey: keys.app, Certificate: keys.cert,
+		Settings: fmt.Sprintf("limits:\n  header_timeout: %s\n  shutdown_period: 5s\ndefault:\n  dialect: sqlite\n  dsn: %q\nlog:\n  level: error\n",
+			hostileHeaderTimeout, filepath.Join(dir, "{ctx}.db")),
+	})
+	url, pid := svc.URL, svc.PID()
 
 	ctx := context.Background()
 	const tenant = "Cust7001"
@@ -118,105 +121,6 @@ func TestServeUnderAttack(t *testing.T) {
 	t.Logf("serve's peak RSS (VmHWM) under attack: %.1f MB (limit %d MB)", float64(peak)/(1<<20), peakRSSLimit>>20)
 	if peak > peakRSSLimit {
 		t.Fatalf("serve's peak RSS %.1f MB exceeds %d MB", float64(peak)/(1<<20), peakRSSLimit>>20)
-	}
-}
-
-// buildMirrorsink builds cmd/mirrorsink into dir and returns the binary's path.
-func buildMirrorsink(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build serve: %v", err)
-	}
-	bin := filepath.Join(dir, "mirrorsink")
-	build := exec.Command(goTool, "build", "-o", bin, "./cmd/mirrorsink")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startServe writes a configuration into dir, starts 'bin serve' with it and waits for /healthz. It
-// returns the service's URL and process id; the process is stopped at the end of the test.
-func startServe(t *testing.T, bin, dir string) (string, int) {
-	t.Helper()
-	if _, err := protocol.WriteKeyPair(dir, "app", keys.app); err != nil {
-		t.Fatal(err)
-	}
-	certPath := filepath.Join(dir, "superoffice.crt")
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: keys.cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := fmt.Sprintf(`listen: %q
-application:
-  client_id: %q
-  private_key: %q
-superoffice:
-  certificates: %q
-limits:
-  header_timeout: %s
-  shutdown_period: 5s
-default:
-  dialect: sqlite
-  dsn: %q
-log:
-  level: error
-`, addr, clientID, filepath.Join(dir, "app.private.pem"), certPath, hostileHeaderTimeout, filepath.Join(dir, "{ctx}.db"))
-	cfgPath := filepath.Join(dir, "mirrorsink.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "serve.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "MIRRORSINK_CLIENT_ID=") // the file's client id, whatever the environment says
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("serve's log:\n%s", out)
-		}
-	})
-	url := "http://" + addr + "/"
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(url + "healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url, cmd.Process.Pid
-			}
-		}
-		select {
-		case err := <-exited:
-			out, _ := os.ReadFile(logPath)
-			t.Fatalf("serve exited (%v):\n%s", err, out)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve did not answer /healthz within 30 s")
-		}
 	}
 }
 

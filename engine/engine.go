@@ -35,8 +35,11 @@ type Route struct {
 	// MaxConns bounds the tenant's connection pool (0: the dialect's default).
 	MaxConns int
 	// Paused tenants are asked to skip their cycles (Authenticate answers doNotReplicate), and every
-	// call that would write to their mirror is refused.
+	// call that would write to their mirror is refused. It pins a pause in the configuration; the
+	// pause command stores one in the mirror instead (Engine.Pause).
 	Paused bool
+	// Hooks are this route's SQL hooks, run after the global ones (Options.Hooks).
+	Hooks Hooks
 	// Servers, when set, spreads the route's tenants over several database servers (then DSN is
 	// empty): each tenant's mirror lives on the server that Place chooses, and each server has a DSN
 	// template of its own (see NamedServers for "{server}" in one template).
@@ -48,17 +51,6 @@ type Route struct {
 	Layout Layout
 	// TenantColumn names the tenant column of the fan-in layout (default DefaultTenantColumn).
 	TenantColumn string
-}
-
-// Hooks are SQL statements run in a tenant's mirror after an event. Two placeholders stand for the
-// event's table: "{table}" is replaced by the table's quoted (and, where the mirror needs it,
-// qualified) identifier, for use where SQL wants a table, and "{table_literal}" by its name as a
-// quoted string literal, for use where SQL wants a value (VALUES ('{table}') would be wrong: write
-// VALUES ({table_literal})). A failing hook is logged and does not fail the call: the data change it
-// follows is already committed.
-type Hooks struct {
-	AfterWipe  []string
-	AfterCycle []string
 }
 
 // Options configure an Engine.
@@ -92,8 +84,13 @@ type Options struct {
 	// IdleTenantTimeout closes a tenant's mirror after this long without a call (default 10 minutes);
 	// the next call opens it again.
 	IdleTenantTimeout time.Duration
-	Hooks             Hooks
-	Logger            *slog.Logger
+	// Hooks are the SQL hooks of every tenant (events.go).
+	Hooks Hooks
+	// Notifier, when set, receives every event after its SQL hooks (the webhooks).
+	Notifier Notifier
+	// FailureLog is how many failed calls and hooks each tenant's mirror keeps (default 1,000).
+	FailureLog int
+	Logger     *slog.Logger
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }
@@ -114,6 +111,8 @@ type Engine struct {
 
 	locksMu sync.Mutex
 	locks   map[string]*tableMutex
+
+	ops opsState // pause, failures, known tenants, events (pause.go, failures.go)
 }
 
 // tableMutex is the process lock of one (tenant, table): a one-slot channel, so that a waiter can give
@@ -173,6 +172,12 @@ func New(opts Options) (*Engine, error) {
 	}
 	if opts.IdleTenantTimeout <= 0 {
 		opts.IdleTenantTimeout = DefaultIdleTenantTimeout
+	}
+	if opts.FailureLog <= 0 {
+		opts.FailureLog = DefaultFailureLog
+	}
+	if err := validateHooks(opts); err != nil {
+		return nil, err
 	}
 	// The servers of a list of DSNs are named as their dialect names their database server.
 	opts.Tenants = maps.Clone(opts.Tenants)
@@ -302,7 +307,17 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 	if route.Paused {
 		return nil, fmt.Errorf("tenant %s: %w", name, ErrPaused)
 	}
-	return e.tenant(ctx, name)
+	t, err := e.tenant(ctx, name)
+	if err != nil {
+		e.noteOpenFailure(ctx, name, err)
+		return nil, err
+	}
+	e.noteTenant(name)
+	if err := e.refuseIfPaused(ctx, t); err != nil {
+		e.release(t, &err)
+		return nil, err
+	}
+	return t, nil
 }
 
 // ctxSpellings are the spellings of the tenant placeholder: URL builders (net/url, go-sql-driver's
@@ -451,8 +466,10 @@ func (e *Engine) lockTable(ctx context.Context, tenant, table string) (unlock fu
 }
 
 // LockedNames returns how many (tenant, table) process locks exist now: held, waited for, or leaked.
-// Tests use it to prove that names are not kept.
+// Tests use it to prove that names are not kept. It first lets the failure records under way finish,
+// since each holds a lock while it writes.
 func (e *Engine) LockedNames() int {
+	e.awaitRecordings(context.Background(), "")
 	e.locksMu.Lock()
 	defer e.locksMu.Unlock()
 	return len(e.locks)

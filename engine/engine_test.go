@@ -140,8 +140,8 @@ func TestKeyOverrideAndHooks(t *testing.T) {
 	e, dir := newEngine(t, func(o *engine.Options) {
 		o.Keys = map[string][]string{"link": {"b", "a"}}
 		o.Hooks = engine.Hooks{
-			AfterWipe:  []string{"CREATE TABLE IF NOT EXISTS wiped (name TEXT)", "INSERT INTO wiped SELECT 'x' FROM {table} LIMIT 0"},
-			AfterCycle: []string{"CREATE TABLE IF NOT EXISTS cycles_seen (n INTEGER)", "INSERT INTO cycles_seen VALUES (1)", "THIS IS NOT SQL"},
+			AfterWipe:  []engine.Hook{{Statements: []string{"CREATE TABLE IF NOT EXISTS wiped (name TEXT)", "INSERT INTO wiped SELECT 'x' FROM {table} LIMIT 0"}}},
+			AfterCycle: []engine.Hook{{Statements: []string{"CREATE TABLE IF NOT EXISTS cycles_seen (n INTEGER)", "INSERT INTO cycles_seen VALUES (1)", "THIS IS NOT SQL"}}},
 		}
 	})
 	ctx := context.Background()

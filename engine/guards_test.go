@@ -167,11 +167,13 @@ func TestWaitingForATableHonoursTheDeadline(t *testing.T) {
 	if _, err := e.TableSchema(ctx, call, []contract.TableSchema{ts}); err != nil {
 		t.Fatal(err)
 	}
+	// The channel is taken before RowData starts: Next sets the field to nil once it has closed it.
+	started := make(chan struct{})
 	held := &blockingRows{rows: rows{data: [][]string{{"[I:1]", "x"}}, ops: []contract.Operation{contract.Update}},
-		started: make(chan struct{}), release: make(chan struct{})}
+		started: started, release: make(chan struct{})}
 	done := make(chan error, 1)
 	go func() { done <- e.RowData(ctx, call, &batches{{Table: ts, LSN: 5, Rows: held}}) }()
-	<-held.started
+	<-started
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

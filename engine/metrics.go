@@ -16,7 +16,7 @@ import (
 type Metrics struct {
 	rowsBulk, rowsUpserted, rowsDeleted atomic.Int64
 	bulkFallbacks, batchFailures        atomic.Int64
-	wipes, cycles, hookFailures         atomic.Int64
+	wipes, cycles                       atomic.Int64
 	tablesCreated, tablesAltered        atomic.Int64
 	tablesRecreated, tablesDropped      atomic.Int64
 	nulsReplaced, keysMerged            atomic.Int64
@@ -25,6 +25,35 @@ type Metrics struct {
 	tenantsOpen                         atomic.Int64 // a gauge
 	// servers reports the connection gates, by database server.
 	servers func() map[string]dialect.GateStats
+
+	// hookFailures counts failed hooks by event (EventKinds' order) and kind (hookKinds' order).
+	hookFailures [3][2]atomic.Int64
+}
+
+// hookKinds are the kinds of hook: SQL in the mirror, and webhooks.
+var hookKinds = [2]string{"sql", "webhook"}
+
+// hookFailed counts one failed hook.
+func (m *Metrics) hookFailed(event EventKind, kind string) {
+	for i, ev := range EventKinds {
+		for j, k := range hookKinds {
+			if ev == event && k == kind {
+				m.hookFailures[i][j].Add(1)
+			}
+		}
+	}
+}
+
+// HookFailures returns how many hooks of an event and kind ("sql", "webhook") have failed.
+func (m *Metrics) HookFailures(event EventKind, kind string) int64 {
+	for i, ev := range EventKinds {
+		for j, k := range hookKinds {
+			if ev == event && k == kind {
+				return m.hookFailures[i][j].Load()
+			}
+		}
+	}
+	return 0
 }
 
 func newMetrics() *Metrics { return &Metrics{} }
@@ -61,7 +90,6 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_batch_failures_total", "RowData batches that failed and were rolled back.", m.batchFailures.Load()},
 		{"mirrorsink_wipes_total", "Wipe calls applied.", m.wipes.Load()},
 		{"mirrorsink_cycles_total", "Replication cycles completed.", m.cycles.Load()},
-		{"mirrorsink_hook_failures_total", "Hook runs that failed.", m.hookFailures.Load()},
 		{"mirrorsink_tables_created_total", "Tables created.", m.tablesCreated.Load()},
 		{"mirrorsink_tables_altered_total", "Tables changed in place.", m.tablesAltered.Load()},
 		{"mirrorsink_tables_recreated_total", "Tables dropped and recreated for a schema change.", m.tablesRecreated.Load()},
@@ -75,6 +103,17 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 	for _, c := range counters {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v); err != nil {
 			return err
+		}
+	}
+	const hooks = "mirrorsink_hook_failures_total"
+	if _, err := fmt.Fprintf(w, "# HELP %s Hooks that failed (SQL hooks, and webhook deliveries that gave up), by event and kind.\n# TYPE %s counter\n", hooks, hooks); err != nil {
+		return err
+	}
+	for i, ev := range EventKinds {
+		for j, kind := range hookKinds {
+			if _, err := fmt.Fprintf(w, "%s{event=%q,kind=%q} %d\n", hooks, ev, kind, m.hookFailures[i][j].Load()); err != nil {
+				return err
+			}
 		}
 	}
 	if _, err := fmt.Fprintf(w, "# HELP mirrorsink_tenants_open Tenant mirrors open now.\n# TYPE mirrorsink_tenants_open gauge\nmirrorsink_tenants_open %d\n", m.tenantsOpen.Load()); err != nil {

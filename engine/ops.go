@@ -8,14 +8,26 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
 )
 
 // Authenticate accepts the tenant (opening its mirror, so that a misconfigured route fails here rather
-// than mid-cycle) and asks SuperOffice to skip the cycle when the tenant is paused.
-func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract.AuthResult, error) {
+// than mid-cycle) and asks SuperOffice to skip the cycle when the tenant is paused, by its route or by
+// a pause stored in its mirror. A mirror found missing is opened again, and so re-created, within the
+// call.
+func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (res contract.AuthResult, err error) {
+	err = again(func() error {
+		res, err = e.authenticate(ctx, call)
+		return err
+	})
+	return res, err
+}
+
+func (e *Engine) authenticate(ctx context.Context, call contract.Call) (_ contract.AuthResult, err error) {
+	defer func() { e.callFailed(call.Tenant, "Authenticate", "", err) }()
 	route, err := e.RouteFor(call.Tenant)
 	if err != nil {
 		return contract.AuthResult{}, err
@@ -25,10 +37,16 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract
 	}
 	t, err := e.tenant(ctx, call.Tenant)
 	if err != nil {
+		e.noteOpenFailure(ctx, call.Tenant, err)
 		return contract.AuthResult{}, err
 	}
-	e.release(t, nil)
-	return contract.AuthResult{}, nil
+	defer e.release(t, &err)
+	e.noteTenant(call.Tenant)
+	p, err := e.storedPause(ctx, t)
+	if err != nil {
+		return contract.AuthResult{}, err
+	}
+	return contract.AuthResult{DoNotReplicate: p != nil}, nil
 }
 
 // tableSchema creates missing tables, reconciles changed ones, drops tables absent from the request
@@ -39,7 +57,11 @@ func (e *Engine) Authenticate(ctx context.Context, call contract.Call) (contract
 // One table's failure is that table's alone: the other tables of the call are reconciled and
 // committed, and the call then fails naming the tables that did not make it, so that the next cycle
 // retries just those (the others answer their stored LSN at once).
+//
+// Once every table is settled and committed, before_table fires for each table that made it, in
+// request order (also when others failed: a change must not go unreported because the call failed).
 func (e *Engine) tableSchema(ctx context.Context, call contract.Call, tables []contract.TableSchema) (_ []contract.TableLSN, err error) {
+	defer func() { e.callFailed(call.Tenant, "TableSchema", "", err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return nil, err
@@ -112,30 +134,52 @@ func (e *Engine) tableSchema(ctx context.Context, call contract.Call, tables []c
 		lsns[k], err = e.reconcile(ctx, t, work[k])
 		return err
 	})
+	changed := make(map[string]bool, len(work))
 	for k, m := range work {
 		if errs[k] != nil {
 			failed.add(m.table.Name, errs[k])
 			continue
 		}
+		changed[m.table.Name] = true
 		answer = append(answer, contract.TableLSN{Table: m.table.Name, LSN: lsns[k]})
 	}
 
 	if !e.opts.KeepMissingTables {
 		e.dropMissing(ctx, t, stored, seen, folded, &failed)
 	}
-	if err := failed.err(len(tables)); err != nil {
-		return nil, err
-	}
-	// Answer in request order.
 	byName := make(map[string]int64, len(answer))
 	for _, a := range answer {
 		byName[a.Table] = a.LSN
 	}
+	e.beforeTable(ctx, t, tableEvents(t.name, tables, byName, stored, changed, e.now()), &failed)
+	if err := failed.err(len(tables)); err != nil {
+		return nil, err
+	}
+	// Answer in request order.
 	out := make([]contract.TableLSN, len(tables))
 	for i, ts := range tables {
 		out[i] = contract.TableLSN{Table: ts.Name, LSN: byName[ts.Name]}
 	}
 	return out, nil
+}
+
+// tableEvents returns the before_table events of a TableSchema call: one per table that made it, in
+// request order. A table this call created or changed has SchemaChanged; one that answers -1 after a
+// change of a table the mirror had is Recreated, whether it was dropped and created again or was
+// waiting for a repopulation already: either way SuperOffice now wipes and resends it.
+func tableEvents(tenant string, tables []contract.TableSchema, lsns map[string]int64, stored map[string]dialect.TableMeta, changed map[string]bool, now time.Time) []Event {
+	events := make([]Event, 0, len(lsns))
+	for _, ts := range tables {
+		lsn, ok := lsns[ts.Name]
+		if !ok {
+			continue
+		}
+		_, existed := stored[ts.Name]
+		ch := changed[ts.Name]
+		events = append(events, Event{Kind: BeforeTable, Tenant: tenant, Table: ts.Name, SchemaChanged: ch,
+			Recreated: ch && existed && lsn == -1, Time: now})
+	}
+	return events
 }
 
 // dropMissing drops the stored tables that the request no longer names: they were deleted at the
@@ -355,8 +399,10 @@ func (e *Engine) reportLost(t *tenant, table string, lost []dialect.LostObject) 
 	e.metrics.partnerObjectsFailed.Add(int64(len(lost)))
 }
 
-// wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction.
+// wipe empties a table, keeping its structure, and sets its LSN to -1 in the same transaction; then
+// after_wipe fires.
 func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (err error) {
+	defer func() { e.callFailed(call.Tenant, "Wipe", table, err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
@@ -391,32 +437,34 @@ func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (er
 		return err
 	}
 	e.metrics.wipes.Add(1)
-	e.runHooks(ctx, t, e.opts.Hooks.AfterWipe, table)
-	return nil
+	return e.emit(ctx, t, Event{Kind: AfterWipe, Tenant: t.name, Table: table, Time: e.now()})
 }
 
-// replicationCompleted records the cycle and runs the after-cycle hooks.
+// replicationCompleted records the cycle; then after_cycle fires, with the cycle's id and summary.
 func (e *Engine) replicationCompleted(ctx context.Context, call contract.Call, changed []contract.Summary) (err error) {
+	defer func() { e.callFailed(call.Tenant, "ReplicationCompleted", "", err) }()
 	t, err := e.writable(ctx, call.Tenant)
 	if err != nil {
 		return err
 	}
 	defer e.release(t, &err)
 	var ins, upd, del int64
-	for _, s := range changed {
+	summary := make([]TableSummary, len(changed))
+	for i, s := range changed {
 		ins += int64(s.Inserts)
 		upd += int64(s.Updates)
 		del += int64(s.Deletes)
+		summary[i] = TableSummary{Table: s.Table, Inserts: int64(s.Inserts), Updates: int64(s.Updates), Deletes: int64(s.Deletes)}
 	}
-	summary, err := json.Marshal(changed)
+	summaryJSON, err := json.Marshal(summary)
 	if err != nil {
 		return err
 	}
 	now := e.now()
+	cycle := dialect.Cycle{ID: now.UnixNano(), Completed: now, Tables: int64(len(changed)),
+		Inserts: ins, Updates: upd, Deletes: del, Summary: string(summaryJSON)}
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
-		err := tx.Meta().RecordCycle(ctx, dialect.Cycle{ID: now.UnixNano(), Completed: now, Tables: int64(len(changed)),
-			Inserts: ins, Updates: upd, Deletes: del, Summary: string(summary)})
-		if err != nil {
+		if err := tx.Meta().RecordCycle(ctx, cycle); err != nil {
 			return fmt.Errorf("record the cycle: %w", err)
 		}
 		return nil
@@ -425,35 +473,5 @@ func (e *Engine) replicationCompleted(ctx context.Context, call contract.Call, c
 		return err
 	}
 	e.metrics.cycles.Add(1)
-	e.runHooks(ctx, t, e.opts.Hooks.AfterCycle, "")
-	return nil
-}
-
-// runHooks runs hook statements in one transaction; failures are logged, not returned.
-func (e *Engine) runHooks(ctx context.Context, t *tenant, hooks []string, table string) {
-	if len(hooks) == 0 {
-		return
-	}
-	quoted, literal := "", ""
-	if table != "" {
-		q, err := t.names.Table(table)
-		if err != nil {
-			e.log.Warn("hook skipped", "tenant", t.name, "table", table, "err", err)
-			return
-		}
-		quoted, literal = q, t.names.Literal(table)
-	}
-	fill := strings.NewReplacer("{table_literal}", literal, "{table}", quoted)
-	err := e.inTx(ctx, t, "", dialect.Durable, func(tx dialect.Tx) error {
-		for _, h := range hooks {
-			if err := tx.RunStatement(ctx, fill.Replace(h)); err != nil {
-				return fmt.Errorf("hook %q: %w", h, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		e.metrics.hookFailures.Add(1)
-		e.log.Warn("hook failed", "tenant", t.name, "table", table, "err", err)
-	}
+	return e.emit(ctx, t, Event{Kind: AfterCycle, Tenant: t.name, Cycle: cycle.ID, Summary: summary, Time: now})
 }

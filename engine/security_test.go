@@ -45,10 +45,10 @@ func TestPausedTenantIsNotWritten(t *testing.T) {
 func TestHookLiteralPlaceholder(t *testing.T) {
 	hostile := `x'); DROP TABLE "victim"; --`
 	e, dir := newEngine(t, func(o *engine.Options) {
-		o.Hooks = engine.Hooks{AfterWipe: []string{
+		o.Hooks = engine.Hooks{AfterWipe: []engine.Hook{{Statements: []string{
 			"CREATE TABLE IF NOT EXISTS wiped (name TEXT, n INTEGER)",
 			"INSERT INTO wiped (name, n) SELECT {table_literal}, COUNT(*) FROM {table}",
-		}}
+		}}}}
 	})
 	ctx := context.Background()
 	call := contract.Call{Tenant: "Cust1"}

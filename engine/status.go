@@ -44,7 +44,16 @@ type TenantStatus struct {
 	Dialect   string        `json:"dialect"`
 	Tables    []TableStatus `json:"tables"`
 	LastCycle *CycleStatus  `json:"lastCycle,omitempty"`
+	// Paused is the tenant's pause (by the configuration, or stored in its mirror); nil when it is
+	// not paused.
+	Paused *PauseStatus `json:"paused,omitempty"`
+	// Failures are the newest entries of the tenant's failure log (StatusFailures of them), newest
+	// first; Engine.Failures reads more.
+	Failures []FailureStatus `json:"failures,omitempty"`
 }
+
+// StatusFailures is how many failures Status returns.
+const StatusFailures = 10
 
 // Tenants lists the tenants named in the configuration.
 func (e *Engine) Tenants() []string {
@@ -57,15 +66,20 @@ func (e *Engine) Tenants() []string {
 }
 
 // status reads the state of a tenant's mirror: per table the LSN, row count, times and what its last
-// schema change could not keep of others' objects, and the last cycle.
+// schema change could not keep of others' objects, the last cycle, its pause and its newest failures.
 func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus, err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
 		return TenantStatus{}, err
 	}
 	defer e.release(t, &err)
-	defer e.release(t, &err)
 	st := TenantStatus{Tenant: t.name, Dialect: t.dialect.Name()}
+	if st.Paused, err = e.pauseStatus(ctx, t); err != nil {
+		return st, err
+	}
+	if st.Failures, err = e.Failures(ctx, tenantName, StatusFailures); err != nil {
+		return st, err
+	}
 	err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
 		meta, err := tx.Meta().Tables(ctx)
 		if err != nil {
@@ -88,13 +102,105 @@ func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus,
 		if err != nil || !ok {
 			return err
 		}
-		st.LastCycle = &CycleStatus{Completed: c.Completed, Tables: c.Tables, Inserts: c.Inserts, Updates: c.Updates, Deletes: c.Deletes}
+		st.LastCycle = cycleStatus(c)
 		return nil
 	})
 	return st, err
 }
 
-// resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
+func cycleStatus(c dialect.Cycle) *CycleStatus {
+	return &CycleStatus{Completed: c.Completed, Tables: c.Tables, Inserts: c.Inserts, Updates: c.Updates, Deletes: c.Deletes}
+}
+
+// pauseStatus is the tenant's pause: pinned by its route, stored in its mirror, or both.
+func (e *Engine) pauseStatus(ctx context.Context, t *tenant) (*PauseStatus, error) {
+	p, err := e.storedPause(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if t.route.Paused {
+		if p == nil {
+			p = &PauseStatus{}
+		}
+		p.Pinned = true
+	}
+	return p, nil
+}
+
+// TenantSummary is one line of the overview of every tenant: enough to see which needs attention,
+// without counting any table's rows.
+type TenantSummary struct {
+	Tenant  string `json:"tenant"`
+	Dialect string `json:"dialect"`
+	// LastCycle is the last successful cycle; Lag is how long ago it completed.
+	LastCycle *CycleStatus   `json:"lastCycle,omitempty"`
+	Lag       time.Duration  `json:"lagNanoseconds,omitempty"`
+	Paused    *PauseStatus   `json:"paused,omitempty"`
+	LastError *FailureStatus `json:"lastError,omitempty"`
+	// Unavailable says why the tenant's mirror could not be read; the other fields are then empty.
+	Unavailable string `json:"unavailable,omitempty"`
+}
+
+// Summary reads one tenant's line of the overview.
+func (e *Engine) Summary(ctx context.Context, tenantName string) TenantSummary {
+	sum := TenantSummary{Tenant: tenantName}
+	if r, err := e.RouteFor(tenantName); err == nil {
+		sum.Dialect = r.Dialect
+	}
+	t, err := e.tenant(ctx, tenantName)
+	if err == nil {
+		defer func() { e.release(t, &err) }()
+		e.awaitRecordings(ctx, tenantName)
+		sum.Paused, err = e.pauseStatus(ctx, t)
+	}
+	if err == nil {
+		err = e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
+			if c, ok, err := tx.Meta().LastCycle(ctx); err != nil {
+				return err
+			} else if ok {
+				sum.LastCycle = cycleStatus(c)
+				sum.Lag = max(e.now().Sub(c.Completed), 0)
+			}
+			fs, err := tx.Meta().Failures(ctx, 1)
+			if len(fs) > 0 {
+				f := failureStatus(fs[0])
+				sum.LastError = &f
+			}
+			return err
+		})
+	}
+	if err != nil {
+		sum.Unavailable = err.Error()
+	}
+	return sum
+}
+
+// Overview reads the summary of every known tenant (KnownTenants), a few at a time, each within
+// perTenant, so that one tenant whose database does not answer does not hold up the page.
+func (e *Engine) Overview(ctx context.Context, perTenant time.Duration) []TenantSummary {
+	names := e.KnownTenants()
+	out := make([]TenantSummary, len(names))
+	e.parallel(ctx, len(names), func(ctx context.Context, i int) error {
+		ctx, cancel := context.WithTimeout(ctx, perTenant)
+		defer cancel()
+		done := make(chan TenantSummary, 1)
+		go func() { done <- e.Summary(ctx, names[i]) }()
+		select {
+		case out[i] = <-done:
+		case <-ctx.Done():
+			out[i] = TenantSummary{Tenant: names[i], Unavailable: fmt.Sprintf("its mirror did not answer within %s", perTenant)}
+		}
+		return nil
+	})
+	for i := range out {
+		if out[i].Tenant == "" { // the page's own context ended before this tenant's turn
+			out[i] = TenantSummary{Tenant: names[i], Unavailable: "not read: the request ended first"}
+		}
+	}
+	return out
+}
+
+// Resync sets the LSN of one table (or, with an empty table, of every table) to -1, so that the next
 // cycle wipes and repopulates it. It returns how many tables were marked. Each table is marked under its
 // lock, so that a batch in flight cannot overwrite the mark with its own LSN.
 func (e *Engine) resync(ctx context.Context, tenantName, table string) (_ int64, err error) {

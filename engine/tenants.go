@@ -335,6 +335,7 @@ func (e *Engine) lostTables(ctx context.Context, t *tenant, tx dialect.Tx, store
 // Close closes every open tenant mirror, after waiting for openings under way. It is for shutdown,
 // once the server has stopped taking calls.
 func (e *Engine) Close() error {
+	e.awaitRecordings(context.Background(), "") // failures still being written into the mirrors
 	e.mu.Lock()
 	slots := e.tenants
 	e.tenants = map[string]*tenantSlot{}

@@ -223,10 +223,13 @@ func SchemaChange(ctx context.Context, src *Source, seed uint64) (SchemaChangeRe
 			{Name: "endDate", Type: "datetime", Nullable: true},
 			{Name: "registered", Type: "datetime"},
 		}}
-		for _, t := range tables {
-			if t.Name == project.Name {
-				project.Name = "project_" + strconv.FormatUint(seed%1000, 10)
-			}
+		// Each schema change creates a table of its own: a name no table has (not even one this change
+		// dropped, whose rows the mirror may still hold until its next cycle).
+		taken := func(name string) bool {
+			return slices.ContainsFunc(tables, func(t Table) bool { return t.Name == name })
+		}
+		for k := seed % 1000; taken(project.Name); k++ {
+			project.Name = "project_" + strconv.FormatUint(k, 10)
 		}
 		if err := w.CreateTable(project); err != nil {
 			return err

@@ -210,3 +210,28 @@ func TestGenerateTables(t *testing.T) {
 		})
 	}
 }
+
+// Schema changes run again and again on one source each create a table of their own, also when their
+// seeds would name the same one.
+func TestRepeatedSchemaChanges(t *testing.T) {
+	ctx := context.Background()
+	src, err := Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := Generate(ctx, src, GenerateOptions{Dataset: "crm", Rows: 20, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]bool{}
+	for _, seed := range []uint64{7, 1007, 2007, 8} {
+		res, err := SchemaChange(ctx, src, seed)
+		if err != nil {
+			t.Fatalf("schema change with seed %d: %v", seed, err)
+		}
+		if created[res.Created] {
+			t.Fatalf("schema change with seed %d created %s again", seed, res.Created)
+		}
+		created[res.Created] = true
+	}
+}

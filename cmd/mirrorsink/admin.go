@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 func init() {
 	register("keygen", "write a new application key pair (RSA XML for SuperOffice's portal, PEM beside it)", runKeygen)
-	register("status", "show each table's LSN, row count, last change (and what of others' it could not keep) and the last cycle of a tenant", runStatus)
+	register("status", "show a tenant's pause, last failures, last cycle, and each table's LSN, row count and last change (and what of others' it could not keep)", runStatus)
 	register("resync", "mark a tenant's table (or all its tables) for repopulation in the next cycle", runResync)
 }
 
@@ -80,8 +81,9 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
 	tenant := fs.String("tenant", "", "the tenant (ctx, e.g. Cust12345); default: every tenant named in the configuration")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	failures := fs.Int("failures", engine.StatusFailures, "how many of the newest failed calls and hooks to show")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mirrorsink status [--config FILE] [--tenant CTX] [--json]")
+		fmt.Fprintln(stderr, "Usage: mirrorsink status [--config FILE] [--tenant CTX] [--failures N] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -107,6 +109,11 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("tenant %s: %w", name, err)
 		}
+		if *failures != engine.StatusFailures {
+			if st.Failures, err = eng.Failures(ctx, name, max(*failures, 0)); err != nil {
+				return fmt.Errorf("tenant %s: %w", name, err)
+			}
+		}
 		all = append(all, st)
 	}
 	if *asJSON {
@@ -116,6 +123,9 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, st := range all {
 		fmt.Fprintf(stdout, "tenant %s (%s), %d tables\n", st.Tenant, st.Dialect, len(st.Tables))
+		if p := st.Paused; p != nil {
+			fmt.Fprintf(stdout, "PAUSED: %s\n", pauseText(*p))
+		}
 		if st.LastCycle != nil {
 			c := st.LastCycle
 			fmt.Fprintf(stdout, "last cycle: %s, %d tables changed, %d inserts, %d updates, %d deletes\n",
@@ -141,20 +151,86 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintf(stdout, "%s is kept in a table of the tenant's own, %s, as it cannot share the fan-in table: %s\n", t.Table, t.StoredIn, t.Conflict)
 			}
 		}
+		if len(st.Failures) > 0 {
+			fmt.Fprintf(stdout, "\nlast %d failures, newest first:\n", len(st.Failures))
+			tw = tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WHEN\tOPERATION\tTABLE\tCLASS\tMESSAGE")
+			for _, f := range st.Failures {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.At.Format(time.RFC3339), f.Operation, orDash(f.Table), f.Class, oneLine(f.Message))
+			}
+			tw.Flush()
+		} else {
+			fmt.Fprintln(stdout, "\nno failures recorded")
+		}
 		fmt.Fprintln(stdout)
 	}
 	return nil
 }
 
+// pauseText says who paused a tenant, when and why.
+func pauseText(p engine.PauseStatus) string {
+	var parts []string
+	if p.Pinned {
+		parts = append(parts, "by the configuration (paused: true)")
+	}
+	if p.By != "" {
+		s := "by " + p.By + " at " + p.At.Format(time.RFC3339)
+		if p.Reason != "" {
+			s += ": " + p.Reason
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; and ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine keeps a message on its line of the table.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func runResync(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("resync", flag.ContinueOnError)
+	var table *string
+	return runTenantCommand(tenantCommand{
+		name:  "resync",
+		usage: "--tenant CTX [--table T] [--config FILE]",
+		about: "Sets the stored LSN to -1: the next cycle's TableSchema answers -1, and SuperOffice wipes and resends.",
+		flags: func(fs *flag.FlagSet) {
+			table = fs.String("table", "", "the table to resync; default: every table of the tenant")
+		},
+		run: func(ctx context.Context, eng *engine.Engine, tenant string, stdout io.Writer) error {
+			n, err := eng.Resync(ctx, tenant, *table)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%d table(s) of %s marked for repopulation in the next cycle\n", n, tenant)
+			return nil
+		},
+	}, args, stdout, stderr)
+}
+
+// tenantCommand is an operator command on one tenant's mirror: --config and --tenant (required), the
+// flags of its own, and what it does with an engine built from the configuration.
+type tenantCommand struct {
+	name, usage, about string
+	flags              func(fs *flag.FlagSet)
+	run                func(ctx context.Context, eng *engine.Engine, tenant string, stdout io.Writer) error
+}
+
+func runTenantCommand(c tenantCommand, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); default $MIRRORSINK_CONFIG, else SQLite mirrors under ./data")
-	tenant := fs.String("tenant", "", "the tenant (ctx) whose mirror to resync (required)")
-	table := fs.String("table", "", "the table to resync; default: every table of the tenant")
+	tenant := fs.String("tenant", "", "the tenant (ctx, e.g. Cust12345) (required)")
+	if c.flags != nil {
+		c.flags(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: mirrorsink resync --tenant CTX [--table T] [--config FILE]")
-		fmt.Fprintln(stderr, "\nSets the stored LSN to -1: the next cycle's TableSchema answers -1, and SuperOffice wipes and resends.")
+		fmt.Fprintf(stderr, "Usage: mirrorsink %s %s\n\n%s\n", c.name, c.usage, c.about)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -171,10 +247,5 @@ func runResync(args []string, stdout, stderr io.Writer) error {
 	defer eng.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := eng.Resync(ctx, *tenant, *table)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d table(s) of %s marked for repopulation in the next cycle\n", n, *tenant)
-	return nil
+	return c.run(ctx, eng, *tenant, stdout)
 }

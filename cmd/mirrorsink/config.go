@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/engine"
+	"github.com/mirrorsink/mirrorsink/internal/webhook"
 	"github.com/mirrorsink/mirrorsink/protocol"
 )
 
@@ -64,10 +67,23 @@ type Config struct {
 	Default           *RouteConfig           `yaml:"default"`
 	Keys              map[string][]string    `yaml:"keys"`
 	KeepMissingTables bool                   `yaml:"keep_missing_tables"`
-	Hooks             struct {
-		AfterWipe  []string `yaml:"after_wipe"`
-		AfterCycle []string `yaml:"after_cycle"`
-	} `yaml:"hooks"`
+	// Hooks and Webhooks receive every tenant's events; a route's own come after them.
+	Hooks    HooksConfig     `yaml:"hooks"`
+	Webhooks []WebhookConfig `yaml:"webhooks"`
+	// WebhookDelivery tunes the queue that delivers webhooks after the call.
+	WebhookDelivery WebhookDeliveryConfig `yaml:"webhook_delivery"`
+	// FailureLog is how many failed calls and hooks each tenant's mirror keeps (default 1,000).
+	FailureLog int `yaml:"failure_log"`
+	// Admin is the status page's listener and token.
+	Admin AdminConfig `yaml:"admin"`
+	// Readiness tunes /readyz.
+	Readiness struct {
+		// Cache is how long one round of checks answers /readyz (default 5 s), so that probes do not
+		// hammer the databases.
+		Cache time.Duration `yaml:"cache"`
+		// Timeout bounds the check of one route (default 2 s).
+		Timeout time.Duration `yaml:"timeout"`
+	} `yaml:"readiness"`
 
 	Log struct {
 		Level  string `yaml:"level"`
@@ -102,6 +118,9 @@ type RouteConfig struct {
 	Schema   string `yaml:"schema"`
 	MaxConns int    `yaml:"max_conns"`
 	Paused   bool   `yaml:"paused"`
+	// Hooks and Webhooks are the route's own, run after the global ones.
+	Hooks    HooksConfig     `yaml:"hooks"`
+	Webhooks []WebhookConfig `yaml:"webhooks"`
 	// Servers spreads the route's tenants over several database servers (docs/CONFIGURATION.md,
 	// Servers): a list of DSNs, or names mapped to what "{server}" in dsn becomes.
 	Servers ServersConfig `yaml:"servers"`
@@ -130,6 +149,98 @@ func (s *ServersConfig) UnmarshalYAML(n *yaml.Node) error {
 	}
 	return fmt.Errorf("line %d: servers is a list of DSNs, or server names mapped to their address for {server} in dsn", n.Line)
 }
+
+// HooksConfig are SQL hooks by event.
+type HooksConfig struct {
+	BeforeTable []HookConfig `yaml:"before_table"`
+	AfterWipe   []HookConfig `yaml:"after_wipe"`
+	AfterCycle  []HookConfig `yaml:"after_cycle"`
+}
+
+// HookConfig is one SQL hook: a statement, or a mapping with sql (a statement or a list of them, run
+// in one transaction), required and changed_only.
+type HookConfig struct {
+	SQL         []string
+	Required    bool
+	ChangedOnly bool
+}
+
+// UnmarshalYAML reads either form, refusing unknown keys as the rest of the file does.
+func (h *HookConfig) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		h.SQL = []string{n.Value}
+		return nil
+	case yaml.MappingNode:
+	default:
+		return fmt.Errorf("line %d: a hook is an SQL statement, or a mapping with sql, required and changed_only", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		var err error
+		switch key.Value {
+		case "sql":
+			if val.Kind == yaml.ScalarNode {
+				h.SQL = []string{val.Value}
+			} else {
+				err = val.Decode(&h.SQL)
+			}
+		case "required":
+			err = val.Decode(&h.Required)
+		case "changed_only":
+			err = val.Decode(&h.ChangedOnly)
+		default:
+			return fmt.Errorf("line %d: field %s not found in a hook (sql, required, changed_only)", key.Line, key.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(h.SQL) == 0 {
+		return fmt.Errorf("line %d: a hook without sql", n.Line)
+	}
+	return nil
+}
+
+// WebhookConfig is one webhook endpoint.
+type WebhookConfig struct {
+	URL string `yaml:"url"`
+	// Secret keys the HMAC-SHA256 signature; write it as ${NAME} to take it from the environment.
+	Secret string `yaml:"secret"`
+	// Events are the events the endpoint receives (default all three).
+	Events      []string      `yaml:"events"`
+	Timeout     time.Duration `yaml:"timeout"`
+	Required    bool          `yaml:"required"`
+	ChangedOnly bool          `yaml:"changed_only"`
+}
+
+// WebhookDeliveryConfig tunes the delivery queue (defaults in package webhook).
+type WebhookDeliveryConfig struct {
+	Queue      int           `yaml:"queue"`
+	Workers    int           `yaml:"workers"`
+	Attempts   int           `yaml:"attempts"`
+	Backoff    time.Duration `yaml:"backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// CAFile is a PEM file of certificate authorities to trust for webhook endpoints instead of the
+	// system's (a partner's private CA).
+	CAFile string `yaml:"ca_file"`
+}
+
+// AdminConfig is the status page's access.
+type AdminConfig struct {
+	// Enabled turns the admin listener on, at Listen (default 127.0.0.1:8081).
+	Enabled bool `yaml:"enabled"`
+	// Listen is the admin listener's address; setting it turns the listener on. An address that is not
+	// loopback needs Token.
+	Listen string `yaml:"listen"`
+	// Token, when set, is required on the admin listener (a bearer token, or the password of HTTP Basic
+	// authentication, so that a browser can open the page), and serves the page on the main listener
+	// too, at /status.
+	Token string `yaml:"token"`
+}
+
+// defaultAdminListen is the admin listener's address when it is enabled without one: loopback.
+const defaultAdminListen = "127.0.0.1:8081"
 
 // defaultDataDir is where the configuration-less service keeps its SQLite mirrors and its key.
 const defaultDataDir = "./data"
@@ -209,6 +320,15 @@ func (c *Config) applyDefaults() {
 	if d.IdleTenantTimeout == 0 {
 		d.IdleTenantTimeout = engine.DefaultIdleTenantTimeout
 	}
+	if c.Admin.Enabled && c.Admin.Listen == "" {
+		c.Admin.Listen = defaultAdminListen
+	}
+	if c.Readiness.Cache == 0 {
+		c.Readiness.Cache = 5 * time.Second
+	}
+	if c.Readiness.Timeout == 0 {
+		c.Readiness.Timeout = 2 * time.Second
+	}
 }
 
 // errNoClientID explains the one setting serve cannot guess.
@@ -237,6 +357,15 @@ func (c *Config) validate() error {
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("configuration: %s must not be negative", v.name)
+		}
+	}
+	if c.Admin.Listen != "" && expandEnv(c.Admin.Token) == "" {
+		host, _, err := net.SplitHostPort(c.Admin.Listen)
+		if err != nil {
+			return fmt.Errorf("configuration: admin.listen %q: %w", c.Admin.Listen, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("configuration: admin.listen %s is not a loopback address: set admin.token, or listen on 127.0.0.1", c.Admin.Listen)
 		}
 	}
 	if l.MaxValueBytes > l.MaxBodyBytes {
@@ -304,7 +433,7 @@ func loadConfig(path string) (*Config, error) {
 func (c *Config) engineOptions() engine.Options {
 	route := func(r RouteConfig) engine.Route {
 		out := engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused,
-			Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn}
+			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn}
 		for _, dsn := range r.Servers.List {
 			out.Servers = append(out.Servers, engine.Server{DSN: expandEnv(dsn)})
 		}
@@ -325,7 +454,8 @@ func (c *Config) engineOptions() engine.Options {
 		MaxServerConns:    c.Databases.MaxServerConns,
 		IdleConnTimeout:   c.Databases.IdleConnTimeout,
 		IdleTenantTimeout: c.Databases.IdleTenantTimeout,
-		Hooks:             engine.Hooks{AfterWipe: c.Hooks.AfterWipe, AfterCycle: c.Hooks.AfterCycle},
+		Hooks:             c.Hooks.engine(),
+		FailureLog:        c.FailureLog,
 	}
 	for name, r := range c.Tenants {
 		opts.Tenants[name] = route(r)
@@ -335,6 +465,59 @@ func (c *Config) engineOptions() engine.Options {
 		opts.Default = &d
 	}
 	return opts
+}
+
+func (h HooksConfig) engine() engine.Hooks {
+	conv := func(hs []HookConfig) []engine.Hook {
+		out := make([]engine.Hook, len(hs))
+		for i, x := range hs {
+			out[i] = engine.Hook{Statements: x.SQL, Required: x.Required, ChangedOnly: x.ChangedOnly}
+		}
+		return out
+	}
+	return engine.Hooks{BeforeTable: conv(h.BeforeTable), AfterWipe: conv(h.AfterWipe), AfterCycle: conv(h.AfterCycle)}
+}
+
+// webhooks returns the webhook dispatcher's options; ok is false when no endpoint is configured.
+func (c *Config) webhooks() (opts webhook.Options, ok bool, err error) {
+	conv := func(ws []WebhookConfig) []webhook.Endpoint {
+		out := make([]webhook.Endpoint, len(ws))
+		for i, w := range ws {
+			ep := webhook.Endpoint{URL: expandEnv(w.URL), Secret: expandEnv(w.Secret), Timeout: w.Timeout,
+				Required: w.Required, ChangedOnly: w.ChangedOnly}
+			for _, ev := range w.Events {
+				ep.Events = append(ep.Events, engine.EventKind(ev))
+			}
+			out[i] = ep
+		}
+		return out
+	}
+	d := c.WebhookDelivery
+	opts = webhook.Options{
+		Endpoints: conv(c.Webhooks), Tenants: map[string][]webhook.Endpoint{},
+		Queue: d.Queue, Workers: d.Workers, Attempts: d.Attempts, Backoff: d.Backoff, MaxBackoff: d.MaxBackoff,
+		UserAgent: "mirrorsink/" + version,
+	}
+	n := len(c.Webhooks)
+	for name, r := range c.Tenants {
+		opts.Tenants[name] = conv(r.Webhooks)
+		n += len(r.Webhooks)
+	}
+	if c.Default != nil {
+		opts.Default = conv(c.Default.Webhooks)
+		n += len(c.Default.Webhooks)
+	}
+	if d.CAFile != "" {
+		pem, err := os.ReadFile(expandEnv(d.CAFile))
+		if err != nil {
+			return opts, false, fmt.Errorf("webhook_delivery.ca_file: %w", err)
+		}
+		opts.RootCAs = x509.NewCertPool()
+		if !opts.RootCAs.AppendCertsFromPEM(pem) {
+			return opts, false, fmt.Errorf("webhook_delivery.ca_file %s holds no PEM certificate", d.CAFile)
+		}
+	}
+	return opts, n > 0, nil
 }
 
 // expandEnv replaces ${NAME} with the environment variable NAME. Unlike os.ExpandEnv it leaves a bare

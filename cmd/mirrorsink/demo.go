@@ -127,7 +127,7 @@ func demo(ctx context.Context, dir string, rows int64, seed uint64, stdout, stde
 	if err != nil {
 		return err
 	}
-	defer svc.engine.Close()
+	defer svc.close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--help exited %d", code)
 	}
-	for _, c := range []string{"serve", "status", "resync", "keygen", "simulate", "demo", "version"} {
+	for _, c := range []string{"serve", "status", "resync", "pause", "resume", "keygen", "simulate", "demo", "version"} {
 		if !strings.Contains(out, "  "+c) {
 			t.Errorf("--help does not list %s:\n%s", c, out)
 		}
@@ -28,7 +28,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	if code, _, errOut := runCmd(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Fatalf("unknown command: exit %d, %q", code, errOut)
 	}
-	for _, c := range []string{"serve", "status", "resync", "keygen", "simulate", "demo"} {
+	for _, c := range []string{"serve", "status", "resync", "pause", "resume", "keygen", "simulate", "demo"} {
 		if code, _, errOut := runCmd(t, c, "--help"); code != 0 || !strings.Contains(errOut, "Usage: mirrorsink "+c) {
 			t.Errorf("%s --help: exit %d, %q", c, code, errOut)
 		}

@@ -42,13 +42,13 @@ func TestServeRequiresClientID(t *testing.T) {
 		{"", "from-flag", "", "from-flag"},
 	} {
 		t.Setenv("MIRRORSINK_CLIENT_ID", tc.env)
-		cfg, err := serveConfig(tc.path, tc.flag, "")
+		cfg, err := serveConfig(tc.path, tc.flag, "", "")
 		if err != nil || cfg.Application.ClientID != tc.want {
 			t.Errorf("file %q, flag %q, env %q: client id %q, %v; want %q", tc.path, tc.flag, tc.env, cfg.Application.ClientID, err, tc.want)
 		}
 	}
 	t.Setenv("MIRRORSINK_CLIENT_ID", "")
-	if _, err := serveConfig("", "  ", ""); err != errNoClientID {
+	if _, err := serveConfig("", "  ", "", ""); err != errNoClientID {
 		t.Errorf("a blank client id: %v", err)
 	}
 }

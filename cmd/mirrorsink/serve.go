@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mirrorsink/mirrorsink/engine"
+	"github.com/mirrorsink/mirrorsink/internal/webhook"
 	"github.com/mirrorsink/mirrorsink/protocol"
 
 	// The dialects register themselves with package dialect.
@@ -29,7 +30,7 @@ import (
 )
 
 func init() {
-	register("serve", "run the mirroring service (SOAP endpoint, /metrics, /healthz)", runServe)
+	register("serve", "run the mirroring service (SOAP endpoint, /metrics, /healthz, /readyz; the status page on --admin-listen)", runServe)
 }
 
 // maxHTTPHeaderBytes bounds a request's HTTP header block (net/http adds 4 KiB of slack).
@@ -42,6 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	clientID := fs.String("client-id", "", "the application's client id at SuperOffice, overriding $MIRRORSINK_CLIENT_ID and application.client_id (required: tokens must be addressed to it)")
 	listen := fs.String("listen", "", "listen address, overriding the configuration (e.g. 127.0.0.1:8080)")
 	debugListen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this separate address, e.g. 127.0.0.1:6060; never expose it")
+	adminListen := fs.String("admin-listen", "", "serve the status page, /metrics, /healthz and /readyz on this separate address, overriding admin.listen (e.g. 127.0.0.1:8081; another than loopback needs admin.token)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mirrorsink serve [--config FILE] [--client-id ID] [--listen ADDR]")
 		fmt.Fprintln(stderr, "\nServes SuperOffice's Mirroring Task. The application's client id is required: SuperOffice shows it")
@@ -52,7 +54,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := serveConfig(*configPath, *clientID, *listen)
+	cfg, err := serveConfig(*configPath, *clientID, *listen, *adminListen)
 	if err != nil {
 		return err
 	}
@@ -63,11 +65,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer svc.engine.Close()
+	defer svc.close()
 	if *debugListen != "" {
 		if err := serveDebug(ctx, *debugListen, log); err != nil {
 			return err
 		}
+	}
+	if err := svc.listenAdmin(); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -78,13 +83,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 
 // serveConfig loads the configuration and applies serve's flags, and the environment's client id
 // where no flag gives one; the result is validated.
-func serveConfig(path, clientID, listen string) (*Config, error) {
+func serveConfig(path, clientID, listen, adminListen string) (*Config, error) {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}
 	if listen != "" {
 		cfg.Listen = listen
+	}
+	if adminListen != "" {
+		cfg.Admin.Listen = adminListen
 	}
 	if clientID == "" {
 		clientID = os.Getenv("MIRRORSINK_CLIENT_ID")
@@ -134,10 +142,14 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 
 // service is the running mirroring service: the engine behind the SOAP server.
 type service struct {
-	cfg    *Config
-	log    *slog.Logger
-	engine *engine.Engine
-	http   *http.Server
+	cfg      *Config
+	log      *slog.Logger
+	engine   *engine.Engine
+	webhooks *webhook.Dispatcher // nil when no webhook is configured
+	http     *http.Server
+	// admin serves the status page on a listener of its own (adminLn), when one is configured.
+	admin   *http.Server
+	adminLn net.Listener
 }
 
 func newService(cfg *Config, log *slog.Logger) (*service, error) {
@@ -163,10 +175,26 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 	}
 	opts := cfg.engineOptions()
 	opts.Logger = log
-	eng, err := engine.New(opts)
+	whOpts, anyWebhook, err := cfg.webhooks()
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	var webhooks *webhook.Dispatcher
+	if anyWebhook {
+		whOpts.Logger = log
+		if webhooks, err = webhook.New(whOpts); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+		opts.Notifier = webhooks
+	}
+	eng, err := engine.New(opts)
+	if err != nil {
+		if webhooks != nil {
+			webhooks.Close(context.Background())
+		}
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	svc := &service{cfg: cfg, log: log, engine: eng, webhooks: webhooks}
 	soap, err := protocol.NewServer(protocol.ServerConfig{
 		Handler:        eng,
 		Verifier:       verifier,
@@ -186,39 +214,92 @@ func newService(cfg *Config, log *slog.Logger) (*service, error) {
 		TrustProxy:  cfg.TrustProxy,
 	})
 	if err != nil {
-		eng.Close()
+		svc.close()
 		return nil, err
 	}
+	status, err := newStatusPage(eng, log)
+	if err != nil {
+		svc.close()
+		return nil, err
+	}
+	ready := &readiness{eng: eng, cache: cfg.Readiness.Cache, timeout: cfg.Readiness.Timeout}
 	mux := http.NewServeMux()
+	svc.operatorEndpoints(mux, ready, false)
+	if token := expandEnv(cfg.Admin.Token); token != "" {
+		status.register(mux, "/status", requireToken(token))
+	}
+	mux.Handle("/", soap)
+	if cfg.Admin.Listen != "" {
+		admin := http.NewServeMux()
+		svc.operatorEndpoints(admin, ready, true)
+		status.register(admin, "/status", requireToken(expandEnv(cfg.Admin.Token)))
+		admin.Handle("GET /{$}", http.RedirectHandler("/status", http.StatusFound))
+		svc.admin = &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: maxHTTPHeaderBytes,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	}
+	svc.http = &http.Server{
+		Handler: mux,
+		// Every request has header_timeout, from its first byte, for its HTTP headers and (the SOAP
+		// server's part) its envelope up to the token; the SOAP server gives a call whose token it
+		// has verified read_timeout for the rest.
+		ReadHeaderTimeout: cfg.Limits.HeaderTimeout,
+		ReadTimeout:       cfg.Limits.HeaderTimeout,
+		WriteTimeout:      cfg.Limits.WriteTimeout,
+		// A kept-alive connection that sends nothing holds one of max_connections: it gets no
+		// longer than an unauthenticated request would. SuperOffice's next call follows at once.
+		IdleTimeout: cfg.Limits.HeaderTimeout,
+		// HTTP headers, read before anything is authenticated: SuperOffice sends a few hundred
+		// bytes (net/http's default would let each connection send 1 MiB).
+		MaxHeaderBytes: maxHTTPHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return svc, nil
+}
+
+// operatorEndpoints serves /metrics, /healthz and /readyz on mux; details says whether /readyz says
+// why a route fails (the admin listener) or only that it does (the public one).
+func (s *service) operatorEndpoints(mux *http.ServeMux, ready *readiness, details bool) {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		_ = eng.Metrics().WritePrometheus(w)
+		_ = s.engine.Metrics().WritePrometheus(w)
+		if s.webhooks != nil {
+			_ = s.webhooks.WritePrometheus(w)
+		}
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
-	mux.Handle("/", soap)
-	return &service{
-		cfg:    cfg,
-		log:    log,
-		engine: eng,
-		http: &http.Server{
-			Handler: mux,
-			// Every request has header_timeout, from its first byte, for its HTTP headers and (the SOAP
-			// server's part) its envelope up to the token; the SOAP server gives a call whose token it
-			// has verified read_timeout for the rest.
-			ReadHeaderTimeout: cfg.Limits.HeaderTimeout,
-			ReadTimeout:       cfg.Limits.HeaderTimeout,
-			WriteTimeout:      cfg.Limits.WriteTimeout,
-			// A kept-alive connection that sends nothing holds one of max_connections: it gets no
-			// longer than an unauthenticated request would. SuperOffice's next call follows at once.
-			IdleTimeout: cfg.Limits.HeaderTimeout,
-			// HTTP headers, read before anything is authenticated: SuperOffice sends a few hundred
-			// bytes (net/http's default would let each connection send 1 MiB).
-			MaxHeaderBytes: maxHTTPHeaderBytes,
-			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
-	}, nil
+	mux.HandleFunc("GET /readyz", ready.handler(details))
+}
+
+// listenAdmin opens the admin listener, when one is configured; serve then serves it.
+func (s *service) listenAdmin() error {
+	if s.admin == nil || s.adminLn != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	s.adminLn = ln
+	return nil
+}
+
+// close releases what the service holds once it no longer serves: the webhook queue is drained (for
+// at most the shutdown period), then the tenants' mirrors are closed, since a delivery that fails
+// still records its failure in its tenant's mirror.
+func (s *service) close() {
+	if s.webhooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownPeriod)
+		if err := s.webhooks.Close(ctx); err != nil {
+			s.log.Warn("webhook queue at shutdown", "err", err)
+		}
+		cancel()
+	}
+	if err := s.engine.Close(); err != nil {
+		s.log.Warn("closing the tenants' mirrors", "err", err)
+	}
 }
 
 // serve answers on ln, at most max_connections connections at a time, until ctx ends, then lets
@@ -238,12 +319,23 @@ func (s *service) serve(ctx context.Context, ln net.Listener) error {
 		scheme = "https"
 	}
 	s.log.Info("mirrorsink is serving", "url", scheme+"://"+ln.Addr().String()+"/", "version", version)
+	if s.adminLn != nil {
+		go func() {
+			if err := s.admin.Serve(s.adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("admin listener stopped", "err", err)
+			}
+		}()
+		s.log.Info("status page", "url", "http://"+s.adminLn.Addr().String()+"/status")
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down: letting running calls finish", "within", s.cfg.Limits.ShutdownPeriod)
+	if s.admin != nil {
+		s.admin.Close()
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Limits.ShutdownPeriod)
 	defer cancel()
 	if err := s.http.Shutdown(shutdownCtx); err != nil {

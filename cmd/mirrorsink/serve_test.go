@@ -64,7 +64,7 @@ func newTestService(t *testing.T, tune func(*Config)) *testService {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { svc.engine.Close() })
+	t.Cleanup(svc.close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,7 @@ func Run(t *testing.T, tgt Target) {
 		fn   func(*testing.T, *harness)
 	}{
 		{"MetadataStore", testMeta},
+		{"PauseAndFailures", testPauseAndFailures},
 		{"MetadataAndDataCommitTogether", testMetaAtomic},
 		{"CreateExistsCountDrop", testCreateDrop},
 		{"EveryTypeRoundTrips", testTypes},

@@ -47,8 +47,12 @@ type Config struct {
 	ScanTime func(any) (time.Time, error)
 	// Migrations holds the dialect's NNNN_description.sql files at its root.
 	Migrations fs.FS
-	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}} and {{migrations}} (the
-	// quoted table names), which the store fills in itself.
+	// ExactName, where the metadata table compares names without case (SQL Server's default
+	// collation), turns the quoted name column into an expression that compares exactly (a binary
+	// COLLATE clause); nil means the column already does.
+	ExactName func(column string) string
+	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}}
+	// and {{failures}} (the quoted table names), which the store fills in itself.
 	Vars map[string]string
 	// Flags are the conditions of the migrations' guarded statements that hold for this mirror
 	// (migrations.Parse); the store adds fan_in itself when Shared.
@@ -64,13 +68,15 @@ type Config struct {
 
 // Store is a dialect's metadata store for one tenant. Bind it to a transaction with In.
 type Store struct {
-	cfg    Config
-	sb     squirrel.StatementBuilderType
-	meta   string
-	cycles string
-	migr   string
-	col    columns
-	ms     []migrations.Migration
+	cfg      Config
+	sb       squirrel.StatementBuilderType
+	meta     string
+	cycles   string
+	migr     string
+	pause    string
+	failures string
+	col      columns
+	ms       []migrations.Migration
 }
 
 // columns are the quoted column names; a field, not a map lookup, so that a typo fails to compile.
@@ -78,6 +84,8 @@ type columns struct {
 	version, applied                                                    string
 	table, lsn, hash, schema, changed, lastApplied, lost                string
 	id, completed, tables, inserts, updates, deletes, summary, maxOfIDs string
+	pausedBy, pausedAt, reason                                          string
+	failedAt, operation, errorClass, message                            string
 	tenant, storedIn, conflict                                          string
 }
 
@@ -97,12 +105,15 @@ func New(cfg Config) (*Store, error) {
 		return q
 	}
 	s.meta, s.cycles, s.migr = table(cfg.Names.Meta), table(cfg.Names.Cycles), table(cfg.Names.Migrations)
+	s.pause, s.failures = table(cfg.Names.Pause), table(cfg.Names.Failures)
 	s.col = columns{
 		version: col("version"), applied: col("applied"),
 		table: col("tablename"), lsn: col("lsn"), hash: col("schemahash"), schema: col("schemajson"),
 		changed: col("schemachanged"), lastApplied: col("lastapplied"), lost: col("lostobjects"),
 		id: col("id"), completed: col("completed"), tables: col("tables"), inserts: col("inserts"),
 		updates: col("updates"), deletes: col("deletes"), summary: col("summary"),
+		pausedBy: col("pausedby"), pausedAt: col("pausedat"), reason: col("reason"),
+		failedAt: col("failedat"), operation: col("operation"), errorClass: col("errorclass"), message: col("message"),
 	}
 	flags := cfg.Flags
 	if cfg.Shared {
@@ -113,7 +124,7 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("metadata tables: %w", err)
 	}
 	s.col.maxOfIDs = "MAX(" + s.col.id + ")"
-	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr}
+	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr, "pause": s.pause, "failures": s.failures}
 	for k, v := range cfg.Vars {
 		vars[k] = v
 	}
@@ -221,6 +232,15 @@ func (t *txStore) selectMeta(across bool) squirrel.SelectBuilder {
 		return t.s.sb.Select(append([]string{c.tenant}, cols...)...).From(t.s.meta)
 	}
 	return mine(t, t.s.sb.Select(cols...).From(t.s.meta))
+}
+
+// withTenant adds the tenant column and its value to an INSERT's columns and values in a shared
+// store.
+func (t *txStore) withTenant(cols []string, vals []any) ([]string, []any) {
+	if !t.s.cfg.Shared {
+		return cols, vals
+	}
+	return append(cols, t.s.col.tenant), append(vals, t.s.cfg.Tenant)
 }
 
 // mine limits a statement to the tenant's rows in a shared store, and leaves it as it is otherwise.
@@ -369,9 +389,17 @@ func (t *txStore) SetLSN(ctx context.Context, table string, lsn int64, applied t
 }
 
 // DeleteTable removes a table's metadata row.
+//
+// The row must be the table's own spelling: where names compare without case, a source that renamed
+// "Foo" to "foo" has its row renamed by PutTable, and deleting the row of the vanished "Foo" must not
+// take the new one with it.
 func (t *txStore) DeleteTable(ctx context.Context, table string) error {
 	s := t.s
-	_, err := t.exec(ctx, mine(t, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table})),
+	col := s.col.table
+	if s.cfg.ExactName != nil {
+		col = s.cfg.ExactName(col)
+	}
+	_, err := t.exec(ctx, mine(t, s.sb.Delete(s.meta).Where(squirrel.Eq{col: table})),
 		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
 	return err
 }
@@ -389,11 +417,8 @@ func (t *txStore) ResetLSN(ctx context.Context, table string) (int64, error) {
 // RecordCycle stores a completed cycle.
 func (t *txStore) RecordCycle(ctx context.Context, cy dialect.Cycle) error {
 	s, c := t.s, t.s.col
-	cols := []string{c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary}
-	vals := []any{cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary}
-	if s.cfg.Shared {
-		cols, vals = append(cols, c.tenant), append(vals, s.cfg.Tenant)
-	}
+	cols, vals := t.withTenant([]string{c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary},
+		[]any{cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary})
 	_, err := t.exec(ctx, s.sb.Insert(s.cycles).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Cycles)
 	return err
 }
@@ -421,6 +446,114 @@ func (t *txStore) LastCycle(ctx context.Context) (dialect.Cycle, bool, error) {
 			return err
 		})
 	return cy, found, err
+}
+
+// pauseRow is the key of the pause table's only row.
+const pauseRow = 1
+
+// Pause reads the stored pause.
+func (t *txStore) Pause(ctx context.Context) (dialect.Pause, bool, error) {
+	s, c := t.s, t.s.col
+	var (
+		p     dialect.Pause
+		found bool
+	)
+	err := t.query(ctx, mine(t, s.sb.Select(c.pausedBy, c.pausedAt, c.reason).From(s.pause).Where(squirrel.Eq{c.id: pauseRow})),
+		"read "+s.cfg.Names.Pause, func(scan func(...any) error) error {
+			var at any
+			if err := scan(&p.By, &at, &p.Reason); err != nil {
+				return err
+			}
+			var err error
+			p.At, err = t.scanTime(at)
+			found = true
+			return err
+		})
+	return p, found, err
+}
+
+// SetPause is UPDATE, then INSERT when there was no row; the caller serialises pauses with a lock.
+func (t *txStore) SetPause(ctx context.Context, p dialect.Pause) error {
+	s, c := t.s, t.s.col
+	n, err := t.exec(ctx, mine(t, s.sb.Update(s.pause).Set(c.pausedBy, p.By).Set(c.pausedAt, t.bind(p.At)).Set(c.reason, p.Reason).
+		Where(squirrel.Eq{c.id: pauseRow})), "update "+s.cfg.Names.Pause)
+	if err != nil || n > 0 {
+		return err
+	}
+	cols, vals := t.withTenant([]string{c.id, c.pausedBy, c.pausedAt, c.reason}, []any{pauseRow, p.By, t.bind(p.At), p.Reason})
+	_, err = t.exec(ctx, s.sb.Insert(s.pause).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Pause)
+	return err
+}
+
+// ClearPause deletes the pause.
+func (t *txStore) ClearPause(ctx context.Context) (bool, error) {
+	s := t.s
+	n, err := t.exec(ctx, mine(t, s.sb.Delete(s.pause).Where(squirrel.Eq{s.col.id: pauseRow})), "delete from "+s.cfg.Names.Pause)
+	return n > 0, err
+}
+
+// RecordFailure inserts f, then prunes the log in steps of a tenth of keep, so that most inserts
+// cost one COUNT(*) of a small table besides the INSERT. The cut-off is found by reading the ids
+// rather than with LIMIT/OFFSET, which every dialect spells differently.
+func (t *txStore) RecordFailure(ctx context.Context, f dialect.Failure, keep int) error {
+	s, c := t.s, t.s.col
+	cols, vals := t.withTenant([]string{c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message},
+		[]any{f.ID, t.bind(f.At), f.Operation, f.Table, f.Class, f.Message})
+	_, err := t.exec(ctx, s.sb.Insert(s.failures).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Failures)
+	if err != nil || keep <= 0 {
+		return err
+	}
+	var n int64
+	if err := t.query(ctx, mine(t, s.sb.Select("COUNT(*)").From(s.failures)), "count "+s.cfg.Names.Failures,
+		func(scan func(...any) error) error { return scan(&n) }); err != nil {
+		return err
+	}
+	if n <= int64(keep+keep/10) {
+		return nil
+	}
+	ids := make([]int64, 0, n)
+	if err := t.query(ctx, mine(t, s.sb.Select(c.id).From(s.failures)).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
+		func(scan func(...any) error) error {
+			var id int64
+			err := scan(&id)
+			ids = append(ids, id)
+			return err
+		}); err != nil {
+		return err
+	}
+	if len(ids) <= keep {
+		return nil // another transaction pruned meanwhile
+	}
+	_, err = t.exec(ctx, mine(t, s.sb.Delete(s.failures).Where(squirrel.Lt{c.id: ids[keep-1]})), "prune "+s.cfg.Names.Failures)
+	return err
+}
+
+// Failures reads the newest failures. The log is bounded (RecordFailure), so reading it in id order
+// and stopping at limit costs little, and needs no LIMIT/TOP.
+func (t *txStore) Failures(ctx context.Context, limit int) ([]dialect.Failure, error) {
+	s, c := t.s, t.s.col
+	var out []dialect.Failure
+	err := t.query(ctx, mine(t, s.sb.Select(c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message).
+		From(s.failures)).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
+		func(scan func(...any) error) error {
+			var (
+				f  dialect.Failure
+				at any
+			)
+			if err := scan(&f.ID, &at, &f.Operation, &f.Table, &f.Class, &f.Message); err != nil {
+				return err
+			}
+			if len(out) >= limit {
+				return nil
+			}
+			var err error
+			if f.At, err = t.scanTime(at); err != nil {
+				return fmt.Errorf("failedat of failure %d: %w", f.ID, err)
+			}
+			out = append(out, f)
+			return nil
+		})
+	return out, err
 }
 
 // errNotShared answers the cross-tenant writes of a store that is not shared.
@@ -463,7 +596,11 @@ func (t *txStore) DeleteShared(ctx context.Context, table string) error {
 	if !s.cfg.Shared {
 		return errNotShared
 	}
-	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{s.col.table: table, s.col.storedIn: ""}),
+	col := s.col.table
+	if s.cfg.ExactName != nil {
+		col = s.cfg.ExactName(col)
+	}
+	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{col: table}).Where(squirrel.Eq{s.col.storedIn: ""}),
 		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
 	return err
 }

@@ -1,7 +1,8 @@
 // Package enginetest is the engine's suite against every live target: full TableSchema, Wipe, RowData
 // and ReplicationCompleted calls built in memory (create, every type of TYPES.md round-tripped,
 // evolve, wipe, bulk insert, upsert, delete, resend idempotence, LSN atomicity, hostile identifiers,
-// status and resync, parallel tables), with the mirror read back through the dialect and compared
+// status and resync, parallel tables, events as hooks and webhooks, pause across replicas, the
+// failure log), with the mirror read back through the dialect and compared
 // value by value as canonical text. The e2e package runs it for each dialect. (Each dialect's own
 // contract is checked by dialect/conformance, which knows nothing of the engine.)
 package enginetest
@@ -58,6 +59,10 @@ func Run(t *testing.T, tgt Target) {
 		{"PartnersObjectBlockingARecreateFailsOnlyItsTable", testBlockedRecreate},
 		{"KeyOnlyLinkTableIncrementalCycle", testLinkTable},
 		{"TablesNamedLikeSystemObjects", testSystemNames},
+		{"EventsAsHooksAndWebhooks", testEvents},
+		{"RequiredHookFailsTheCall", testRequiredHook},
+		{"PauseAcrossReplicas", testPauseAcrossReplicas},
+		{"FailureLog", testFailureLog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
@@ -252,16 +257,7 @@ func (h *harness) read(ts contract.TableSchema) [][]string {
 		}
 		tbl.Columns = append(tbl.Columns, col)
 	}
-	tx, err := h.store.Begin(h.ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer tx.Rollback(h.ctx)
-	out, err := conformance.ReadCanonical(h.ctx, tx, tbl, h.caps.Losses())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return out
+	return h.readTable(tbl)
 }
 
 // want computes the rows the mirror must hold after applying rows (final state by key) to ts.

@@ -6,6 +6,7 @@ package testenv
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -33,13 +34,20 @@ func Required(service string) bool {
 	return false
 }
 
-// unavailable skips the test, or fails it when the service is required.
-func unavailable(t testing.TB, service, why string) {
+// Unavailable skips the test, or fails it when the service is required. Tests that need more of a
+// service than a reachable server (its programs, to start a private one) call it themselves.
+func Unavailable(t testing.TB, service, why string) {
 	t.Helper()
 	if Required(service) {
 		t.Fatalf("%s is required (MIRRORSINK_REQUIRE_SERVICES) but not usable: %s", service, why)
 	}
-	t.Skipf("%s not available, skipping (%s); set MIRRORSINK_TEST_%s to a reachable server", service, why, strings.ToUpper(service))
+	t.Skipf("%s not available, skipping: %s", service, why)
+}
+
+// unavailable is Unavailable for a server that could not be reached.
+func unavailable(t testing.TB, service, why string) {
+	t.Helper()
+	Unavailable(t, service, fmt.Sprintf("%s; set MIRRORSINK_TEST_%s to a reachable server", why, strings.ToUpper(service)))
 }
 
 // Postgres returns a DSN of a reachable PostgreSQL server, from MIRRORSINK_TEST_POSTGRES or the default.

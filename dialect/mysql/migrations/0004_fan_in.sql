@@ -27,3 +27,33 @@ EXECUTE mirrorsink_migration
 --;
 -- only if fan_in
 DEALLOCATE PREPARE mirrorsink_migration
+--;
+-- only if fan_in
+SET @mirrorsink_migration = IF((SELECT COUNT(*) FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {{pause_name}} AND COLUMN_NAME = 'tenant') = 0,
+    'ALTER TABLE {{pause}} ADD COLUMN tenant varchar(50) NOT NULL DEFAULT '''' FIRST, DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, id)',
+    'DO 0')
+--;
+-- only if fan_in
+PREPARE mirrorsink_migration FROM @mirrorsink_migration
+--;
+-- only if fan_in
+EXECUTE mirrorsink_migration
+--;
+-- only if fan_in
+DEALLOCATE PREPARE mirrorsink_migration
+--;
+-- only if fan_in
+SET @mirrorsink_migration = IF((SELECT COUNT(*) FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {{failures_name}} AND COLUMN_NAME = 'tenant') = 0,
+    'ALTER TABLE {{failures}} ADD COLUMN tenant varchar(50) NOT NULL DEFAULT '''' FIRST, DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, id)',
+    'DO 0')
+--;
+-- only if fan_in
+PREPARE mirrorsink_migration FROM @mirrorsink_migration
+--;
+-- only if fan_in
+EXECUTE mirrorsink_migration
+--;
+-- only if fan_in
+DEALLOCATE PREPARE mirrorsink_migration

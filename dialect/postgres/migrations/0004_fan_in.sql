@@ -16,8 +16,26 @@ ALTER TABLE {{cycles}} ADD COLUMN IF NOT EXISTS tenant varchar(50) COLLATE "C" N
 -- only if fan_in
 ALTER TABLE {{cycles}} DROP CONSTRAINT IF EXISTS {{cycles_pkey}}, ADD PRIMARY KEY (tenant, id)
 --;
+-- only if fan_in
+ALTER TABLE {{pause}} ADD COLUMN IF NOT EXISTS tenant varchar(50) COLLATE "C" NOT NULL DEFAULT ''
+--;
+-- only if fan_in
+ALTER TABLE {{pause}} DROP CONSTRAINT IF EXISTS {{pause_pkey}}, ADD PRIMARY KEY (tenant, id)
+--;
+-- only if fan_in
+ALTER TABLE {{failures}} ADD COLUMN IF NOT EXISTS tenant varchar(50) COLLATE "C" NOT NULL DEFAULT ''
+--;
+-- only if fan_in
+ALTER TABLE {{failures}} DROP CONSTRAINT IF EXISTS {{failures_pkey}}, ADD PRIMARY KEY (tenant, id)
+--;
 -- only if citus
 SELECT create_distributed_table({{meta_literal}}, 'tenant')
 --;
 -- only if citus
 SELECT create_distributed_table({{cycles_literal}}, 'tenant', colocate_with => {{meta_literal}})
+--;
+-- only if citus
+SELECT create_distributed_table({{pause_literal}}, 'tenant', colocate_with => {{meta_literal}})
+--;
+-- only if citus
+SELECT create_distributed_table({{failures_literal}}, 'tenant', colocate_with => {{meta_literal}})
