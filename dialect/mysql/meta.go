@@ -42,8 +42,8 @@ func newMeta(tenant string, shared bool) (*sqlmeta.Store, error) {
 		Migrations:  files,
 		Vars: map[string]string{"meta_name": stringLiteral(names.Meta), "cycles_name": stringLiteral(names.Cycles),
 			"pause_name": stringLiteral(names.Pause), "failures_name": stringLiteral(names.Failures)},
-		Shared:      shared,
-		Tenant:      tenant,
+		Shared: shared,
+		Tenant: tenant,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mysql: tenant %q: %w", tenant, err)
