@@ -375,8 +375,10 @@ type sharedState struct {
 	// conflict says why the tenant's rows cannot share the shared table ("" when they can).
 	conflict string
 	plan     sharedPlan
-	// present says whether the table that will hold the rows exists.
-	present bool
+	// present says whether the table that will hold the rows exists; recorded is the hash of its
+	// recorded definition ("" when none is recorded).
+	present  bool
+	recorded string
 }
 
 // reconcileFanIn brings one table of a fan-in tenant to the requested schema and returns the LSN to
@@ -470,7 +472,7 @@ func (e *Engine) readShared(ctx context.Context, t *tenant, tx dialect.Tx, m *ta
 		}
 		return st.old
 	}
-	st.to, st.present = name, shared.present
+	st.to, st.present, st.recorded = name, shared.present, shared.hash()
 	st.plan, err = planShared(name, shared.def, shared.others, oldAt(name, shared.present), m)
 	if err == nil {
 		return st, nil
@@ -488,7 +490,7 @@ func (e *Engine) readShared(ctx context.Context, t *tenant, tx dialect.Tx, m *ta
 	if err != nil {
 		return nil, err
 	}
-	st.to, st.present = own, mine.present
+	st.to, st.present, st.recorded = own, mine.present, mine.hash()
 	if st.plan, err = planShared(own, mine.def, nil, oldAt(own, mine.present), m); err != nil {
 		return nil, fmt.Errorf("it cannot share the fan-in table (%s), nor be kept in a table of its own: %w", st.conflict, err)
 	}
@@ -503,6 +505,14 @@ type sharedDef struct {
 	others []*tableModel
 	// present says whether the table exists.
 	present bool
+}
+
+// hash is the recorded definition's hash, "" when none is recorded.
+func (d sharedDef) hash() string {
+	if d.def == nil {
+		return ""
+	}
+	return d.def.hash
 }
 
 // sharedDefinition reads what is known of the table named table, the shared one or a tenant's own
@@ -600,9 +610,12 @@ func (e *Engine) applyShared(ctx context.Context, t *tenant, tx dialect.Tx, m *t
 	if p.repopulate {
 		e.log.Info("the tenant's rows of a fan-in table are sent again", "tenant", t.name, "table", name, "reason", p.reason)
 	}
-	if err := tx.Meta().PutShared(ctx, dialect.TableMeta{Table: p.def.table.Name, LSN: -1, SchemaHash: p.def.hash,
-		SchemaJSON: p.def.json, SchemaChanged: e.now(), LostObjects: lost}); err != nil {
-		return nil, -1, err
+	// A tenant that joins a table as it is changes nothing of it, and writes nothing of it either.
+	if p.def.hash != st.recorded || p.create || p.recreate {
+		if err := tx.Meta().PutShared(ctx, dialect.TableMeta{Table: p.def.table.Name, LSN: -1, SchemaHash: p.def.hash,
+			SchemaJSON: p.def.json, SchemaChanged: e.now(), LostObjects: lost}); err != nil {
+			return nil, -1, err
+		}
 	}
 	row := dialect.TableMeta{Table: name, LSN: lsn, SchemaHash: m.hash, SchemaJSON: m.json, SchemaChanged: e.now(),
 		LostObjects: lost, Conflict: st.conflict}

@@ -466,11 +466,18 @@ func (s SQL) SelectRows(t dialect.Table) (string, error) {
 	return "SELECT " + list + " FROM " + name + where(s.mine("")), nil
 }
 
-// AnalyzeTable renders the refresh of a table's planner statistics.
+// AnalyzeTable renders the refresh of a table's planner statistics. A fan-in table is analyzed as a
+// whole after any tenant's repopulation, and ANALYZE waits for one that runs already: tenants
+// repopulating at once would queue behind each other (twenty tenants' initial loads took 18.7 s
+// instead of 6.3 s, most of it waiting for ANALYZE's lock). SKIP_LOCKED leaves it to the ANALYZE
+// under way, whose sample already holds most of the rows.
 func (s SQL) AnalyzeTable(table string) (string, error) {
 	name, err := s.Table(table)
 	if err != nil {
 		return "", err
+	}
+	if s.fanIn != nil {
+		return "ANALYZE (SKIP_LOCKED) " + name, nil
 	}
 	return "ANALYZE " + name, nil
 }
