@@ -16,6 +16,8 @@
 //     at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed by a timer, and registers with
 //     the gate's OnShortage. Server names the DSN's server. Errors: mark with ErrMissing the driver's
 //     codes for a database, schema or table that does not exist, at Begin as in every statement.
+//     OpenOptions.TenantColumn opens the fan-in layout (fanin.go): carry it out everywhere and say
+//     so in Capabilities.FanIn, or refuse it.
 //  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
 //     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
 //     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
