@@ -1,5 +1,7 @@
 package dialect
 
+import "github.com/mirrorsink/mirrorsink/typemap"
+
 // The fan-in layout puts every tenant of a route into one schema: each mirrored table exists once,
 // shared by the tenants, with a leading tenant column that is the first column of its primary key.
 // The engine decides what the shared table looks like (the union of the tenants' columns) and when
@@ -40,6 +42,49 @@ type SharedTable struct {
 	// Tenants holds, by tenant, each tenant's row of the table: its LSN and schema, and where its rows
 	// are (StoredIn, when not in the shared table).
 	Tenants map[string]TableMeta
+}
+
+// FanInSQL is what the fan-in layout adds to a dialect's statements: the tenant column and the
+// tenant, each as the dialect writes it. A dialect's pure SQL part keeps a nil *FanInSQL outside the
+// layout, on which Mine renders nothing.
+type FanInSQL struct {
+	// Column is the tenant column as the database holds it, Quoted as the dialect quotes it.
+	Column, Quoted string
+	// Tenant is the tenant (letters, digits and underscores), Literal the dialect's string literal of it.
+	Tenant, Literal string
+}
+
+// Mine renders the condition that limits a statement to the tenant's rows, the column after prefix
+// (an alias and a dot, or ""); "" outside the layout.
+func (f *FanInSQL) Mine(prefix string) string {
+	if f == nil {
+		return ""
+	}
+	return prefix + f.Quoted + " = " + f.Literal
+}
+
+// Where renders " WHERE cond", or "" for no condition.
+func Where(cond string) string {
+	if cond == "" {
+		return ""
+	}
+	return " WHERE " + cond
+}
+
+// TenantColumn is the tenant column of a fan-in table as the type table sees it: text of up to
+// MaxTenantBytes characters, NOT NULL; kind is the dialect's text kind for it (VarChar, NVarChar).
+func TenantColumn(name string, kind typemap.Kind) typemap.Column {
+	return typemap.Column{Name: name, Type: typemap.Type{Kind: kind, Length: MaxTenantBytes}}
+}
+
+// WithLeadingKey returns t as a fan-in Store creates it: c first among its columns and first in its
+// key, the key's other columns after it.
+func (t Table) WithLeadingKey(c typemap.Column) Table {
+	out := Table{Name: t.Name, Columns: append([]typemap.Column{c}, t.Columns...), Key: []int{0}}
+	for _, k := range t.Key {
+		out.Key = append(out.Key, k+1)
+	}
+	return out
 }
 
 // PrependValue returns a RowSource whose rows are those of rows with v before their first value: how

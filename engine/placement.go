@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -77,20 +78,11 @@ func NamedServers(dsn string, addresses map[string]string) ([]Server, error) {
 // placement contract: a change would move tenants between servers, so it must never change
 // (TestPlacementIsStable pins it).
 func placementScore(server, tenant string) uint64 {
-	const (
-		offset = 14695981039346656037
-		prime  = 1099511628211
-	)
-	h := uint64(offset)
-	for i := 0; i < len(server); i++ {
-		h ^= uint64(server[i])
-		h *= prime
-	}
-	h *= prime // the NUL between the two
-	for i := 0; i < len(tenant); i++ {
-		h ^= uint64(tenant[i])
-		h *= prime
-	}
+	f := fnv.New64a()
+	f.Write([]byte(server))
+	f.Write([]byte{0})
+	f.Write([]byte(tenant))
+	h := f.Sum64()
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27

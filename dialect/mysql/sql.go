@@ -23,14 +23,7 @@ type SQL struct {
 	// foldNames: the server compares table names without case (lower_case_table_names ≠ 0).
 	foldNames bool
 	// fanIn is set in the fan-in layout (dialect.OpenOptions.TenantColumn).
-	fanIn *fanInSQL
-}
-
-// fanInSQL is what the statements of a fan-in mirror add: the tenant column and the tenant's value.
-type fanInSQL struct {
-	column  string
-	qcolumn string // quoted
-	tenant  string // a tenant name: letters, digits and underscores
+	fanIn *dialect.FanInSQL
 }
 
 // FanIn returns the SQL of tenant's view of a fan-in mirror (see dialect.OpenOptions.TenantColumn):
@@ -41,7 +34,7 @@ func (s SQL) FanIn(column, tenant string) (SQL, error) {
 	if err != nil {
 		return SQL{}, fmt.Errorf("mysql: tenant column: %w", err)
 	}
-	s.fanIn = &fanInSQL{column: column, qcolumn: q, tenant: tenant}
+	s.fanIn = &dialect.FanInSQL{Column: column, Quoted: q, Tenant: tenant, Literal: stringLiteral(tenant)}
 	return s, nil
 }
 
@@ -51,29 +44,7 @@ func (s SQL) physical(t dialect.Table) dialect.Table {
 	if s.fanIn == nil {
 		return t
 	}
-	tenant := typemap.Column{Name: s.fanIn.column, Type: typemap.Type{Kind: typemap.VarChar, Length: dialect.MaxTenantBytes}}
-	p := dialect.Table{Name: t.Name, Columns: append([]typemap.Column{tenant}, t.Columns...), Key: []int{0}}
-	for _, k := range t.Key {
-		p.Key = append(p.Key, k+1)
-	}
-	return p
-}
-
-// mine renders the condition that limits a statement to the tenant's rows, its column after prefix
-// (an alias and a dot, or ""); "" outside the fan-in layout.
-func (s SQL) mine(prefix string) string {
-	if s.fanIn == nil {
-		return ""
-	}
-	return prefix + s.fanIn.qcolumn + " = " + stringLiteral(s.fanIn.tenant)
-}
-
-// where renders " WHERE cond" for a condition that may be "".
-func where(cond string) string {
-	if cond == "" {
-		return ""
-	}
-	return " WHERE " + cond
+	return t.WithLeadingKey(dialect.TenantColumn(s.fanIn.Column, typemap.VarChar))
 }
 
 // stagingPrefix begins the name of every staging table: LoadData sets the tenant column of the rows
@@ -471,7 +442,7 @@ func (s SQL) Truncate(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "DELETE FROM " + q + where(s.mine("")), nil
+	return "DELETE FROM " + q + dialect.Where(s.fanIn.Mine("")), nil
 }
 
 // Count renders the count of a table's rows (the tenant's, in the fan-in layout).
@@ -480,7 +451,7 @@ func (s SQL) Count(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT COUNT(*) FROM " + q + where(s.mine("")), nil
+	return "SELECT COUNT(*) FROM " + q + dialect.Where(s.fanIn.Mine("")), nil
 }
 
 // Select renders the read of every column of t, in t.Columns order (of the tenant's rows, in the
@@ -494,7 +465,7 @@ func (s SQL) Select(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + qt + where(s.mine("")), nil
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + qt + dialect.Where(s.fanIn.Mine("")), nil
 }
 
 // HasNull renders the check for a NULL in one column, which a change to NOT NULL makes before it
@@ -619,7 +590,7 @@ func (s SQL) LoadData(reader, table string, cols []typemap.Column) (string, erro
 	}
 	b.WriteString(")")
 	if s.fanIn != nil && !strings.HasPrefix(table, stagingPrefix) {
-		sets = append(sets, s.mine(""))
+		sets = append(sets, s.fanIn.Mine(""))
 	}
 	if len(sets) > 0 {
 		b.WriteString(" SET ")
@@ -667,7 +638,7 @@ func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
 	}
 	into, values := list, list
 	if s.fanIn != nil {
-		into, values = s.fanIn.qcolumn+", "+list, stringLiteral(s.fanIn.tenant)+", "+list
+		into, values = s.fanIn.Quoted+", "+list, s.fanIn.Literal+", "+list
 	}
 	return "INSERT INTO " + qt + " (" + into + ")\nSELECT " + values + " FROM " + qs + " ORDER BY " + strings.Join(keys, ", ") +
 		"\nON DUPLICATE KEY UPDATE " + strings.Join(upd, ", "), nil
@@ -693,7 +664,7 @@ func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
 		on[n] = "t." + k + " = s." + k
 	}
 	if s.fanIn != nil {
-		on = append([]string{s.mine("t.")}, on...)
+		on = append([]string{s.fanIn.Mine("t.")}, on...)
 	}
 	return "DELETE t FROM " + qt + " AS t JOIN " + qs + " AS s ON " + strings.Join(on, " AND "), nil
 }

@@ -29,9 +29,7 @@ type SQL struct {
 
 // fanInSQL is what the statements of a fan-in mirror add: the tenant column and the tenant's value.
 type fanInSQL struct {
-	column  string // as PostgreSQL holds it
-	qcolumn string // quoted
-	tenant  string // a tenant name: letters, digits and underscores
+	dialect.FanInSQL
 	// citus says that the database has the citus extension: shared tables are distributed on the tenant
 	// column, colocated with the metadata table, and a delete joins its staging table in a subquery.
 	citus bool
@@ -63,7 +61,8 @@ func (s SQL) FanIn(column, tenant string, citus bool) (SQL, error) {
 	if err != nil {
 		return SQL{}, err
 	}
-	s.fanIn = &fanInSQL{column: column, qcolumn: q, tenant: tenant, citus: citus, colocate: quoteLiteral(meta)}
+	s.fanIn = &fanInSQL{FanInSQL: dialect.FanInSQL{Column: column, Quoted: q, Tenant: tenant, Literal: quoteLiteral(tenant)},
+		citus: citus, colocate: quoteLiteral(meta)}
 	return s, nil
 }
 
@@ -74,24 +73,16 @@ var tenantColumnType = fmt.Sprintf(`varchar(%d) COLLATE "C"`, dialect.MaxTenantB
 
 // tenantColumn is the tenant column as the type table sees it, for the bulk path's encoders.
 func (f *fanInSQL) tenantColumn() typemap.Column {
-	return typemap.Column{Name: f.column, Type: typemap.Type{Kind: typemap.VarChar, Length: dialect.MaxTenantBytes}}
+	return dialect.TenantColumn(f.Column, typemap.VarChar)
 }
 
-// mine is the condition on the tenant column that limits a statement to the tenant's rows, after
-// prefix (an alias and a dot, or ""); "" outside the fan-in layout.
+// mine is the condition that limits a statement to the tenant's rows (dialect.FanInSQL.Mine); "" outside
+// the fan-in layout.
 func (s SQL) mine(prefix string) string {
 	if s.fanIn == nil {
 		return ""
 	}
-	return prefix + s.fanIn.qcolumn + " = " + quoteLiteral(s.fanIn.tenant)
-}
-
-// where renders " WHERE cond" for a condition that may be "".
-func where(cond string) string {
-	if cond == "" {
-		return ""
-	}
-	return " WHERE " + cond
+	return s.fanIn.Mine(prefix)
 }
 
 // Distribute renders, on Citus, the distribution of a new fan-in table on the tenant column, colocated
@@ -104,7 +95,7 @@ func (s SQL) Distribute(table string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT create_distributed_table(" + quoteLiteral(name) + ", " + quoteLiteral(s.fanIn.column) +
+	return "SELECT create_distributed_table(" + quoteLiteral(name) + ", " + quoteLiteral(s.fanIn.Column) +
 		", colocate_with => " + s.fanIn.colocate + ")", nil
 }
 
@@ -293,7 +284,7 @@ func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 	)
 	b.WriteString("CREATE TABLE " + name + " (\n")
 	if s.fanIn != nil {
-		b.WriteString("  " + s.fanIn.qcolumn + " " + tenantColumnType + " NOT NULL,\n")
+		b.WriteString("  " + s.fanIn.Quoted + " " + tenantColumnType + " NOT NULL,\n")
 	}
 	for i := range t.Columns {
 		def, _, w, err := columnDef(t.Name, t.Declared(i))
@@ -328,7 +319,7 @@ func (s SQL) TruncateTable(table string) (string, error) {
 		return "", err
 	}
 	if s.fanIn != nil {
-		return "DELETE FROM " + name + where(s.mine("")), nil
+		return "DELETE FROM " + name + dialect.Where(s.mine("")), nil
 	}
 	return "TRUNCATE TABLE " + name, nil
 }
@@ -339,7 +330,7 @@ func (s SQL) keyList(t dialect.Table) (string, error) {
 	if err != nil || s.fanIn == nil {
 		return key, err
 	}
-	return s.fanIn.qcolumn + ", " + key, nil
+	return s.fanIn.Quoted + ", " + key, nil
 }
 
 // AlterStep is one in-place change as statements.
@@ -443,7 +434,7 @@ func (s SQL) CountRows(table string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT count(*) FROM " + name + where(s.mine("")), nil
+	return "SELECT count(*) FROM " + name + dialect.Where(s.mine("")), nil
 }
 
 // tableColumns quotes and qualifies a table's name and quotes cols, a list of its columns.
@@ -463,7 +454,7 @@ func (s SQL) SelectRows(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT " + list + " FROM " + name + where(s.mine("")), nil
+	return "SELECT " + list + " FROM " + name + dialect.Where(s.mine("")), nil
 }
 
 // AnalyzeTable renders the refresh of a table's planner statistics. A fan-in table is analyzed as a
@@ -495,7 +486,7 @@ func (s SQL) CopyRows(t dialect.Table) (string, error) {
 		return "", err
 	}
 	if s.fanIn != nil {
-		list = s.fanIn.qcolumn + ", " + list
+		list = s.fanIn.Quoted + ", " + list
 	}
 	return copyFrom(name, list), nil
 }
@@ -506,7 +497,7 @@ func (s SQL) copyColumns(cols []typemap.Column, rows dialect.RowSource) ([]typem
 	if s.fanIn == nil {
 		return cols, rows
 	}
-	return append([]typemap.Column{s.fanIn.tenantColumn()}, cols...), dialect.PrependValue(rows, s.fanIn.tenant)
+	return append([]typemap.Column{s.fanIn.tenantColumn()}, cols...), dialect.PrependValue(rows, s.fanIn.Tenant)
 }
 
 // stagingName is the name of a staging table; it lives in pg_temp, so it never meets a tenant table.
@@ -583,8 +574,8 @@ func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
 	}
 	into, values, conflict := list, list, key
 	if s.fanIn != nil {
-		into, values = s.fanIn.qcolumn+", "+list, quoteLiteral(s.fanIn.tenant)+", "+list
-		conflict = s.fanIn.qcolumn + ", " + key
+		into, values = s.fanIn.Quoted+", "+list, s.fanIn.Literal+", "+list
+		conflict = s.fanIn.Quoted + ", " + key
 	}
 	return "INSERT INTO " + name + " (" + into + ") SELECT " + values + " FROM " + stagingTable(staging) +
 		" ORDER BY " + key + " ON CONFLICT (" + conflict + ") " + action, nil

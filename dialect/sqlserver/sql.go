@@ -43,28 +43,23 @@ type SQL struct {
 	// default collations do not, hence the zero value.
 	CaseSensitive bool
 	// fanIn is set in the fan-in layout (dialect.OpenOptions.TenantColumn).
-	fanIn *fanInSQL
-}
-
-// fanInSQL is what the statements of a fan-in mirror add: the tenant column and the tenant's value.
-type fanInSQL struct {
-	column  string
-	qcolumn string // quoted
-	tenant  string // a tenant name: letters, digits and underscores
+	fanIn *dialect.FanInSQL
 }
 
 // FanIn returns the SQL of tenant's view of a fan-in mirror (see dialect.OpenOptions.TenantColumn):
 // every table it creates has column first (nvarchar(50), compared by code point as every key column
 // is, and of the type of the N'…' literal that names the tenant, so that no conversion keeps an index
-// from being used) and first in its primary key, and its reads and writes touch tenant's rows only. Rows go into a
-// shared table through the staging table, never by a bulk copy into the table itself: that takes a
-// table lock (TABLOCK), which would hold up every other tenant's writes.
+// from being used) and first in its primary key, and its reads and writes touch tenant's rows only.
+// Rows go into a shared table through the staging table, never by a bulk copy into the table itself:
+// that takes a table lock (TABLOCK), which would hold up every other tenant's writes. The tenant is a
+// literal in every statement: those that carry it run as plain batches (see CreateStaging), and a
+// tenant name is letters, digits and underscores.
 func (s SQL) FanIn(column, tenant string) (SQL, error) {
 	q, err := quote(column)
 	if err != nil {
 		return SQL{}, fmt.Errorf("sqlserver: tenant column: %w", err)
 	}
-	s.fanIn = &fanInSQL{column: column, qcolumn: q, tenant: tenant}
+	s.fanIn = &dialect.FanInSQL{Column: column, Quoted: q, Tenant: tenant, Literal: literal(tenant)}
 	return s, nil
 }
 
@@ -74,31 +69,7 @@ func (s SQL) physical(t dialect.Table) dialect.Table {
 	if s.fanIn == nil {
 		return t
 	}
-	tenant := typemap.Column{Name: s.fanIn.column, Type: typemap.Type{Kind: typemap.NVarChar, Length: dialect.MaxTenantBytes}}
-	p := dialect.Table{Name: t.Name, Columns: append([]typemap.Column{tenant}, t.Columns...), Key: []int{0}}
-	for _, k := range t.Key {
-		p.Key = append(p.Key, k+1)
-	}
-	return p
-}
-
-// mine renders the condition that limits a statement to the tenant's rows, the column after prefix
-// (an alias and a dot, or ""); "" outside the fan-in layout. The tenant is a literal: the statements
-// that carry it run as plain batches (see CreateStaging), and a tenant name is letters, digits and
-// underscores.
-func (s SQL) mine(prefix string) string {
-	if s.fanIn == nil {
-		return ""
-	}
-	return prefix + s.fanIn.qcolumn + " = " + literal(s.fanIn.tenant)
-}
-
-// where renders " WHERE cond" for a condition that may be "".
-func where(cond string) string {
-	if cond == "" {
-		return ""
-	}
-	return " WHERE " + cond
+	return t.WithLeadingKey(dialect.TenantColumn(s.fanIn.Column, typemap.NVarChar))
 }
 
 // intoMine returns the column list and the value list of an INSERT of names (with their values
@@ -106,7 +77,7 @@ func where(cond string) string {
 func (s SQL) intoMine(names, exprs []string) (into, values string) {
 	into, values = strings.Join(names, ", "), strings.Join(exprs, ", ")
 	if s.fanIn != nil {
-		into, values = s.fanIn.qcolumn+", "+into, literal(s.fanIn.tenant)+", "+values
+		into, values = s.fanIn.Quoted+", "+into, s.fanIn.Literal+", "+values
 	}
 	return into, values
 }
@@ -469,7 +440,7 @@ func (s SQL) Truncate(name string) (string, error) {
 		return "", err
 	}
 	if s.fanIn != nil {
-		return "DELETE FROM " + tn + where(s.mine("")), nil
+		return "DELETE FROM " + tn + dialect.Where(s.fanIn.Mine("")), nil
 	}
 	return "TRUNCATE TABLE " + tn, nil
 }
@@ -480,7 +451,7 @@ func (s SQL) Count(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT COUNT_BIG(*) FROM " + tn + where(s.mine("")), nil
+	return "SELECT COUNT_BIG(*) FROM " + tn + dialect.Where(s.fanIn.Mine("")), nil
 }
 
 // HasRows renders a query that yields one row when the table holds any.
@@ -508,7 +479,7 @@ func (s SQL) Select(t dialect.Table) (string, error) {
 	for i, c := range t.Columns {
 		exprs[i] = readExpr(c.Type, "t."+names[i])
 	}
-	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + tn + " AS t" + where(s.mine("t.")), nil
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + tn + " AS t" + dialect.Where(s.fanIn.Mine("t.")), nil
 }
 
 // Alter renders the statements of in-place changes to table t (its new definition), in order. A
@@ -797,7 +768,7 @@ func (s SQL) keyMatch(t dialect.Table) (string, error) {
 	if err != nil || s.fanIn == nil {
 		return match, err
 	}
-	return s.mine("tgt.") + " AND " + match, nil
+	return s.fanIn.Mine("tgt.") + " AND " + match, nil
 }
 
 // Delete renders the set-based delete of the rows whose keys are staged (the staging table then
