@@ -14,17 +14,26 @@ import (
 	"github.com/mirrorsink/mirrorsink/simulator"
 )
 
-// loadTable is the table loaded through the stack: SuperOffice's largest, most typical table.
-const loadTable = "contact"
+// loadTable is a table loaded through the stack, from the crm dataset.
+type loadTable struct {
+	name string
+	// share is how many rows the dataset must be generated with (GenerateOptions.Rows) per row of
+	// this table: the dataset sizes its tables as shares of the contact table's.
+	share int64
+}
+
+// loadTables are the tables the load benchmark runs on: SuperOffice's largest, most typical table,
+// wide (32 columns), and a narrow one (17 columns).
+var loadTables = []loadTable{{name: "contact", share: 1}, {name: "sale", share: 5}}
 
 // loadTenant is the tenant whose mirror the load goes to.
 const loadTenant = "BenchLoad"
 
-// cachedSource returns the path of a source holding only the crm contact table with o.rows rows,
+// cachedSource returns the path of a source holding only the crm table lt with o.rows rows,
 // generating it on first use. The file is kept under the work folder keyed by rows and seed, and is
 // never changed: each run works on a copy.
-func (b *bench) cachedSource(ctx context.Context) (string, error) {
-	path := filepath.Join(b.opts.workDir, fmt.Sprintf("%s-%d-%d.db", loadTable, b.opts.rows, b.opts.seed))
+func (b *bench) cachedSource(ctx context.Context, lt loadTable) (string, error) {
+	path := filepath.Join(b.opts.workDir, fmt.Sprintf("%s-%d-%d.db", lt.name, b.opts.rows, b.opts.seed))
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
@@ -34,13 +43,13 @@ func (b *bench) cachedSource(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("source: %w", err)
 		}
 	}
-	b.progress("generating a source of %d %s rows (once; cached as %s)", b.opts.rows, loadTable, path)
+	b.progress("generating a source of %d %s rows (once; cached as %s)", b.opts.rows, lt.name, path)
 	start := time.Now()
 	src, err := simulator.Open(ctx, tmp)
 	if err != nil {
 		return "", err
 	}
-	err = simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: "crm", Rows: b.opts.rows, Seed: b.opts.seed, Tables: []string{loadTable}})
+	err = simulator.Generate(ctx, src, simulator.GenerateOptions{Dataset: "crm", Rows: b.opts.rows * lt.share, Seed: b.opts.seed, Tables: []string{lt.name}})
 	if cerr := src.Close(); err == nil {
 		err = cerr
 	}
@@ -60,9 +69,9 @@ func (b *bench) cachedSource(ctx context.Context) (string, error) {
 	return path, nil
 }
 
-// cachedTSV returns the path of the contact table's rows in the flavor's bulk format, and the column
-// names in file order, writing the file from the pristine source on first use.
-func (b *bench) cachedTSV(ctx context.Context, sourcePath string, f tsvFlavor) (string, []string, error) {
+// cachedTSV returns the path of the table's rows in the flavor's bulk format, and the column names in
+// file order, writing the file from the pristine source on first use.
+func (b *bench) cachedTSV(ctx context.Context, sourcePath, loadTable string, f tsvFlavor) (string, []string, error) {
 	path := strings.TrimSuffix(sourcePath, ".db") + "." + f.String() + ".tsv"
 	src, err := simulator.Open(ctx, sourcePath)
 	if err != nil {
@@ -116,25 +125,32 @@ func copySource(from, to string) error {
 // scaled returns n scaled from a 1M-row table to the benchmark's rows.
 func (b *bench) scaled(n int64) int64 { return max(n*b.opts.rows/1_000_000, 1) }
 
-// loadBench measures, for one target: the initial load through the whole stack, the raw tool loading
-// the same rows, the service's peak memory during the load, and an incremental cycle.
-func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) error {
-	name := t.name
+// loadBench measures, for one target and one table: the initial load through the whole stack, the raw
+// tool loading the same rows, the service's peak memory during the load, an incremental cycle and the
+// raw set-based apply of the same change set, and both cycles replayed against the service alone.
+func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, lt loadTable) error {
+	table := lt.name
+	name := t.name + " " + table
 	if _, err := t.sql(ctx, "", "SELECT 1"); err != nil {
 		return &skipError{reason: fmt.Sprintf("the server does not answer: %v", err)}
 	}
-	sourcePath, err := b.cachedSource(ctx)
+	defer t.sessions.close()
+	sourcePath, err := b.cachedSource(ctx, lt)
 	if err != nil {
 		return err
 	}
-	tsvPath, cols, err := b.cachedTSV(ctx, sourcePath, t.flavor)
+	tsvPath, cols, err := b.cachedTSV(ctx, sourcePath, table, t.flavor)
 	if err != nil {
 		return err
 	}
-	if strings.ContainsAny(tsvPath, `'\`) {
-		return fmt.Errorf("%s: the TSV path %q cannot be quoted for the raw tool", name, tsvPath)
+	if strings.ContainsAny(tsvPath, `'\`) || strings.ContainsAny(b.runDir, `'\`) {
+		return fmt.Errorf("%s: the paths %q and %q cannot be quoted for the raw tool", name, tsvPath, b.runDir)
 	}
 	absTSV, err := filepath.Abs(tsvPath)
+	if err != nil {
+		return err
+	}
+	absRun, err := filepath.Abs(b.runDir)
 	if err != nil {
 		return err
 	}
@@ -151,7 +167,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 			b.progress("%v", err)
 		}
 	}()
-	runSource := filepath.Join(b.runDir, "source-"+name+".db")
+	runSource := filepath.Join(b.runDir, "source-"+t.name+"-"+table+".db")
 	if err := copySource(sourcePath, runSource); err != nil {
 		return err
 	}
@@ -166,7 +182,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	}
 	defer src.Close()
 
-	svc, err := b.startService(ctx, binary, k, "serve-"+name, loadTenant, t.dialect, t.dsn)
+	svc, err := b.startService(ctx, binary, k, "serve-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn)
 	if err != nil {
 		if strings.Contains(err.Error(), "is not known") {
 			return &skipError{reason: fmt.Sprintf("bin/mirrorsink has no %s dialect: cmd/mirrorsink/serve.go does not import dialect/%s", t.dialect, t.dialect)}
@@ -175,7 +191,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	}
 	defer svc.stop()
 
-	rec, err := newRecorder(filepath.Join(b.runDir, "calls-"+name))
+	rec, err := newRecorder(filepath.Join(b.runDir, "calls-"+t.name+"-"+table))
 	if err != nil {
 		return err
 	}
@@ -191,9 +207,9 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	}
 
 	// 1. The initial load through the whole stack.
-	b.progress("%s: initial load of %d %s rows through the stack", name, b.opts.rows, loadTable)
+	b.progress("%s: initial load of %d rows through the stack", name, b.opts.rows)
 	var load simulator.CycleResult
-	loadCPU, err := measureCPU(svc, func() (err error) {
+	loadUse, err := measure(ctx, svc, t.sessions, func() (err error) {
 		load, err = drv.Cycle(ctx, src)
 		return err
 	})
@@ -204,50 +220,37 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	if err != nil {
 		return err
 	}
-	if n, err := t.count(ctx, loadTable); err != nil {
+	if n, err := t.count(ctx, table); err != nil {
 		return err
 	} else if n != b.opts.rows || load.Rows != b.opts.rows {
 		return fmt.Errorf("%s: the initial cycle sent %d rows and the mirror holds %d, want %d", name, load.Rows, n, b.opts.rows)
 	}
 	stackRate := load.RowsPerSecond()
+	b.report("%s: %d columns", name, len(cols))
 	b.report("%s: initial load, whole stack: %d rows in %s = %.0f rows/s (%.1f MB of XML)",
 		name, load.Rows, load.Duration.Round(time.Millisecond), stackRate, float64(load.Bytes)/1e6)
-	b.report("%s: %s", name, loadCPU)
+	b.report("%s: %s", name, loadUse)
 	b.report("%s: serve peak RSS (VmHWM) during the load: %.1f MB (target < %d MB)%s",
 		name, float64(rss)/(1<<20), targetPeakRSS, verdict(float64(rss)/(1<<20) < targetPeakRSS))
 
 	// 2. The raw limit: the same rows, loaded by the server's own client into an identical table.
-	rawTable := "raw_" + loadTable
-	if _, err := t.sql(ctx, benchDatabase, t.createRaw(rawTable, loadTable)); err != nil {
+	rawTable := "raw_" + table
+	if _, err := t.sql(ctx, benchDatabase, t.createRaw(rawTable, table)); err != nil {
 		return fmt.Errorf("%s: create %s: %w", name, rawTable, err)
 	}
 	b.progress("%s: raw load of the same rows with %s", name, t.rawTool)
-	rawStart := time.Now()
-	if err := t.rawLoad(ctx, absTSV, rawTable, cols); err != nil {
+	rawUse, err := measure(ctx, nil, t.sessions, func() error { return t.rawLoad(ctx, absTSV, rawTable, cols) })
+	if err != nil {
 		return fmt.Errorf("%s: raw load: %w", name, err)
 	}
-	rawTime := time.Since(rawStart)
-	if n, err := t.count(ctx, rawTable); err != nil {
+	rawTime := rawUse.wall
+	if err := b.sameRows(ctx, t, name, table, rawTable, b.opts.rows); err != nil {
 		return err
-	} else if n != b.opts.rows {
-		return fmt.Errorf("%s: the raw load left %d rows, want %d", name, n, b.opts.rows)
-	}
-	// The raw table must hold exactly what the mirror holds, or the comparison is not like for like.
-	diff, err := t.sql(ctx, benchDatabase, fmt.Sprintf("SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) AS d",
-		t.quote(loadTable), t.quote(rawTable)))
-	if err != nil {
-		return fmt.Errorf("%s: compare %s with %s: %w", name, loadTable, rawTable, err)
-	}
-	if strings.TrimSpace(diff) != "0" {
-		return fmt.Errorf("%s: %s rows of the mirror differ from the raw load's: the TSV does not render values as the mirror stores them", strings.TrimSpace(diff), name)
 	}
 	rawRate := float64(b.opts.rows) / rawTime.Seconds()
 	ratio := stackRate / rawRate
-	b.report("%s: raw limit, %s: %d rows in %s = %.0f rows/s", name, t.rawTool, b.opts.rows, rawTime.Round(time.Millisecond), rawRate)
+	b.report("%s: raw limit, %s: %d rows in %s = %.0f rows/s; %s", name, t.rawTool, b.opts.rows, rawTime.Round(time.Millisecond), rawRate, rawUse.databaseCPU())
 	b.report("%s: ratio stack/raw %.2f (target >= %.1f)%s", name, ratio, targetRatio, verdict(ratio >= targetRatio))
-	if _, err := t.sql(ctx, benchDatabase, "DROP TABLE "+t.quote(rawTable)); err != nil {
-		return fmt.Errorf("%s: drop %s: %w", name, rawTable, err)
-	}
 
 	// 3. An incremental cycle: updates and deletes spread over the table.
 	updates, deletes := b.scaled(50_000), b.scaled(5_000)
@@ -260,7 +263,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	b.progress("%s: churned in %s; incremental cycle", name, time.Since(churnStart).Round(time.Millisecond))
 	liveCalls := len(rec.calls)
 	var inc simulator.CycleResult
-	incCPU, err := measureCPU(svc, func() (err error) {
+	incUse, err := measure(ctx, svc, t.sessions, func() (err error) {
 		inc, err = drv.Cycle(ctx, src)
 		return err
 	})
@@ -268,31 +271,55 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 		return fmt.Errorf("%s: incremental cycle: %w (service log: %s)", name, err, svc.logTail())
 	}
 	want := int64(churn.Updates + churn.Deletes)
+	left := b.opts.rows - int64(churn.Deletes)
 	if inc.Rows != want {
 		return fmt.Errorf("%s: the incremental cycle sent %d rows, want %d", name, inc.Rows, want)
 	}
-	if n, err := t.count(ctx, loadTable); err != nil {
+	if n, err := t.count(ctx, table); err != nil {
 		return err
-	} else if n != b.opts.rows-int64(churn.Deletes) {
-		return fmt.Errorf("%s: after the incremental cycle the mirror holds %d rows, want %d", name, n, b.opts.rows-int64(churn.Deletes))
+	} else if n != left {
+		return fmt.Errorf("%s: after the incremental cycle the mirror holds %d rows, want %d", name, n, left)
 	}
 	incRate := inc.RowsPerSecond()
-	b.report("%s: incremental cycle: %d rows (U %d, D %d) in %s = %.0f rows/s (target >= %d)%s",
-		name, inc.Rows, churn.Updates, churn.Deletes, inc.Duration.Round(time.Millisecond), incRate, targetIncremental, verdict(incRate >= targetIncremental))
-	b.report("%s: %s", name, incCPU)
-	// 4. Both cycles replayed from their recorded requests against a fresh mirror and service: the
-	// service's own throughput, with a client that costs next to nothing (see replay.go).
+	b.report("%s: incremental cycle, whole stack: %d rows (U %d, D %d) in %s = %.0f rows/s",
+		name, inc.Rows, churn.Updates, churn.Deletes, inc.Duration.Round(time.Millisecond), incRate)
+	b.report("%s: %s", name, incUse)
+
+	// 4. Its raw limit: the same change set applied set-based by the raw tool to the raw table, which
+	// must then hold what the mirror holds.
 	initialCalls, incCalls := rec.calls[:liveCalls], rec.calls[liveCalls:]
+	cs, err := writeChangeSet(ctx, incCalls, table, t.flavor, absRun)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if cs.updates+cs.deletes != want {
+		return fmt.Errorf("%s: the recorded incremental cycle holds %d changes, want %d", name, cs.updates+cs.deletes, want)
+	}
+	b.progress("%s: raw set-based apply of the same change set", name)
+	applyUse, err := measure(ctx, nil, t.sessions, func() error { return t.rawApply(ctx, absRun, rawTable, cols, cs) })
+	if err != nil {
+		return fmt.Errorf("%s: raw apply: %w", name, err)
+	}
+	applyTime := applyUse.wall
+	if err := b.sameRows(ctx, t, name, table, rawTable, left); err != nil {
+		return err
+	}
+	applyRate := float64(want) / applyTime.Seconds()
+	b.report("%s: raw limit of the incremental cycle, %s: %d rows in %s = %.0f rows/s; %s; ratio stack/raw %.2f",
+		name, t.rawApplyTool, want, applyTime.Round(time.Millisecond), applyRate, applyUse.databaseCPU(), incRate/applyRate)
+
+	// 5. Both cycles replayed from their recorded requests against a fresh mirror and service: the
+	// service's own throughput, with a client that costs next to nothing (see replay.go).
 	svc.stop()
 	if err := t.drop(); err != nil {
 		return err
 	}
-	svc, err = b.startService(ctx, binary, k, "serve-replay-"+name, loadTenant, t.dialect, t.dsn)
+	svc, err = b.startService(ctx, binary, k, "serve-replay-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer svc.stop()
-	replayTime, replayCPU, err := b.replayChecked(ctx, svc, t, "initial load", initialCalls, b.opts.rows)
+	replayTime, replayUse, err := b.replayChecked(ctx, svc, t, name, table, "initial load", initialCalls, b.opts.rows)
 	if err != nil {
 		return err
 	}
@@ -303,74 +330,57 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target) 
 	replayRate := float64(b.opts.rows) / replayTime.Seconds()
 	b.report("%s: initial load, service alone (recorded calls replayed): %d rows in %s = %.0f rows/s; ratio to raw %.2f (target >= %.1f)%s",
 		name, b.opts.rows, replayTime.Round(time.Millisecond), replayRate, replayRate/rawRate, targetRatio, verdict(replayRate/rawRate >= targetRatio))
-	b.report("%s: %s; serve peak RSS %.1f MB", name, replayCPU, float64(replayRSS)/(1<<20))
-	incReplay, incReplayCPU, err := b.replayChecked(ctx, svc, t, "incremental cycle", incCalls, b.opts.rows-int64(churn.Deletes))
+	b.report("%s: %s; serve peak RSS %.1f MB", name, replayUse, float64(replayRSS)/(1<<20))
+	b.report("%s:   serve CPU per row %.2f µs; %s", name, float64(replayUse.service.Microseconds())/float64(b.opts.rows), replayUse.overlap())
+	incReplay, incReplayUse, err := b.replayChecked(ctx, svc, t, name, table, "incremental cycle", incCalls, left)
 	if err != nil {
 		return err
 	}
 	incReplayRate := float64(want) / incReplay.Seconds()
-	b.report("%s: incremental cycle, service alone (replayed): %d rows in %s = %.0f rows/s (target >= %d)%s",
-		name, want, incReplay.Round(time.Millisecond), incReplayRate, targetIncremental, verdict(incReplayRate >= targetIncremental))
-	b.report("%s: %s", name, incReplayCPU)
+	b.report("%s: incremental cycle, service alone (replayed): %d rows in %s = %.0f rows/s; ratio to the raw set-based apply %.2f (target >= %.1f)%s",
+		name, want, incReplay.Round(time.Millisecond), incReplayRate, incReplayRate/applyRate, targetRatio, verdict(incReplayRate/applyRate >= targetRatio))
+	b.report("%s: %s", name, incReplayUse)
+	b.report("%s:   serve CPU per row %.2f µs; %s", name, float64(incReplayUse.service.Microseconds())/float64(want), incReplayUse.overlap())
+	return nil
+}
+
+// sameRows checks that the raw table holds exactly what the mirror's table holds, rows of them: or
+// the comparison with the raw tool is not like for like.
+func (b *bench) sameRows(ctx context.Context, t target, name, table, rawTable string, rows int64) error {
+	if n, err := t.count(ctx, rawTable); err != nil {
+		return err
+	} else if n != rows {
+		return fmt.Errorf("%s: %s holds %d rows, want %d", name, rawTable, n, rows)
+	}
+	diff, err := t.sql(ctx, benchDatabase, fmt.Sprintf("SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) AS d",
+		t.quote(table), t.quote(rawTable)))
+	if err != nil {
+		return fmt.Errorf("%s: compare %s with %s: %w", name, table, rawTable, err)
+	}
+	if strings.TrimSpace(diff) != "0" {
+		return fmt.Errorf("%s: %s rows of the mirror differ from %s's: the raw tool's files do not render values as the mirror stores them", name, strings.TrimSpace(diff), rawTable)
+	}
 	return nil
 }
 
 // replayChecked replays one recorded cycle against svc, measuring wall and CPU time, and checks that
 // the mirror's table then holds wantRows rows.
-func (b *bench) replayChecked(ctx context.Context, svc *service, t target, what string, calls []recordedCall, wantRows int64) (time.Duration, cpuUse, error) {
-	b.progress("%s: replaying the %d recorded calls of the %s", t.name, len(calls), what)
+func (b *bench) replayChecked(ctx context.Context, svc *service, t target, name, table, what string, calls []recordedCall, wantRows int64) (time.Duration, usage, error) {
+	b.progress("%s: replaying the %d recorded calls of the %s", name, len(calls), what)
 	var took time.Duration
-	use, err := measureCPU(svc, func() (err error) {
+	use, err := measure(ctx, svc, t.sessions, func() (err error) {
 		took, err = replay(ctx, svc.url, calls)
 		return err
 	})
 	if err != nil {
-		return 0, use, fmt.Errorf("%s: %w (service log: %s)", t.name, err, svc.logTail())
+		return 0, use, fmt.Errorf("%s: %w (service log: %s)", name, err, svc.logTail())
 	}
-	if n, err := t.count(ctx, loadTable); err != nil {
+	if n, err := t.count(ctx, table); err != nil {
 		return 0, use, err
 	} else if n != wantRows {
-		return 0, use, fmt.Errorf("%s: after the replayed %s the mirror holds %d rows, want %d", t.name, what, n, wantRows)
+		return 0, use, fmt.Errorf("%s: after the replayed %s the mirror holds %d rows, want %d", name, what, n, wantRows)
 	}
 	return took, use, nil
-}
-
-// cpuUse is the CPU time the service and the driver (this process) used during a cycle.
-type cpuUse struct {
-	wall, service, driver time.Duration
-}
-
-func (c cpuUse) String() string {
-	return fmt.Sprintf("  CPU during that cycle: serve %.1fs, client (the simulator, or the replay) %.1fs, in %.1fs of wall time",
-		c.service.Seconds(), c.driver.Seconds(), c.wall.Seconds())
-}
-
-// measureCPU runs fn and measures the CPU time of the service and of this process meanwhile.
-func measureCPU(svc *service, fn func() error) (cpuUse, error) {
-	var use cpuUse
-	s0, err := svc.cpuTime()
-	if err != nil {
-		return use, err
-	}
-	d0, err := processCPU(os.Getpid())
-	if err != nil {
-		return use, err
-	}
-	start := time.Now()
-	if err := fn(); err != nil {
-		return use, err
-	}
-	use.wall = time.Since(start)
-	s1, err := svc.cpuTime()
-	if err != nil {
-		return use, err
-	}
-	d1, err := processCPU(os.Getpid())
-	if err != nil {
-		return use, err
-	}
-	use.service, use.driver = s1-s0, d1-d0
-	return use, nil
 }
 
 // verdict marks a figure that misses its target.

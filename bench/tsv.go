@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/simulator"
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
@@ -104,6 +105,28 @@ func appendEscaped(b []byte, f tsvFlavor, s string) []byte {
 	return b
 }
 
+// appendLine appends one line of the flavor's format: each wire value decoded with its column's
+// decoder, as the mirror decodes it, and rendered by appendField.
+func appendLine(line []byte, f tsvFlavor, decoders []typemap.Decoder, vals []contract.Value) ([]byte, error) {
+	for i, v := range vals {
+		if i > 0 {
+			line = append(line, '\t')
+		}
+		var x any
+		if !v.Null {
+			var err error
+			if x, err = decoders[i](v.Text); err != nil {
+				return line, fmt.Errorf("column %d: %w", i+1, err)
+			}
+		}
+		var err error
+		if line, err = appendField(line, f, x); err != nil {
+			return line, fmt.Errorf("column %d: %w", i+1, err)
+		}
+	}
+	return append(line, '\n'), nil
+}
+
 // writeTSV writes every row of a table of src to path in the flavor's format, decoding each wire value
 // with the decoder the mirror uses. It returns the table's column names in file order.
 func writeTSV(ctx context.Context, src *simulator.Source, table string, f tsvFlavor, path string) ([]string, int64, error) {
@@ -135,22 +158,9 @@ func writeTSV(ctx context.Context, src *simulator.Source, table string, f tsvFla
 	var rows int64
 	for cur.Next() {
 		_, vals := cur.Row()
-		line = line[:0]
-		for i, v := range vals {
-			if i > 0 {
-				line = append(line, '\t')
-			}
-			var x any
-			if !v.Null {
-				if x, err = decoders[i](v.Text); err != nil {
-					return nil, 0, fmt.Errorf("tsv: %s.%s row %d: %w", table, cols[i], rows+1, err)
-				}
-			}
-			if line, err = appendField(line, f, x); err != nil {
-				return nil, 0, fmt.Errorf("tsv: %s.%s: %w", table, cols[i], err)
-			}
+		if line, err = appendLine(line[:0], f, decoders, vals); err != nil {
+			return nil, 0, fmt.Errorf("tsv: %s row %d: %w", table, rows+1, err)
 		}
-		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
 			return nil, 0, fmt.Errorf("tsv: %w", err)
 		}

@@ -91,7 +91,8 @@ type Rows interface {
 }
 
 // Batch is one RowDataBatch. On the wire its TableInfo follows its rows, so a decoder can hand out a
-// Batch only once the whole batch has been read (see protocol's spool).
+// Batch only once the whole batch has been read (see protocol's spool), or stream its rows before
+// it knows whose they are (BatchStreamer).
 type Batch struct {
 	// Table is the batch's TableInfo: the table and the columns that Values are positional to.
 	Table TableSchema
@@ -105,6 +106,33 @@ type Batch struct {
 // previous Batch (and its Rows) is invalid once Next is called again.
 type Batches interface {
 	Next(ctx context.Context) (*Batch, error)
+}
+
+// BatchStreamer is implemented by Batches that can hand out a batch's rows while they are decoded, so
+// that the engine can load them as the request arrives instead of after it. Since a batch's
+// TableInfo follows its rows on the wire, the engine must then guess the table, and check the guess
+// once BatchStream.Batch has read the TableInfo. Stream and Next may be mixed: each begins the next
+// batch, reading past the rest of a streamed batch whose Batch was not called.
+type BatchStreamer interface {
+	Batches
+	// Stream begins the next batch and returns as soon as its rows begin (io.EOF after the last
+	// batch). The stream is invalid once Next or Stream is called again.
+	Stream(ctx context.Context) (BatchStream, error)
+}
+
+// BatchStream is a batch being decoded. Its rows are kept as they are read, so that Batch can hand
+// the whole batch out afterwards, to be applied again another way.
+type BatchStream interface {
+	// Next decodes the next row; it is false after the batch's last row, or on an error (Err).
+	Next() bool
+	// Row returns the current row; it is valid until the next call to Next or Batch.
+	Row() Row
+	// Err returns the error that stopped Next, if any: a decoding error, which Batch returns too.
+	Err() error
+	// Batch decodes the rest of the batch (the rows not read yet, its LSN and its TableInfo) and
+	// returns it, its Rows rewound to the first row: every row of the batch, those already streamed
+	// included. It may be called at any time, once.
+	Batch() (*Batch, error)
 }
 
 // Summary is one ReplicationSummary of ReplicationCompleted.

@@ -24,6 +24,11 @@
 //     against the shared scenarios in testdata/scenarios (see conformance.Golden).
 //  3. types.go: the type table: one rule per typemap.Kind (DDL type, bulk encoder, staging type, read
 //     expression), the single place every other part consults. Its test calls conformance.EveryKind.
+//     Each kind also has a raw encoder, which writes a value's wire text (a WireValue of a
+//     RawRowSource) straight into the bulk form through typemap's typed parsers, without a Go value in
+//     between: it must write exactly what the bulk encoder writes for the decoded value, and fail
+//     where decoding or encoding fails, which conformance.RawEncoders checks (call it from a test and
+//     from a fuzz target, see conformance.FuzzRawEncoders).
 //  4. meta.go: the metadata store (MetaStore) for mirrorsink's own tables, usually dialect/sqlmeta
 //     configured with the dialect's placeholders, quoting and time codec; the migrations that create
 //     those tables live in the folder's migrations/ and are embedded.
@@ -31,7 +36,10 @@
 //     operator's hook statements, and the table editor (Tables). Dialects on database/sql build on
 //     dialect/sqlexec, which holds savepoints and error wrapping once for all of them.
 //  6. bulk.go: the row writer (Rows): the bulk path (COPY, LOAD DATA, TDS bulk copy, multi-row
-//     INSERT) and the staged upsert and delete.
+//     INSERT) and the staged upsert and delete, and optionally Load (see Loader). When the RowSource
+//     is a RawRowSource, read its rows
+//     with Wire and the raw encoders (and a row a raw encoder refuses with Values and the bulk
+//     encoders, see RawRowSource); otherwise with Values and the bulk encoders.
 //  7. Tests: sql_test.go runs conformance.Golden; conformance_test.go runs conformance.Run against a
 //     live server (skipping with a message when none is configured, see internal/testenv).
 //  8. Register the folder in cmd/mirrorsink with one blank import. Nothing else outside the folder
@@ -401,6 +409,15 @@ type RowWriter interface {
 	Analyze(ctx context.Context, t Table) error
 }
 
+// Loader is implemented by a RowWriter whose bulk path can skip what Insert's promise costs: Load is
+// Insert for a caller that rolls the whole transaction back after any failure, so a failed Load need
+// not leave the transaction as it was (no savepoint, one statement less per call). The engine uses it
+// for a batch it loads while the batch arrives, whose failure it never recovers from in the same
+// transaction.
+type Loader interface {
+	Load(ctx context.Context, t Table, rows RowSource) (int64, error)
+}
+
 // Table is a mirrored table as the engine asks for it.
 type Table struct {
 	// Name is the table's name, exactly as the source spells it.
@@ -505,6 +522,32 @@ type RowSource interface {
 	Next() bool
 	Values() ([]any, error)
 	Err() error
+}
+
+// WireValue is one value of a row as the wire carries it: its text (entities resolved: "[I:1]",
+// "[DT:05/18/2020 10:40:43.0000000]", plain text, …) or NULL.
+type WireValue struct {
+	// Text is the wire text; it is valid until the source's next call to Next.
+	Text []byte
+	// Null says the value is NULL; Text is then empty.
+	Null bool
+}
+
+// RawRowSource is a RowSource that can hand out its rows as wire text, so that a writer encodes each
+// value straight into its database's bulk form with its type table's raw encoders (typemap's typed
+// parsers check the text without allocating) instead of decoding it into a Go value and encoding that.
+//
+// The generic path stays the judge of a row that fails: when a raw encoder refuses a value, the writer
+// calls Values for the same row and encodes it with its bulk encoders, and returns the error that
+// gives (Values' error, or the first column's encoding error), so that a row fails exactly as it would
+// through Values. Only if that unexpectedly succeeds does the writer return the raw encoder's error.
+type RawRowSource interface {
+	RowSource
+	// Wire returns the current row's values in the writer's column order. The slice is reused and
+	// valid until the next call to Next. The row is checked as Values checks it except for each
+	// value's text: a row with the wrong number of values or a NULL where its column holds none fails
+	// with the error Values gives.
+	Wire() ([]WireValue, error)
 }
 
 // Warning is something a dialect left out or changed while rendering a table, for the log: a default

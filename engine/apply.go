@@ -16,7 +16,8 @@ import (
 
 // RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
 // commit together or not at all. Batches before a failing one stay committed; SuperOffice resends the
-// failed one, which is harmless because I and U are upserts.
+// failed one, which is harmless because I and U are upserts. While a table is being repopulated, its
+// batches are loaded as they arrive (see stream.go).
 //
 // A batch that finds the mirror's database, schema or table gone fails, and the open mirror is
 // forgotten: the next call opens it again, and the next TableSchema answers -1 for what was lost.
@@ -28,33 +29,53 @@ func (e *Engine) RowData(ctx context.Context, call contract.Call, batches contra
 		return err
 	}
 	defer e.release(t, &err)
+	streamer, _ := batches.(contract.BatchStreamer)
 	for {
-		b, err := batches.Next(ctx)
+		var b *contract.Batch
+		var res batchResult
+		applied := false
+		if guess := t.guess.get(); streamer != nil && guess != "" {
+			table = guess
+			b, res, applied, err = e.speculate(ctx, t, streamer, guess)
+		} else {
+			b, err = batches.Next(ctx)
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
+			t.guess.set("")
 			return err
 		}
 		table = b.Table.Name
-		repopulated, err := e.applyBatch(ctx, t, b)
-		if err != nil {
-			e.metrics.batchFailures.Add(1)
-			return err
+		if !applied {
+			if res, err = e.applyBatch(ctx, t, b); err != nil {
+				e.metrics.batchFailures.Add(1)
+				t.guess.set("")
+				return err
+			}
 		}
-		if repopulated {
+		t.guess.after(b.Table.Name, b.LSN, res)
+		if res.repopulated {
 			e.analyze(ctx, t, b.Table.Name)
 		}
 	}
 }
 
+// batchResult is what applying a batch did.
+type batchResult struct {
+	// bulk says the batch was loaded through the bulk path, into a table being repopulated.
+	bulk bool
+	// repopulated says the batch completed a repopulation: it stored an LSN where -1 was stored.
+	repopulated bool
+}
+
 // applyBatch applies one batch: the bulk path when it only inserts into a table being repopulated,
-// else upserts and deletes through the dialect's staging path. It reports whether the batch completed
-// a repopulation (it stored an LSN where -1 was stored).
-func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (repopulated bool, err error) {
+// else upserts and deletes through the dialect's staging path.
+func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (res batchResult, err error) {
 	name := b.Table.Name
 	if err := t.checkTableName(name); err != nil {
-		return false, err
+		return res, err
 	}
 	inserts, updates, deletes := b.Rows.Counts()
 	// Every batch commits durably, also one that stores no LSN: its call is answered as done, and
@@ -63,6 +84,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 	// replaces dead connections unseen), so a commit that was not yet durable would be lost while the
 	// LSN moves past it (e2e TestAnsweredBatchesSurviveADatabaseCrash).
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+		res = batchResult{}
 		r, err := t.tableMeta(ctx, tx, name)
 		if err != nil {
 			return err
@@ -77,12 +99,13 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		if err := sameShape(m, b.Table); err != nil {
 			return err
 		}
-		repopulated = r.LSN == -1 && b.LSN > 0
+		res.repopulated = r.LSN == -1 && b.LSN > 0
 		a := &applier{table: m.table, rows: b.Rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
 		if r.LSN == -1 && updates == 0 && deletes == 0 && inserts > 0 {
-			err := a.bulk(ctx, tx)
+			err := a.bulk(ctx, tx, false)
 			if err == nil {
 				e.metrics.rowsBulk.Add(int64(inserts))
+				res.bulk = true
 				return e.finishBatch(ctx, tx, name, b.LSN)
 			}
 			if !errors.Is(err, dialect.ErrDuplicateKey) {
@@ -103,7 +126,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		e.metrics.rowsDeleted.Add(int64(deletes))
 		return e.finishBatch(ctx, tx, name, b.LSN)
 	})
-	return repopulated, err
+	return res, err
 }
 
 // analyze refreshes a table's statistics where the dialect keeps them, after a repopulation. It runs
@@ -152,10 +175,15 @@ type applier struct {
 }
 
 // bulk loads every row through the bulk path. A duplicate key leaves the transaction as it was, so
-// that the caller can fall back to the upsert path.
-func (a *applier) bulk(ctx context.Context, tx dialect.Tx) error {
+// that the caller can fall back to the upsert path; unless once, when the caller rolls the whole
+// transaction back after any failure, which lets a dialect.Loader save its savepoint.
+func (a *applier) bulk(ctx context.Context, tx dialect.Tx, once bool) error {
 	src := a.source(nil, nil)
-	if _, err := tx.Rows().Insert(ctx, a.table, src); err != nil {
+	insert := tx.Rows().Insert
+	if l, ok := tx.Rows().(dialect.Loader); ok && once {
+		insert = l.Load
+	}
+	if _, err := insert(ctx, a.table, src); err != nil {
 		if errors.Is(err, dialect.ErrDuplicateKey) {
 			return err
 		}
@@ -289,6 +317,7 @@ func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSou
 		cols:     cols,
 		decoders: make([]typemap.Decoder, len(cols)),
 		vals:     make([]any, len(cols)),
+		wire:     make([]dialect.WireValue, len(cols)),
 		index:    -1,
 		filtered: keep != nil || a.skip != nil,
 	}
@@ -299,13 +328,15 @@ func (a *applier) source(keep func(contract.Operation) bool, cols []int) *rowSou
 	return s
 }
 
-// rowSource decodes the wire values of a batch into typed values for a dialect's loader.
+// rowSource hands the rows of a batch to a dialect's loader: as their wire text (Wire), which the
+// dialect's raw encoders write straight into its bulk form, or decoded into typed values (Values).
 type rowSource struct {
 	a        *applier
 	keep     func(contract.Operation) bool
 	cols     []int
 	decoders []typemap.Decoder
 	vals     []any
+	wire     []dialect.WireValue
 	// index is the 0-based position of the current row in the batch; handed maps the loader's row
 	// numbers (1-based, counted over the rows this source handed over) back to it. It is kept only when
 	// the source passes rows over (filtered, or superseded); otherwise the two numbers are the same,
@@ -368,6 +399,46 @@ func (s *rowSource) Values() ([]any, error) {
 		s.vals[i] = x
 	}
 	return s.vals, nil
+}
+
+// Wire hands out the current row's wire text, checked as Values checks it except for the text of each
+// value: a row that Values would refuse for its shape or a NULL gets Values' error, which also names
+// a value of an earlier column that does not decode, as Values would.
+func (s *rowSource) Wire() ([]dialect.WireValue, error) {
+	row := s.a.rows.Row()
+	t := s.a.table
+	values := row.Values
+	if len(values) == len(t.Columns) {
+		for i, c := range s.cols {
+			v := values[c]
+			if v.Null && !t.Columns[c].Nullable {
+				return s.refuse()
+			}
+			s.wire[i] = dialect.WireValue{Text: v.Text, Null: v.Null}
+		}
+		return s.wire, nil
+	}
+	if row.Op != contract.Delete || len(values) != len(t.Key) {
+		return s.refuse()
+	}
+	// A Delete row with only its key values.
+	for i, c := range s.cols {
+		v := values[keyPosition(t.Key, c)]
+		if v.Null && !t.Columns[c].Nullable {
+			return s.refuse()
+		}
+		s.wire[i] = dialect.WireValue{Text: v.Text, Null: v.Null}
+	}
+	return s.wire, nil
+}
+
+// refuse returns the error Values gives for a row that Wire found it must refuse.
+func (s *rowSource) refuse() ([]dialect.WireValue, error) {
+	if _, err := s.Values(); err != nil {
+		return nil, err
+	}
+	s.err = s.rowError("", "cannot be handed out as wire text", nil)
+	return nil, s.err
 }
 
 // Err returns the error that stopped the source.

@@ -139,6 +139,9 @@ type tenant struct {
 
 	modelsMu sync.Mutex
 	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
+
+	// guess is the table the tenant's next RowData batch is probably for (see stream.go).
+	guess tableGuess
 }
 
 // migrationsLock is the lock name under which a tenant's own tables are migrated. It cannot clash with
@@ -440,6 +443,32 @@ func (e *Engine) now() time.Time { return e.opts.Now().UTC() }
 // lockTable takes the process lock of one (tenant, table) and returns its release; it gives up when ctx
 // ends, so that a call waiting behind a stalled one fails within its own deadline.
 func (e *Engine) lockTable(ctx context.Context, tenant, table string) (unlock func(), err error) {
+	m, forget := e.tableMutex(tenant, table)
+	select {
+	case m.slot <- struct{}{}:
+		return func() { <-m.slot; forget() }, nil
+	case <-ctx.Done():
+		forget()
+		return nil, fmt.Errorf("table %s: waiting for another call on the same table: %w", shortName(table), ctx.Err())
+	}
+}
+
+// tryLockTable takes the process lock of one (tenant, table) if no call holds it, and returns its
+// release; ok is false (and nothing is held) when another call does.
+func (e *Engine) tryLockTable(tenant, table string) (unlock func(), ok bool) {
+	m, forget := e.tableMutex(tenant, table)
+	select {
+	case m.slot <- struct{}{}:
+		return func() { <-m.slot; forget() }, true
+	default:
+		forget()
+		return nil, false
+	}
+}
+
+// tableMutex returns the process lock of one (tenant, table), counting the caller as one of its users
+// until it calls forget.
+func (e *Engine) tableMutex(tenant, table string) (m *tableMutex, forget func()) {
 	key := tenant + "\x00" + table
 	e.locksMu.Lock()
 	m, ok := e.locks[key]
@@ -449,19 +478,12 @@ func (e *Engine) lockTable(ctx context.Context, tenant, table string) (unlock fu
 	}
 	m.refs++
 	e.locksMu.Unlock()
-	forget := func() {
+	return m, func() {
 		e.locksMu.Lock()
 		if m.refs--; m.refs == 0 {
 			delete(e.locks, key)
 		}
 		e.locksMu.Unlock()
-	}
-	select {
-	case m.slot <- struct{}{}:
-		return func() { <-m.slot; forget() }, nil
-	case <-ctx.Done():
-		forget()
-		return nil, fmt.Errorf("table %s: waiting for another call on the same table: %w", shortName(table), ctx.Err())
 	}
 }
 
@@ -550,7 +572,7 @@ func (e *Engine) metaTx(ctx context.Context, t *tenant, fn func(ctx context.Cont
 // inTx runs fn in one transaction that holds the lock of table (a table name, or one of the engine's
 // own lock names), in this process and in the database; with an empty table it takes no lock. Nothing
 // of fn is committed unless it returns nil; the commit has the durability d.
-func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) (err error) {
+func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Durability, fn func(tx dialect.Tx) error) error {
 	if table != "" {
 		unlock, err := e.lockTable(ctx, t.name, table)
 		if err != nil {
@@ -558,6 +580,12 @@ func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Du
 		}
 		defer unlock()
 	}
+	return e.runTx(ctx, t, table, func(tx dialect.Tx) (dialect.Durability, error) { return d, fn(tx) })
+}
+
+// runTx is inTx for a caller that holds table's process lock already, and whose fn decides the
+// commit's durability.
+func (e *Engine) runTx(ctx context.Context, t *tenant, table string, fn func(tx dialect.Tx) (dialect.Durability, error)) (err error) {
 	tx, err := e.begin(ctx, t)
 	if err != nil {
 		return err
@@ -574,7 +602,8 @@ func (e *Engine) inTx(ctx context.Context, t *tenant, table string, d dialect.Du
 			return fmt.Errorf("lock table %q: %w", table, err)
 		}
 	}
-	if err := fn(tx); err != nil {
+	d, err := fn(tx)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx, d); err != nil {

@@ -20,6 +20,7 @@ type Metrics struct {
 	tablesCreated, tablesAltered        atomic.Int64
 	tablesRecreated, tablesDropped      atomic.Int64
 	nulsReplaced, keysMerged            atomic.Int64
+	batchesStreamed, streamMisses       atomic.Int64
 	partnerObjectsFailed                atomic.Int64
 	mirrorsReopened, tenantsClosedIdle  atomic.Int64
 	tenantsOpen                         atomic.Int64 // a gauge
@@ -77,6 +78,12 @@ func (m *Metrics) SchemaWork() SchemaWork {
 		m.partnerObjectsFailed.Load()}
 }
 
+// Streaming returns how many batches were loaded while they arrived, and how many such loads were
+// rolled back for a wrong guess of their table (see stream.go), since the process started.
+func (m *Metrics) Streaming() (streamed, missed int64) {
+	return m.batchesStreamed.Load(), m.streamMisses.Load()
+}
+
 // WritePrometheus writes every counter in the Prometheus text exposition format.
 func (m *Metrics) WritePrometheus(w io.Writer) error {
 	counters := []struct {
@@ -88,6 +95,8 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_rows_deleted_total", "Rows deleted (D operations applied).", m.rowsDeleted.Load()},
 		{"mirrorsink_bulk_fallbacks_total", "Bulk loads that met an existing key and were applied as upserts.", m.bulkFallbacks.Load()},
 		{"mirrorsink_batch_failures_total", "RowData batches that failed and were rolled back.", m.batchFailures.Load()},
+		{"mirrorsink_batches_streamed_total", "RowData batches bulk-loaded while they arrived, into the table guessed from the tenant's previous batches.", m.batchesStreamed.Load()},
+		{"mirrorsink_stream_guesses_missed_total", "Batches whose load while they arrived was rolled back (another table, not only inserts, or a failed load) and that were applied the usual way.", m.streamMisses.Load()},
 		{"mirrorsink_wipes_total", "Wipe calls applied.", m.wipes.Load()},
 		{"mirrorsink_cycles_total", "Replication cycles completed.", m.cycles.Load()},
 		{"mirrorsink_tables_created_total", "Tables created.", m.tablesCreated.Load()},

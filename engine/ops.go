@@ -437,6 +437,8 @@ func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (er
 		return err
 	}
 	e.metrics.wipes.Add(1)
+	// The table's rows follow, call after call: load them as they arrive (stream.go).
+	t.guess.set(table)
 	return e.emit(ctx, t, Event{Kind: AfterWipe, Tenant: t.name, Table: table, Time: e.now()})
 }
 

@@ -109,15 +109,11 @@ func rowDataBody(tb testing.TB, size int) []byte {
 
 // consumeRowData decodes a whole RowData request, touching every value; it returns rows and bytes.
 func consumeRowData(r io.Reader, opts DecodeOptions, perRow func()) (rows, valueBytes int, err error) {
-	d := NewRequestDecoder(r, opts)
-	defer d.Close()
-	if _, err := d.ReadHeader(); err != nil {
-		return 0, 0, err
-	}
-	req, err := d.RowData()
+	d, req, err := openRowData(r, opts)
 	if err != nil {
 		return 0, 0, err
 	}
+	defer d.Close()
 	for {
 		b, err := req.Batches.Next(context.Background())
 		if err == io.EOF {
@@ -139,6 +135,21 @@ func consumeRowData(r io.Reader, opts DecodeOptions, perRow func()) (rows, value
 			return rows, valueBytes, err
 		}
 	}
+}
+
+// openRowData reads a RowData request's header and ClientState; the caller closes the decoder.
+func openRowData(r io.Reader, opts DecodeOptions) (*RequestDecoder, RowDataRequest, error) {
+	d := NewRequestDecoder(r, opts)
+	if _, err := d.ReadHeader(); err != nil {
+		d.Close()
+		return nil, RowDataRequest{}, err
+	}
+	req, err := d.RowData()
+	if err != nil {
+		d.Close()
+		return nil, req, err
+	}
+	return d, req, nil
 }
 
 func BenchmarkDecodeRowData(b *testing.B) {

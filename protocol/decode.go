@@ -627,64 +627,102 @@ func (d *RequestDecoder) RowData() (RowDataRequest, error) {
 	}
 }
 
-// batchReader implements contract.Batches over the DataBatches element.
+// batchReader implements contract.BatchStreamer over the DataBatches element. A batch is read in
+// steps, so that its rows can be handed out while they are decoded (Stream): begin reads up to the
+// start of the batch's Data, nextRow spools one row of it, finish reads the rest.
 type batchReader struct {
 	d     *RequestDecoder
 	n     int
 	done  bool
 	batch contract.Batch
+	// The state of the batch being read: begun and not yet finished; its TableInfo has been read; the
+	// read position is inside its Data; its end tag has been read.
+	open, haveTable, inData, ended bool
+	stream                         batchStream
 }
+
+var _ contract.BatchStreamer = (*batchReader)(nil)
 
 // Next decodes the next RowDataBatch; after the last it checks that the envelope closes properly and
 // returns io.EOF.
 func (b *batchReader) Next(ctx context.Context) (*contract.Batch, error) {
+	if err := b.begin(ctx); err != nil {
+		return nil, err
+	}
+	return b.finish()
+}
+
+// Stream begins the next RowDataBatch and returns its rows as they are decoded; after the last batch
+// it checks that the envelope closes properly and returns io.EOF.
+func (b *batchReader) Stream(ctx context.Context) (contract.BatchStream, error) {
+	if err := b.begin(ctx); err != nil {
+		return nil, err
+	}
+	b.stream = batchStream{b: b, vals: b.stream.vals[:0]}
+	return &b.stream, nil
+}
+
+// begin finds the next RowDataBatch and reads it up to the start of its Data.
+func (b *batchReader) begin(ctx context.Context) error {
 	d := b.d
 	if b.done {
 		if d.err != nil {
-			return nil, d.err
+			return d.err
 		}
-		return nil, io.EOF
+		return io.EOF
 	}
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
+	}
+	if b.open {
+		// A streamed batch that was not read to its end: read past it.
+		if _, err := b.finish(); err != nil {
+			return err
+		}
 	}
 	e := elemDecoder{d.s}
 	for {
 		k, err := e.next()
 		if err != nil {
-			return nil, b.fail(err)
+			return b.fail(err)
 		}
 		if k == tokEnd {
 			// </DataBatches>: skip whatever follows inside the operation element, then close.
 			err := e.fields(func() (bool, error) { return false, nil })
 			b.done = true
 			if err = d.end(err); err != nil {
-				return nil, err
+				return err
 			}
-			return nil, io.EOF
+			return io.EOF
 		}
 		if !e.is(NSContract, "RowDataBatch") {
 			if err := e.skip(); err != nil {
-				return nil, b.fail(err)
+				return b.fail(err)
 			}
 			continue
 		}
 		b.n++
 		if d.s.isNil {
 			if err := e.skip(); err != nil {
-				return nil, b.fail(err)
+				return b.fail(err)
 			}
 			continue
 		}
-		batch, err := b.readBatch()
-		if err != nil {
-			return nil, b.fail(err)
-		}
-		return batch, nil
+		break
 	}
+	if d.sp == nil {
+		d.sp = newSpool(d.opts.SpoolMemory, d.opts.SpoolDir)
+	}
+	d.sp.reset()
+	b.batch = contract.Batch{}
+	b.open, b.haveTable, b.inData, b.ended = true, false, false, false
+	if err := b.fields(); err != nil {
+		return b.fail(err)
+	}
+	return nil
 }
 
 func (b *batchReader) fail(err error) error {
@@ -694,96 +732,168 @@ func (b *batchReader) fail(err error) error {
 	return err
 }
 
-func (b *batchReader) readBatch() (*contract.Batch, error) {
-	d := b.d
-	if d.sp == nil {
-		d.sp = newSpool(d.opts.SpoolMemory, d.opts.SpoolDir)
-	}
-	d.sp.reset()
-	e := elemDecoder{d.s}
-	b.batch = contract.Batch{}
-	haveTable := false
-	err := e.fields(func() (bool, error) {
-		var err error
-		switch {
-		case e.is(NSContract, "Data"):
-			err = b.readRows()
-		case e.is(NSContract, "LSN"):
-			b.batch.LSN, err = e.integer(64)
-		case e.is(NSContract, "TableInfo"):
-			if d.s.isNil {
-				return false, nil
-			}
-			b.batch.Table, err = e.tableSchemaInfo()
-			haveTable = true
-		default:
-			return false, nil
-		}
-		return true, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if !haveTable {
-		return nil, e.errorf("RowDataBatch %d has no TableInfo", b.n)
-	}
-	rows, err := d.sp.finish()
-	if err != nil {
-		return nil, &DecodeError{Offset: d.s.offset(), Msg: fmt.Sprintf("RowDataBatch %d", b.n), Err: err}
-	}
-	b.batch.Rows = rows
-	return &b.batch, nil
-}
-
-// readRows spools the RowData elements of a batch's Data.
-func (b *batchReader) readRows() error {
+// fields reads the batch's child elements up to the start of a Data element (inData) or the batch's
+// end (ended). The WSDL orders them Data, LSN, TableInfo, but any order is accepted.
+func (b *batchReader) fields() error {
 	d := b.d
 	e := elemDecoder{d.s}
-	sp := d.sp
 	for {
 		k, err := e.next()
 		if err != nil {
 			return err
 		}
 		if k == tokEnd {
+			b.ended = true
 			return nil
 		}
-		if !e.is(NSContract, "RowData") || d.s.isNil {
-			if err := e.skip(); err != nil {
-				return err
-			}
-			continue
+		switch {
+		case e.is(NSContract, "Data"):
+			b.inData = true
+			return nil
+		case e.is(NSContract, "LSN"):
+			b.batch.LSN, err = e.integer(64)
+		case e.is(NSContract, "TableInfo") && !d.s.isNil:
+			b.batch.Table, err = e.tableSchemaInfo()
+			b.haveTable = true
+		default:
+			err = e.skip()
 		}
-		if err := sp.beginRow(); err != nil {
-			return &DecodeError{Offset: d.s.offset(), Msg: fmt.Sprintf("RowDataBatch %d", b.n), Err: err}
-		}
-		var op contract.Operation
-		err = e.fields(func() (bool, error) {
-			switch {
-			case e.is(NSContract, "ColumnValues"):
-				return true, b.readValues()
-			case e.is(NSContract, "Operation"):
-				t, _, err := e.text()
-				if err != nil {
-					return true, err
-				}
-				o, ok := parseOperation(t)
-				if !ok {
-					return true, e.errorf("row %d of RowDataBatch %d: invalid Operation %q", sp.rows+1, b.n, clipText(t, 20))
-				}
-				op = o
-				return true, nil
-			}
-			return false, nil
-		})
 		if err != nil {
 			return err
 		}
-		if op == 0 {
-			return e.errorf("row %d of RowDataBatch %d has no Operation", sp.rows+1, b.n)
-		}
-		sp.endRow(op)
 	}
+}
+
+// finish reads the rest of the batch and returns it, its rows rewound.
+func (b *batchReader) finish() (*contract.Batch, error) {
+	d := b.d
+	b.open = false
+	for !b.ended {
+		if !b.inData {
+			if err := b.fields(); err != nil {
+				return nil, b.fail(err)
+			}
+			continue
+		}
+		for {
+			ok, err := b.nextRow()
+			if err != nil {
+				return nil, b.fail(err)
+			}
+			if !ok {
+				break
+			}
+		}
+	}
+	if !b.haveTable {
+		return nil, b.fail(elemDecoder{d.s}.errorf("RowDataBatch %d has no TableInfo", b.n))
+	}
+	rows, err := d.sp.finish()
+	if err != nil {
+		return nil, b.fail(&DecodeError{Offset: d.s.offset(), Msg: fmt.Sprintf("RowDataBatch %d", b.n), Err: err})
+	}
+	b.batch.Rows = rows
+	return &b.batch, nil
+}
+
+// nextRow spools the next RowData element of the batch's Data; it is false at the end of the Data.
+func (b *batchReader) nextRow() (bool, error) {
+	d := b.d
+	e := elemDecoder{d.s}
+	sp := d.sp
+	for {
+		k, err := e.next()
+		if err != nil {
+			return false, err
+		}
+		if k == tokEnd {
+			b.inData = false
+			return false, nil
+		}
+		if !e.is(NSContract, "RowData") || d.s.isNil {
+			if err := e.skip(); err != nil {
+				return false, err
+			}
+			continue
+		}
+		break
+	}
+	if err := sp.beginRow(); err != nil {
+		return false, &DecodeError{Offset: d.s.offset(), Msg: fmt.Sprintf("RowDataBatch %d", b.n), Err: err}
+	}
+	var op contract.Operation
+	err := e.fields(func() (bool, error) {
+		switch {
+		case e.is(NSContract, "ColumnValues"):
+			return true, b.readValues()
+		case e.is(NSContract, "Operation"):
+			t, _, err := e.text()
+			if err != nil {
+				return true, err
+			}
+			o, ok := parseOperation(t)
+			if !ok {
+				return true, e.errorf("row %d of RowDataBatch %d: invalid Operation %q", sp.rows+1, b.n, clipText(t, 20))
+			}
+			op = o
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if op == 0 {
+		return false, e.errorf("row %d of RowDataBatch %d has no Operation", sp.rows+1, b.n)
+	}
+	sp.endRow(op)
+	return true, nil
+}
+
+// batchStream is the contract.BatchStream of a batchReader: each row it hands out is spooled first,
+// and read back from the spool.
+type batchStream struct {
+	b    *batchReader
+	row  contract.Row
+	vals []contract.Value
+	err  error
+	// over says that the stream has handed out its last row, or that Batch was called.
+	over bool
+}
+
+// Next decodes and spools the next row of the batch.
+func (s *batchStream) Next() bool {
+	if s.over || s.err != nil || !s.b.inData {
+		return false
+	}
+	ok, err := s.b.nextRow()
+	if err != nil {
+		s.err = s.b.fail(err)
+		return false
+	}
+	if !ok {
+		s.over = true
+		return false
+	}
+	s.row, s.vals = s.b.d.sp.lastRow(s.vals)
+	return true
+}
+
+// Row returns the current row.
+func (s *batchStream) Row() contract.Row { return s.row }
+
+// Err returns the decoding error that stopped Next.
+func (s *batchStream) Err() error { return s.err }
+
+// Batch reads the rest of the batch and returns it whole.
+func (s *batchStream) Batch() (*contract.Batch, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	s.over, s.row = true, contract.Row{}
+	b, err := s.b.finish()
+	s.err = err
+	return b, err
 }
 
 // readValues spools the strings of one ColumnValues. This is the hot loop of the whole decoder.
@@ -851,6 +961,9 @@ func (d *RequestDecoder) Close() error {
 		if d.err == nil {
 			d.err = errors.New("protocol: decoder closed")
 		}
+	}
+	if d.s.buf != nil {
+		d.s.release()
 	}
 	if d.sp == nil {
 		return nil

@@ -255,18 +255,22 @@ func formatBatch(b *contract.Batch) string {
 	var sb strings.Builder
 	sb.WriteString(sprint(b.Table) + " " + sprint(b.LSN) + "\n")
 	for b.Rows.Next() {
-		r := b.Rows.Row()
-		sb.WriteString(r.Op.String())
-		for _, v := range r.Values {
-			if v.Null {
-				sb.WriteString(" NULL")
-			} else {
-				sb.WriteString(" " + quote(v.Text))
-			}
-		}
-		sb.WriteString("\n")
+		sb.WriteString(formatRow(b.Rows.Row()))
 	}
 	return sb.String()
+}
+
+func formatRow(r contract.Row) string {
+	var sb strings.Builder
+	sb.WriteString(r.Op.String())
+	for _, v := range r.Values {
+		if v.Null {
+			sb.WriteString(" NULL")
+		} else {
+			sb.WriteString(" " + quote(v.Text))
+		}
+	}
+	return sb.String() + "\n"
 }
 
 func TestOpFromSOAPAction(t *testing.T) {

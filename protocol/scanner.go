@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -137,16 +138,28 @@ type scanner struct {
 	noFast bool
 }
 
+// scanBufs keeps scanner buffers between requests: every call would otherwise allocate, and clear, one.
+var scanBufs = sync.Pool{New: func() any { b := make([]byte, scanBufSize); return &b }}
+
 func newScanner(r io.Reader) *scanner {
 	return &scanner{
 		r:       r,
-		buf:     make([]byte, scanBufSize),
+		buf:     *scanBufs.Get().(*[]byte),
 		maxText: defaultMaxText,
 		intern: map[string]string{
 			NSSoapEnv: NSSoapEnv, NSService: NSService, NSContract: NSContract,
 			NSArrays: NSArrays, NSXSI: NSXSI, "": "",
 		},
 	}
+}
+
+// release gives the scanner's buffer back for another request; the scanner must not be used after.
+func (s *scanner) release() {
+	if len(s.buf) == scanBufSize {
+		b := s.buf
+		scanBufs.Put(&b)
+	}
+	s.buf, s.text = nil, nil
 }
 
 // offset is the stream offset of the scanner's read position.

@@ -26,6 +26,8 @@ const (
 	rowHeaderSize = 5
 	// firstSpoolBuf is the spool's first allocation; small calls never need more.
 	firstSpoolBuf = 64 << 10
+	// midSpoolBuf is its second: calls of SuperOffice's usual size (about 1 MB) need no more.
+	midSpoolBuf = 2 << 20
 	// DefaultSpoolMemory is the default of DecodeOptions.SpoolMemory.
 	DefaultSpoolMemory = 8 << 20
 )
@@ -41,6 +43,8 @@ type spool struct {
 
 	rowStart int
 	nvals    uint32
+	// lastStart is where the last complete row begins in buf; it stays there until the next beginRow.
+	lastStart int
 
 	rows, inserts, updates, deletes int
 	rowsIter                        spoolRows
@@ -68,8 +72,9 @@ func (sp *spool) reset() {
 
 // grow makes room for n more bytes. Once the buffer has reached the limit, the rows completed before
 // the current one are spilled to make room, so the buffer grows beyond the limit only for a single row
-// larger than it. Otherwise it grows in few large steps (firstSpoolBuf, then the limit), so that a
-// spilling batch leaves little garbage behind.
+// larger than it. Below the limit it grows in few large steps (firstSpoolBuf, midSpoolBuf, the limit),
+// so that a spilling batch leaves little garbage behind, and a call of the usual size (about 1 MB)
+// needs no more than midSpoolBuf. The buffer a call ends with is pooled for the next ones.
 func (sp *spool) grow(n int) error {
 	need := len(sp.buf) + n
 	if need <= cap(sp.buf) {
@@ -86,25 +91,66 @@ func (sp *spool) grow(n int) error {
 			return nil
 		}
 	}
-	c := firstSpoolBuf
-	if cap(sp.buf) >= firstSpoolBuf || need > c {
-		c = sp.limit
-	}
-	if need > c {
-		c = need + need/4
-	}
 	var nb []byte
-	if c == DefaultSpoolMemory {
-		if p, ok := spoolBufPool.Get().(*[]byte); ok {
-			nb = (*p)[:len(sp.buf)]
+	if cap(sp.buf) == 0 {
+		// A new call: the buffer an earlier call ended with serves it, whatever its size.
+		nb = sp.pooledBuf()
+	}
+	if cap(nb) < need {
+		c := firstSpoolBuf
+		for _, step := range []int{firstSpoolBuf, midSpoolBuf, sp.limit} {
+			if c = min(step, sp.limit); c >= need && c > cap(sp.buf) {
+				break
+			}
 		}
+		if need > c {
+			c = need + need/4
+		}
+		sp.putBuf(nb)
+		nb = make([]byte, 0, c)
 	}
-	if nb == nil {
-		nb = make([]byte, len(sp.buf), c)
-	}
+	nb = nb[:len(sp.buf)]
 	copy(nb, sp.buf)
 	sp.buf = nb
 	return nil
+}
+
+// spoolPools keep the buffer each call ends with for the next calls, one sync.Pool per size
+// (firstSpoolBuf, midSpoolBuf, the limit), since every call would otherwise allocate, and clear, the
+// same few.
+var spoolPools sync.Map // capacity → *sync.Pool of *[]byte
+
+// pooledSize reports whether buffers of capacity c are pooled: the sizes grow steps through.
+func (sp *spool) pooledSize(c int) bool {
+	return c == firstSpoolBuf || c == midSpoolBuf && midSpoolBuf < sp.limit || c == sp.limit
+}
+
+// pooledBuf returns a pooled buffer, the largest there is, or nil.
+func (sp *spool) pooledBuf() []byte {
+	for _, c := range []int{sp.limit, midSpoolBuf, firstSpoolBuf} {
+		if !sp.pooledSize(c) {
+			continue
+		}
+		if p, ok := spoolPools.Load(c); ok {
+			if b, ok := p.(*sync.Pool).Get().(*[]byte); ok {
+				return (*b)[:0]
+			}
+		}
+	}
+	return nil
+}
+
+func (sp *spool) putBuf(b []byte) {
+	c := cap(b)
+	if c == 0 || !sp.pooledSize(c) {
+		return
+	}
+	p, ok := spoolPools.Load(c)
+	if !ok {
+		p, _ = spoolPools.LoadOrStore(c, new(sync.Pool))
+	}
+	b = b[:0]
+	p.(*sync.Pool).Put(&b)
 }
 
 // spill writes the whole buffer to the spool file.
@@ -200,7 +246,7 @@ func (sp *spool) endRow(op contract.Operation) {
 	sp.buf[sp.rowStart] = byte(op)
 	binary.LittleEndian.PutUint32(sp.buf[sp.rowStart+1:], sp.nvals)
 	// Everything before rowStart is complete rows, which grow may spill.
-	sp.rowStart = len(sp.buf)
+	sp.lastStart, sp.rowStart = sp.rowStart, len(sp.buf)
 	sp.rows++
 	switch op {
 	case contract.Insert:
@@ -210,6 +256,13 @@ func (sp *spool) endRow(op contract.Operation) {
 	case contract.Delete:
 		sp.deletes++
 	}
+}
+
+// lastRow returns the row that endRow completed last, its values appended to vals[:0], for a batch
+// whose rows are handed out as they are spooled. It is valid until the next beginRow.
+func (sp *spool) lastRow(vals []contract.Value) (contract.Row, []contract.Value) {
+	row, vals, _, _, _ := parseRow(sp.buf[sp.lastStart:], vals[:0])
+	return row, vals
 }
 
 // finish ends the batch's writing and returns its rows, rewound.
@@ -228,15 +281,8 @@ func (sp *spool) finish() (*spoolRows, error) {
 	return r, nil
 }
 
-// spoolBufPool keeps default-sized spool buffers between calls, since every RowData call of the default
-// size (about 1 MB) would otherwise allocate one.
-var spoolBufPool sync.Pool
-
 func (sp *spool) close() error {
-	if cap(sp.buf) == DefaultSpoolMemory {
-		b := sp.buf[:0]
-		spoolBufPool.Put(&b)
-	}
+	sp.putBuf(sp.buf)
 	sp.buf = nil
 	sp.rowsIter.vals = nil
 	if sp.file == nil {
@@ -325,13 +371,22 @@ func (r *spoolRows) refill() error {
 
 // parse decodes one row from b; ok is false when b does not hold the whole row.
 func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
+	row, vals, used, ok, err := parseRow(b, r.vals[:0])
+	if ok {
+		r.row, r.vals = row, vals
+	}
+	return used, ok, err
+}
+
+// parseRow decodes one row from b, appending its values to vals; ok is false when b does not hold the
+// whole row. The values point into b.
+func parseRow(b []byte, vals []contract.Value) (row contract.Row, _ []contract.Value, used int, ok bool, err error) {
 	if len(b) < rowHeaderSize {
-		return 0, false, nil
+		return row, vals, 0, false, nil
 	}
 	op := contract.Operation(b[0])
 	nv := binary.LittleEndian.Uint32(b[1:])
 	i := rowHeaderSize
-	vals := r.vals[:0]
 	for k := uint32(0); k < nv; k++ {
 		var l uint64
 		if i < len(b) && b[i] < 0x80 {
@@ -342,10 +397,10 @@ func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
 			var w int
 			l, w = binary.Uvarint(b[i:])
 			if w == 0 {
-				return 0, false, nil
+				return row, vals, 0, false, nil
 			}
 			if w < 0 {
-				return 0, false, errSpoolCorrupt
+				return row, vals, 0, false, errSpoolCorrupt
 			}
 			i += w
 		}
@@ -355,14 +410,12 @@ func (r *spoolRows) parse(b []byte) (used int, ok bool, err error) {
 		}
 		l--
 		if uint64(len(b)-i) < l {
-			return 0, false, nil
+			return row, vals, 0, false, nil
 		}
 		vals = append(vals, contract.Value{Text: b[i : i+int(l) : i+int(l)]})
 		i += int(l)
 	}
-	r.vals = vals
-	r.row = contract.Row{Op: op, Values: vals}
-	return i, true, nil
+	return contract.Row{Op: op, Values: vals}, vals, i, true, nil
 }
 
 // Row returns the current row; it is valid until the next call to Next or Reset.

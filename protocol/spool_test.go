@@ -177,6 +177,20 @@ func TestRowDataMemoryBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("50 MB decode")
 	}
+	checkMemoryBound(t, consumeRowData)
+}
+
+// So must one whose rows are streamed before the batch is handed out.
+func TestStreamedRowDataMemoryBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 MB decode")
+	}
+	checkMemoryBound(t, consumeStreamed)
+}
+
+// checkMemoryBound decodes a 50 MB single-batch call with consume and fails if the heap grows by more
+// than 16 MiB meanwhile, or the spool leaves a file behind.
+func checkMemoryBound(t *testing.T, consume func(io.Reader, DecodeOptions, func()) (int, int, error)) {
 	const size = 50 << 20
 	const budget = 16 << 20
 	body, written, stop := pipeBody(t, size)
@@ -215,12 +229,12 @@ func TestRowDataMemoryBound(t *testing.T) {
 	dir := t.TempDir()
 	// The spool file is unlinked as soon as it is open, so the spill shows as an open, deleted file.
 	spilled, procErr := 0, error(nil)
-	rows, valueBytes, err := consumeRowData(body, DecodeOptions{SpoolDir: dir}, func() {
-		if n++; n%2000 == 0 {
+	rows, valueBytes, err := consume(body, DecodeOptions{SpoolDir: dir}, func() {
+		if n++; n%2000 == 0 || n == 1 {
 			note()
-		}
-		if n == 1 {
-			spilled, procErr = openDeletedFiles(dir)
+			var open int
+			open, procErr = openDeletedFiles(dir)
+			spilled = max(spilled, open)
 		}
 	})
 	note()

@@ -2,7 +2,9 @@ package typemap
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -41,42 +43,71 @@ func DecoderFor(t Type) Decoder {
 	switch t.Kind {
 	case Bit:
 		return decodeBit
-	case TinyInt:
-		return intDecoder(0, math.MaxUint8, false, errRangeTinyInt)
-	case SmallInt:
-		return intDecoder(math.MinInt16, math.MaxInt16, true, errRangeSmallInt)
-	case Int:
-		return intDecoder(math.MinInt32, math.MaxInt32, true, errRangeInt)
-	case BigInt:
-		return intDecoder(math.MinInt64, math.MaxInt64, true, errRangeBigInt)
+	case TinyInt, SmallInt, Int, BigInt:
+		return boxed(IntParser(t))
 	case Decimal, Money, SmallMoney:
-		return decimalDecoder(t)
-	case Float:
-		return decodeFloat
-	case Real:
-		return decodeReal
-	case Date, SmallDateTime, DateTime, DateTime2, DateTimeOffset:
-		return dateTimeDecoder(t)
-	case Time:
-		return timeDecoder(t.Precision)
-	case Char, VarChar, NChar, NVarChar, SysName:
-		if n := t.MaxLength(); n > 0 {
-			return stringDecoder(n)
+		parse := DecimalParser(t)
+		return func(b []byte) (any, error) {
+			var buf [96]byte
+			out, err := parse(buf[:0], b)
+			if err != nil {
+				return nil, err
+			}
+			return DecimalValue(out), nil
 		}
-		return decodeString
-	case Text, NText, XML, HierarchyID, Geography, Geometry, SQLVariant:
-		return decodeString
-	case Binary, VarBinary, Image:
-		return binaryDecoder(t.MaxLength(), false)
-	case RowVersion:
-		return binaryDecoder(8, true)
+	case Float, Real:
+		return boxed(FloatParser(t))
+	case Date, SmallDateTime, DateTime, DateTime2, DateTimeOffset:
+		parse := DateTimeParser(t)
+		return func(b []byte) (any, error) {
+			d, err := parse(b)
+			if err != nil {
+				return nil, err
+			}
+			return d.Time(), nil
+		}
+	case Time:
+		return boxed(TimeParser(t))
+	case Char, VarChar, NChar, NVarChar, SysName, Text, NText, XML, HierarchyID, Geography, Geometry, SQLVariant:
+		check := TextParser(t)
+		return func(b []byte) (any, error) {
+			if err := check(b); err != nil {
+				return nil, err
+			}
+			return string(b), nil
+		}
+	case Binary, VarBinary, Image, RowVersion:
+		parse := BinaryParser(t)
+		return func(b []byte) (any, error) {
+			// A fresh, non-nil slice: the value must not alias the wire text, and an empty value is
+			// []byte{}, not nil.
+			out, err := parse([]byte{}, b)
+			if err != nil {
+				return nil, err
+			}
+			return out, nil
+		}
 	case UniqueIdentifier:
-		return decodeUUID
+		return boxed(ParseUUID)
 	}
-	kind := t.Kind.String()
-	return func([]byte) (any, error) {
-		return nil, &ValueError{Reason: "no decoder for type " + kind}
+	return func([]byte) (any, error) { return nil, noParser(t) }
+}
+
+// boxed turns a typed parser into a Decoder.
+func boxed[T any](parse func([]byte) (T, error)) Decoder {
+	return func(b []byte) (any, error) {
+		v, err := parse(b)
+		if err != nil {
+			return nil, err
+		}
+		return v, nil
 	}
+}
+
+// noParser is the error of a parser asked for a type it does not parse: a programming error, reported
+// as a value error so that it fails the batch rather than the process.
+func noParser(t Type) error {
+	return &ValueError{Reason: "no decoder for type " + t.Kind.String()}
 }
 
 // Preallocated errors keep the failure path of the hot loop allocation-free as well.
@@ -130,9 +161,18 @@ func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 func tagIs(tag []byte, s string) bool { return string(tag) == s }
 
 func decodeBit(b []byte) (any, error) {
+	v, err := ParseBit(b)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// ParseBit parses a bit: [I:0], [I:1], 0, 1, true or false (any case).
+func ParseBit(b []byte) (bool, error) {
 	if tag, body, ok := untag(b); ok {
 		if !tagIs(tag, "I") || len(body) != 1 {
-			return nil, errNotBit
+			return false, errNotBit
 		}
 		b = body
 	}
@@ -153,7 +193,7 @@ func decodeBit(b []byte) (any, error) {
 			return false, nil
 		}
 	}
-	return nil, errNotBit
+	return false, errNotBit
 }
 
 // lowerEq reports whether b equals the lower-case ASCII word w, ignoring case.
@@ -169,29 +209,45 @@ func lowerEq(b []byte, w string) bool {
 	return true
 }
 
-func intDecoder(lo, hi int64, signed bool, errRange *ValueError) Decoder {
-	return func(b []byte) (any, error) {
+// IntParser returns the parser of an integer column of type t (tinyint, smallint, int, bigint): [I:n],
+// [S:n], [L:n] or plain digits, range-checked for the type.
+func IntParser(t Type) func(b []byte) (int64, error) {
+	switch t.Kind {
+	case TinyInt:
+		return intParser(0, math.MaxUint8, false, errRangeTinyInt)
+	case SmallInt:
+		return intParser(math.MinInt16, math.MaxInt16, true, errRangeSmallInt)
+	case Int:
+		return intParser(math.MinInt32, math.MaxInt32, true, errRangeInt)
+	case BigInt:
+		return intParser(math.MinInt64, math.MaxInt64, true, errRangeBigInt)
+	}
+	return func([]byte) (int64, error) { return 0, noParser(t) }
+}
+
+func intParser(lo, hi int64, signed bool, errRange *ValueError) func(b []byte) (int64, error) {
+	return func(b []byte) (int64, error) {
 		if tag, body, ok := untag(b); ok {
 			if len(tag) != 1 || (tag[0] != 'I' && tag[0] != 'S' && tag[0] != 'L') {
-				return nil, errNotInt
+				return 0, errNotInt
 			}
 			b = body
 		}
 		if len(b) == 0 {
-			return nil, errEmptyInt
+			return 0, errEmptyInt
 		}
 		if !signed && b[0] == '-' {
-			return nil, errRange
+			return 0, errRange
 		}
 		v, err := parseInt64(b)
 		if err != nil {
 			if err == errRangeBigInt {
-				return nil, errRange
+				return 0, errRange
 			}
-			return nil, err
+			return 0, err
 		}
 		if v < lo || v > hi {
-			return nil, errRange
+			return 0, errRange
 		}
 		return v, nil
 	}
@@ -380,47 +436,51 @@ func appendDecimal(out []byte, p decimalParts) []byte {
 	return out
 }
 
-func decimalDecoder(t Type) Decoder {
+// DecimalParser returns the parser of an exact decimal column of type t (decimal, numeric, money,
+// smallmoney): it appends the value's canonical text (DecimalValue's form) to dst, checking its digits
+// against the type's precision and scale and money's exact range.
+func DecimalParser(t Type) func(dst, b []byte) ([]byte, error) {
+	if !t.IsDecimal() {
+		return func(dst, _ []byte) ([]byte, error) { return dst, noParser(t) }
+	}
 	prec, scale := t.NumericPrecisionScale()
 	maxInt := prec - scale
 	errRange := &ValueError{"out of range for " + t.String() + " (more than " + strconv.Itoa(maxInt) +
 		" integer digits)"}
 	errScale := &ValueError{"more than " + strconv.Itoa(scale) + " fraction digits for " + t.String()}
 	kind := t.Kind
-	return func(b []byte) (any, error) {
+	return func(dst, b []byte) ([]byte, error) {
 		if tag, body, ok := untag(b); ok {
 			if len(tag) != 1 || (tag[0] != 'F' && tag[0] != 'M') {
-				return nil, errNotDecimal
+				return dst, errNotDecimal
 			}
 			b = body
 		}
 		p, ok := parseDecimal(b)
 		if !ok {
-			return nil, errNotDecimal
+			return dst, errNotDecimal
 		}
 		n := p.digitCount()
 		if n == 0 {
-			return DecimalValue("0"), nil
+			return append(dst, '0'), nil
 		}
 		if p.point > maxInt {
-			return nil, errRange
+			return dst, errRange
 		}
 		if frac := n - p.point; frac > scale {
-			return nil, errScale
+			return dst, errScale
 		}
-		var buf [96]byte
-		out := appendDecimal(buf[:0], p)
 		switch kind {
 		case Money:
 			if !moneyInRange(p, 9223372036854775807, 9223372036854775808) {
-				return nil, errRangeMoney
+				return dst, errRangeMoney
 			}
 		case SmallMoney:
 			if !moneyInRange(p, 2147483647, 2147483648) {
-				return nil, errRangeSmallMon
+				return dst, errRangeSmallMon
 			}
 		}
-		return DecimalValue(out), nil
+		return appendDecimal(dst, p), nil
 	}
 }
 
@@ -482,21 +542,26 @@ func floatText(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-func decodeFloat(b []byte) (any, error) {
-	v, err := parseFloatText(b)
-	if err != nil {
-		return nil, err
+// FloatParser returns the parser of a float or real column of type t: [F:r] or plain decimal or
+// scientific text, without NaN or infinities; a real must be within float32's range, and is the
+// float64 of the text as written.
+func FloatParser(t Type) func(b []byte) (float64, error) {
+	switch t.Kind {
+	case Float:
+		return parseFloatText
+	case Real:
+		return parseReal
 	}
-	return v, nil
+	return func([]byte) (float64, error) { return 0, noParser(t) }
 }
 
-func decodeReal(b []byte) (any, error) {
+func parseReal(b []byte) (float64, error) {
 	v, err := parseFloatText(b)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if math.Abs(v) > math.MaxFloat32 && math.IsInf(float64(float32(v)), 0) {
-		return nil, errRangeReal
+		return 0, errRangeReal
 	}
 	return v, nil
 }
@@ -603,6 +668,9 @@ func parseOffset(b []byte, i int, p *dtParts, allowZ bool) bool {
 // parseDateTime parses the [DT:…]/[D:…] body "MM/dd/yyyy[ HH:mm:ss[.f]][ ±hh:mm]" or ISO 8601
 // "yyyy-MM-dd[(T| )HH:mm:ss[.f]][[ ](Z|±hh:mm)]".
 func parseDateTime(b []byte) (dtParts, bool) {
+	if p, ok := parseTaskDateTime(b); ok {
+		return p, true
+	}
 	var p dtParts
 	var i int
 	switch {
@@ -657,6 +725,35 @@ func parseDateTime(b []byte) (dtParts, bool) {
 	return p, true
 }
 
+// parseTaskDateTime parses the one form the Mirroring Task writes for every naive date/time,
+// "MM/dd/yyyy HH:mm:ss.fffffff", at fixed positions; ok is false for anything else, which
+// parseDateTime then parses the general way (and judges). Its checks are those of the general way.
+func parseTaskDateTime(b []byte) (p dtParts, ok bool) {
+	if len(b) != 27 || b[2] != '/' || b[5] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' || b[19] != '.' {
+		return p, false
+	}
+	bad := false
+	digit := func(i int) int {
+		d := b[i] - '0' // a byte below '0' wraps around above 9
+		bad = bad || d > 9
+		return int(d)
+	}
+	two := func(i int) int { return digit(i)*10 + digit(i+1) }
+	p.month, p.day = two(0), two(3)
+	p.year = two(6)*100 + two(8)
+	p.hour, p.minute, p.sec = two(11), two(14), two(17)
+	ns := 0
+	for i := 20; i < 27; i++ {
+		ns = ns*10 + digit(i)
+	}
+	if bad || p.hour > 23 || p.minute > 59 || p.sec > 59 ||
+		p.year < 1 || p.month < 1 || p.month > 12 || p.day < 1 || p.day > daysIn(p.month, p.year) {
+		return p, false
+	}
+	p.nsec, p.hasTime = ns*100, true
+	return p, true
+}
+
 func daysIn(month, year int) int {
 	switch month {
 	case 2:
@@ -683,72 +780,91 @@ func roundNanos(ns int, digits int) int {
 	return ns
 }
 
+// The ranges of datetime and smalldatetime, as wall-clock seconds since 1970-01-01 (and nanoseconds).
 var (
-	minDateTime      = time.Date(1753, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxDateTime      = time.Date(9999, 12, 31, 23, 59, 59, 997000000, time.UTC)
-	minSmallDateTime = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxSmallDateTime = time.Date(2079, 6, 6, 23, 59, 0, 0, time.UTC)
+	minDateTime      = civilSeconds(1753, 1, 1, 0, 0, 0)
+	maxDateTime      = civilSeconds(9999, 12, 31, 23, 59, 59)
+	maxDateTimeNanos = int32(997000000)
+	minSmallDateTime = civilSeconds(1900, 1, 1, 0, 0, 0)
+	maxSmallDateTime = civilSeconds(2079, 6, 6, 23, 59, 0)
+	// endOfYear9999 is the first second after every type's range: 10000-01-01.
+	endOfYear9999 = civilSeconds(10000, 1, 1, 0, 0, 0)
 )
 
-func dateTimeDecoder(t Type) Decoder {
+// DateTimeParser returns the parser of a date or date/time column of type t (date, smalldatetime,
+// datetime, datetime2, datetimeoffset): [DT:MM/dd/yyyy HH:mm:ss.fffffff], [D:…] or ISO 8601, with an
+// offset exactly for datetimeoffset, rounded to the type's precision and checked against its range. It
+// builds no time.Time (WallTime.Time does, as DecoderFor's values).
+func DateTimeParser(t Type) func(b []byte) (WallTime, error) {
 	kind, prec := t.Kind, t.Precision
-	return func(b []byte) (any, error) {
+	switch kind {
+	case Date, SmallDateTime, DateTime, DateTime2, DateTimeOffset:
+	default:
+		return func([]byte) (WallTime, error) { return WallTime{}, noParser(t) }
+	}
+	return func(b []byte) (WallTime, error) {
 		if tag, body, ok := untag(b); ok {
 			if !tagIs(tag, "DT") && !tagIs(tag, "D") {
-				return nil, errNotDateTime
+				return WallTime{}, errNotDateTime
 			}
 			b = body
 		}
 		p, ok := parseDateTime(b)
 		if !ok {
-			return nil, errNotDateTime
+			return WallTime{}, errNotDateTime
 		}
 		if p.hasOffset != (kind == DateTimeOffset) {
 			if p.hasOffset {
-				return nil, errUnexpectedOff
+				return WallTime{}, errUnexpectedOff
 			}
-			return nil, errMissingOffset
+			return WallTime{}, errMissingOffset
 		}
+		var v WallTime
 		switch kind {
 		case Date:
 			if p.hour != 0 || p.minute != 0 || p.sec != 0 || p.nsec != 0 {
-				return nil, errDateHasTime
+				return WallTime{}, errDateHasTime
 			}
-			return time.Date(p.year, time.Month(p.month), p.day, 0, 0, 0, 0, time.UTC), nil
+			v = wallTime(p.year, p.month, p.day, 0, 0, 0, 0)
 		case DateTime:
-			v := time.Date(p.year, time.Month(p.month), p.day, p.hour, p.minute, p.sec,
-				roundNanos(p.nsec, 3), time.UTC)
-			if v.Before(minDateTime) || v.After(maxDateTime) {
-				return nil, errRangeDateTime
+			v = wallTime(p.year, p.month, p.day, p.hour, p.minute, p.sec, roundNanos(p.nsec, 3))
+			if v.Wall < minDateTime || v.Wall > maxDateTime || v.Wall == maxDateTime && v.Nanos > maxDateTimeNanos {
+				return WallTime{}, errRangeDateTime
 			}
-			return v, nil
 		case SmallDateTime:
 			// SQL Server rounds 29.998 s and less down and 29.999 s and more up.
 			min := p.minute
 			if p.sec*1000+p.nsec/1e6 >= 29999 {
 				min++
 			}
-			v := time.Date(p.year, time.Month(p.month), p.day, p.hour, min, 0, 0, time.UTC)
-			if v.Before(minSmallDateTime) || v.After(maxSmallDateTime) {
-				return nil, errRangeSmallDT
+			v = wallTime(p.year, p.month, p.day, p.hour, min, 0, 0)
+			if v.Wall < minSmallDateTime || v.Wall > maxSmallDateTime {
+				return WallTime{}, errRangeSmallDT
 			}
-			return v, nil
 		case DateTime2:
-			v := time.Date(p.year, time.Month(p.month), p.day, p.hour, p.minute, p.sec,
-				roundNanos(p.nsec, prec), time.UTC)
-			if v.Year() > 9999 {
-				return nil, errRangeDate
+			v = wallTime(p.year, p.month, p.day, p.hour, p.minute, p.sec, roundNanos(p.nsec, prec))
+			if v.Wall >= endOfYear9999 {
+				return WallTime{}, errRangeDate
 			}
-			return v, nil
 		default: // DateTimeOffset
-			v := time.Date(p.year, time.Month(p.month), p.day, p.hour, p.minute, p.sec,
-				roundNanos(p.nsec, prec), fixedZone(p.offset))
-			if v.Year() > 9999 {
-				return nil, errRangeDate
+			v = wallTime(p.year, p.month, p.day, p.hour, p.minute, p.sec, roundNanos(p.nsec, prec))
+			if v.Wall >= endOfYear9999 {
+				return WallTime{}, errRangeDate
 			}
-			return v, nil
+			v.Offset, v.Zoned = int32(p.offset*60), true
 		}
+		return v, nil
 	}
+}
+
+// wallTime is the WallTime of a wall clock whose nanoseconds may have rounded up to a whole second.
+func wallTime(year, month, day, hour, min, sec, nsec int) WallTime {
+	w := civilSeconds(year, month, day, hour, min, sec)
+	if nsec >= 1e9 {
+		w++
+		nsec -= 1e9
+	}
+	return WallTime{Wall: w, Nanos: int32(nsec)}
 }
 
 // zones caches one *time.Location per offset minute (-14:00..+14:00) so that decoding a
@@ -779,23 +895,30 @@ func fixedZone(minutes int) *time.Location {
 	return slot.Load()
 }
 
-func timeDecoder(prec int) Decoder {
+// TimeParser returns the parser of a time column of type t: [T:HH:mm:ss.fffffff] or HH:mm:ss[.f],
+// rounded to the type's precision (a value that would round up to 24:00:00 is clamped to the largest
+// time(p)).
+func TimeParser(t Type) func(b []byte) (TimeOfDay, error) {
+	if t.Kind != Time {
+		return func([]byte) (TimeOfDay, error) { return 0, noParser(t) }
+	}
+	prec := t.Precision
 	const day = int64(24 * time.Hour)
 	maxOfPrec := day - pow10[9-prec]
-	return func(b []byte) (any, error) {
+	return func(b []byte) (TimeOfDay, error) {
 		if tag, body, ok := untag(b); ok {
 			if !tagIs(tag, "T") {
-				return nil, errNotTime
+				return 0, errNotTime
 			}
 			b = body
 		}
 		var p dtParts
 		if len(b) < 8 {
-			return nil, errNotTime
+			return 0, errNotTime
 		}
 		i, ok := parseClock(b, 0, &p)
 		if !ok || i != len(b) {
-			return nil, errNotTime
+			return 0, errNotTime
 		}
 		ns := int64(p.hour*3600+p.minute*60+p.sec)*1e9 + int64(roundNanos(p.nsec, prec))
 		if ns >= day {
@@ -806,16 +929,23 @@ func timeDecoder(prec int) Decoder {
 	}
 }
 
-func decodeString(b []byte) (any, error) {
-	if !utf8.Valid(b) {
-		return nil, errInvalidUTF8
+// TextParser returns the check of a column whose values are strings (t.IsString: char … ntext,
+// sysname, xml, hierarchyid, the spatial kinds, sql_variant): the value is the text itself, verbatim,
+// and must be valid UTF-8 of at most the type's length in characters.
+func TextParser(t Type) func(b []byte) error {
+	if !t.IsString() {
+		return func([]byte) error { return noParser(t) }
 	}
-	return string(b), nil
-}
-
-func stringDecoder(limit int) Decoder {
+	limit := t.MaxLength()
+	if limit <= 0 {
+		return checkUTF8
+	}
 	suffix := " characters, column holds " + strconv.Itoa(limit)
-	return func(b []byte) (any, error) {
+	return func(b []byte) error {
+		if len(b) <= limit && isASCII(b) {
+			// The usual value: it cannot be too long, and ASCII is valid UTF-8.
+			return nil
+		}
 		n := 0
 		for i := 0; i < len(b); {
 			if b[i] < utf8.RuneSelf {
@@ -825,62 +955,92 @@ func stringDecoder(limit int) Decoder {
 			}
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				return nil, errInvalidUTF8
+				return errInvalidUTF8
 			}
 			i += size
 			n++
 		}
 		if n > limit {
-			return nil, &ValueError{"value is " + strconv.Itoa(n) + suffix}
+			return &ValueError{"value is " + strconv.Itoa(n) + suffix}
 		}
-		return string(b), nil
+		return nil
 	}
 }
 
-func binaryDecoder(limit int, exact bool) Decoder {
+// isASCII reports whether b holds only bytes below 0x80, eight at a time.
+func isASCII(b []byte) bool {
+	const highs = 0x8080808080808080
+	var acc uint64
+	for len(b) >= 8 {
+		acc |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		acc |= uint64(c)
+	}
+	return acc&highs == 0
+}
+
+func checkUTF8(b []byte) error {
+	if !utf8.Valid(b) {
+		return errInvalidUTF8
+	}
+	return nil
+}
+
+// BinaryParser returns the parser of a binary column of type t (binary, varbinary, image,
+// rowversion): [B:base64] or 0x hex, at most the type's length (rowversion exactly 8 bytes). It
+// appends the bytes to dst.
+func BinaryParser(t Type) func(dst, b []byte) ([]byte, error) {
+	if !t.IsBinary() {
+		return func(dst, _ []byte) ([]byte, error) { return dst, noParser(t) }
+	}
+	limit, exact := t.MaxLength(), t.Kind == RowVersion
 	suffix := " bytes, column holds " + strconv.Itoa(limit)
-	return func(b []byte) (any, error) {
-		var out []byte
+	return func(dst, b []byte) ([]byte, error) {
+		start := len(dst)
 		if tag, body, ok := untag(b); ok {
 			if !tagIs(tag, "B") {
-				return nil, errNotBinary
+				return dst, errNotBinary
 			}
 			n, err := decodedBase64Len(body)
 			if err != nil {
-				return nil, errNotBinary
+				return dst, errNotBinary
 			}
 			if limit > 0 && n > limit {
-				return nil, &ValueError{"value is " + strconv.Itoa(n) + suffix}
+				return dst, &ValueError{"value is " + strconv.Itoa(n) + suffix}
 			}
-			out = make([]byte, n)
-			if m, err := base64.StdEncoding.Decode(out, body); err != nil || m != n {
-				return nil, errNotBinary
+			out := slices.Grow(dst, n)[:start+n]
+			if m, err := base64.StdEncoding.Decode(out[start:], body); err != nil || m != n {
+				return dst, errNotBinary
 			}
+			dst = out
 		} else if len(b) >= 2 && b[0] == '0' && b[1]|0x20 == 'x' {
 			hexd := b[2:]
 			if len(hexd)%2 != 0 {
-				return nil, errNotBinary
+				return dst, errNotBinary
 			}
 			n := len(hexd) / 2
 			if limit > 0 && n > limit {
-				return nil, &ValueError{"value is " + strconv.Itoa(n) + suffix}
+				return dst, &ValueError{"value is " + strconv.Itoa(n) + suffix}
 			}
-			out = make([]byte, n)
+			out := slices.Grow(dst, n)[:start+n]
 			for i := 0; i < n; i++ {
 				hi, ok1 := unhex(hexd[2*i])
 				lo, ok2 := unhex(hexd[2*i+1])
 				if !ok1 || !ok2 {
-					return nil, errNotBinary
+					return dst, errNotBinary
 				}
-				out[i] = hi<<4 | lo
+				out[start+i] = hi<<4 | lo
 			}
+			dst = out
 		} else {
-			return nil, errNotBinary
+			return dst, errNotBinary
 		}
-		if exact && len(out) != limit {
-			return nil, errRowVersionLen
+		if exact && len(dst)-start != limit {
+			return dst[:start], errRowVersionLen
 		}
-		return out, nil
+		return dst, nil
 	}
 }
 
@@ -911,14 +1071,14 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-// parseUUID parses 8-4-4-4-12 hex digits, optionally in braces, any case.
-func parseUUID(b []byte) (UUID, bool) {
+// ParseUUID parses a uniqueidentifier: 8-4-4-4-12 hex digits, optionally in braces, any case.
+func ParseUUID(b []byte) (UUID, error) {
 	var u UUID
 	if len(b) == 38 && b[0] == '{' && b[37] == '}' {
 		b = b[1:37]
 	}
 	if len(b) != 36 || b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
-		return u, false
+		return u, errNotUUID
 	}
 	j := 0
 	for i := 0; i < 36; {
@@ -929,19 +1089,11 @@ func parseUUID(b []byte) (UUID, bool) {
 		hi, ok1 := unhex(b[i])
 		lo, ok2 := unhex(b[i+1])
 		if !ok1 || !ok2 {
-			return u, false
+			return UUID{}, errNotUUID
 		}
 		u[j] = hi<<4 | lo
 		j++
 		i += 2
-	}
-	return u, true
-}
-
-func decodeUUID(b []byte) (any, error) {
-	u, ok := parseUUID(b)
-	if !ok {
-		return nil, errNotUUID
 	}
 	return u, nil
 }

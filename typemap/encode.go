@@ -128,9 +128,9 @@ func encodeWire(t Type, v any) (string, error) {
 		case [16]byte:
 			return UUID(x).String(), nil
 		case string:
-			u, ok := parseUUID([]byte(x))
-			if !ok {
-				return "", errNotUUID
+			u, err := ParseUUID([]byte(x))
+			if err != nil {
+				return "", err
 			}
 			return u.String(), nil
 		}

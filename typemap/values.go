@@ -115,3 +115,97 @@ func appendN(b []byte, n, width int) []byte {
 	}
 	return append(b, tmp[:width]...)
 }
+
+// WallTime is a date or date/time value as DateTimeParser gives it: the wall clock as plain numbers,
+// so that a dialect can encode it into its own form without building a time.Time. Its fields are
+// those of the time.Time that DecoderFor returns for the same text (see Time).
+type WallTime struct {
+	// Wall is the wall clock (for datetimeoffset, the local time at Offset) as seconds since
+	// 1970-01-01 00:00:00 of the proleptic Gregorian calendar, as if it were UTC.
+	Wall int64
+	// Nanos is the fraction of the second, already rounded to the type's precision (0 ≤ Nanos < 1e9).
+	Nanos int32
+	// Offset is datetimeoffset's offset from UTC in seconds east; 0 for the other kinds.
+	Offset int32
+	// Zoned says that the value is a datetimeoffset: its Time is in a fixed zone of Offset, not UTC.
+	Zoned bool
+}
+
+// Unix returns the instant as seconds since 1970-01-01 00:00:00 UTC.
+func (d WallTime) Unix() int64 { return d.Wall - int64(d.Offset) }
+
+// Time returns the value as DecoderFor decodes it: in time.UTC holding the wall clock for the naive
+// kinds, in a time.FixedZone named "+hh:mm" for datetimeoffset.
+func (d WallTime) Time() time.Time {
+	if !d.Zoned {
+		return time.Unix(d.Wall, int64(d.Nanos)).UTC()
+	}
+	return time.Unix(d.Unix(), int64(d.Nanos)).In(fixedZone(int(d.Offset / 60)))
+}
+
+// Date returns the wall clock's calendar date.
+func (d WallTime) Date() (year int, month time.Month, day int) {
+	days := d.Wall / secondsPerDay
+	if d.Wall%secondsPerDay < 0 {
+		days--
+	}
+	y, m, dd := civilFromDays(days)
+	return y, time.Month(m), dd
+}
+
+// Clock returns the wall clock's hour, minute and second.
+func (d WallTime) Clock() (hour, min, sec int) {
+	s := int(d.Wall % secondsPerDay)
+	if s < 0 {
+		s += secondsPerDay
+	}
+	return s / 3600, s / 60 % 60, s % 60
+}
+
+const secondsPerDay = 86400
+
+// civilSeconds returns the seconds since 1970-01-01 00:00:00 of a proleptic Gregorian wall clock; the
+// fields may exceed their ranges (a minute of 60) and carry, as in time.Date.
+func civilSeconds(year, month, day, hour, min, sec int) int64 {
+	return daysFromCivil(year, month, day)*secondsPerDay + int64(hour)*3600 + int64(min)*60 + int64(sec)
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a date (month 1..12, year ≥ 0), after Howard
+// Hinnant's days_from_civil.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// civilFromDays is the inverse of daysFromCivil.
+func civilFromDays(z int64) (year, month, day int) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	return int(y), int(m), int(d)
+}

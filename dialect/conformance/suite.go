@@ -47,6 +47,7 @@ func Run(t *testing.T, tgt Target) {
 		{"CreateExistsCountDrop", testCreateDrop},
 		{"EveryTypeRoundTrips", testTypes},
 		{"InsertDuplicateKeyKeepsTheTransaction", testDuplicateKey},
+		{"LoadWithoutSavepoint", testLoad},
 		{"UpsertAndDelete", testUpsertDelete},
 		{"KeyOnlyTable", testKeyOnly},
 		{"TextKeysDifferingInCaseOrTrailingSpaces", testTextKeys},
@@ -611,6 +612,39 @@ func testDuplicateKey(t *testing.T, h *harness) {
 		return nil
 	})
 	h.expect(tbl, append(first[:2:2], again...))
+}
+
+// testLoad checks a dialect.Loader, where the dialect has one: Load stores rows as Insert does, and
+// fails on a duplicate key with ErrDuplicateKey (its caller then rolls the transaction back).
+func testLoad(t *testing.T, h *harness) {
+	tbl := h.table("loaded", simple())
+	h.create(tbl)
+	rows := h.values(tbl, nil, simpleRows(1, 50, "loaded")...)
+	var isLoader bool
+	h.do(func(tx dialect.Tx) error {
+		l, ok := tx.Rows().(dialect.Loader)
+		if isLoader = ok; !ok {
+			return nil
+		}
+		n, err := l.Load(h.ctx, tbl, newSource(rows))
+		if err == nil && n != int64(len(rows)) {
+			err = fmt.Errorf("Load stored %d rows of %d", n, len(rows))
+		}
+		return err
+	})
+	if !isLoader {
+		t.Skip("the dialect's RowWriter is not a dialect.Loader")
+	}
+	h.expect(tbl, rows)
+	again := h.values(tbl, nil, simpleRows(50, 51, "again")...)
+	err := h.try(func(tx dialect.Tx) error {
+		_, err := tx.Rows().(dialect.Loader).Load(h.ctx, tbl, newSource(again))
+		return err
+	})
+	if !errors.Is(err, dialect.ErrDuplicateKey) {
+		t.Fatalf("Load of an existing key: %v, want ErrDuplicateKey", err)
+	}
+	h.expect(tbl, rows)
 }
 
 func testUpsertDelete(t *testing.T, h *harness) {

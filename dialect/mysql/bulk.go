@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,6 +37,11 @@ func (w writer) Insert(ctx context.Context, t dialect.Table, rows dialect.RowSou
 		return 0, err
 	}
 	return n, nil
+}
+
+// Load is Insert without the savepoint: the caller rolls back after any failure (dialect.Loader).
+func (w writer) Load(ctx context.Context, t dialect.Table, rows dialect.RowSource) (int64, error) {
+	return w.t.load(ctx, t.Name, t.Columns, rows)
 }
 
 // Upsert stages the rows and applies them with one INSERT … SELECT … ON DUPLICATE KEY UPDATE. It
@@ -114,11 +118,9 @@ var (
 	}()
 )
 
-var errLoadEnded = errors.New("load ended")
-
 // load streams rows (the values of cols) into table with LOAD DATA LOCAL INFILE through a registered
-// reader fed by a goroutine, checks that the server stored every row without a warning, and returns
-// the number of rows stored.
+// reader that encodes them as the driver reads (loadSource), checks that the server stored every row
+// without a warning, and returns the number of rows stored.
 func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, rows dialect.RowSource) (int64, error) {
 	enc, err := newRowEncoder(cols)
 	if err != nil {
@@ -129,31 +131,22 @@ func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, rows
 	if err != nil {
 		return 0, err
 	}
-	pr, pw := io.Pipe()
-	mysql.RegisterReaderHandler(name, func() io.Reader { return pr })
+	src := &loadSource{ctx: ctx, enc: enc, rows: rows}
+	src.raw, _ = rows.(dialect.RawRowSource)
+	mysql.RegisterReaderHandler(name, func() io.Reader { return src })
 	defer mysql.DeregisterReaderHandler(name)
 
-	var sent atomic.Int64
-	werr := make(chan error, 1)
-	go func() {
-		werr <- writeRows(pw, enc, rows, &sent)
-	}()
-
 	// Not through the executor's Exec: a duplicate key here is a warning (see checkWarnings), and
-	// any error must first be weighed against the writer's.
+	// any error must first be weighed against the source's.
 	stored, execErr := t.x.SQL().ExecContext(ctx, stmt)
-	// Unblock the writer when the server never asked for the data (or stopped reading).
-	pr.CloseWithError(errLoadEnded)
-	writeErr := <-werr
-
-	if writeErr != nil && !errors.Is(writeErr, errLoadEnded) {
+	if src.err != nil && src.err != io.EOF {
 		// The rows' own error (a value that does not fit, a decoding failure) explains the failed load.
-		return 0, writeErr
+		return 0, src.err
 	}
 	if execErr != nil {
 		return 0, loadError(table, execErr)
 	}
-	if writeErr != nil {
+	if src.err == nil {
 		return 0, fmt.Errorf("mysql: load %q: the server stopped reading the data early", table)
 	}
 	n, err := stored.RowsAffected()
@@ -163,61 +156,134 @@ func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, rows
 	if err := t.checkWarnings(ctx, table); err != nil {
 		return 0, err
 	}
-	if n != sent.Load() {
-		return 0, fmt.Errorf("mysql: load %q: sent %d rows, the server stored %d", table, sent.Load(), n)
+	if n != int64(src.sent) {
+		return 0, fmt.Errorf("mysql: load %q: sent %d rows, the server stored %d", table, src.sent, n)
 	}
 	return n, nil
 }
 
-// writeRows encodes rows into pw, closing it with the first error.
-func writeRows(pw *io.PipeWriter, enc *rowEncoder, rows dialect.RowSource, sent *atomic.Int64) error {
-	bw := bufio.NewWriterSize(pw, 256<<10)
-	buf := make([]byte, 0, 4096)
-	n := 0
-	fail := func(err error) error {
-		pw.CloseWithError(err)
-		return err
-	}
-	for rows.Next() {
-		n++
-		vals, err := rows.Values()
-		if err != nil {
-			return fail(fmt.Errorf("mysql: row %d: %w", n, err))
-		}
-		if buf, err = enc.appendRow(buf[:0], vals, n); err != nil {
-			return fail(err)
-		}
-		if _, err := bw.Write(buf); err != nil {
-			return fail(err)
-		}
-		sent.Store(int64(n))
-	}
-	if err := rows.Err(); err != nil {
-		return fail(fmt.Errorf("mysql: rows: %w", err))
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	return pw.Close()
+// loadSource is the data of a LOAD DATA LOCAL INFILE: the io.Reader that the driver reads and sends
+// in packets, on the statement's own goroutine. Each Read encodes rows on demand into its buffer, so
+// that no goroutine or pipe stands between the rows and the connection, and the server loads the
+// rows sent while the next ones are encoded. Rows that come as wire text are encoded with the raw
+// encoders; a row they refuse goes through Values and the encoders, whose error is the one to report
+// (dialect.RawRowSource).
+type loadSource struct {
+	ctx  context.Context
+	enc  *rowEncoder
+	rows dialect.RowSource
+	raw  dialect.RawRowSource
+	buf  []byte // encoded rows not yet read: buf[off:]
+	off  int
+	sent int // rows encoded
+	// err is why the stream ended: io.EOF after the last row, or the rows' error.
+	err error
 }
 
-// rowEncoder turns rows into LOAD DATA lines, with each column's encoder chosen once so that the row
+// Read hands out encoded rows, encoding more when none are pending.
+func (s *loadSource) Read(p []byte) (int, error) {
+	if s.off == len(s.buf) && s.err == nil {
+		s.fill(len(p))
+	}
+	if s.off < len(s.buf) {
+		n := copy(p, s.buf[s.off:])
+		s.off += n
+		return n, nil
+	}
+	return 0, s.err
+}
+
+// fill encodes rows until about want bytes are pending or the rows end.
+func (s *loadSource) fill(want int) {
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
+		return
+	}
+	s.buf, s.off = s.buf[:0], 0
+	for len(s.buf) < want {
+		if !s.rows.Next() {
+			if err := s.rows.Err(); err != nil {
+				s.err = fmt.Errorf("mysql: rows: %w", err)
+			} else {
+				s.err = io.EOF
+			}
+			return
+		}
+		s.sent++
+		var err error
+		if s.raw != nil {
+			s.buf, err = s.enc.appendWire(s.buf, s.raw, s.sent)
+		} else {
+			s.buf, err = s.enc.appendValues(s.buf, s.rows, s.sent)
+		}
+		if err != nil {
+			// Nothing more is sent: the load fails with this error.
+			s.buf, s.err = s.buf[:0], err
+			return
+		}
+	}
+}
+
+// rowEncoder turns rows into LOAD DATA lines, with each column's encoders chosen once so that the row
 // loop does no dispatch on the column's kind.
 type rowEncoder struct {
 	cols []typemap.Column
 	enc  []encoder
+	raw  []rawEncoder
 }
 
 func newRowEncoder(cols []typemap.Column) (*rowEncoder, error) {
-	e := &rowEncoder{cols: cols, enc: make([]encoder, len(cols))}
+	e := &rowEncoder{cols: cols, enc: make([]encoder, len(cols)), raw: make([]rawEncoder, len(cols))}
 	for i, c := range cols {
 		r, err := ruleFor(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
 		}
 		e.enc[i] = r.encode
+		if e.raw[i], err = rawEncoderFor(c.Type); err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
 	}
 	return e, nil
+}
+
+// appendValues appends the line of the current row of rows, from its values.
+func (e *rowEncoder) appendValues(b []byte, rows dialect.RowSource, row int) ([]byte, error) {
+	vals, err := rows.Values()
+	if err != nil {
+		return b, fmt.Errorf("mysql: row %d: %w", row, err)
+	}
+	return e.appendRow(b, vals, row)
+}
+
+// appendWire appends the line of the current row of rows, from its wire text.
+func (e *rowEncoder) appendWire(b []byte, rows dialect.RawRowSource, row int) ([]byte, error) {
+	vals, err := rows.Wire()
+	if err != nil {
+		return b, fmt.Errorf("mysql: row %d: %w", row, err)
+	}
+	if len(vals) != len(e.raw) {
+		return b, fmt.Errorf("mysql: row %d has %d values, want %d", row, len(vals), len(e.raw))
+	}
+	start := len(b)
+	for i := range vals {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		v := &vals[i]
+		if v.Null {
+			b = append(b, '\\', 'N')
+			continue
+		}
+		var err error
+		if b, err = e.raw[i](b, v.Text); err != nil {
+			if b, gerr := e.appendValues(b[:start], rows, row); gerr != nil {
+				return b, gerr
+			}
+			return b[:start], &dialect.ValueError{Column: e.cols[i].Name, Row: row, Reason: err.Error()}
+		}
+	}
+	return append(b, '\n'), nil
 }
 
 // appendRow appends one line for vals; row is the 1-based row number for errors.

@@ -629,10 +629,20 @@ func encDate(b []byte, v any) ([]byte, string) {
 	if !ok {
 		return b, wrongType(v, "time.Time")
 	}
-	if x.Year() < minYear {
-		return b, fmt.Sprintf("date %s is before year %d, which MySQL does not hold", x.Format("2006-01-02"), minYear)
+	y, m, d := x.Date()
+	return appendDate(b, y, m, d)
+}
+
+func appendDate(b []byte, y int, m time.Month, d int) ([]byte, string) {
+	if y < minYear {
+		return b, fmt.Sprintf("date %04d-%02d-%02d is before year %d, which MySQL does not hold", y, m, d, minYear)
 	}
-	return x.AppendFormat(b, "2006-01-02"), ""
+	b = append2(b, int64(y/100))
+	b = append2(b, int64(y%100))
+	b = append(b, '-')
+	b = append2(b, int64(m))
+	b = append(b, '-')
+	return append2(b, int64(d)), ""
 }
 
 func encDateTime(toUTC bool) encoder {
@@ -657,6 +667,11 @@ func encDateTime(toUTC bool) encoder {
 func appendDateTime(b []byte, x time.Time) []byte {
 	y, mo, d := x.Date()
 	h, mi, s := x.Clock()
+	return appendWallClock(b, y, mo, d, h, mi, s, int64(x.Nanosecond()/1000))
+}
+
+// appendWallClock appends a wall clock as appendDateTime does.
+func appendWallClock(b []byte, y int, mo time.Month, d, h, mi, s int, us int64) []byte {
 	b = append2(b, int64(y/100))
 	b = append2(b, int64(y%100))
 	b = append(b, '-')
@@ -670,7 +685,7 @@ func appendDateTime(b []byte, x time.Time) []byte {
 	b = append(b, ':')
 	b = append2(b, int64(s))
 	b = append(b, '.')
-	return appendMicros(b, int64(x.Nanosecond()/1000))
+	return appendMicros(b, us)
 }
 
 // appendMicros appends 0..999999 as six digits.
@@ -688,6 +703,10 @@ func encTime(b []byte, v any) ([]byte, string) {
 	if !ok {
 		return b, wrongType(v, "typemap.TimeOfDay")
 	}
+	return appendTime(b, x)
+}
+
+func appendTime(b []byte, x typemap.TimeOfDay) ([]byte, string) {
 	us := int64(x.RoundToMicro()) / 1000
 	if us < 0 {
 		return b, "negative time of day"
@@ -722,6 +741,10 @@ func encUUID(b []byte, v any) ([]byte, string) {
 	if !ok {
 		return b, wrongType(v, "typemap.UUID")
 	}
+	return appendUUID(b, x), ""
+}
+
+func appendUUID(b []byte, x typemap.UUID) []byte {
 	var tmp [32]byte
 	hex.Encode(tmp[:], x[:])
 	b = append(b, tmp[0:8]...)
@@ -732,7 +755,7 @@ func encUUID(b []byte, v any) ([]byte, string) {
 	b = append(b, '-')
 	b = append(b, tmp[16:20]...)
 	b = append(b, '-')
-	return append(b, tmp[20:32]...), ""
+	return append(b, tmp[20:32]...)
 }
 
 func encString(b []byte, v any) ([]byte, string) {
@@ -745,7 +768,7 @@ func encString(b []byte, v any) ([]byte, string) {
 
 // appendEscaped appends s with LOAD DATA's backslash escapes for the characters that would end a field
 // or a line, the escape itself, and NUL.
-func appendEscaped(b []byte, s string) []byte {
+func appendEscaped[S ~string | ~[]byte](b []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		var esc byte
@@ -768,6 +791,205 @@ func appendEscaped(b []byte, s string) []byte {
 		start = i + 1
 	}
 	return append(b, s[start:]...)
+}
+
+// rawEncoder is the raw encoder of a column: it appends the LOAD DATA field of a value's wire text,
+// parsed with typemap's typed parsers, exactly as the column's encoder appends the decoded value
+// (conformance.RawEncoders checks it). Text that is not a value of the column's type fails with the
+// parser's *typemap.ValueError; a value MySQL cannot hold with the encoder's reason. A rawEncoder may
+// keep a scratch buffer: it serves one load, in one goroutine.
+type rawEncoder func(b, text []byte) ([]byte, error)
+
+// rawEncoders is the type table's raw column: for each kind, the factory of a column's rawEncoder. It
+// is kept beside the rules rather than in them so that the two encoders of a kind read side by side.
+var rawEncoders = map[typemap.Kind]func(t typemap.Type) rawEncoder{
+	typemap.Bit:              func(typemap.Type) rawEncoder { return rawBool },
+	typemap.TinyInt:          rawInt,
+	typemap.SmallInt:         rawInt,
+	typemap.Int:              rawInt,
+	typemap.BigInt:           rawInt,
+	typemap.Decimal:          rawDecimal,
+	typemap.Money:            rawDecimal,
+	typemap.SmallMoney:       rawDecimal,
+	typemap.Float:            rawFloat(encFloat),
+	typemap.Real:             rawFloat(encReal),
+	typemap.Date:             rawDate,
+	typemap.Time:             rawTime,
+	typemap.SmallDateTime:    rawDateTime(false),
+	typemap.DateTime:         rawDateTime(false),
+	typemap.DateTime2:        rawDateTime(false),
+	typemap.DateTimeOffset:   rawDateTime(true),
+	typemap.Char:             rawString,
+	typemap.NChar:            rawString,
+	typemap.VarChar:          rawString,
+	typemap.NVarChar:         rawString,
+	typemap.SysName:          rawString,
+	typemap.Text:             rawString,
+	typemap.NText:            rawString,
+	typemap.XML:              rawString,
+	typemap.Geography:        rawString,
+	typemap.Geometry:         rawString,
+	typemap.SQLVariant:       rawString,
+	typemap.HierarchyID:      rawString,
+	typemap.Binary:           rawHex,
+	typemap.VarBinary:        rawHex,
+	typemap.Image:            rawHex,
+	typemap.RowVersion:       rawHex,
+	typemap.UniqueIdentifier: func(typemap.Type) rawEncoder { return rawUUID },
+}
+
+// rawEncoderFor returns the raw encoder of a column of type t.
+func rawEncoderFor(t typemap.Type) (rawEncoder, error) {
+	f, ok := rawEncoders[t.Kind]
+	if !ok {
+		return nil, fmt.Errorf("type %s has no MySQL mapping", t)
+	}
+	return f(t), nil
+}
+
+// fitError is the reason an encoder gives for a value MySQL cannot hold, as an error.
+type fitError string
+
+func (e fitError) Error() string { return string(e) }
+
+// reason turns an encoder's reason into the raw encoder's error.
+func reason(b []byte, why string) ([]byte, error) {
+	if why != "" {
+		return b, fitError(why)
+	}
+	return b, nil
+}
+
+func rawBool(b, text []byte) ([]byte, error) {
+	x, err := typemap.ParseBit(text)
+	if err != nil {
+		return b, err
+	}
+	if x {
+		return append(b, '1'), nil
+	}
+	return append(b, '0'), nil
+}
+
+// rawInt serves every integer kind: the parser checks the type's range, tinyint's included.
+func rawInt(t typemap.Type) rawEncoder {
+	parse := typemap.IntParser(t)
+	return func(b, text []byte) ([]byte, error) {
+		x, err := parse(text)
+		if err != nil {
+			return b, err
+		}
+		return strconv.AppendInt(b, x, 10), nil
+	}
+}
+
+// rawDecimal appends the canonical decimal text: digits, '-' and '.', nothing to escape.
+func rawDecimal(t typemap.Type) rawEncoder {
+	parse := typemap.DecimalParser(t)
+	return func(b, text []byte) ([]byte, error) { return parse(b, text) }
+}
+
+func rawFloat(enc encoder) func(t typemap.Type) rawEncoder {
+	return func(t typemap.Type) rawEncoder {
+		parse := typemap.FloatParser(t)
+		return func(b, text []byte) ([]byte, error) {
+			x, err := parse(text)
+			if err != nil {
+				return b, err
+			}
+			return reason(enc(b, x))
+		}
+	}
+}
+
+func rawDate(t typemap.Type) rawEncoder {
+	parse := typemap.DateTimeParser(t)
+	return func(b, text []byte) ([]byte, error) {
+		w, err := parse(text)
+		if err != nil {
+			return b, err
+		}
+		y, m, d := w.Date()
+		return reason(appendDate(b, y, m, d))
+	}
+}
+
+func rawTime(t typemap.Type) rawEncoder {
+	parse := typemap.TimeParser(t)
+	return func(b, text []byte) ([]byte, error) {
+		x, err := parse(text)
+		if err != nil {
+			return b, err
+		}
+		return reason(appendTime(b, x))
+	}
+}
+
+// lastMicroOf9999 is 9999-12-31 23:59:59 in Unix seconds, where typemap.RoundToMicro clamps.
+const lastSecondOf9999 = 253402300799
+
+// rawDateTime writes a date/time's wall clock (toUTC: its instant in UTC), rounded half up to the
+// microsecond as typemap.RoundToMicro rounds it.
+func rawDateTime(toUTC bool) func(t typemap.Type) rawEncoder {
+	return func(t typemap.Type) rawEncoder {
+		parse := typemap.DateTimeParser(t)
+		return func(b, text []byte) ([]byte, error) {
+			w, err := parse(text)
+			if err != nil {
+				return b, err
+			}
+			sec := w.Wall
+			if toUTC {
+				sec = w.Unix()
+			}
+			us := (int64(w.Nanos) + 500) / 1000
+			if us == 1e6 {
+				if sec == lastSecondOf9999 {
+					us = 999999 // the clamp: rounding up would leave year 9999
+				} else {
+					sec, us = sec+1, 0
+				}
+			}
+			r := typemap.WallTime{Wall: sec}
+			y, mo, d := r.Date()
+			h, mi, s := r.Clock()
+			if y < minYear {
+				return b, fitError(fmt.Sprintf("datetime %04d-%02d-%02d %02d:%02d:%02d is before year %d, which MySQL does not hold", y, mo, d, h, mi, s, minYear))
+			}
+			return appendWallClock(b, y, mo, d, h, mi, s, us), nil
+		}
+	}
+}
+
+func rawString(t typemap.Type) rawEncoder {
+	check := typemap.TextParser(t)
+	return func(b, text []byte) ([]byte, error) {
+		if err := check(text); err != nil {
+			return b, err
+		}
+		return appendEscaped(b, text), nil
+	}
+}
+
+// rawHex decodes the value into a scratch buffer of its own and appends it as hex.
+func rawHex(t typemap.Type) rawEncoder {
+	parse := typemap.BinaryParser(t)
+	var scratch []byte
+	return func(b, text []byte) ([]byte, error) {
+		var err error
+		if scratch, err = parse(scratch[:0], text); err != nil {
+			return b, err
+		}
+		return hex.AppendEncode(b, scratch), nil
+	}
+}
+
+func rawUUID(b, text []byte) ([]byte, error) {
+	u, err := typemap.ParseUUID(text)
+	if err != nil {
+		return b, err
+	}
+	return appendUUID(b, u), nil
 }
 
 // Readers. Read queries through prepared statements, so the driver hands the binary protocol's

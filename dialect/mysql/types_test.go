@@ -12,10 +12,29 @@ import (
 	"github.com/mirrorsink/mirrorsink/typemap"
 )
 
+// rawAndGeneric returns a column's two encoders.
+func rawAndGeneric(col typemap.Column) (conformance.Encoders, error) {
+	r, err := ruleFor(col.Type)
+	if err != nil {
+		return conformance.Encoders{}, err
+	}
+	raw, err := rawEncoderFor(col.Type)
+	if err != nil {
+		return conformance.Encoders{}, err
+	}
+	generic := func(b []byte, v any) ([]byte, error) { return reason(r.encode(b, v)) }
+	return conformance.Encoders{Generic: generic, Raw: raw}, nil
+}
+
+// TestRawEncoders: the raw encoders write exactly the LOAD DATA fields of the generic path.
+func TestRawEncoders(t *testing.T) { conformance.RawEncoders(t, rawAndGeneric) }
+
+func FuzzRawEncoders(f *testing.F) { conformance.FuzzRawEncoders(f, rawAndGeneric) }
+
 func TestEveryKindHasARule(t *testing.T) {
 	conformance.EveryKind(t, func(k typemap.Kind) bool {
 		r, ok := rules[k]
-		return ok && r.column != nil && r.literal != nil && r.encode != nil && r.read != nil
+		return ok && r.column != nil && r.literal != nil && r.encode != nil && r.read != nil && rawEncoders[k] != nil
 	})
 	// The staging table and the bulk path cannot disagree with the DDL: both take the kind's rule.
 	for _, k := range typemap.Kinds() {

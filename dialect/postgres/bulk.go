@@ -40,6 +40,19 @@ func (w rowWriter) Insert(ctx context.Context, tbl dialect.Table, rows dialect.R
 	return n, nil
 }
 
+// Load is Insert without the savepoint: the caller rolls back after any failure (dialect.Loader).
+func (w rowWriter) Load(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
+	stmt, err := w.t.st.sql.CopyRows(tbl)
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.t.copyRows(ctx, tbl, stmt, tbl.Name, tbl.Columns, rows)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: insert into %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
 // Upsert stages rows and merges them with INSERT … ON CONFLICT.
 func (w rowWriter) Upsert(ctx context.Context, tbl dialect.Table, rows dialect.RowSource) (int64, error) {
 	n, err := w.staged(ctx, tbl, tbl.Columns, rows, w.t.st.sql.Upsert)
@@ -127,18 +140,22 @@ var errCopyEnded = errors.New("copy already ended")
 // CopyFrom reads from: each Read encodes rows on demand until it has a message's worth, so memory
 // stays bounded by one chunk (or one row, if a row is larger) whatever the number of rows.
 type copySource struct {
-	ctx   context.Context
-	src   dialect.RowSource
-	enc   []encodeFunc
-	row   int
-	cur   []any // the source's values of the current row, for warnings
-	err   error // why the stream stopped, kept so that it survives pgconn's CopyFail round trip
-	table string
-	cols  []typemap.Column
-	keyAt []int // positions of the key columns in cols, for NUL warnings
-	log   *slog.Logger
-	nuls  int // U+0000 characters replaced
-	warns int // NUL warnings logged
+	ctx context.Context
+	src dialect.RowSource
+	enc []encodeFunc
+	// raw is src when it hands out wire text, which rawEnc encodes; nil otherwise.
+	raw    dialect.RawRowSource
+	rawEnc []rawFunc
+	row    int
+	cur    []any               // the source's values of the current row, for warnings
+	wire   []dialect.WireValue // or its wire text, when the row was read raw
+	err    error               // why the stream stopped, kept so that it survives pgconn's CopyFail round trip
+	table  string
+	cols   []typemap.Column
+	keyAt  []int // positions of the key columns in cols, for NUL warnings
+	log    *slog.Logger
+	nuls   int // U+0000 characters replaced
+	warns  int // NUL warnings logged
 
 	// mu orders Reads, which run in pgconn's goroutine, before end, so that the row source is never
 	// touched after copyRows returns.
@@ -154,12 +171,22 @@ type copySource struct {
 // encoder from the type table.
 func newCopySource(ctx context.Context, log *slog.Logger, tbl dialect.Table, cols []typemap.Column, rows dialect.RowSource) (*copySource, error) {
 	s := &copySource{ctx: ctx, src: rows, enc: make([]encodeFunc, len(cols)), table: tbl.Name, cols: cols, log: log}
+	raw, _ := rows.(dialect.RawRowSource)
+	if raw != nil {
+		s.raw, s.rawEnc = raw, make([]rawFunc, len(cols))
+	}
 	for i, c := range cols {
 		r, err := ruleOf(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
 		}
-		s.enc[i] = r.encode(c.Type, func(str string) string { return s.replaceNULs(i, str) })
+		nul := func(str string) string { return s.replaceNULs(i, str) }
+		s.enc[i] = r.encode(c.Type, nul)
+		if raw != nil {
+			if s.rawEnc[i], err = rawEncoderOf(c.Type, nul); err != nil {
+				return nil, fmt.Errorf("column %q: %w", c.Name, err)
+			}
+		}
 	}
 	// Key columns for NUL warnings: by name, as Delete stages only the key columns.
 	for _, k := range tbl.KeyColumns() {
@@ -202,10 +229,21 @@ func (s *copySource) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// end makes further Reads fail; it waits for a Read in progress.
+// copyBufs keeps copy buffers between loads: every load would otherwise allocate, and clear, one. A
+// buffer holds a chunk and a typical row's overshoot, so that a fill does not grow it step by step.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 0, copyBufSize); return &b }}
+
+const copyBufSize = copyChunk + copyChunk/4
+
+// end makes further Reads fail, waiting for a Read in progress, and gives the buffer back.
 func (s *copySource) end() {
 	s.mu.Lock()
 	s.ended = true
+	if cap(s.buf) == copyBufSize {
+		b := s.buf[:0]
+		copyBufs.Put(&b)
+	}
+	s.buf = nil
 	s.mu.Unlock()
 }
 
@@ -216,8 +254,7 @@ func (s *copySource) fill(want int) error {
 	}
 	if !s.started {
 		if s.buf == nil {
-			// A chunk and a typical row's overshoot, so that the first fill does not grow it step by step.
-			s.buf = make([]byte, 0, copyChunk+copyChunk/4)
+			s.buf = (*copyBufs.Get().(*[]byte))[:0]
 		}
 		s.buf = append(s.buf, copyHeader...)
 		s.started = true
@@ -232,23 +269,69 @@ func (s *copySource) fill(want int) error {
 			return nil
 		}
 		s.row++
-		vals, err := s.src.Values()
+		var err error
+		if s.raw != nil {
+			err = s.appendRaw()
+		} else {
+			err = s.appendValues()
+		}
 		if err != nil {
-			return fmt.Errorf("row %d: %w", s.row, err)
+			return err
 		}
-		s.cur = vals
-		if len(vals) != len(s.enc) {
-			return fmt.Errorf("row %d has %d values for %d columns", s.row, len(vals), len(s.enc))
+	}
+	return nil
+}
+
+// appendValues encodes the current row from its values, with the bulk encoders.
+func (s *copySource) appendValues() error {
+	vals, err := s.src.Values()
+	if err != nil {
+		return fmt.Errorf("row %d: %w", s.row, err)
+	}
+	s.cur, s.wire = vals, nil
+	if len(vals) != len(s.enc) {
+		return fmt.Errorf("row %d has %d values for %d columns", s.row, len(vals), len(s.enc))
+	}
+	s.buf = binary.BigEndian.AppendUint16(s.buf, uint16(len(vals)))
+	for i, v := range vals {
+		if v == nil {
+			s.buf = append(s.buf, 0xff, 0xff, 0xff, 0xff)
+			continue
 		}
-		s.buf = binary.BigEndian.AppendUint16(s.buf, uint16(len(vals)))
-		for i, v := range vals {
-			if v == nil {
-				s.buf = append(s.buf, 0xff, 0xff, 0xff, 0xff)
-				continue
+		if s.buf, err = s.enc[i](s.buf, v); err != nil {
+			return s.valueError(i, err)
+		}
+	}
+	return nil
+}
+
+// appendRaw encodes the current row from its wire text, with the raw encoders. A value they refuse
+// sends the row through appendValues, whose error is the one to report (dialect.RawRowSource).
+func (s *copySource) appendRaw() error {
+	vals, err := s.raw.Wire()
+	if err != nil {
+		return fmt.Errorf("row %d: %w", s.row, err)
+	}
+	s.cur, s.wire = nil, vals
+	if len(vals) != len(s.rawEnc) {
+		return fmt.Errorf("row %d has %d values for %d columns", s.row, len(vals), len(s.rawEnc))
+	}
+	start, nuls, warns := len(s.buf), s.nuls, s.warns
+	s.buf = binary.BigEndian.AppendUint16(s.buf, uint16(len(vals)))
+	for i := range vals {
+		v := &vals[i]
+		if v.Null {
+			s.buf = append(s.buf, 0xff, 0xff, 0xff, 0xff)
+			continue
+		}
+		if s.buf, err = s.rawEnc[i](s.buf, v.Text); err != nil {
+			// The row is encoded again: its NULs must not count twice.
+			s.buf, s.nuls, s.warns = s.buf[:start], nuls, warns
+			if gerr := s.appendValues(); gerr != nil {
+				return gerr
 			}
-			if s.buf, err = s.enc[i](s.buf, v); err != nil {
-				return s.valueError(i, err)
-			}
+			s.buf = s.buf[:start]
+			return s.valueError(i, err)
 		}
 	}
 	return nil
@@ -293,10 +376,22 @@ func (s *copySource) keyText() string {
 }
 
 func (s *copySource) keyValue(k int) any {
-	if k >= len(s.cur) {
+	var v any
+	switch {
+	case k < len(s.cur):
+		v = s.cur[k]
+	case k < len(s.wire) && s.wire[k].Null:
+		v = nil
+	case k < len(s.wire):
+		// A row read raw has no decoded values; a warning is rare enough to decode its key here.
+		var err error
+		if v, err = typemap.DecoderFor(s.cols[k].Type)(s.wire[k].Text); err != nil {
+			return "?"
+		}
+	default:
 		return "?"
 	}
-	switch v := s.cur[k].(type) {
+	switch v := v.(type) {
 	case typemap.UUID:
 		return v.String()
 	case nil:

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -305,9 +306,64 @@ func isUUIDText(s string) bool {
 // cannot hold is a *dialect.ValueError without column and row, which the loader fills in.
 type encodeFunc func(buf []byte, v any) ([]byte, error)
 
+// rawFunc is the raw encoder of a column: it appends the binary COPY field of a value's wire text,
+// parsed with typemap's typed parsers, exactly as the column's encodeFunc appends the decoded value
+// (conformance.RawEncoders checks it). Text that is not a value of the column's type fails with the
+// parser's *typemap.ValueError; a value the column cannot hold, as the encodeFunc fails. A rawFunc
+// may keep a scratch buffer: it serves one load, in one goroutine.
+type rawFunc func(buf, text []byte) ([]byte, error)
+
 // always is the encoder factory of a kind whose encoding does not depend on the column.
 func always(enc encodeFunc) func(typemap.Type, func(string) string) encodeFunc {
 	return func(typemap.Type, func(string) string) encodeFunc { return enc }
+}
+
+// rawEncoders is the type table's raw column: for each kind, the factory of a column's rawFunc (nul
+// as in rule.encode). It is kept beside the rules rather than in them so that the two encoders of a
+// kind read side by side below.
+var rawEncoders = map[typemap.Kind]func(t typemap.Type, nul func(string) string) rawFunc{
+	typemap.Bit:              func(typemap.Type, func(string) string) rawFunc { return rawBool },
+	typemap.TinyInt:          rawInt(appendInt2),
+	typemap.SmallInt:         rawInt(appendInt2),
+	typemap.Int:              rawInt(appendInt4),
+	typemap.BigInt:           rawInt(appendInt8),
+	typemap.Decimal:          rawNumeric,
+	typemap.Money:            rawNumeric,
+	typemap.SmallMoney:       rawNumeric,
+	typemap.Float:            rawFloat(appendFloat8),
+	typemap.Real:             rawFloat(appendFloat4),
+	typemap.Date:             rawWall(func(buf []byte, w typemap.WallTime) ([]byte, error) { return appendDate(buf, w.Wall) }),
+	typemap.Time:             rawTime,
+	typemap.SmallDateTime:    rawWall(appendTimestamp),
+	typemap.DateTime:         rawWall(appendTimestamp),
+	typemap.DateTime2:        rawWall(appendTimestamp),
+	typemap.DateTimeOffset:   rawWall(appendTimestamptz),
+	typemap.Char:             rawText,
+	typemap.NChar:            rawText,
+	typemap.VarChar:          rawText,
+	typemap.NVarChar:         rawText,
+	typemap.Text:             rawText,
+	typemap.NText:            rawText,
+	typemap.SysName:          rawText,
+	typemap.XML:              rawText,
+	typemap.HierarchyID:      rawText,
+	typemap.Geography:        rawText,
+	typemap.Geometry:         rawText,
+	typemap.SQLVariant:       rawText,
+	typemap.Binary:           rawBytea,
+	typemap.VarBinary:        rawBytea,
+	typemap.Image:            rawBytea,
+	typemap.RowVersion:       rawBytea,
+	typemap.UniqueIdentifier: func(typemap.Type, func(string) string) rawFunc { return rawUUID },
+}
+
+// rawEncoderOf returns the raw encoder of a column of type t.
+func rawEncoderOf(t typemap.Type, nul func(string) string) (rawFunc, error) {
+	f, ok := rawEncoders[t.Kind]
+	if !ok {
+		return nil, fmt.Errorf("postgres: no PostgreSQL type for SQL Server type %s", t.Kind)
+	}
+	return f(t, nul), nil
 }
 
 // typeError is a value of another Go type than the column's rule encodes: the column and row are
@@ -324,60 +380,103 @@ func encodeBool(buf []byte, v any) ([]byte, error) {
 	if !ok {
 		return buf, typeError(v, "bool")
 	}
-	if b {
-		return append(buf, 0, 0, 0, 1, 1), nil
+	return appendBool(buf, b), nil
+}
+
+func rawBool(buf, text []byte) ([]byte, error) {
+	b, err := typemap.ParseBit(text)
+	if err != nil {
+		return buf, err
 	}
-	return append(buf, 0, 0, 0, 1, 0), nil
+	return appendBool(buf, b), nil
+}
+
+func appendBool(buf []byte, b bool) []byte {
+	if b {
+		return append(buf, 0, 0, 0, 1, 1)
+	}
+	return append(buf, 0, 0, 0, 1, 0)
 }
 
 // The integer encoders check the range of the PostgreSQL column, so that a bad value is a ValueError
 // naming the row rather than a wrapped number.
 
-func encodeInt2(buf []byte, v any) ([]byte, error) {
+func encodeInt2(buf []byte, v any) ([]byte, error) { return encodeInt(buf, v, appendInt2) }
+func encodeInt4(buf []byte, v any) ([]byte, error) { return encodeInt(buf, v, appendInt4) }
+func encodeInt8(buf []byte, v any) ([]byte, error) { return encodeInt(buf, v, appendInt8) }
+
+func encodeInt(buf []byte, v any, appendInt func([]byte, int64) ([]byte, error)) ([]byte, error) {
 	n, ok := v.(int64)
 	if !ok {
 		return buf, typeError(v, "int64")
 	}
+	return appendInt(buf, n)
+}
+
+// rawInt is the raw encoder factory of an integer kind written by appendInt.
+func rawInt(appendInt func([]byte, int64) ([]byte, error)) func(typemap.Type, func(string) string) rawFunc {
+	return func(t typemap.Type, _ func(string) string) rawFunc {
+		parse := typemap.IntParser(t)
+		return func(buf, text []byte) ([]byte, error) {
+			n, err := parse(text)
+			if err != nil {
+				return buf, err
+			}
+			return appendInt(buf, n)
+		}
+	}
+}
+
+func appendInt2(buf []byte, n int64) ([]byte, error) {
 	if n < math.MinInt16 || n > math.MaxInt16 {
 		return buf, &dialect.ValueError{Reason: "out of range for smallint"}
 	}
 	return binary.BigEndian.AppendUint16(append(buf, 0, 0, 0, 2), uint16(n)), nil
 }
 
-func encodeInt4(buf []byte, v any) ([]byte, error) {
-	n, ok := v.(int64)
-	if !ok {
-		return buf, typeError(v, "int64")
-	}
+func appendInt4(buf []byte, n int64) ([]byte, error) {
 	if n < math.MinInt32 || n > math.MaxInt32 {
 		return buf, &dialect.ValueError{Reason: "out of range for integer"}
 	}
 	return binary.BigEndian.AppendUint32(append(buf, 0, 0, 0, 4), uint32(n)), nil
 }
 
-func encodeInt8(buf []byte, v any) ([]byte, error) {
-	n, ok := v.(int64)
-	if !ok {
-		return buf, typeError(v, "int64")
-	}
+func appendInt8(buf []byte, n int64) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 8), uint64(n)), nil
 }
 
-func encodeFloat8(buf []byte, v any) ([]byte, error) {
+func encodeFloat8(buf []byte, v any) ([]byte, error) { return encodeFloat(buf, v, appendFloat8) }
+func encodeFloat4(buf []byte, v any) ([]byte, error) { return encodeFloat(buf, v, appendFloat4) }
+
+func encodeFloat(buf []byte, v any, appendFloat func([]byte, float64) ([]byte, error)) ([]byte, error) {
 	f, ok := v.(float64)
 	if !ok {
 		return buf, typeError(v, "float64")
 	}
+	return appendFloat(buf, f)
+}
+
+// rawFloat is the raw encoder factory of float and real, written by appendFloat.
+func rawFloat(appendFloat func([]byte, float64) ([]byte, error)) func(typemap.Type, func(string) string) rawFunc {
+	return func(t typemap.Type, _ func(string) string) rawFunc {
+		parse := typemap.FloatParser(t)
+		return func(buf, text []byte) ([]byte, error) {
+			f, err := parse(text)
+			if err != nil {
+				return buf, err
+			}
+			return appendFloat(buf, f)
+		}
+	}
+}
+
+func appendFloat8(buf []byte, f float64) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 8), math.Float64bits(f)), nil
 }
 
-// encodeFloat4 narrows a real's float64 back to float32, which is exact for values that came from a
+// appendFloat4 narrows a real's float64 back to float32, which is exact for values that came from a
 // 4-byte real.
-func encodeFloat4(buf []byte, v any) ([]byte, error) {
-	f, ok := v.(float64)
-	if !ok {
-		return buf, typeError(v, "float64")
-	}
+func appendFloat4(buf []byte, f float64) ([]byte, error) {
 	r := float32(f)
 	if math.IsInf(float64(r), 0) && !math.IsInf(f, 0) {
 		return buf, &dialect.ValueError{Reason: "out of range for real"}
@@ -415,13 +514,37 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// rawWall is the raw encoder factory of the date and date/time kinds, written by appendWall.
+func rawWall(appendWall func([]byte, typemap.WallTime) ([]byte, error)) func(typemap.Type, func(string) string) rawFunc {
+	return func(t typemap.Type, _ func(string) string) rawFunc {
+		parse := typemap.DateTimeParser(t)
+		return func(buf, text []byte) ([]byte, error) {
+			w, err := parse(text)
+			if err != nil {
+				return buf, err
+			}
+			return appendWall(buf, w)
+		}
+	}
+}
+
+// wallOf returns t's wall clock as typemap.DateTimeParser gives it.
+func wallOf(t time.Time) typemap.WallTime {
+	wall := wallUnix(t)
+	return typemap.WallTime{Wall: wall, Nanos: int32(t.Nanosecond()), Offset: int32(wall - t.Unix())}
+}
+
 // encodeDate sends the date of the value's wall clock as days since 2000-01-01.
 func encodeDate(buf []byte, v any) ([]byte, error) {
 	t, ok := v.(time.Time)
 	if !ok {
 		return buf, typeError(v, "time.Time")
 	}
-	days := floorDiv(wallUnix(t), secondsPerDay) - pgEpochDays
+	return appendDate(buf, wallUnix(t))
+}
+
+func appendDate(buf []byte, wall int64) ([]byte, error) {
+	days := floorDiv(wall, secondsPerDay) - pgEpochDays
 	if days < math.MinInt32 || days > math.MaxInt32 {
 		return buf, &dialect.ValueError{Reason: "out of range for date"}
 	}
@@ -434,26 +557,39 @@ func encodeTime(buf []byte, v any) ([]byte, error) {
 	if !ok {
 		return buf, typeError(v, "typemap.TimeOfDay")
 	}
-	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 8), uint64(int64(t.RoundToMicro())/1000)), nil
+	return appendTime(buf, t), nil
 }
 
-// wallMicros returns t's wall clock as microseconds since 2000-01-01 00:00:00, rounded half up as
-// typemap.RoundToMicro rounds (including its clamp at the end of year 9999), and the zone offset.
-// The server rounds further to the column's precision on input.
-func wallMicros(t time.Time) (micros, offset int64, ok bool) {
-	sec := wallUnix(t)
-	offset = sec - t.Unix()
-	sec -= pgEpochUnix
-	if sec > maxEpochSeconds || sec < -maxEpochSeconds {
-		return 0, 0, false
+func rawTime(t typemap.Type, _ func(string) string) rawFunc {
+	parse := typemap.TimeParser(t)
+	return func(buf, text []byte) ([]byte, error) {
+		tod, err := parse(text)
+		if err != nil {
+			return buf, err
+		}
+		return appendTime(buf, tod), nil
 	}
-	ns := int64(t.Nanosecond())
+}
+
+func appendTime(buf []byte, t typemap.TimeOfDay) []byte {
+	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 8), uint64(int64(t.RoundToMicro())/1000))
+}
+
+// wallMicros returns a wall clock as microseconds since 2000-01-01 00:00:00, rounded half up as
+// typemap.RoundToMicro rounds (including its clamp at the end of year 9999). The server rounds
+// further to the column's precision on input.
+func wallMicros(w typemap.WallTime) (micros int64, ok bool) {
+	sec := w.Wall - pgEpochUnix
+	if sec > maxEpochSeconds || sec < -maxEpochSeconds {
+		return 0, false
+	}
+	ns := int64(w.Nanos)
 	floor := sec*microsPerSec + ns/1000
 	micros = sec*microsPerSec + (ns+500)/1000
 	if micros > maxWallMicros && floor <= maxWallMicros {
 		micros = maxWallMicros
 	}
-	return micros, offset, true
+	return micros, true
 }
 
 // encodeTimestamp sends a naive value's wall clock.
@@ -462,7 +598,11 @@ func encodeTimestamp(buf []byte, v any) ([]byte, error) {
 	if !ok {
 		return buf, typeError(v, "time.Time")
 	}
-	us, _, ok := wallMicros(t)
+	return appendTimestamp(buf, wallOf(t))
+}
+
+func appendTimestamp(buf []byte, w typemap.WallTime) ([]byte, error) {
+	us, ok := wallMicros(w)
 	if !ok {
 		return buf, &dialect.ValueError{Reason: "out of range for timestamp"}
 	}
@@ -475,11 +615,15 @@ func encodeTimestamptz(buf []byte, v any) ([]byte, error) {
 	if !ok {
 		return buf, typeError(v, "time.Time")
 	}
-	us, off, ok := wallMicros(t)
+	return appendTimestamptz(buf, wallOf(t))
+}
+
+func appendTimestamptz(buf []byte, w typemap.WallTime) ([]byte, error) {
+	us, ok := wallMicros(w)
 	if !ok {
 		return buf, &dialect.ValueError{Reason: "out of range for timestamptz"}
 	}
-	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 8), uint64(us-off*microsPerSec)), nil
+	return binary.BigEndian.AppendUint64(append(buf, 0, 0, 0, 8), uint64(us-int64(w.Offset)*microsPerSec)), nil
 }
 
 func encodeUUID(buf []byte, v any) ([]byte, error) {
@@ -490,15 +634,43 @@ func encodeUUID(buf []byte, v any) ([]byte, error) {
 	return append(append(buf, 0, 0, 0, 16), u[:]...), nil
 }
 
+func rawUUID(buf, text []byte) ([]byte, error) {
+	u, err := typemap.ParseUUID(text)
+	if err != nil {
+		return buf, err
+	}
+	return append(append(buf, 0, 0, 0, 16), u[:]...), nil
+}
+
 func encodeBytea(buf []byte, v any) ([]byte, error) {
 	b, ok := v.([]byte)
 	if !ok {
 		return buf, typeError(v, "[]byte")
 	}
 	if len(b) > math.MaxInt32 {
-		return buf, &dialect.ValueError{Reason: "too long for bytea"}
+		return buf, errTooLongBytea
 	}
 	return append(appendLen(buf, len(b)), b...), nil
+}
+
+var errTooLongBytea = &dialect.ValueError{Reason: "too long for bytea"}
+
+// rawBytea decodes the value straight after its length field, which it then fills in.
+func rawBytea(t typemap.Type, _ func(string) string) rawFunc {
+	parse := typemap.BinaryParser(t)
+	return func(buf, text []byte) ([]byte, error) {
+		start := len(buf)
+		out, err := parse(append(buf, 0, 0, 0, 0), text)
+		if err != nil {
+			return buf, err
+		}
+		n := len(out) - start - 4
+		if n > math.MaxInt32 {
+			return buf, errTooLongBytea
+		}
+		binary.BigEndian.PutUint32(out[start:], uint32(n))
+		return out, nil
+	}
 }
 
 // encodeTextOf returns the encoder of a text column: a string's UTF-8 bytes (the server checks them
@@ -510,14 +682,39 @@ func encodeTextOf(_ typemap.Type, nul func(string) string) encodeFunc {
 		if !ok {
 			return buf, typeError(v, "string")
 		}
-		if strings.IndexByte(str, 0) >= 0 {
-			str = nul(str)
-		}
-		if len(str) > math.MaxInt32 {
-			return buf, &dialect.ValueError{Reason: "too long for text"}
-		}
-		return append(appendLen(buf, len(str)), str...), nil
+		return appendText(buf, str, nul)
 	}
+}
+
+func rawText(t typemap.Type, nul func(string) string) rawFunc {
+	check := typemap.TextParser(t)
+	return func(buf, text []byte) ([]byte, error) {
+		if err := check(text); err != nil {
+			return buf, err
+		}
+		return appendText(buf, text, nul)
+	}
+}
+
+func appendText[S ~string | ~[]byte](buf []byte, str S, nul func(string) string) ([]byte, error) {
+	if indexNUL(str) >= 0 {
+		return appendText(buf, nul(string(str)), nil)
+	}
+	if len(str) > math.MaxInt32 {
+		return buf, &dialect.ValueError{Reason: "too long for text"}
+	}
+	return append(appendLen(buf, len(str)), str...), nil
+}
+
+// indexNUL returns the index of the first U+0000 in s, or -1.
+func indexNUL[S ~string | ~[]byte](s S) int {
+	switch s := any(s).(type) {
+	case string:
+		return strings.IndexByte(s, 0)
+	case []byte:
+		return bytes.IndexByte(s, 0)
+	}
+	return strings.IndexByte(string(s), 0)
 }
 
 // Limits of numeric's binary form: int16 digit count and weight, and the largest display scale.
@@ -530,86 +727,105 @@ const (
 // encodeNumericOf returns the encoder of a column of the exact decimal kind t, with t's scale.
 func encodeNumericOf(t typemap.Type, _ func(string) string) encodeFunc {
 	_, scale := t.NumericPrecisionScale()
-	return numericEncoder(scale)
-}
-
-// numericEncoder encodes exact decimal text as numeric's binary form, without floating point: ndigits,
-// weight (of the first base-10000 digit), sign and display scale, all int16, then the base-10000
-// digits, with leading and trailing zero digits dropped. The display scale is the column's scale, or
-// the text's if it has more fraction digits: the server then rounds to the column's scale, as it did
-// for pgx's encoding. Precision overflow is the server's to report (numeric field overflow).
-func numericEncoder(scale int) encodeFunc {
 	return func(buf []byte, v any) ([]byte, error) {
 		d, ok := v.(typemap.DecimalValue)
 		if !ok {
 			return buf, typeError(v, "typemap.DecimalValue")
 		}
-		s := string(d)
-		neg := len(s) > 0 && s[0] == '-'
-		if neg {
-			s = s[1:]
-		}
-		ip, fp := s, ""
-		if i := strings.IndexByte(s, '.'); i >= 0 {
-			ip, fp = s[:i], s[i+1:]
-		}
-		if len(ip)+len(fp) == 0 || !isDigits(ip) || !isDigits(fp) {
-			return buf, &dialect.ValueError{Reason: "not an exact decimal number"}
-		}
-		ip = strings.TrimLeft(ip, "0")
-		dscale := max(len(fp), scale, 0)
-		// Digit positions are aligned so that the integer part ends on a group boundary: lead zeros
-		// pad it on the left, zeros past the text pad the fraction on the right.
-		lead := (4 - len(ip)%4) % 4
-		intGroups := (lead + len(ip)) / 4
-		groups := intGroups + (len(fp)+3)/4
-		if groups > numericMaxGroups || dscale > numericMaxDScale {
-			return buf, &dialect.ValueError{Reason: "out of range for numeric"}
-		}
-		weight := intGroups - 1
-		start := len(buf)
-		buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-		nd, kept := 0, 0 // digits written, and written up to the last nonzero one
-		for g := range groups {
-			x := 0
-			for k := g*4 - lead; k < g*4-lead+4; k++ {
-				x *= 10
-				switch {
-				case k < 0:
-				case k < len(ip):
-					x += int(ip[k] - '0')
-				case k-len(ip) < len(fp):
-					x += int(fp[k-len(ip)] - '0')
-				}
-			}
-			if nd == 0 && x == 0 {
-				weight--
-				continue
-			}
-			buf = binary.BigEndian.AppendUint16(buf, uint16(x))
-			nd++
-			if x != 0 {
-				kept = nd
-			}
-		}
-		buf = buf[:start+12+2*kept]
-		sign := 0
-		if kept == 0 {
-			weight = 0
-		} else if neg {
-			sign = numericNegative
-		}
-		h := buf[start:]
-		binary.BigEndian.PutUint32(h[0:], uint32(8+2*kept))
-		binary.BigEndian.PutUint16(h[4:], uint16(kept))
-		binary.BigEndian.PutUint16(h[6:], uint16(int16(weight)))
-		binary.BigEndian.PutUint16(h[8:], uint16(sign))
-		binary.BigEndian.PutUint16(h[10:], uint16(dscale))
-		return buf, nil
+		return appendNumeric(buf, d, scale)
 	}
 }
 
-func isDigits(s string) bool {
+// rawNumeric parses the text into its canonical decimal form in a scratch buffer of its own, and
+// encodes that.
+func rawNumeric(t typemap.Type, _ func(string) string) rawFunc {
+	_, scale := t.NumericPrecisionScale()
+	parse := typemap.DecimalParser(t)
+	var scratch []byte
+	return func(buf, text []byte) ([]byte, error) {
+		var err error
+		if scratch, err = parse(scratch[:0], text); err != nil {
+			return buf, err
+		}
+		return appendNumeric(buf, scratch, scale)
+	}
+}
+
+// appendNumeric encodes exact decimal text as numeric's binary form, without floating point: ndigits,
+// weight (of the first base-10000 digit), sign and display scale, all int16, then the base-10000
+// digits, with leading and trailing zero digits dropped. The display scale is the column's scale, or
+// the text's if it has more fraction digits: the server then rounds to the column's scale, as it did
+// for pgx's encoding. Precision overflow is the server's to report (numeric field overflow).
+func appendNumeric[S ~string | ~[]byte](buf []byte, s S, scale int) ([]byte, error) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	ip, fp := s, s[len(s):]
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			ip, fp = s[:i], s[i+1:]
+			break
+		}
+	}
+	if len(ip)+len(fp) == 0 || !isDigits(ip) || !isDigits(fp) {
+		return buf, &dialect.ValueError{Reason: "not an exact decimal number"}
+	}
+	for len(ip) > 0 && ip[0] == '0' {
+		ip = ip[1:]
+	}
+	dscale := max(len(fp), scale, 0)
+	// Digit positions are aligned so that the integer part ends on a group boundary: lead zeros pad it
+	// on the left, zeros past the text pad the fraction on the right.
+	lead := (4 - len(ip)%4) % 4
+	intGroups := (lead + len(ip)) / 4
+	groups := intGroups + (len(fp)+3)/4
+	if groups > numericMaxGroups || dscale > numericMaxDScale {
+		return buf, &dialect.ValueError{Reason: "out of range for numeric"}
+	}
+	weight := intGroups - 1
+	start := len(buf)
+	buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	nd, kept := 0, 0 // digits written, and written up to the last nonzero one
+	for g := range groups {
+		x := 0
+		for k := g*4 - lead; k < g*4-lead+4; k++ {
+			x *= 10
+			switch {
+			case k < 0:
+			case k < len(ip):
+				x += int(ip[k] - '0')
+			case k-len(ip) < len(fp):
+				x += int(fp[k-len(ip)] - '0')
+			}
+		}
+		if nd == 0 && x == 0 {
+			weight--
+			continue
+		}
+		buf = binary.BigEndian.AppendUint16(buf, uint16(x))
+		nd++
+		if x != 0 {
+			kept = nd
+		}
+	}
+	buf = buf[:start+12+2*kept]
+	sign := 0
+	if kept == 0 {
+		weight = 0
+	} else if neg {
+		sign = numericNegative
+	}
+	h := buf[start:]
+	binary.BigEndian.PutUint32(h[0:], uint32(8+2*kept))
+	binary.BigEndian.PutUint16(h[4:], uint16(kept))
+	binary.BigEndian.PutUint16(h[6:], uint16(int16(weight)))
+	binary.BigEndian.PutUint16(h[8:], uint16(sign))
+	binary.BigEndian.PutUint16(h[10:], uint16(dscale))
+	return buf, nil
+}
+
+func isDigits[S ~string | ~[]byte](s S) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false

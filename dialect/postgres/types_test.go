@@ -25,9 +25,28 @@ import (
 func TestTypeTableHasEveryKind(t *testing.T) {
 	conformance.EveryKind(t, func(k typemap.Kind) bool {
 		r, ok := types[k]
-		return ok && r.ddl != nil && r.encode != nil && r.read != nil && r.literal != nil
+		return ok && r.ddl != nil && r.encode != nil && r.read != nil && r.literal != nil && rawEncoders[k] != nil
 	})
 }
+
+// rawAndGeneric returns a column's two encoders, with the same NUL replacement.
+func rawAndGeneric(col typemap.Column) (conformance.Encoders, error) {
+	r, err := ruleOf(col.Type)
+	if err != nil {
+		return conformance.Encoders{}, err
+	}
+	nul := func(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+	raw, err := rawEncoderOf(col.Type, nul)
+	if err != nil {
+		return conformance.Encoders{}, err
+	}
+	return conformance.Encoders{Generic: r.encode(col.Type, nul), Raw: raw}, nil
+}
+
+// TestRawEncoders: the raw encoders write exactly the binary COPY fields of the generic path.
+func TestRawEncoders(t *testing.T) { conformance.RawEncoders(t, rawAndGeneric) }
+
+func FuzzRawEncoders(f *testing.F) { conformance.FuzzRawEncoders(f, rawAndGeneric) }
 
 // column parses a wire column, as the engine would.
 func column(t testing.TB, name, typ string) typemap.Column {
@@ -221,7 +240,7 @@ func TestNumericEncoding(t *testing.T) {
 		{"99990000", 0, 1, 0, 0, []uint16{9999}},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
-			got, err := numericEncoder(tc.scale)(nil, typemap.DecimalValue(tc.text))
+			got, err := appendNumeric(nil, typemap.DecimalValue(tc.text), tc.scale)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,6 +25,9 @@ type puller struct {
 	convs  []converter
 	rows   int // rows per buffer
 	pulled int64
+	// raw is src when it hands out wire text, which raws convert; nil otherwise.
+	raw  dialect.RawRowSource
+	raws []rawConverter
 }
 
 func (p *puller) run(free <-chan []any, full chan<- batch, stop <-chan struct{}) {
@@ -56,25 +59,16 @@ func (p *puller) run(free <-chan []any, full chan<- batch, stop <-chan struct{})
 func (p *puller) fill(args []any, width int, buf []byte) (int, error) {
 	n := 0
 	for n < p.rows && p.src.Next() {
-		vals, err := p.src.Values()
 		p.pulled++
+		row := args[n*width : (n+1)*width]
+		var err error
+		if p.raw != nil {
+			err = p.convertWire(row, buf)
+		} else {
+			err = p.convertValues(row, buf)
+		}
 		if err != nil {
-			return n, fmt.Errorf("row %d: %w", p.pulled, err)
-		}
-		if len(vals) != width {
-			return n, fmt.Errorf("row %d has %d values for %d columns", p.pulled, len(vals), width)
-		}
-		base := n * width
-		for i, v := range vals {
-			if v == nil {
-				args[base+i] = nil
-				continue
-			}
-			out, reason := p.convs[i](v, buf)
-			if reason != "" {
-				return n, &dialect.ValueError{Column: p.cols[i].Name, Row: int(p.pulled), Reason: reason}
-			}
-			args[base+i] = out
+			return n, err
 		}
 		n++
 	}
@@ -86,6 +80,58 @@ func (p *puller) fill(args []any, width int, buf []byte) (int, error) {
 	return n, nil
 }
 
+// convertValues converts the current row from its values, with the converters.
+func (p *puller) convertValues(row []any, buf []byte) error {
+	vals, err := p.src.Values()
+	if err != nil {
+		return fmt.Errorf("row %d: %w", p.pulled, err)
+	}
+	if len(vals) != len(row) {
+		return fmt.Errorf("row %d has %d values for %d columns", p.pulled, len(vals), len(row))
+	}
+	for i, v := range vals {
+		if v == nil {
+			row[i] = nil
+			continue
+		}
+		out, reason := p.convs[i](v, buf)
+		if reason != "" {
+			return &dialect.ValueError{Column: p.cols[i].Name, Row: int(p.pulled), Reason: reason}
+		}
+		row[i] = out
+	}
+	return nil
+}
+
+// convertWire converts the current row from its wire text, with the raw converters. A value they
+// refuse sends the row through convertValues, whose error is the one to report
+// (dialect.RawRowSource).
+func (p *puller) convertWire(row []any, buf []byte) error {
+	vals, err := p.raw.Wire()
+	if err != nil {
+		return fmt.Errorf("row %d: %w", p.pulled, err)
+	}
+	if len(vals) != len(row) {
+		return fmt.Errorf("row %d has %d values for %d columns", p.pulled, len(vals), len(row))
+	}
+	for i := range vals {
+		v := &vals[i]
+		if v.Null {
+			row[i] = nil
+			continue
+		}
+		out, err := p.raws[i](v.Text, buf)
+		if err != nil {
+			if gerr := p.convertValues(row, buf); gerr != nil {
+				return gerr
+			}
+			return &dialect.ValueError{Column: p.cols[i].Name, Row: int(p.pulled), Reason: err.Error()}
+		}
+		row[i] = out
+	}
+	return nil
+}
+
 // writeRows pulls every row from src, converts the columns cols, and writes them with multi-row
 // statements built by build: one prepared statement for full buffers, one more for the last partial
 // buffer. It returns the rows pulled and the rows the statements affected. The source is not used
@@ -94,12 +140,20 @@ func (x *Tx) writeRows(ctx context.Context, cols []typemap.Column, src dialect.R
 	build func(rows int) (string, error)) (pulled, affected int64, err error) {
 	width := len(cols)
 	p := &puller{src: src, cols: cols, convs: make([]converter, width), rows: rowsPerStatement(width)}
+	if raw, ok := src.(dialect.RawRowSource); ok {
+		p.raw, p.raws = raw, make([]rawConverter, width)
+	}
 	for i, c := range cols {
 		r, err := ruleOf(c.Type)
 		if err != nil {
 			return 0, 0, err
 		}
 		p.convs[i] = r.convert
+		if p.raw != nil {
+			if p.raws[i], err = rawConverterOf(c.Type); err != nil {
+				return 0, 0, err
+			}
+		}
 	}
 	free := make(chan []any, 2)
 	full := make(chan batch, 1)

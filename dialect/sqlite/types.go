@@ -153,7 +153,18 @@ func append4(b []byte, n int) []byte {
 }
 
 func appendDate(b []byte, t time.Time) ([]byte, error) {
-	y, m, d := t.Date()
+	return appendWallDate(b, wallOf(t))
+}
+
+// wallOf returns t's wall clock at its own offset as typemap.DateTimeParser gives a value.
+func wallOf(t time.Time) typemap.WallTime {
+	_, off := t.Zone()
+	return typemap.WallTime{Wall: t.Unix() + int64(off), Nanos: int32(t.Nanosecond()), Offset: int32(off), Zoned: t.Location() != time.UTC}
+}
+
+// appendWallDate writes the date of a wall clock.
+func appendWallDate(b []byte, w typemap.WallTime) ([]byte, error) {
+	y, m, d := w.Date()
 	if y < 1 || y > 9999 {
 		return b, errYearRange
 	}
@@ -179,29 +190,37 @@ func appendClock(b []byte, h, m, s, frac int) []byte {
 }
 
 // appendDateTime writes t's wall clock, rounded half up to SQL Server's 100 ns.
-func appendDateTime(b []byte, t time.Time) ([]byte, error) {
-	if t.Nanosecond()%int(tick) != 0 {
-		t = t.Round(tick)
+func appendDateTime(b []byte, t time.Time) ([]byte, error) { return appendWallDateTime(b, wallOf(t)) }
+
+// appendWallDateTime writes a wall clock, rounded half up to SQL Server's 100 ns.
+func appendWallDateTime(b []byte, w typemap.WallTime) ([]byte, error) {
+	if w.Nanos%int32(tick) != 0 {
+		w.Nanos = (w.Nanos + int32(tick)/2) / int32(tick) * int32(tick)
+		if w.Nanos >= 1e9 {
+			w.Wall, w.Nanos = w.Wall+1, w.Nanos-1e9
+		}
 	}
-	b, err := appendDate(b, t)
+	b, err := appendWallDate(b, w)
 	if err != nil {
 		return b, err
 	}
 	b = append(b, ' ')
-	h, m, s := t.Clock()
-	return appendClock(b, h, m, s, t.Nanosecond()/int(tick)), nil
+	h, m, s := w.Clock()
+	return appendClock(b, h, m, s, int(w.Nanos)/int(tick)), nil
 }
 
 // appendDateTimeOffset writes t's wall clock at its own offset and the offset.
 func appendDateTimeOffset(b []byte, t time.Time) ([]byte, error) {
-	if t.Nanosecond()%int(tick) != 0 {
-		t = t.Round(tick)
-	}
-	_, off := t.Zone()
+	return appendWallDateTimeOffset(b, wallOf(t))
+}
+
+// appendWallDateTimeOffset writes a wall clock and its offset.
+func appendWallDateTimeOffset(b []byte, w typemap.WallTime) ([]byte, error) {
+	off := int(w.Offset)
 	if off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
 		return b, fmt.Errorf("offset of %d seconds is not whole minutes within ±24h", off)
 	}
-	b, err := appendDateTime(b, t)
+	b, err := appendWallDateTime(b, w)
 	if err != nil {
 		return b, err
 	}
@@ -358,6 +377,176 @@ func convBlob(v any, _ []byte) (any, string) {
 		return []byte{}, ""
 	}
 	return x, ""
+}
+
+// rawConverter is the raw converter of a column: it turns a value's wire text, parsed with typemap's
+// typed parsers, into exactly what the column's converter makes of the decoded value
+// (conformance.RawEncoders checks it). Text that is not a value of the column's type fails with the
+// parser's *typemap.ValueError; a value SQLite cannot store with the converter's reason. buf is
+// scratch space, as for a converter.
+type rawConverter func(text, buf []byte) (out any, err error)
+
+// rawConverters is the type table's raw column: for each kind, the factory of a column's raw
+// converter. It is kept beside the rules rather than in them so that the two converters of a kind
+// read side by side.
+var rawConverters = map[typemap.Kind]func(t typemap.Type) rawConverter{
+	typemap.Bit:              func(typemap.Type) rawConverter { return rawBit },
+	typemap.TinyInt:          rawInt,
+	typemap.SmallInt:         rawInt,
+	typemap.Int:              rawInt,
+	typemap.BigInt:           rawInt,
+	typemap.Float:            rawReal,
+	typemap.Real:             rawReal,
+	typemap.Decimal:          rawDecimal,
+	typemap.Money:            rawDecimal,
+	typemap.SmallMoney:       rawDecimal,
+	typemap.Date:             rawWall(appendWallDate),
+	typemap.Time:             rawTime,
+	typemap.SmallDateTime:    rawWall(appendWallDateTime),
+	typemap.DateTime:         rawWall(appendWallDateTime),
+	typemap.DateTime2:        rawWall(appendWallDateTime),
+	typemap.DateTimeOffset:   rawWall(appendWallDateTimeOffset),
+	typemap.UniqueIdentifier: func(typemap.Type) rawConverter { return rawUUID },
+	typemap.Char:             rawText,
+	typemap.VarChar:          rawText,
+	typemap.NChar:            rawText,
+	typemap.NVarChar:         rawText,
+	typemap.Text:             rawText,
+	typemap.NText:            rawText,
+	typemap.XML:              rawText,
+	typemap.HierarchyID:      rawText,
+	typemap.Geography:        rawText,
+	typemap.Geometry:         rawText,
+	typemap.SQLVariant:       rawText,
+	typemap.SysName:          rawText,
+	typemap.Binary:           rawBlob,
+	typemap.VarBinary:        rawBlob,
+	typemap.Image:            rawBlob,
+	typemap.RowVersion:       rawBlob,
+}
+
+// rawConverterOf returns the raw converter of a column of type t.
+func rawConverterOf(t typemap.Type) (rawConverter, error) {
+	f, ok := rawConverters[t.Kind]
+	if !ok {
+		return nil, fmt.Errorf("sqlite: no mapping for SQL Server type %s", t.Kind)
+	}
+	return f(t), nil
+}
+
+// fitError is a converter's reason, as an error.
+type fitError string
+
+func (e fitError) Error() string { return string(e) }
+
+// reason turns a converter's result into a raw converter's.
+func reason(out any, why string) (any, error) {
+	if why != "" {
+		return nil, fitError(why)
+	}
+	return out, nil
+}
+
+func rawBit(text, _ []byte) (any, error) {
+	x, err := typemap.ParseBit(text)
+	if err != nil {
+		return nil, err
+	}
+	if x {
+		return int64(1), nil
+	}
+	return int64(0), nil
+}
+
+func rawInt(t typemap.Type) rawConverter {
+	parse := typemap.IntParser(t)
+	return func(text, _ []byte) (any, error) {
+		x, err := parse(text)
+		if err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
+}
+
+func rawReal(t typemap.Type) rawConverter {
+	parse := typemap.FloatParser(t)
+	return func(text, buf []byte) (any, error) {
+		x, err := parse(text)
+		if err != nil {
+			return nil, err
+		}
+		return reason(convReal(x, buf))
+	}
+}
+
+func rawDecimal(t typemap.Type) rawConverter {
+	parse := typemap.DecimalParser(t)
+	return func(text, buf []byte) (any, error) {
+		d, err := parse(buf[:0], text)
+		if err != nil {
+			return nil, err
+		}
+		return reason(convDecimal(typemap.DecimalValue(d), nil))
+	}
+}
+
+func rawWall(appendWall func([]byte, typemap.WallTime) ([]byte, error)) func(t typemap.Type) rawConverter {
+	return func(t typemap.Type) rawConverter {
+		parse := typemap.DateTimeParser(t)
+		return func(text, buf []byte) (any, error) {
+			w, err := parse(text)
+			if err != nil {
+				return nil, err
+			}
+			b, err := appendWall(buf[:0], w)
+			if err != nil {
+				return nil, fitError(err.Error())
+			}
+			return string(b), nil
+		}
+	}
+}
+
+func rawTime(t typemap.Type) rawConverter {
+	parse := typemap.TimeParser(t)
+	return func(text, buf []byte) (any, error) {
+		x, err := parse(text)
+		if err != nil {
+			return nil, err
+		}
+		return reason(convTime(x, buf))
+	}
+}
+
+func rawUUID(text, _ []byte) (any, error) {
+	u, err := typemap.ParseUUID(text)
+	if err != nil {
+		return nil, err
+	}
+	return u.String(), nil
+}
+
+func rawText(t typemap.Type) rawConverter {
+	check := typemap.TextParser(t)
+	return func(text, _ []byte) (any, error) {
+		if err := check(text); err != nil {
+			return nil, err
+		}
+		return string(text), nil
+	}
+}
+
+// rawBlob decodes into a slice of its own: the driver binds it after more rows were converted.
+func rawBlob(t typemap.Type) rawConverter {
+	parse := typemap.BinaryParser(t)
+	return func(text, _ []byte) (any, error) {
+		x, err := parse([]byte{}, text)
+		if err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
 }
 
 // The read side: what the driver returns for a stored value, back into the value typemap decodes to.

@@ -12,9 +12,32 @@ import (
 func TestTypeTableCoversEveryKind(t *testing.T) {
 	conformance.EveryKind(t, func(k typemap.Kind) bool {
 		r, ok := types[k]
-		return ok && r.storage != stInvalid && r.convert != nil && r.read != nil
+		return ok && r.storage != stInvalid && r.convert != nil && r.read != nil && rawConverters[k] != nil
 	})
 }
+
+// rawAndGeneric returns a column's two converters, each appending the value it binds as
+// conformance.DriverValue writes it.
+func rawAndGeneric(col typemap.Column) (conformance.Encoders, error) {
+	r, err := ruleOf(col.Type)
+	if err != nil {
+		return conformance.Encoders{}, err
+	}
+	raw, err := rawConverterOf(col.Type)
+	if err != nil {
+		return conformance.Encoders{}, err
+	}
+	var scratch [48]byte
+	return conformance.DriverEncoders(
+		func(v any) (any, error) { return reason(r.convert(v, scratch[:])) },
+		func(text []byte) (any, error) { return raw(text, scratch[:]) },
+	), nil
+}
+
+// TestRawEncoders: the raw converters bind exactly what the generic path binds.
+func TestRawEncoders(t *testing.T) { conformance.RawEncoders(t, rawAndGeneric) }
+
+func FuzzRawEncoders(f *testing.F) { conformance.FuzzRawEncoders(f, rawAndGeneric) }
 
 // TestConvertThenRead checks each rule's two directions against each other: what the bulk path binds
 // reads back as the value it came from.

@@ -201,6 +201,12 @@ func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, tex
 	if err != nil {
 		return 0, err
 	}
+	var raws []rawEncoder
+	if _, ok := src.(dialect.RawRowSource); ok {
+		if raws, err = newRawEncoders(cols, text.codePages, staged, t.store.guidConversion); err != nil {
+			return 0, err
+		}
+	}
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Name
@@ -214,7 +220,7 @@ func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, tex
 		}
 		bulk := mc.CreateBulkContext(ctx, target, names)
 		bulk.Options = mssql.BulkOptions{KeepNulls: true, Tablock: true}
-		sent, loadErr = feed(bulk, cols, encs, src)
+		sent, loadErr = feed(bulk, cols, encs, raws, src)
 		// Always end the bulk load, also after a failure: the connection's stream must be complete
 		// before the transaction can go on (or roll back).
 		n, doneErr := finish(bulk)
@@ -246,34 +252,31 @@ func detachBadConn(err error) error {
 	return err
 }
 
-// feed hands every row to the copier, each value checked by its column's encoder. A panic inside
-// the copier, a last defence as the encoders rule out the ones known, becomes an error.
-func feed(bulk *mssql.Bulk, cols []typemap.Column, encs []encoder, src dialect.RowSource) (sent int64, err error) {
+// feed hands every row to the copier, each value checked by its column's encoder: the raw encoder
+// from the wire text when src hands rows out that way (raws), the encoder from the decoded value
+// otherwise. A panic inside the copier, a last defence as the encoders rule out the ones known,
+// becomes an error.
+func feed(bulk *mssql.Bulk, cols []typemap.Column, encs []encoder, raws []rawEncoder, src dialect.RowSource) (sent int64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("bulk copy failed at row %d: driver panic: %v", sent+1, p)
 		}
 	}()
+	raw, _ := src.(dialect.RawRowSource)
+	if raws == nil {
+		raw = nil
+	}
 	out := make([]any, len(encs))
 	for src.Next() {
 		row := int(sent) + 1
-		vals, err := src.Values()
+		var err error
+		if raw != nil {
+			err = encodeWire(out, cols, encs, raws, raw, row)
+		} else {
+			err = encodeValues(out, cols, encs, src, row)
+		}
 		if err != nil {
-			return sent, fmt.Errorf("row %d: %w", row, err)
-		}
-		if len(vals) != len(encs) {
-			return sent, fmt.Errorf("row %d has %d values for %d columns", row, len(vals), len(encs))
-		}
-		for i, enc := range encs {
-			v, err := enc(vals[i])
-			if err != nil {
-				var r reason
-				if errors.As(err, &r) {
-					return sent, &dialect.ValueError{Column: cols[i].Name, Row: row, Reason: string(r)}
-				}
-				return sent, err
-			}
-			out[i] = v
+			return sent, err
 		}
 		if err := bulk.AddRow(out); err != nil {
 			return sent, fmt.Errorf("row %d: %w", row, err)
@@ -284,6 +287,63 @@ func feed(bulk *mssql.Bulk, cols []typemap.Column, encs []encoder, src dialect.R
 		return sent, err
 	}
 	return sent, nil
+}
+
+// encodeValues fills out with the copier's values of the current row of src, from its values.
+func encodeValues(out []any, cols []typemap.Column, encs []encoder, src dialect.RowSource, row int) error {
+	vals, err := src.Values()
+	if err != nil {
+		return fmt.Errorf("row %d: %w", row, err)
+	}
+	if len(vals) != len(encs) {
+		return fmt.Errorf("row %d has %d values for %d columns", row, len(vals), len(encs))
+	}
+	for i, enc := range encs {
+		v, err := enc(vals[i])
+		if err != nil {
+			return valueError(cols[i], row, err)
+		}
+		out[i] = v
+	}
+	return nil
+}
+
+// encodeWire fills out with the copier's values of the current row of src, from its wire text. A
+// value the raw encoders refuse sends the row through encodeValues, whose error is the one to report
+// (dialect.RawRowSource).
+func encodeWire(out []any, cols []typemap.Column, encs []encoder, raws []rawEncoder, src dialect.RawRowSource, row int) error {
+	vals, err := src.Wire()
+	if err != nil {
+		return fmt.Errorf("row %d: %w", row, err)
+	}
+	if len(vals) != len(raws) {
+		return fmt.Errorf("row %d has %d values for %d columns", row, len(vals), len(raws))
+	}
+	for i := range vals {
+		v := &vals[i]
+		if v.Null {
+			out[i] = nil
+			continue
+		}
+		x, err := raws[i](v.Text)
+		if err != nil {
+			if gerr := encodeValues(out, cols, encs, src, row); gerr != nil {
+				return gerr
+			}
+			return &dialect.ValueError{Column: cols[i].Name, Row: row, Reason: err.Error()}
+		}
+		out[i] = x
+	}
+	return nil
+}
+
+// valueError names the column and row of an encoder's reason.
+func valueError(col typemap.Column, row int, err error) error {
+	var r reason
+	if errors.As(err, &r) {
+		return &dialect.ValueError{Column: col.Name, Row: row, Reason: string(r)}
+	}
+	return err
 }
 
 // finish ends the bulk load (a no-op when no row was sent), recovering a driver panic.

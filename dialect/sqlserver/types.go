@@ -318,8 +318,16 @@ const unicodeColumn = -1
 // column where each value of a non-Unicode kind is stored, by name; staged says that the load goes to
 // the staging table.
 func newEncoders(cols []typemap.Column, codePages map[string]int, staged, guidConversion bool) ([]encoder, error) {
-	out := make([]encoder, len(cols))
-	for i, c := range cols {
+	return makeEncoders(cols, codePages, staged, guidConversion, func(c typemap.Column, r rule, env encodeEnv) (encoder, error) {
+		return r.encoder(c.Type, env)
+	})
+}
+
+// makeEncoders makes one encoder per column with build, from the column's rule and environment.
+func makeEncoders[E any](cols []typemap.Column, codePages map[string]int, staged, guidConversion bool,
+	build func(c typemap.Column, r rule, env encodeEnv) (E, error)) ([]E, error) {
+	out := make([]E, 0, len(cols))
+	for _, c := range cols {
 		r, err := ruleOf(c.Type)
 		if err != nil {
 			return nil, err
@@ -332,9 +340,11 @@ func newEncoders(cols []typemap.Column, codePages map[string]int, staged, guidCo
 			}
 			env.codePage = cp
 		}
-		if out[i], err = r.encoder(c.Type, env); err != nil {
+		e, err := build(c, r, env)
+		if err != nil {
 			return nil, fmt.Errorf("sqlserver: column %q: %w", c.Name, err)
 		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -623,45 +633,52 @@ func textEncoder(limit int) func(typemap.Type, encodeEnv) (encoder, error) {
 func utf16Encoder(limit int) encoder {
 	var buf []byte
 	return func(v any) (any, error) {
-		var s string
 		switch x := v.(type) {
 		case nil:
 			return nil, nil
 		case string:
-			s = x
-		default:
-			return nil, wrongType(v, "string")
-		}
-		buf = buf[:0]
-		units := 0
-		for i := 0; i < len(s); {
-			c := s[i]
-			if c < utf8.RuneSelf {
-				buf = append(buf, c, 0)
-				units++
-				i++
-				continue
+			var err error
+			if buf, err = appendUTF16(buf[:0], x, limit); err != nil {
+				return nil, err
 			}
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				return nil, reasonf("text is not valid UTF-8 at byte %d", i)
-			}
-			i += size
-			if r >= 0x10000 {
-				r -= 0x10000
-				hi, lo := 0xD800+(r>>10), 0xDC00+(r&0x3FF)
-				buf = append(buf, byte(hi), byte(hi>>8), byte(lo), byte(lo>>8))
-				units += 2
-			} else {
-				buf = append(buf, byte(r), byte(r>>8))
-				units++
-			}
+			return buf, nil
 		}
-		if limit > 0 && units > limit {
-			return nil, reasonf("text of %d characters (UTF-16 units) does not fit %d", units, limit)
-		}
-		return buf, nil
+		return nil, wrongType(v, "string")
 	}
+}
+
+// appendUTF16 appends s as UTF-16LE, refusing invalid UTF-8 and more than limit code units (0:
+// unbounded).
+func appendUTF16[S ~string | ~[]byte](buf []byte, s S, limit int) ([]byte, error) {
+	units := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			buf = append(buf, c, 0)
+			units++
+			i++
+			continue
+		}
+		var head [utf8.UTFMax]byte
+		r, size := utf8.DecodeRune(head[:copy(head[:], s[i:])])
+		if r == utf8.RuneError && size == 1 {
+			return buf, reasonf("text is not valid UTF-8 at byte %d", i)
+		}
+		i += size
+		if r >= 0x10000 {
+			r -= 0x10000
+			hi, lo := 0xD800+(r>>10), 0xDC00+(r&0x3FF)
+			buf = append(buf, byte(hi), byte(hi>>8), byte(lo), byte(lo>>8))
+			units += 2
+		} else {
+			buf = append(buf, byte(r), byte(r>>8))
+			units++
+		}
+	}
+	if limit > 0 && units > limit {
+		return buf, reasonf("text of %d characters (UTF-16 units) does not fit %d", units, limit)
+	}
+	return buf, nil
 }
 
 // singleByte maps the single-byte code pages of SQL Server collations.
@@ -786,6 +803,164 @@ func binaryEncoder(t typemap.Type, _ encodeEnv) (encoder, error) {
 			return x, nil
 		}
 		return nil, wrongType(v, "[]byte")
+	}, nil
+}
+
+// rawEncoder is the raw encoder of a column: it turns a value's wire text, parsed with typemap's typed
+// parsers, into exactly the value the column's encoder hands the copier for the decoded value
+// (conformance.RawEncoders checks it). Text that is not a value of the column's type fails with the
+// parser's *typemap.ValueError; a value that does not fit with the encoder's reason. Like an encoder,
+// it may reuse the byte slice it returns.
+type rawEncoder func(text []byte) (any, error)
+
+// rawEncoders is the type table's raw column: for each kind, the factory of a column's raw encoder.
+// Most make the typed value with typemap's parser and hand it to the kind's encoder, which checks and
+// converts it (rawVia); text goes from the wire's bytes to UTF-16 without a Go string in between. It
+// is kept beside the rules rather than in them so that the two encoders of a kind read side by side.
+var rawEncoders = map[typemap.Kind]func(t typemap.Type, env encodeEnv) (rawEncoder, error){
+	typemap.Bit:              rawVia(func(typemap.Type) func([]byte) (bool, error) { return typemap.ParseBit }),
+	typemap.TinyInt:          rawVia(typemap.IntParser),
+	typemap.SmallInt:         rawVia(typemap.IntParser),
+	typemap.Int:              rawVia(typemap.IntParser),
+	typemap.BigInt:           rawVia(typemap.IntParser),
+	typemap.Decimal:          rawVia(decimalParser),
+	typemap.Money:            rawVia(decimalParser),
+	typemap.SmallMoney:       rawVia(decimalParser),
+	typemap.Float:            rawVia(typemap.FloatParser),
+	typemap.Real:             rawVia(typemap.FloatParser),
+	typemap.Date:             rawVia(timeParser),
+	typemap.Time:             rawVia(typemap.TimeParser),
+	typemap.SmallDateTime:    rawVia(timeParser),
+	typemap.DateTime:         rawVia(timeParser),
+	typemap.DateTime2:        rawVia(timeParser),
+	typemap.DateTimeOffset:   rawVia(timeParser),
+	typemap.Char:             rawVarchar,
+	typemap.VarChar:          rawVarchar,
+	typemap.Text:             rawVarchar,
+	typemap.NChar:            rawUTF16(0),
+	typemap.NVarChar:         rawUTF16(0),
+	typemap.NText:            rawUTF16(0),
+	typemap.SysName:          rawUTF16(0),
+	typemap.XML:              rawUTF16(0),
+	typemap.HierarchyID:      rawUTF16(4000),
+	typemap.Geography:        rawUTF16(0),
+	typemap.Geometry:         rawUTF16(0),
+	typemap.SQLVariant:       rawUTF16(4000),
+	typemap.Binary:           rawVia(binaryParser),
+	typemap.VarBinary:        rawVia(binaryParser),
+	typemap.Image:            rawVia(binaryParser),
+	typemap.RowVersion:       rawVia(binaryParser),
+	typemap.UniqueIdentifier: rawVia(func(typemap.Type) func([]byte) (typemap.UUID, error) { return typemap.ParseUUID }),
+}
+
+// newRawEncoders picks one raw encoder per column, once per load, as newEncoders does.
+func newRawEncoders(cols []typemap.Column, codePages map[string]int, staged, guidConversion bool) ([]rawEncoder, error) {
+	return makeEncoders(cols, codePages, staged, guidConversion, func(c typemap.Column, _ rule, env encodeEnv) (rawEncoder, error) {
+		f, ok := rawEncoders[c.Type.Kind]
+		if !ok {
+			return nil, fmt.Errorf("no raw encoder for %s", c.Type.Kind)
+		}
+		return f(c.Type, env)
+	})
+}
+
+// rawVia is the raw encoder factory of a kind whose copier value its encoder makes from the typed
+// value that parser's parser gives: the text is parsed straight into it, not decoded into an
+// interface and taken out again.
+func rawVia[T any](parser func(typemap.Type) func([]byte) (T, error)) func(typemap.Type, encodeEnv) (rawEncoder, error) {
+	return func(t typemap.Type, env encodeEnv) (rawEncoder, error) {
+		enc, err := types[t.Kind].encoder(t, env)
+		if err != nil {
+			return nil, err
+		}
+		parse := parser(t)
+		return func(text []byte) (any, error) {
+			v, err := parse(text)
+			if err != nil {
+				return nil, err
+			}
+			return enc(v)
+		}, nil
+	}
+}
+
+// decimalParser gives the canonical decimal text, which the encoder checks against the column.
+func decimalParser(t typemap.Type) func([]byte) (typemap.DecimalValue, error) {
+	parse := typemap.DecimalParser(t)
+	var scratch []byte
+	return func(b []byte) (typemap.DecimalValue, error) {
+		var err error
+		if scratch, err = parse(scratch[:0], b); err != nil {
+			return "", err
+		}
+		return typemap.DecimalValue(scratch), nil
+	}
+}
+
+// timeParser gives the time.Time that typemap decodes a date or date/time to.
+func timeParser(t typemap.Type) func([]byte) (time.Time, error) {
+	parse := typemap.DateTimeParser(t)
+	return func(b []byte) (time.Time, error) {
+		w, err := parse(b)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return w.Time(), nil
+	}
+}
+
+// binaryParser decodes into a scratch buffer: the copier copies a row before the next one, and an
+// empty value stays a non-nil empty slice.
+func binaryParser(t typemap.Type) func([]byte) ([]byte, error) {
+	parse := typemap.BinaryParser(t)
+	scratch := []byte{}
+	return func(b []byte) ([]byte, error) {
+		var err error
+		scratch, err = parse(scratch[:0], b)
+		return scratch, err
+	}
+}
+
+// rawUTF16 encodes Unicode text from the wire's bytes, after typemap's check of its type: limit is the
+// staged text's own bound in UTF-16 units (0: the type's, as utf16Encoder takes it).
+func rawUTF16(limit int) func(typemap.Type, encodeEnv) (rawEncoder, error) {
+	return func(t typemap.Type, _ encodeEnv) (rawEncoder, error) {
+		units := limit
+		if units == 0 {
+			units = t.MaxLength()
+		}
+		check := typemap.TextParser(t)
+		var buf []byte
+		return func(text []byte) (any, error) {
+			if err := check(text); err != nil {
+				return nil, err
+			}
+			var err error
+			if buf, err = appendUTF16(buf[:0], text, units); err != nil {
+				return nil, err
+			}
+			return buf, nil
+		}, nil
+	}
+}
+
+// rawVarchar checks the text as typemap does and encodes it for its column: as UTF-16 from the wire's
+// bytes for a Unicode column, as the type table creates for these kinds; through the column's
+// code-page encoder for a varchar column of a table created before.
+func rawVarchar(t typemap.Type, env encodeEnv) (rawEncoder, error) {
+	if env.codePage == unicodeColumn {
+		return rawUTF16(0)(t, env)
+	}
+	enc, err := varcharEncoder(t, env)
+	if err != nil {
+		return nil, err
+	}
+	check := typemap.TextParser(t)
+	return func(text []byte) (any, error) {
+		if err := check(text); err != nil {
+			return nil, err
+		}
+		return enc(string(text))
 	}, nil
 }
 

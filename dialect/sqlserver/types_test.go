@@ -3,6 +3,7 @@ package sqlserver
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	mssql "github.com/microsoft/go-mssqldb"
 
+	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/dialect/conformance"
 	"github.com/mirrorsink/mirrorsink/typemap"
 	"github.com/mirrorsink/mirrorsink/typemap/canon"
@@ -297,9 +299,41 @@ func mustEncoder(e encoder, err error) encoder {
 func TestTypeTableCoversEveryKind(t *testing.T) {
 	conformance.EveryKind(t, func(k typemap.Kind) bool {
 		r, ok := types[k]
-		return ok && r.ddl != nil && r.encoder != nil && r.scan != nil
+		return ok && r.ddl != nil && r.encoder != nil && r.scan != nil && rawEncoders[k] != nil
 	})
 }
+
+// rawAndGeneric returns a column's two encoders, each appending the value it hands the copier as
+// conformance.DriverValue writes it: for the character kinds that need a code page, a Unicode column,
+// as the type table creates, or a code-page 1252 column of a table created before, whose values go
+// to the column or, staged, to a Unicode staging column.
+func rawAndGeneric(codePage int, staged bool) func(col typemap.Column) (conformance.Encoders, error) {
+	return func(col typemap.Column) (conformance.Encoders, error) {
+		cps := map[string]int{col.Name: codePage}
+		encs, err := newEncoders([]typemap.Column{col}, cps, staged, false)
+		if err != nil {
+			return conformance.Encoders{}, err
+		}
+		raws, err := newRawEncoders([]typemap.Column{col}, cps, staged, false)
+		if err != nil {
+			return conformance.Encoders{}, err
+		}
+		return conformance.DriverEncoders(encs[0], raws[0]), nil
+	}
+}
+
+// TestRawEncoders: the raw encoders hand the bulk copier exactly the values of the generic path.
+func TestRawEncoders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		codePage int
+		staged   bool
+	}{{"unicode", unicodeColumn, false}, {"cp1252", 1252, false}, {"cp1252 staged", 1252, true}} {
+		t.Run(tc.name, func(t *testing.T) { conformance.RawEncoders(t, rawAndGeneric(tc.codePage, tc.staged)) })
+	}
+}
+
+func FuzzRawEncoders(f *testing.F) { conformance.FuzzRawEncoders(f, rawAndGeneric(1252, false)) }
 
 // TestColumnTypes pins the DDL type, the type of a key column and the staging type (for a column whose
 // collation sys.columns reports as Finnish_Swedish_CI_AS) of each kind with its parameters, where the
@@ -441,5 +475,81 @@ func TestUUIDRoundTrip(t *testing.T) {
 		if err != nil || back != u {
 			t.Errorf("guid conversion %v: %v, %v; want %v", conv, back, err, u)
 		}
+	}
+}
+
+// wireRow is a dialect.RawRowSource of one row of wire text, whose Values decodes it as the engine
+// does: the first value that does not decode is its error.
+type wireRow struct {
+	cols []typemap.Column
+	vals []dialect.WireValue
+	done bool
+}
+
+func (r *wireRow) Next() bool                         { ok := !r.done; r.done = true; return ok }
+func (r *wireRow) Err() error                         { return nil }
+func (r *wireRow) Wire() ([]dialect.WireValue, error) { return r.vals, nil }
+func (r *wireRow) Values() ([]any, error) {
+	out := make([]any, len(r.vals))
+	for i, v := range r.vals {
+		if v.Null {
+			continue
+		}
+		x, err := typemap.DecoderFor(r.cols[i].Type)(v.Text)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", r.cols[i].Name, err)
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// A row that the raw encoders refuse fails as the generic path fails it: a value that does not decode
+// is reported before one that does not fit, whatever their order.
+func TestEncodeWireFailsAsValues(t *testing.T) {
+	parse := func(s string) typemap.Type {
+		typ, err := typemap.ParseType(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return typ
+	}
+	cols := []typemap.Column{
+		{Name: "latin", Type: parse("varchar(10)")},
+		{Name: "n", Type: parse("int")},
+		{Name: "s", Type: parse("nvarchar(10)")},
+	}
+	cps := map[string]int{"latin": 1252}
+	encs, err := newEncoders(cols, cps, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws, err := newRawEncoders(cols, cps, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		vals []string
+	}{
+		{"does not fit, then does not decode", []string{"日本", "[I:x]", "ok"}},
+		{"does not fit", []string{"日本", "[I:1]", "ok"}},
+		{"does not decode", []string{"abc", "[I:1]", strings.Repeat("x", 11)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			row := func() *wireRow {
+				r := &wireRow{cols: cols}
+				for _, v := range tc.vals {
+					r.vals = append(r.vals, dialect.WireValue{Text: []byte(v)})
+				}
+				return r
+			}
+			out := make([]any, len(cols))
+			generic := encodeValues(out, cols, encs, row(), 1)
+			raw := encodeWire(out, cols, encs, raws, row(), 1)
+			if generic == nil || raw == nil || generic.Error() != raw.Error() {
+				t.Fatalf("generic path: %v; raw path: %v; want the same error", generic, raw)
+			}
+		})
 	}
 }

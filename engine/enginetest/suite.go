@@ -63,6 +63,7 @@ func Run(t *testing.T, tgt Target) {
 		{"RequiredHookFailsTheCall", testRequiredHook},
 		{"PauseAcrossReplicas", testPauseAcrossReplicas},
 		{"FailureLog", testFailureLog},
+		{"Streaming", testStreaming},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
