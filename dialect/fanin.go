@@ -87,15 +87,22 @@ func (t Table) WithLeadingKey(c typemap.Column) Table {
 	return out
 }
 
-// PrependValue returns a RowSource whose rows are those of rows with v before their first value: how
-// a fan-in Store hands a tenant's rows, with the tenant column first, to a bulk path that writes
-// every column it is given.
-func PrependValue(rows RowSource, v any) RowSource { return &prepended{src: rows, v: v} }
+// PrependTenant returns a RowSource whose rows are those of rows with tenant before their first
+// value: how a fan-in Store hands a tenant's rows, its tenant column first, to a bulk path that writes
+// every column it is given. A RawRowSource stays one, the tenant's name being its wire text (a text
+// column's wire form is the text itself).
+func PrependTenant(rows RowSource, tenant string) RowSource {
+	p := &prepended{src: rows, tenant: tenant}
+	if raw, ok := rows.(RawRowSource); ok {
+		return &prependedRaw{prepended: p, raw: raw, text: []byte(tenant)}
+	}
+	return p
+}
 
 type prepended struct {
-	src  RowSource
-	v    any
-	vals []any
+	src    RowSource
+	tenant string
+	vals   []any
 }
 
 func (p *prepended) Next() bool { return p.src.Next() }
@@ -106,6 +113,22 @@ func (p *prepended) Values() ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.vals = append(append(p.vals[:0], p.v), vals...)
+	p.vals = append(append(p.vals[:0], p.tenant), vals...)
 	return p.vals, nil
+}
+
+type prependedRaw struct {
+	*prepended
+	raw  RawRowSource
+	text []byte
+	wire []WireValue
+}
+
+func (p *prependedRaw) Wire() ([]WireValue, error) {
+	vals, err := p.raw.Wire()
+	if err != nil {
+		return nil, err
+	}
+	p.wire = append(append(p.wire[:0], WireValue{Text: p.text}), vals...)
+	return p.wire, nil
 }

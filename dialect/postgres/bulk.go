@@ -46,7 +46,8 @@ func (w rowWriter) Load(ctx context.Context, tbl dialect.Table, rows dialect.Row
 	if err != nil {
 		return 0, err
 	}
-	n, err := w.t.copyRows(ctx, tbl, stmt, tbl.Name, tbl.Columns, rows)
+	cols, rows := w.t.st.sql.copyColumns(tbl.Columns, rows)
+	n, err := w.t.copyRows(ctx, tbl, stmt, tbl.Name, cols, rows)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: insert into %s: %w", quoteUnchecked(tbl.Name), err)
 	}

@@ -497,7 +497,7 @@ func (s SQL) copyColumns(cols []typemap.Column, rows dialect.RowSource) ([]typem
 	if s.fanIn == nil {
 		return cols, rows
 	}
-	return append([]typemap.Column{s.fanIn.tenantColumn()}, cols...), dialect.PrependValue(rows, s.fanIn.Tenant)
+	return append([]typemap.Column{s.fanIn.tenantColumn()}, cols...), dialect.PrependTenant(rows, s.fanIn.Tenant)
 }
 
 // stagingName is the name of a staging table; it lives in pg_temp, so it never meets a tenant table.
