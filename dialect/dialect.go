@@ -349,8 +349,8 @@ type MetaStore interface {
 	RecordFailure(ctx context.Context, f Failure, keep int) error
 	// Failures returns the newest failures, at most limit of them, newest first.
 	Failures(ctx context.Context, limit int) ([]Failure, error)
-	// Shared reads what the fan-in layout keeps of one table for every tenant (see SharedTable); in a
-	// mirror of one tenant it holds that tenant's row only.
+	// Shared reads what the fan-in layout keeps of one table (see SharedTable); in a mirror of one
+	// tenant it holds that tenant's row only.
 	Shared(ctx context.Context, table string) (SharedTable, error)
 	// PutShared inserts or replaces the row that records a shared table's definition (fan-in only).
 	PutShared(ctx context.Context, def TableMeta) error

@@ -39,9 +39,21 @@ type SharedTable struct {
 	// SchemaJSON), which may be wider than any one tenant's (a shared column is never narrowed); nil
 	// when there is none.
 	Definition *TableMeta
-	// Tenants holds, by tenant, each tenant's row of the table: its LSN and schema, and where its rows
-	// are (StoredIn, when not in the shared table).
-	Tenants map[string]TableMeta
+	// Mine is the tenant's own row of the table, nil when it has none.
+	Mine *TableMeta
+	// Others are the other tenants' schemas of the table: one entry for each distinct schema and place
+	// (StoredIn), with how many tenants have it. Thousands of tenants of one SuperOffice version give a
+	// few entries, so that what a change of the table reads does not grow with the tenants.
+	Others []SharedSchema
+}
+
+// SharedSchema is a schema of a table that other tenants of a fan-in mirror have.
+type SharedSchema struct {
+	// SchemaJSON is the schema, as the engine stores it; StoredIn is where those tenants' rows are
+	// ("" for the shared table).
+	SchemaJSON, StoredIn string
+	// Tenants is how many tenants have it.
+	Tenants int64
 }
 
 // FanInSQL is what the fan-in layout adds to a dialect's statements: the tenant column and the

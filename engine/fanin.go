@@ -149,6 +149,14 @@ func place(m dialect.TableMeta) string {
 	return m.Table
 }
 
+// placeOf is where the rows of the tenants with another schema of table source are.
+func placeOf(o dialect.SharedSchema, source string) string {
+	if o.StoredIn != "" {
+		return o.StoredIn
+	}
+	return source
+}
+
 // checkTenantColumn refuses a table that has a column named like the tenant column: its rows could
 // not say whose they are. Names are compared without case, as some databases do.
 func (f *fanIn) checkTenantColumn(m *tableModel) error {
@@ -454,13 +462,13 @@ func (e *Engine) readShared(ctx context.Context, t *tenant, tx dialect.Tx, m *ta
 		return nil, err
 	}
 	// The shared table first: the tenant's rows go there unless they cannot share it.
-	shared, err := e.sharedDefinition(ctx, t, tx, name, &sh)
+	shared, err := e.sharedDefinition(ctx, t, tx, name, name, &sh)
 	if err != nil {
 		return nil, err
 	}
 	st := &sharedState{}
-	if r, ok := sh.Tenants[t.name]; ok {
-		st.mine, st.at = &r, place(r)
+	if r := sh.Mine; r != nil {
+		st.mine, st.at = r, place(*r)
 		if st.old, err = parseStored(name, r.SchemaJSON); err != nil {
 			st.old = nil // unreadable: its rows are sent again
 		}
@@ -486,7 +494,7 @@ func (e *Engine) readShared(ctx context.Context, t *tenant, tx dialect.Tx, m *ta
 	if err != nil {
 		return nil, err
 	}
-	mine, err := e.sharedDefinition(ctx, t, tx, own, &ownSh)
+	mine, err := e.sharedDefinition(ctx, t, tx, own, name, &ownSh)
 	if err != nil {
 		return nil, err
 	}
@@ -515,12 +523,12 @@ func (d sharedDef) hash() string {
 	return d.def.hash
 }
 
-// sharedDefinition reads what is known of the table named table, the shared one or a tenant's own
-// (sh is its Shared record). A table whose definition is recorded but which is gone (dropped by hand)
+// sharedDefinition reads what is known of the table named table, the shared one or a tenant's own,
+// that holds tenants' rows of the source table source (sh is table's Shared record). A table whose definition is recorded but which is gone (dropped by hand)
 // takes its records with it, sh's too: every tenant that had rows there answers -1 at its next
 // TableSchema. A table that exists without a recorded definition and holds no tenant's rows is of
 // unknown shape and content, and starts afresh (a recreate); one that holds other tenants' rows fails.
-func (e *Engine) sharedDefinition(ctx context.Context, t *tenant, tx dialect.Tx, table string, sh *dialect.SharedTable) (sharedDef, error) {
+func (e *Engine) sharedDefinition(ctx context.Context, t *tenant, tx dialect.Tx, table, source string, sh *dialect.SharedTable) (sharedDef, error) {
 	var out sharedDef
 	var err error
 	if out.present, err = tx.Tables().Exists(ctx, table); err != nil {
@@ -532,18 +540,22 @@ func (e *Engine) sharedDefinition(ctx context.Context, t *tenant, tx dialect.Tx,
 		if err := tx.Meta().DeleteShared(ctx, table); err != nil {
 			return out, err
 		}
-		*sh = dialect.SharedTable{Tenants: map[string]dialect.TableMeta{}}
+		if sh.Mine != nil && place(*sh.Mine) != table {
+			*sh = dialect.SharedTable{Mine: sh.Mine} // the tenant's rows are elsewhere, and stay
+		} else {
+			*sh = dialect.SharedTable{}
+		}
 		return out, nil
 	}
-	for tenant, r := range sh.Tenants {
-		if tenant == t.name || place(r) != table {
+	for _, o := range sh.Others {
+		if placeOf(o, source) != table {
 			continue
 		}
-		o, err := parseStored(r.Table, r.SchemaJSON)
+		m, err := parseStored(source, o.SchemaJSON)
 		if err != nil {
-			return out, fmt.Errorf("table %q: the stored schema of tenant %s: %w", table, tenant, err)
+			return out, fmt.Errorf("table %q: another tenant's stored schema: %w", table, err)
 		}
-		out.others = append(out.others, o)
+		out.others = append(out.others, m)
 	}
 	if sh.Definition == nil {
 		if out.present && len(out.others) > 0 {
@@ -665,13 +677,12 @@ func (e *Engine) dropFanIn(ctx context.Context, t *tenant, r dialect.TableMeta, 
 		if err != nil {
 			return err
 		}
-		mine, ok := sh.Tenants[t.name]
-		if !ok {
+		if sh.Mine == nil {
 			return nil // a concurrent call got here first
 		}
-		at, others := place(mine), false
-		for tenant, o := range sh.Tenants {
-			others = others || tenant != t.name && place(o) == at
+		at, others := place(*sh.Mine), false
+		for _, o := range sh.Others {
+			others = others || placeOf(o, name) == at && o.Tenants > 0
 		}
 		if err := tx.Meta().DeleteTable(ctx, name); err != nil {
 			return err

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -151,9 +152,10 @@ func testFanIn(t *testing.T, h *harness) {
 		if err != nil {
 			return err
 		}
-		if len(sh.Tenants) != 2 || sh.Definition == nil || sh.Definition.SchemaHash != strings.Repeat("c", 64) ||
-			sh.Tenants[h.tenant+"b"].StoredIn != "shared@b" || sh.Tenants[h.tenant+"b"].Conflict != "a reason" {
-			return errors.New("Shared does not see both tenants' rows and the definition")
+		if sh.Mine == nil || sh.Mine.SchemaHash != strings.Repeat("a", 64) || sh.Definition == nil ||
+			sh.Definition.SchemaHash != strings.Repeat("c", 64) || len(sh.Others) != 1 ||
+			sh.Others[0].StoredIn != "shared@b" || sh.Others[0].SchemaJSON != "{}" || sh.Others[0].Tenants != 1 {
+			return fmt.Errorf("Shared does not see the tenant's row, the other tenant's schema and the definition: %+v", sh)
 		}
 		c, ok, err := tx.Meta().LastCycle(h.ctx)
 		if err != nil || !ok || c.Inserts != 0 {
@@ -175,8 +177,8 @@ func testFanIn(t *testing.T, h *harness) {
 		if err != nil {
 			return err
 		}
-		if len(sh.Tenants) != 1 || sh.Definition != nil {
-			return errors.New("DeleteShared left the definition or a tenant's row of the shared table")
+		if sh.Mine == nil || len(sh.Others) != 0 || sh.Definition != nil {
+			return fmt.Errorf("DeleteShared left the definition or a row of a tenant whose rows were in the shared table, or took one whose rows are elsewhere: %+v", sh)
 		}
 		return nil
 	})

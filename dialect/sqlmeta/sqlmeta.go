@@ -559,27 +559,75 @@ func (t *txStore) Failures(ctx context.Context, limit int) ([]dialect.Failure, e
 // errNotShared answers the cross-tenant writes of a store that is not shared.
 var errNotShared = errors.New("the mirror is not in the fan-in layout: it has no shared tables")
 
-// Shared reads every tenant's metadata row of table and the shared table's own row; a store that is
-// not shared has only its tenant's row.
+// Shared reads the tenant's row of table, the shared table's own row, and the other tenants'
+// distinct schemas of it: a grouped read of their hashes and places, then one schema text for each
+// distinct hash (a store that is not shared has only its tenant's row).
 func (t *txStore) Shared(ctx context.Context, table string) (dialect.SharedTable, error) {
-	out := dialect.SharedTable{Tenants: map[string]dialect.TableMeta{}}
-	if !t.s.cfg.Shared {
-		m, ok, err := t.Table(ctx, table)
-		if ok {
-			out.Tenants[t.s.cfg.Tenant] = m
-		}
+	var out dialect.SharedTable
+	m, ok, err := t.Table(ctx, table)
+	if err != nil {
 		return out, err
 	}
-	err := t.readMeta(ctx, t.selectMeta(true).Where(squirrel.Eq{t.s.col.table: table}), true, func(tenant string, m dialect.TableMeta) {
-		switch {
-		case m.Table != table: // a database that compares names without case
-		case tenant == dialect.SharedDefinition:
-			out.Definition = &m
-		default:
-			out.Tenants[tenant] = m
-		}
+	if ok {
+		out.Mine = &m
+	}
+	if !t.s.cfg.Shared {
+		return out, nil
+	}
+	s, c := t.s, t.s.col
+	err = t.readMeta(ctx, t.selectMeta(true).Where(squirrel.Eq{c.table: table, c.tenant: dialect.SharedDefinition}), true,
+		func(_ string, m dialect.TableMeta) {
+			if m.Table == table { // a database that compares names without case
+				out.Definition = &m
+			}
+		})
+	if err != nil {
+		return out, err
+	}
+	// Where names compare without case, only the table's exact spelling is another tenant's table;
+	// the plain condition beside it lets the database find the rows by the index on the name.
+	byName := squirrel.And{squirrel.Eq{c.table: table}}
+	if s.cfg.ExactName != nil {
+		byName = append(byName, squirrel.Eq{s.cfg.ExactName(c.table): table})
+	}
+	type variant struct {
+		hash, storedIn, tenant string
+		tenants                int64
+	}
+	var variants []variant
+	err = t.query(ctx, s.sb.Select(c.hash, c.storedIn, "COUNT(*)", "MIN("+c.tenant+")").From(s.meta).
+		Where(byName).Where(squirrel.NotEq{c.tenant: []string{s.cfg.Tenant, dialect.SharedDefinition}}).
+		GroupBy(c.hash, c.storedIn), "read "+s.cfg.Names.Meta, func(scan func(...any) error) error {
+		var v variant
+		err := scan(&v.hash, &v.storedIn, &v.tenants, &v.tenant)
+		variants = append(variants, v)
+		return err
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	for _, v := range variants {
+		var schema string
+		found := false
+		err := t.query(ctx, s.sb.Select(c.table, c.schema).From(s.meta).Where(byName).Where(squirrel.Eq{c.tenant: v.tenant}),
+			"read "+s.cfg.Names.Meta, func(scan func(...any) error) error {
+				var name, text string
+				if err := scan(&name, &text); err != nil {
+					return err
+				}
+				if name == table {
+					schema, found = text, true
+				}
+				return nil
+			})
+		if err != nil {
+			return out, err
+		}
+		if found {
+			out.Others = append(out.Others, dialect.SharedSchema{SchemaJSON: schema, StoredIn: v.storedIn, Tenants: v.tenants})
+		}
+	}
+	return out, nil
 }
 
 // PutShared writes the shared table's own row.

@@ -1,7 +1,7 @@
 -- only if fan_in
 SET @mirrorsink_migration = IF((SELECT COUNT(*) FROM information_schema.COLUMNS
     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {{meta_name}} AND COLUMN_NAME = 'tenant') = 0,
-    'ALTER TABLE {{meta}} ADD COLUMN tenant varchar(50) NOT NULL DEFAULT '''' FIRST, ADD COLUMN storedin varchar(128) NOT NULL DEFAULT '''', ADD COLUMN conflict longtext NOT NULL DEFAULT (''''), DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, tablename)',
+    'ALTER TABLE {{meta}} ADD COLUMN tenant varchar(50) NOT NULL DEFAULT '''' FIRST, ADD COLUMN storedin varchar(128) NOT NULL DEFAULT '''', ADD COLUMN conflict longtext NOT NULL DEFAULT (''''), DROP PRIMARY KEY, ADD PRIMARY KEY (tenant, tablename), ADD INDEX mirrorsink_bytable (tablename, schemahash, storedin)',
     'DO 0')
 --;
 -- only if fan_in

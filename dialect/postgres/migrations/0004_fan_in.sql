@@ -28,6 +28,9 @@ ALTER TABLE {{failures}} ADD COLUMN IF NOT EXISTS tenant varchar(50) COLLATE "C"
 -- only if fan_in
 ALTER TABLE {{failures}} DROP CONSTRAINT IF EXISTS {{failures_pkey}}, ADD PRIMARY KEY (tenant, id)
 --;
+-- only if fan_in
+CREATE INDEX IF NOT EXISTS mirrorsink_mirroring_bytable ON {{meta}} (tablename, schemahash, storedin)
+--;
 -- only if citus
 SELECT create_distributed_table({{meta_literal}}, 'tenant')
 --;

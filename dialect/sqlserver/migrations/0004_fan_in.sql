@@ -66,3 +66,7 @@ END
 -- only if fan_in
 IF NOT EXISTS (SELECT 1 FROM sys.key_constraints WHERE type = 'PK' AND parent_object_id = OBJECT_ID({{failures_literal}}, N'U'))
 ALTER TABLE {{failures}} ADD CONSTRAINT {{failures_pk}} PRIMARY KEY CLUSTERED (tenant, id)
+--;
+-- only if fan_in
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID({{meta_literal}}, N'U') AND name = N'IX_mirrorsink_bytable')
+CREATE INDEX [IX_mirrorsink_bytable] ON {{meta}} (tablename, schemahash, storedin)

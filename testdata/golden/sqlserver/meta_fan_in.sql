@@ -115,6 +115,9 @@ END;
 IF NOT EXISTS (SELECT 1 FROM sys.key_constraints WHERE type = 'PK' AND parent_object_id = OBJECT_ID(N'[analytics].[mirrorsink_mirroring_failures]', N'U'))
 ALTER TABLE [analytics].[mirrorsink_mirroring_failures] ADD CONSTRAINT [PK_mirrorsink_mirroring_failures] PRIMARY KEY CLUSTERED (tenant, id);
 
+IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'[analytics].[mirrorsink_mirroring]', N'U') AND name = N'IX_mirrorsink_bytable')
+CREATE INDEX [IX_mirrorsink_bytable] ON [analytics].[mirrorsink_mirroring] (tablename, schemahash, storedin);
+
 INSERT INTO [analytics].[mirrorsink_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
 -- @p1 = 4, @p2 = 2026-05-18T10:40:43.123456Z;
 
@@ -180,9 +183,18 @@ DELETE FROM [analytics].[mirrorsink_mirroring] WHERE [tablename] COLLATE Latin1_
 SELECT [id], [completed], [tables], [inserts], [updates], [deletes], [summary] FROM [analytics].[mirrorsink_mirroring_cycles] WHERE [id] = (SELECT MAX([id]) FROM [analytics].[mirrorsink_mirroring_cycles] WHERE [tenant] = @p1) AND [tenant] = @p2
 -- @p1 = "Cust1", @p2 = "Cust1";
 
--- read a table's rows of every tenant, and the shared table's definition
-SELECT [tenant], [tablename], [lsn], [schemahash], [schemajson], [schemachanged], [lastapplied], [lostobjects], [storedin], [conflict] FROM [analytics].[mirrorsink_mirroring] WHERE [tablename] = @p1
--- @p1 = "contact";
+-- read the tenant's row of a table, the shared table's definition, and the other tenants' distinct schemas of it (one schema read for each)
+SELECT [tablename], [lsn], [schemahash], [schemajson], [schemachanged], [lastapplied], [lostobjects], [storedin], [conflict] FROM [analytics].[mirrorsink_mirroring] WHERE [tenant] = @p1 AND [tablename] = @p2
+-- @p1 = "Cust1", @p2 = "contact";
+
+SELECT [tenant], [tablename], [lsn], [schemahash], [schemajson], [schemachanged], [lastapplied], [lostobjects], [storedin], [conflict] FROM [analytics].[mirrorsink_mirroring] WHERE [tablename] = @p1 AND [tenant] = @p2
+-- @p1 = "contact", @p2 = "*";
+
+SELECT [schemahash], [storedin], COUNT(*), MIN([tenant]) FROM [analytics].[mirrorsink_mirroring] WHERE ([tablename] = @p1 AND [tablename] COLLATE Latin1_General_100_BIN2 = @p2) AND [tenant] NOT IN (@p3,@p4) GROUP BY [schemahash], [storedin]
+-- @p1 = "contact", @p2 = "contact", @p3 = "Cust1", @p4 = "*";
+
+SELECT [tablename], [schemajson] FROM [analytics].[mirrorsink_mirroring] WHERE ([tablename] = @p1 AND [tablename] COLLATE Latin1_General_100_BIN2 = @p2) AND [tenant] = @p3
+-- @p1 = "contact", @p2 = "contact", @p3 = "Cust2";
 
 -- store the shared table's definition: an update first, else an insert
 UPDATE [analytics].[mirrorsink_mirroring] SET [tablename] = @p1, [lsn] = @p2, [schemahash] = @p3, [schemajson] = @p4, [schemachanged] = @p5, [lostobjects] = @p6, [storedin] = @p7, [conflict] = @p8 WHERE [tablename] = @p9 AND [tenant] = @p10
