@@ -154,9 +154,9 @@ func metadataGolden(t *testing.T, q SQL, path string) {
 	if q.fanIn != nil {
 		step("read the tenant's row of a table, the shared table's definition, and the other tenants' distinct schemas of it (one schema read for each)",
 			[][][]any{nil, nil, {{"abc", "", int64(3), "Cust2"}}}, func() error {
-			_, err := m.Shared(ctx, "contact")
-			return err
-		})
+				_, err := m.Shared(ctx, "contact")
+				return err
+			})
 		step("store the shared table's definition: an update first, else an insert", nil, func() error {
 			rec.affected = 0
 			return m.PutShared(ctx, dialect.TableMeta{Table: "contact", LSN: -1, SchemaHash: "def", SchemaJSON: "{}", SchemaChanged: at})
