@@ -133,7 +133,8 @@ type OpenOptions struct {
 	// another Store waits for one. Nil bounds nothing.
 	Gate *ConnGate
 	// Logger receives the dialect's warnings (dropped defaults, replaced NUL characters). Never log
-	// row data or secrets; a table, a column and a key are fine. Nil means slog.Default().
+	// row data or secrets (key values are row data); a table, a column and a batch's row number are
+	// fine. Nil means slog.Default().
 	Logger *slog.Logger
 	// Events receives counts of what the dialect did to values, for the engine's metrics; nil drops
 	// them.

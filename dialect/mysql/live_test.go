@@ -488,7 +488,7 @@ func TestLiveValueErrors(t *testing.T) {
 	}{
 		{"string too long (server)", []any{int64(1), strings.Repeat("é", 21), nil, nil}, "name", "truncated"},
 		{"tinyint range (Go)", []any{int64(1), nil, int64(256), nil}, "n", "outside tinyint"},
-		{"year before 1000 (Go)", []any{int64(1), nil, nil, naive("0999-12-31 00:00:00")}, "d", "0999-12-31"},
+		{"year before 1000 (Go)", []any{int64(1), nil, nil, naive("0999-12-31 00:00:00")}, "d", "before year 1000"},
 		{"NULL key (server)", []any{nil, nil, nil, nil}, "id", "NULL"},
 	}
 	for _, tt := range tests {

@@ -635,7 +635,7 @@ func encDate(b []byte, v any) ([]byte, string) {
 
 func appendDate(b []byte, y int, m time.Month, d int) ([]byte, string) {
 	if y < minYear {
-		return b, fmt.Sprintf("date %04d-%02d-%02d is before year %d, which MySQL does not hold", y, m, d, minYear)
+		return b, fmt.Sprintf("a date before year %d, which MySQL does not hold", minYear)
 	}
 	b = append2(b, int64(y/100))
 	b = append2(b, int64(y%100))
@@ -656,7 +656,7 @@ func encDateTime(toUTC bool) encoder {
 		}
 		x = typemap.RoundToMicro(x)
 		if x.Year() < minYear {
-			return b, fmt.Sprintf("datetime %s is before year %d, which MySQL does not hold", x.Format("2006-01-02 15:04:05"), minYear)
+			return b, fmt.Sprintf("a datetime before year %d, which MySQL does not hold", minYear)
 		}
 		return appendDateTime(b, x), ""
 	}
@@ -954,7 +954,7 @@ func rawDateTime(toUTC bool) func(t typemap.Type) rawEncoder {
 			y, mo, d := r.Date()
 			h, mi, s := r.Clock()
 			if y < minYear {
-				return b, fitError(fmt.Sprintf("datetime %04d-%02d-%02d %02d:%02d:%02d is before year %d, which MySQL does not hold", y, mo, d, h, mi, s, minYear))
+				return b, fitError(fmt.Sprintf("a datetime before year %d, which MySQL does not hold", minYear))
 			}
 			return appendWallClock(b, y, mo, d, h, mi, s, us), nil
 		}

@@ -153,7 +153,6 @@ type copySource struct {
 	err    error               // why the stream stopped, kept so that it survives pgconn's CopyFail round trip
 	table  string
 	cols   []typemap.Column
-	keyAt  []int // positions of the key columns in cols, for NUL warnings
 	log    *slog.Logger
 	nuls   int // U+0000 characters replaced
 	warns  int // NUL warnings logged
@@ -186,14 +185,6 @@ func newCopySource(ctx context.Context, log *slog.Logger, tbl dialect.Table, col
 		if raw != nil {
 			if s.rawEnc[i], err = rawEncoderOf(c.Type, nul); err != nil {
 				return nil, fmt.Errorf("column %q: %w", c.Name, err)
-			}
-		}
-	}
-	// Key columns for NUL warnings: by name, as Delete stages only the key columns.
-	for _, k := range tbl.KeyColumns() {
-		for i, c := range cols {
-			if c.Name == k.Name {
-				s.keyAt = append(s.keyAt, i)
 			}
 		}
 	}
@@ -356,50 +347,12 @@ func (s *copySource) replaceNULs(i int, str string) string {
 	switch {
 	case s.warns <= maxNULWarnings:
 		s.log.Warn("postgres: NUL characters replaced with U+FFFD", "table", s.table, "column", s.cols[i].Name,
-			"key", s.keyText(), "row", s.row, "count", n)
+			"row", s.row, "count", n)
 	case s.warns == maxNULWarnings+1:
 		s.log.Warn("postgres: more NUL characters replaced in this batch; not logging each",
-			"table", s.table, "column", s.cols[i].Name, "key", s.keyText(), "row", s.row)
+			"table", s.table, "column", s.cols[i].Name, "row", s.row)
 	}
 	return strings.ReplaceAll(str, "\x00", "\uFFFD")
-}
-
-// keyText renders the current row's key for a warning; keys are not secret (dialect.OpenOptions).
-func (s *copySource) keyText() string {
-	var b strings.Builder
-	for j, k := range s.keyAt {
-		if j > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprint(&b, s.keyValue(k))
-	}
-	return b.String()
-}
-
-func (s *copySource) keyValue(k int) any {
-	var v any
-	switch {
-	case k < len(s.cur):
-		v = s.cur[k]
-	case k < len(s.wire) && s.wire[k].Null:
-		v = nil
-	case k < len(s.wire):
-		// A row read raw has no decoded values; a warning is rare enough to decode its key here.
-		var err error
-		if v, err = typemap.DecoderFor(s.cols[k].Type)(s.wire[k].Text); err != nil {
-			return "?"
-		}
-	default:
-		return "?"
-	}
-	switch v := v.(type) {
-	case typemap.UUID:
-		return v.String()
-	case nil:
-		return "NULL"
-	default:
-		return v
-	}
 }
 
 // copyRows sends rows (values of cols, columns of tbl) with the COPY statement stmt. target is the

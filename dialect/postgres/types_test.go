@@ -384,8 +384,8 @@ func TestCopyNULs(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=WARN"); n != maxNULWarnings+1 {
 		t.Errorf("%d warnings, want %d:\n%s", n, maxNULWarnings+1, logs.String())
 	}
-	if first := strings.SplitN(logs.String(), "\n", 2)[0]; !strings.Contains(first, "table=t") || !strings.Contains(first, "column=s") || !strings.Contains(first, "key=1") {
-		t.Errorf("the warning does not name table, column and key: %s", first)
+	if first := strings.SplitN(logs.String(), "\n", 2)[0]; !strings.Contains(first, "table=t") || !strings.Contains(first, "column=s") || !strings.Contains(first, "row=1") || strings.Contains(first, "key=") {
+		t.Errorf("the warning does not name table, column and row, or names the key (row data): %s", first)
 	}
 }
 

@@ -299,7 +299,7 @@ func convDecimal(v any, _ []byte) (any, string) {
 		return nil, wrongType(v, "typemap.DecimalValue")
 	}
 	if !validDecimal(string(x)) {
-		return nil, fmt.Sprintf("%q is not exact decimal text", string(x))
+		return nil, "not exact decimal text"
 	}
 	return string(x), ""
 }

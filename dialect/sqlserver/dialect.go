@@ -43,8 +43,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
@@ -235,23 +235,44 @@ func hasErrorNumber(err error, numbers ...int32) bool {
 // mapError marks a duplicate key with dialect.ErrDuplicateKey, and a database, schema or table that
 // does not exist with dialect.ErrMissing, keeping the server's error in the chain.
 func mapError(err error) error {
+	err = withholdValues(err)
 	switch {
 	case hasErrorNumber(err, errDuplicateKey, errDuplicateIndexKey):
-		return fmt.Errorf("%w: %w", dialect.ErrDuplicateKey, redactKeyValue(err))
+		return fmt.Errorf("%w: %w", dialect.ErrDuplicateKey, err)
 	case !errors.Is(err, dialect.ErrMissing) && hasErrorNumber(err, errCannotOpenDB, errNoSuchDatabase, errInvalidObject, errNoSuchSchema):
 		return fmt.Errorf("%w: %w", dialect.ErrMissing, err)
 	}
 	return err
 }
 
-// redactKeyValue keeps SQL Server's duplicate-key message but withholds the key's value, which is row
-// data: "… The duplicate key value is (42)." becomes "… The duplicate key value is withheld."
-func redactKeyValue(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, "The duplicate key value is"); i >= 0 {
-		return dialect.Redact(err, msg[:i]+"The duplicate key value is withheld.")
+// quotedValues match the row data SQL Server quotes in its messages: a duplicate key's value (2627,
+// 2601), a truncated value (2628) and a value that failed a conversion (245). The greedy matches run
+// to the fixed text after the value, so that a quote inside the value cannot end it early.
+var quotedValues = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`The duplicate key value is \(.*\)\.?`), "The duplicate key value is withheld."},
+	{regexp.MustCompile(`Truncated value: '.*'\.?`), "Truncated value withheld."},
+	{regexp.MustCompile(`(converting the \w+ value )'.*'( to data type)`), "${1}(withheld)${2}"},
+}
+
+// withholdValues keeps SQL Server's message, its table, column and constraint names, but withholds
+// the values it quotes, which are row data and must reach neither the log nor SuperOffice.
+func withholdValues(err error) error {
+	var se mssql.Error
+	if !errors.As(err, &se) {
+		return err
 	}
-	return err
+	msg := err.Error()
+	redacted := msg
+	for _, q := range quotedValues {
+		redacted = q.re.ReplaceAllString(redacted, q.with)
+	}
+	if redacted == msg {
+		return err
+	}
+	return dialect.Redact(err, redacted)
 }
 
 // ensureDatabase creates the tenant database from a connection to master and waits until it is

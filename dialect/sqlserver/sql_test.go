@@ -531,6 +531,15 @@ func TestDuplicateKeyValueWithheld(t *testing.T) {
 	if !errors.As(err, &se) || se.Number != errDuplicateKey {
 		t.Fatal("the server's error is no longer in the chain")
 	}
+	for _, c := range []mssql.Error{
+		{Number: 2628, Message: "String or binary data would be truncated in table 'db.dbo.contact', column 'name'. Truncated value: 'Jane O'Doe'."},
+		{Number: 245, Message: "Conversion failed when converting the nvarchar value 'jane@example.com' to data type int."},
+	} {
+		err := mapError(c)
+		if strings.Contains(err.Error(), "Jane") || strings.Contains(err.Error(), "jane") || !strings.Contains(err.Error(), "withheld") {
+			t.Errorf("Msg %d: %q quotes the value", c.Number, err)
+		}
+	}
 }
 
 // TestRestoreStatements pins what puts back the objects of others after a recreate, from catalog rows

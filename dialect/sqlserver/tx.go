@@ -471,11 +471,11 @@ func (t *Tx) Read(ctx context.Context, tab dialect.Table, fn func([]any) error) 
 	return nil
 }
 
-// serverMessage is a SQL Server error's message and number, a duplicate key's value withheld.
+// serverMessage is a SQL Server error's message and number, the values it quotes withheld.
 func serverMessage(err error) string {
 	var se mssql.Error
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (Msg %d)", redactKeyValue(se).Error(), se.Number)
+		return fmt.Sprintf("%s (Msg %d)", withholdValues(se).Error(), se.Number)
 	}
 	return err.Error()
 }

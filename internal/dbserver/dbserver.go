@@ -101,10 +101,21 @@ func MariaDB(t testing.TB, opts Options) *Server {
 	opts = opts.withDefaults()
 	s := newServer(t, "mysql", "mysql")
 	data := filepath.Join(s.dir, "data")
-	s.run(install, "--no-defaults", "--datadir="+data, "--auth-root-authentication-method=normal", "--skip-test-db")
+	// A temporary directory of its own: MariaDB removes the #sql files it finds in its tmpdir when it
+	// starts, and with the default (/tmp) those are the machine's own server's temporary tables.
+	tmp := filepath.Join(s.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if s.user != nil {
+		if err := os.Chown(tmp, int(s.user.UID), int(s.user.GID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.run(install, "--no-defaults", "--datadir="+data, "--tmpdir="+tmp, "--auth-root-authentication-method=normal", "--skip-test-db")
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.proc.Program = server
-	s.proc.Args = []string{"--no-defaults", "--datadir=" + data, "--port=" + port, "--bind-address=127.0.0.1",
+	s.proc.Args = []string{"--no-defaults", "--datadir=" + data, "--tmpdir=" + tmp, "--port=" + port, "--bind-address=127.0.0.1",
 		"--socket=" + filepath.Join(s.dir, "mysqld.sock"), "--pid-file=" + filepath.Join(s.dir, "mysqld.pid"),
 		"--skip-name-resolve", "--max-connections=" + strconv.Itoa(opts.MaxConnections), "--local-infile=1",
 		// The character set of Debian's packaged server, which the machine's shared one has.
