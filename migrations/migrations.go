@@ -34,9 +34,8 @@ var placeholder = regexp.MustCompile(`\{\{[a-z_]+\}\}`)
 
 // Parse reads every NNNN_description.sql file at the root of fsys, in version order, fills in the
 // placeholders from vars (keyed without braces) and keeps the statements guarded by "-- only if" only
-// for the flags given. Versions start at 1 and are unique; a gap is allowed, as a number may be
-// reserved for work that lands later (Apply runs every version not yet recorded, in order). Version 1
-// creates the migrations table itself, so it must be idempotent.
+// for the flags given. Versions must run 1, 2, 3, … without gaps. Version 1 creates the migrations
+// table itself, so it must be idempotent.
 func Parse(fsys fs.FS, vars map[string]string, flags ...string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
@@ -79,16 +78,13 @@ func Parse(fsys fs.FS, vars map[string]string, flags ...string) ([]Migration, er
 		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migrations: version %d follows %d", m.Version, i)
+		}
+	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("migrations: none found")
-	}
-	if out[0].Version != 1 {
-		return nil, fmt.Errorf("migrations: the first version is %d, not 1", out[0].Version)
-	}
-	for i := 1; i < len(out); i++ {
-		if out[i].Version == out[i-1].Version {
-			return nil, fmt.Errorf("migrations: version %d appears twice (%s and %s)", out[i].Version, out[i-1].Name, out[i].Name)
-		}
 	}
 	return out, nil
 }
