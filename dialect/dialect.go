@@ -16,6 +16,8 @@
 //     at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed by a timer, and registers with
 //     the gate's OnShortage. Server names the DSN's server. Errors: mark with ErrMissing the driver's
 //     codes for a database, schema or table that does not exist, at Begin as in every statement.
+//     OpenOptions.TenantColumn opens the fan-in layout (fanin.go): carry it out everywhere and say
+//     so in Capabilities.FanIn, or refuse it.
 //  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
 //     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
 //     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
@@ -95,6 +97,8 @@ type Capabilities struct {
 	// SQL Server, the source, compares them (so no source table holds two such keys); without it they
 	// are two. Keys that differ in case are two keys on every target.
 	PadsKeys bool
+	// FanIn says that OpenOptions.TenantColumn is accepted: the fan-in layout (see fanin.go).
+	FanIn bool
 }
 
 // Losses returns the documented differences (docs/TYPES.md) between a source value and what the
@@ -135,6 +139,10 @@ type OpenOptions struct {
 	// Events receives counts of what the dialect did to values, for the engine's metrics; nil drops
 	// them.
 	Events *Events
+	// TenantColumn, when not empty, opens the tenant's mirror in the fan-in layout: the tables of the
+	// DSN's database (or of Schema) are shared by every tenant opened there, each row marked with its
+	// tenant in this leading column (see fanin.go). Only dialects whose Capabilities say FanIn accept it.
+	TenantColumn string
 }
 
 // Events are callbacks through which a dialect reports what an operator should be able to count. Any
@@ -260,6 +268,9 @@ type TableMeta struct {
 	// LostObjects are what the table's last schema change could not keep of the objects others had
 	// put on it (see LostObject); PutTable replaces them, the other writes keep them.
 	LostObjects []LostObject
+	// StoredIn and Conflict are kept in the fan-in layout only (see SharedTable): the table that
+	// holds the tenant's rows when it is not the shared table of the same name, and why not.
+	StoredIn, Conflict string
 }
 
 // Cycle is one completed replication cycle.
@@ -339,6 +350,15 @@ type MetaStore interface {
 	RecordFailure(ctx context.Context, f Failure, keep int) error
 	// Failures returns the newest failures, at most limit of them, newest first.
 	Failures(ctx context.Context, limit int) ([]Failure, error)
+	// Shared reads what the fan-in layout keeps of one table (see SharedTable); in a mirror of one
+	// tenant it holds that tenant's row only.
+	Shared(ctx context.Context, table string) (SharedTable, error)
+	// PutShared inserts or replaces the row that records a shared table's definition (fan-in only).
+	PutShared(ctx context.Context, def TableMeta) error
+	// DeleteShared removes the row that records the definition of the shared table named table, and
+	// the rows of every tenant whose rows that table holds (those whose StoredIn is empty): what a
+	// shared table that is gone takes with it (fan-in only).
+	DeleteShared(ctx context.Context, table string) error
 }
 
 // TableEditor creates, changes, empties and reads the mirrored tables.

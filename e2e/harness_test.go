@@ -173,9 +173,30 @@ func sqlserverAdmin(t *testing.T, stmt string) {
 
 func pgAdmin(t *testing.T, stmt string) {
 	t.Helper()
+	pgExec(t, testenv.Postgres(t), stmt)
+}
+
+// pgQueryRow reads one row of a query in the PostgreSQL database of dsn.
+func pgQueryRow(t *testing.T, dsn, query string, dest ...any) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, testenv.Postgres(t))
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, query).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// pgExec runs a statement in the PostgreSQL database of dsn.
+func pgExec(t *testing.T, dsn, stmt string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,17 @@ type Route struct {
 	Paused bool
 	// Hooks are this route's SQL hooks, run after the global ones (Options.Hooks).
 	Hooks Hooks
+	// Servers, when set, spreads the route's tenants over several database servers (then DSN is
+	// empty): each tenant's mirror lives on the server that Place chooses, and each server has a DSN
+	// template of its own (see NamedServers for "{server}" in one template).
+	Servers []Server
+	// Pins keeps tenants on the named servers whatever the hash says (tenant → server name).
+	Pins map[string]string
+	// Layout is how the route lays out its tenants' mirrors: a mirror per tenant (the default), or
+	// FanIn, every tenant in one schema (see fanin.go).
+	Layout Layout
+	// TenantColumn names the tenant column of the fan-in layout (default DefaultTenantColumn).
+	TenantColumn string
 }
 
 // Options configure an Engine.
@@ -122,6 +133,8 @@ type tenant struct {
 	names   dialect.Namer
 	own     dialect.MetaTableNames
 	slot    *tenantSlot
+	// fanIn is set when the tenant shares its schema with the route's other tenants (FanIn).
+	fanIn *fanIn
 
 	modelsMu sync.Mutex
 	models   map[string]*tableModel // by table and schema hash: parsed stored schemas
@@ -167,12 +180,34 @@ func New(opts Options) (*Engine, error) {
 	if err := validateHooks(opts); err != nil {
 		return nil, err
 	}
+	// The servers of a list of DSNs are named as their dialect names their database server.
+	opts.Tenants = maps.Clone(opts.Tenants)
+	for name, r := range opts.Tenants {
+		if err := r.nameServers(); err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", name, err)
+		}
+		opts.Tenants[name] = r
+	}
+	if opts.Default != nil {
+		d := *opts.Default
+		if err := d.nameServers(); err != nil {
+			return nil, fmt.Errorf("default route: %w", err)
+		}
+		opts.Default = &d
+	}
 	check := func(what string, r Route) error {
-		if _, err := dialect.Lookup(r.Dialect); err != nil {
+		d, err := dialect.Lookup(r.Dialect)
+		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		if r.DSN == "" {
+		if r.DSN == "" && len(r.Servers) == 0 {
 			return fmt.Errorf("%s: no dsn", what)
+		}
+		if err := r.checkServers(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := r.checkLayout(d); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	}
@@ -188,25 +223,35 @@ func New(opts Options) (*Engine, error) {
 		if err := check("default route", *opts.Default); err != nil {
 			return nil, err
 		}
-		if !opts.Default.perTenant() {
+		if !opts.Default.perTenant() && opts.Default.Layout != FanIn {
 			return nil, errors.New("default route: its dsn (or schema) has no {ctx}, so every tenant would share one mirror " +
-				"and each tenant's TableSchema would drop the others' tables; put {ctx} in the database name, file name or schema")
+				"and each tenant's TableSchema would drop the others' tables; put {ctx} in the database name, file name or schema, " +
+				"or set layout: fan_in to put every tenant's rows into shared tables with a tenant column")
 		}
 	}
 	// Two named tenants must not share a mirror either, nor a named tenant the mirror that the default
-	// route gives another tenant.
+	// route gives another tenant; only fan-in routes share theirs, with each other.
 	mirrors := map[[2]string]string{}
+	fanIn := map[[2]string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(opts.Tenants)) {
-		dsn, schema := opts.Tenants[name].Resolve(name)
-		if other, dup := mirrors[[2]string{dsn, schema}]; dup {
-			return nil, fmt.Errorf("tenants %s and %s: their routes name the same mirror (the same dsn and schema); each tenant needs its own, e.g. with {ctx} in the dsn", other, name)
+		r := opts.Tenants[name]
+		dsn, schema := r.Resolve(name)
+		key := [2]string{dsn, schema}
+		if other, dup := mirrors[key]; dup && !(r.Layout == FanIn && fanIn[key]) {
+			return nil, fmt.Errorf("tenants %s and %s: their routes name the same mirror (the same dsn and schema); each tenant needs its own, e.g. with {ctx} in the dsn, "+
+				"unless both routes set layout: fan_in", other, name)
 		}
-		mirrors[[2]string{dsn, schema}] = name
-		if d := opts.Default; d != nil && d.Dialect == opts.Tenants[name].Dialect {
+		if _, dup := mirrors[key]; !dup {
+			mirrors[key], fanIn[key] = name, r.Layout == FanIn
+		}
+		if d := opts.Default; d != nil && d.Dialect == r.Dialect && d.Layout != FanIn {
 			if other, ok := defaultTenantOf(*d, dsn, schema); ok && other != name {
 				return nil, fmt.Errorf("tenant %s: its route names the mirror that the default route gives tenant %s; give it a mirror of its own", name, other)
 			}
 		}
+	}
+	if err := checkSharedSchemas(opts); err != nil {
+		return nil, err
 	}
 	e := &Engine{
 		opts:    opts,
@@ -281,10 +326,25 @@ func (e *Engine) writable(ctx context.Context, name string) (*tenant, error) {
 var ctxSpellings = []string{"{ctx}", "%7Bctx%7D", "%7bctx%7d"}
 
 // defaultTenantOf reports which tenant the route d would give the mirror (dsn, schema), if any: the
-// text that {ctx} stands for where everything around it matches.
+// text that {ctx} stands for where everything around it matches (on any of its servers).
 func defaultTenantOf(d Route, dsn, schema string) (string, bool) {
+	for _, tmpl := range d.dsnTemplates() {
+		tenant, ok := templateTenant(tmpl, d.Schema, dsn, schema)
+		if !ok {
+			continue
+		}
+		// With servers, the tenant must also be placed on the server of this template.
+		if s, placed := d.Place(tenant); !placed || s.DSN == tmpl {
+			return tenant, true
+		}
+	}
+	return "", false
+}
+
+// templateTenant reports which tenant the DSN and schema templates give the mirror (dsn, schema).
+func templateTenant(dsnTmpl, schemaTmpl, dsn, schema string) (string, bool) {
 	const probe = "\x00ctx\x00"
-	pd, ps := d.Resolve(probe)
+	pd, ps := expand(dsnTmpl, probe), expand(schemaTmpl, probe)
 	var tenant string
 	match := func(pattern, got string) bool {
 		before, after, found := strings.Cut(pattern, probe)
@@ -307,17 +367,28 @@ func defaultTenantOf(d Route, dsn, schema string) (string, bool) {
 	return tenant, tenant != ""
 }
 
-// perTenant reports whether the route gives each tenant a mirror of its own ({ctx} in its DSN or
-// schema).
+// perTenant reports whether the route gives each tenant a mirror of its own ({ctx} in the DSN of
+// each of its servers, or in its schema).
 func (r Route) perTenant() bool {
-	dsnA, schemaA := r.Resolve("a")
-	dsnB, schemaB := r.Resolve("b")
-	return dsnA != dsnB || schemaA != schemaB
+	if expand(r.Schema, "a") != expand(r.Schema, "b") {
+		return true
+	}
+	for _, tmpl := range r.dsnTemplates() {
+		if expand(tmpl, "a") == expand(tmpl, "b") {
+			return false
+		}
+	}
+	return true
 }
 
-// Resolve returns the route's DSN and schema for one tenant, the placeholder replaced.
+// Resolve returns the route's DSN and schema for one tenant, the placeholder replaced; with Servers,
+// the DSN is that of the server the tenant is placed on.
 func (r Route) Resolve(tenant string) (dsn, schema string) {
-	return expand(r.DSN, tenant), expand(r.Schema, tenant)
+	tmpl := r.DSN
+	if s, ok := r.Place(tenant); ok {
+		tmpl = s.DSN
+	}
+	return expand(tmpl, tenant), expand(r.Schema, tenant)
 }
 
 func expand(template, tenant string) string {
@@ -525,7 +596,7 @@ func (e *Engine) runTx(ctx context.Context, t *tenant, table string, fn func(tx 
 		}
 	}()
 	if table != "" {
-		if err := tx.Lock(ctx, "mirrorsink/"+t.name+"/"+table); err != nil {
+		if err := tx.Lock(ctx, t.lockKey(table)); err != nil {
 			return fmt.Errorf("lock table %q: %w", table, err)
 		}
 	}
@@ -537,4 +608,13 @@ func (e *Engine) runTx(ctx context.Context, t *tenant, table string, fn func(tx 
 		return fmt.Errorf("commit table %q: %w", table, err)
 	}
 	return nil
+}
+
+// lockKey is the database lock of one of the tenant's tables (or of one of the engine's own lock
+// names). The tenants of a fan-in schema migrate their shared own tables under one lock.
+func (t *tenant) lockKey(table string) string {
+	if t.fanIn != nil && table == migrationsLock {
+		return t.fanIn.lockKey + migrationsLock
+	}
+	return "mirrorsink/" + t.name + "/" + table
 }

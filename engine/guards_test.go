@@ -208,3 +208,47 @@ func TestNamedTenantCannotTakeADefaultMirror(t *testing.T) {
 		t.Fatalf("a named tenant with a mirror of its own: %v", err)
 	}
 }
+
+// TestFanInRoutes: the fan-in layout is the one way for tenants to share a schema; it must not have
+// {ctx}, its dialect must take it, and no tenant's mirror of its own may be its shared schema.
+func TestFanInRoutes(t *testing.T) {
+	dir := t.TempDir()
+	pg := func(r engine.Route) *engine.Route {
+		r.Dialect = "postgres"
+		return &r
+	}
+	for name, opts := range map[string]engine.Options{
+		"fan_in with {ctx}":           {Default: pg(engine.Route{DSN: "postgres://h/db", Schema: "s_{ctx}", Layout: engine.FanIn})},
+		"fan_in on SQLite":            {Default: &engine.Route{Dialect: "sqlite", DSN: dir + "/all.db", Layout: engine.FanIn}},
+		"a tenant column, per tenant": {Default: pg(engine.Route{DSN: "postgres://h/db_{ctx}", TenantColumn: "t"})},
+		"an unknown layout":           {Default: pg(engine.Route{DSN: "postgres://h/db", Layout: "shared"})},
+		"a blank tenant column":       {Default: pg(engine.Route{DSN: "postgres://h/db", Layout: engine.FanIn, TenantColumn: " t"})},
+		"a tenant of its own on the default fan-in schema": {
+			Default: pg(engine.Route{DSN: "postgres://h/db", Schema: "all", Layout: engine.FanIn}),
+			Tenants: map[string]engine.Route{"B": *pg(engine.Route{DSN: "postgres://h/db", Schema: "all"})},
+		},
+		"two tenant columns on one schema": {
+			Default: pg(engine.Route{DSN: "postgres://h/db", Schema: "all", Layout: engine.FanIn}),
+			Tenants: map[string]engine.Route{"B": *pg(engine.Route{DSN: "postgres://h/db", Schema: "all", Layout: engine.FanIn, TenantColumn: "ctx"})},
+		},
+		"a tenant of its own on the fan-in schema": {Tenants: map[string]engine.Route{
+			"A": *pg(engine.Route{DSN: "postgres://h/db", Schema: "all", Layout: engine.FanIn}),
+			"B": *pg(engine.Route{DSN: "postgres://h/db", Schema: "all"}),
+		}},
+	} {
+		if _, err := engine.New(opts); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	e, err := engine.New(engine.Options{
+		Default: pg(engine.Route{DSN: "postgres://h/db", Schema: "analytics", Layout: engine.FanIn}),
+		Tenants: map[string]engine.Route{
+			"A": *pg(engine.Route{DSN: "postgres://h/db", Schema: "analytics", Layout: engine.FanIn}),
+			"B": *pg(engine.Route{DSN: "postgres://h/db", Schema: "analytics", Layout: engine.FanIn}),
+		},
+	})
+	if err != nil {
+		t.Fatalf("tenants sharing a fan-in schema: %v", err)
+	}
+	e.Close()
+}

@@ -27,17 +27,21 @@ func (t *tenant) writeMeta(ctx context.Context, tx dialect.Tx, m *tableModel, ls
 		SchemaChanged: now, LostObjects: lost})
 }
 
-// model returns the parsed stored schema of a metadata row, cached by table and hash.
+// model returns the parsed stored schema of a metadata row, cached by table and hash. Its table is
+// the one that holds the rows: in the fan-in layout, a tenant's table of its own where the row says so.
 func (t *tenant) model(r *dialect.TableMeta) (*tableModel, error) {
 	t.modelsMu.Lock()
 	defer t.modelsMu.Unlock()
-	key := r.Table + "\x00" + r.SchemaHash
+	key := r.Table + "\x00" + r.SchemaHash + "\x00" + r.StoredIn
 	if m, ok := t.models[key]; ok {
 		return m, nil
 	}
 	m, err := parseStored(r.Table, r.SchemaJSON)
 	if err != nil {
 		return nil, err
+	}
+	if r.StoredIn != "" {
+		m.table.Name = r.StoredIn
 	}
 	if len(t.models) > 10000 {
 		clear(t.models)

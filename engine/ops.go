@@ -195,6 +195,10 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 	sort.Strings(gone)
 	for _, name := range gone {
 		_, sameTable := folded[t.names.Fold(name)]
+		if t.fanIn != nil {
+			e.dropFanIn(ctx, t, stored[name], sameTable, failed)
+			continue
+		}
 		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
@@ -291,6 +295,9 @@ var errRecreate = errors.New("the table must be recreated")
 
 // reconcile brings one table to the requested schema and returns the LSN to answer.
 func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64, error) {
+	if t.fanIn != nil {
+		return e.reconcileFanIn(ctx, t, m)
+	}
 	name := m.table.Name
 	var (
 		lsn     int64 = -1

@@ -23,6 +23,10 @@ type TableStatus struct {
 	// LostObjects are the objects that others had put on the table (views, indexes, grants, …) and
 	// that its last schema change could not keep: re-create them by hand if they are still wanted.
 	LostObjects []dialect.LostObject `json:"lostObjects,omitempty"`
+	// StoredIn names, in the fan-in layout, the table of the tenant's own that holds its rows because
+	// they cannot share the shared table, and Conflict says why (see FanIn).
+	StoredIn string `json:"storedIn,omitempty"`
+	Conflict string `json:"conflict,omitempty"`
 }
 
 // CycleStatus is one recorded replication cycle.
@@ -82,12 +86,13 @@ func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus,
 			return err
 		}
 		for _, r := range meta {
-			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1, LostObjects: r.LostObjects}
+			ts := TableStatus{Table: r.Table, LSN: r.LSN, SchemaChanged: r.SchemaChanged, Rows: -1, LostObjects: r.LostObjects,
+				StoredIn: r.StoredIn, Conflict: r.Conflict}
 			if !r.LastApplied.IsZero() {
 				at := r.LastApplied
 				ts.LastApplied = &at
 			}
-			if n, err := tx.Tables().Count(ctx, r.Table); err == nil {
+			if n, err := tx.Tables().Count(ctx, place(r)); err == nil {
 				ts.Rows = n
 			}
 			st.Tables = append(st.Tables, ts)

@@ -191,6 +191,7 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 		Gate:           e.gate(server),
 		Logger:         e.log.With("tenant", name),
 		Events:         e.metrics.events(),
+		TenantColumn:   route.TenantColumnName(),
 	})
 	if err != nil {
 		e.log.Error("cannot open tenant mirror", "tenant", name, "dialect", route.Dialect, "err", err)
@@ -204,6 +205,9 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 		return nil, fmt.Errorf("the mirror database of tenant %s cannot be opened (see the service log)", name)
 	}
 	t := &tenant{name: name, route: route, dialect: d, store: store, names: store.Names(), own: dialect.MetaTables(name), models: map[string]*tableModel{}}
+	if route.Layout == FanIn {
+		t.fanIn, t.own = newFanIn(route, dsn, schema), dialect.SharedMetaTables()
+	}
 	for _, own := range t.own.All() {
 		if _, err := t.names.Table(own); err != nil {
 			store.Close()
@@ -308,10 +312,11 @@ func (e *Engine) lostTables(ctx context.Context, t *tenant, tx dialect.Tx, store
 		if m == nil {
 			continue
 		}
-		if r, ok := stored[m.table.Name]; !ok || r.SchemaHash != m.hash {
+		r, ok := stored[m.table.Name]
+		if !ok || r.SchemaHash != m.hash {
 			continue // reconcile looks at it anyway
 		}
-		ok, err := tx.Tables().Exists(ctx, m.table.Name)
+		ok, err := tx.Tables().Exists(ctx, place(r))
 		if err != nil {
 			return nil, fmt.Errorf("table %q: %w", m.table.Name, err)
 		}

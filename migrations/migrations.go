@@ -6,7 +6,10 @@
 // A migration file is named NNNN_description.sql and holds statements separated by lines that contain
 // only "--;". Placeholders {{name}} are replaced by the values the dialect passes (its quoted table
 // names, and whatever else its statements need); a placeholder without a value is an error, so that a
-// typo never reaches the database.
+// typo never reaches the database. A statement whose first line is "-- only if <flag>" runs only in
+// mirrors for which the dialect passes that flag (fan_in: mirrorsink's own tables are shared by the
+// tenants of a fan-in schema; citus: the database has the citus extension); elsewhere the migration
+// is recorded without it.
 package migrations
 
 import (
@@ -29,10 +32,11 @@ type Migration struct {
 
 var placeholder = regexp.MustCompile(`\{\{[a-z_]+\}\}`)
 
-// Parse reads every NNNN_description.sql file at the root of fsys, in version order, and fills in the
-// placeholders from vars (keyed without braces). Versions must run 1, 2, 3, … without gaps. Version 1
-// creates the migrations table itself, so it must be idempotent.
-func Parse(fsys fs.FS, vars map[string]string) ([]Migration, error) {
+// Parse reads every NNNN_description.sql file at the root of fsys, in version order, fills in the
+// placeholders from vars (keyed without braces) and keeps the statements guarded by "-- only if" only
+// for the flags given. Versions must run 1, 2, 3, … without gaps. Version 1 creates the migrations
+// table itself, so it must be idempotent.
+func Parse(fsys fs.FS, vars map[string]string, flags ...string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
@@ -51,6 +55,13 @@ func Parse(fsys fs.FS, vars map[string]string) ([]Migration, error) {
 		}
 		m := Migration{Version: version, Name: strings.TrimSuffix(name, ".sql")}
 		for _, stmt := range splitStatements(string(body)) {
+			stmt, keep, err := guarded(stmt, flags)
+			if err != nil {
+				return nil, fmt.Errorf("migrations: %s: %w", name, err)
+			}
+			if !keep {
+				continue
+			}
 			var missing string
 			filled := placeholder.ReplaceAllStringFunc(stmt, func(p string) string {
 				v, ok := vars[p[2:len(p)-2]]
@@ -76,6 +87,31 @@ func Parse(fsys fs.FS, vars map[string]string) ([]Migration, error) {
 		return nil, fmt.Errorf("migrations: none found")
 	}
 	return out, nil
+}
+
+// onlyIf is the first line of a statement that runs only under a flag.
+const onlyIf = "-- only if "
+
+// guarded strips a statement's "-- only if <flag>" line and reports whether it runs under flags.
+func guarded(stmt string, flags []string) (string, bool, error) {
+	if !strings.HasPrefix(stmt, onlyIf) {
+		return stmt, true, nil
+	}
+	first, rest, _ := strings.Cut(stmt, "\n")
+	flag := strings.TrimSpace(strings.TrimPrefix(first, onlyIf))
+	if flag == "" || strings.ContainsAny(flag, " \t") {
+		return "", false, fmt.Errorf("%q does not name one flag", first)
+	}
+	rest = strings.TrimSpace(rest)
+	if rest == "" {
+		return "", false, fmt.Errorf("%q guards no statement", first)
+	}
+	for _, f := range flags {
+		if f == flag {
+			return rest, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 func splitStatements(body string) []string {

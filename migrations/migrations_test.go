@@ -34,6 +34,7 @@ func TestParseRefusesWhatWouldReachTheDatabaseWrong(t *testing.T) {
 		"unknown placeholder": {"0001_a.sql": {Data: []byte("CREATE TABLE {{mta}} (a int)")}},
 		"bad name":            {"1_a.sql": {Data: []byte("SELECT 1")}},
 		"gap":                 {"0001_a.sql": {Data: []byte("SELECT 1")}, "0003_c.sql": {Data: []byte("SELECT 1")}},
+		"a guard of nothing":  {"0001_a.sql": {Data: []byte("-- only if fan_in\n")}},
 		"none":                {},
 	} {
 		if _, err := Parse(fsys, map[string]string{"meta": "m"}); err == nil {
@@ -85,5 +86,34 @@ func TestSplitStatements(t *testing.T) {
 	got := splitStatements("a\r\n--;\r\n\n--;\nb\n")
 	if len(got) != 2 || got[0] != "a" || got[1] != "b" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// TestParseKeepsGuardedStatementsForTheirFlagOnly: "-- only if" statements run where the dialect passes
+// the flag; elsewhere the migration has the others only.
+func TestParseKeepsGuardedStatementsForTheirFlagOnly(t *testing.T) {
+	fsys := fstest.MapFS{
+		"0001_a.sql": {Data: []byte("CREATE TABLE {{meta}} (a int)")},
+		"0002_b.sql": {Data: []byte("-- only if fan_in\nALTER TABLE {{meta}} ADD tenant int\n--;\n-- only if citus\nSELECT 1\n--;\nSELECT 2")},
+	}
+	vars := map[string]string{"meta": "m"}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "SELECT 2"},
+		{[]string{"fan_in"}, "ALTER TABLE m ADD tenant int|SELECT 2"},
+		{[]string{"fan_in", "citus"}, "ALTER TABLE m ADD tenant int|SELECT 1|SELECT 2"},
+	} {
+		ms, err := Parse(fsys, vars, tc.flags...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 2 || ms[1].Version != 2 {
+			t.Fatalf("flags %v: %+v", tc.flags, ms)
+		}
+		if got := strings.Join(ms[1].Statements, "|"); got != tc.want {
+			t.Errorf("flags %v: statements %q, want %q", tc.flags, got, tc.want)
+		}
 	}
 }

@@ -17,6 +17,17 @@ type Mirror struct {
 	DSN    string
 	Schema string
 	Tenant string
+	// Route, when set, is the service's route of the tenant, and DSN and Schema are not used: the
+	// mirror is where the route places the tenant (its server, its layout).
+	Route *engine.Route
+}
+
+// route returns the route of the tenant's mirror.
+func (m Mirror) route() engine.Route {
+	if m.Route != nil {
+		return *m.Route
+	}
+	return engine.Route{Dialect: m.Dialect, DSN: m.DSN, Schema: m.Schema}
 }
 
 // Open opens the tenant's mirror through its dialect, for Verify.
@@ -25,9 +36,10 @@ func (m Mirror) Open(ctx context.Context) (dialect.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn, schema := engine.Route{DSN: m.DSN, Schema: m.Schema}.Resolve(m.Tenant)
+	r := m.route()
+	dsn, schema := r.Resolve(m.Tenant)
 	st, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: m.Tenant, Schema: schema, MaxConns: 2,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TenantColumn: r.TenantColumnName()})
 	if err != nil {
 		return nil, fmt.Errorf("open the mirror of %s: %w", m.Tenant, err)
 	}
@@ -47,8 +59,10 @@ func (m Mirror) Verify(ctx context.Context, src *Source, absent ...string) ([]Ta
 // Reset sets a table's LSN in the mirror's metadata to -1, as an operator does with `mirrorsink
 // resync`, so that the next cycle wipes and resends it.
 func (m Mirror) Reset(ctx context.Context, table string) error {
+	r := m.route()
+	r.MaxConns = 2
 	eng, err := engine.New(engine.Options{
-		Tenants: map[string]engine.Route{m.Tenant: {Dialect: m.Dialect, DSN: m.DSN, Schema: m.Schema, MaxConns: 2}},
+		Tenants: map[string]engine.Route{m.Tenant: r},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -52,6 +52,7 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 		return nil, err
 	}
 	losses := d.Capabilities().Losses()
+	places := storedIn(ctx, store)
 	var checks []TableCheck
 	for _, t := range tables {
 		types, err := t.types()
@@ -62,13 +63,13 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 		if err != nil {
 			return checks, err
 		}
-		mc, err := mirrorSums(ctx, store, t, types, losses, nil)
+		mc, err := mirrorSums(ctx, store, t, places[t.Name], types, losses, nil)
 		if err != nil {
 			return checks, err
 		}
 		checks = append(checks, TableCheck{Table: t.Name, SourceRows: sc.rows, MirrorRows: mc.rows, SourceCheck: sc.sum, MirrorCheck: mc.sum})
 		if sc != mc {
-			return checks, diff(ctx, src, store, t, types, losses, sc.rows, mc.rows)
+			return checks, diff(ctx, src, store, t, places[t.Name], types, losses, sc.rows, mc.rows)
 		}
 	}
 	if len(absent) > 0 {
@@ -88,6 +89,28 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 		}
 	}
 	return checks, nil
+}
+
+// storedIn reads, from the mirror's metadata, the tables whose rows are not in the mirror's table of
+// the same name: in the fan-in layout, a tenant's table that could not share the shared table is kept
+// in one of its own (dialect.TableMeta.StoredIn). A mirror without readable metadata has none.
+func storedIn(ctx context.Context, store dialect.Store) map[string]string {
+	out := map[string]string{}
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		return out
+	}
+	defer tx.Rollback(ctx)
+	meta, err := tx.Meta().Tables(ctx)
+	if err != nil {
+		return out
+	}
+	for name, m := range meta {
+		if m.StoredIn != "" {
+			out[name] = m.StoredIn
+		}
+	}
+	return out
 }
 
 // sums is a table's row count and order-independent checksum.
@@ -160,10 +183,13 @@ func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type,
 	return s, nil
 }
 
-// mirrorSums reads the mirror table through its dialect; with rows set, it also collects each row's
-// texts by key.
-func mirrorSums(ctx context.Context, store dialect.Store, t Table, types []typemap.Type, l canon.Losses, rows map[string][]string) (sums, error) {
+// mirrorSums reads the mirror table through its dialect (the table named place, when it is not the
+// source table's name); with rows set, it also collects each row's texts by key.
+func mirrorSums(ctx context.Context, store dialect.Store, t Table, place string, types []typemap.Type, l canon.Losses, rows map[string][]string) (sums, error) {
 	tbl := dialect.Table{Name: t.Name, Key: []int{0}}
+	if place != "" {
+		tbl.Name = place
+	}
 	for i, c := range t.Columns {
 		tbl.Columns = append(tbl.Columns, typemap.Column{Name: c.Name, Type: types[i], Nullable: true})
 	}
@@ -195,13 +221,13 @@ func mirrorSums(ctx context.Context, store dialect.Store, t Table, types []typem
 }
 
 // diff reads both sides again, row by row, to name the first differing key.
-func diff(ctx context.Context, src *Source, store dialect.Store, t Table, types []typemap.Type, l canon.Losses, srcRows, mirRows int64) error {
+func diff(ctx context.Context, src *Source, store dialect.Store, t Table, place string, types []typemap.Type, l canon.Losses, srcRows, mirRows int64) error {
 	ve := &VerifyError{Table: t.Name, SourceRows: srcRows, MirrorRows: mirRows}
 	sRows, mRows := map[string][]string{}, map[string][]string{}
 	if _, err := sourceSums(ctx, src, t, types, l, sRows); err != nil {
 		return err
 	}
-	if _, err := mirrorSums(ctx, store, t, types, l, mRows); err != nil {
+	if _, err := mirrorSums(ctx, store, t, place, types, l, mRows); err != nil {
 		return err
 	}
 	keys := make([]string, 0, len(sRows)+len(mRows))

@@ -147,6 +147,9 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 			for _, o := range t.LostObjects {
 				fmt.Fprintf(stdout, "lost by the last schema change of %s: %s (%s)\n", t.Table, o.Object, o.Reason)
 			}
+			if t.StoredIn != "" {
+				fmt.Fprintf(stdout, "%s is kept in a table of the tenant's own, %s, as it cannot share the fan-in table: %s\n", t.Table, t.StoredIn, t.Conflict)
+			}
 		}
 		if len(st.Failures) > 0 {
 			fmt.Fprintf(stdout, "\nlast %d failures, newest first:\n", len(st.Failures))

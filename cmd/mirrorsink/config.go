@@ -4,8 +4,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,6 +121,33 @@ type RouteConfig struct {
 	// Hooks and Webhooks are the route's own, run after the global ones.
 	Hooks    HooksConfig     `yaml:"hooks"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
+	// Servers spreads the route's tenants over several database servers (docs/CONFIGURATION.md,
+	// Servers): a list of DSNs, or names mapped to what "{server}" in dsn becomes.
+	Servers ServersConfig `yaml:"servers"`
+	// Pins keeps tenants on named servers (tenant: server name).
+	Pins map[string]string `yaml:"pins"`
+	// Layout is per_tenant (the default) or fan_in; TenantColumn names fan_in's tenant column.
+	Layout       string `yaml:"layout"`
+	TenantColumn string `yaml:"tenant_column"`
+}
+
+// ServersConfig is a route's servers, in either of two forms: a list of DSNs (each server named as
+// its host and port), or a map of server names to their address, which replaces "{server}" in the
+// route's dsn.
+type ServersConfig struct {
+	List  []string
+	Named map[string]string
+}
+
+// UnmarshalYAML reads either form.
+func (s *ServersConfig) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return n.Decode(&s.List)
+	case yaml.MappingNode:
+		return n.Decode(&s.Named)
+	}
+	return fmt.Errorf("line %d: servers is a list of DSNs, or server names mapped to their address for {server} in dsn", n.Line)
 }
 
 // HooksConfig are SQL hooks by event.
@@ -343,6 +372,32 @@ func (c *Config) validate() error {
 		return fmt.Errorf("configuration: limits.max_value_bytes (%d) exceeds limits.max_body_bytes (%d): no value can be larger than the call that carries it",
 			l.MaxValueBytes, l.MaxBodyBytes)
 	}
+	return c.validateRoutes()
+}
+
+// validateRoutes checks what the engine cannot see of the routes' servers: both forms at once, and
+// named servers without {server} in the dsn.
+func (c *Config) validateRoutes() error {
+	check := func(what string, r RouteConfig) error {
+		switch {
+		case len(r.Servers.List) > 0 && len(r.Servers.Named) > 0:
+			return fmt.Errorf("configuration: %s: servers is either a list of DSNs or a map of names", what)
+		case len(r.Servers.List) > 0 && r.DSN != "":
+			return fmt.Errorf("configuration: %s: it has both a dsn and a list of servers; with a list, each server is a DSN "+
+				"(or name the servers and put {server} in dsn)", what)
+		case len(r.Servers.Named) > 0 && !strings.Contains(r.DSN, "{server}"):
+			return fmt.Errorf("configuration: %s: its servers are named, but its dsn has no {server} for their address", what)
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Tenants)) {
+		if err := check("tenant "+name, c.Tenants[name]); err != nil {
+			return err
+		}
+	}
+	if c.Default != nil {
+		return check("default route", *c.Default)
+	}
 	return nil
 }
 
@@ -368,14 +423,26 @@ func loadConfig(path string) (*Config, error) {
 	if len(c.Tenants) == 0 && c.Default == nil {
 		return nil, fmt.Errorf("configuration %s: no tenants and no default route: no tenant could be served", path)
 	}
+	if err := c.validateRoutes(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 // engineOptions turns the configuration into the engine's options.
 func (c *Config) engineOptions() engine.Options {
 	route := func(r RouteConfig) engine.Route {
-		return engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused,
-			Hooks: r.Hooks.engine()}
+		out := engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused,
+			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn}
+		for _, dsn := range r.Servers.List {
+			out.Servers = append(out.Servers, engine.Server{DSN: expandEnv(dsn)})
+		}
+		if len(r.Servers.Named) > 0 {
+			// A dsn without {server} is refused by validate.
+			out.Servers, _ = engine.NamedServers(out.DSN, r.Servers.Named)
+			out.DSN = ""
+		}
+		return out
 	}
 	opts := engine.Options{
 		Tenants:           map[string]engine.Route{},

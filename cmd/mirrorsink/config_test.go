@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mirrorsink/mirrorsink/engine"
 )
 
 // loadBody loads a configuration of one default SQLite route and an application client id, followed
@@ -50,5 +53,114 @@ func TestDatabasesConfig(t *testing.T) {
 		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
 		}
+	}
+}
+
+// writeConfig writes a configuration file and returns its path.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestServersConfig: a route's servers as a list of DSNs or as named addresses for {server}, with pins
+// and the fan-in layout, reach the engine; contradictory forms are refused by name.
+func TestServersConfig(t *testing.T) {
+	t.Setenv("PGPASS", "secret")
+	cfg, err := loadConfig(writeConfig(t, `
+default:
+  dialect: postgres
+  dsn: "postgres://u:${PGPASS}@{server}/crm_{ctx}"
+  servers:
+    pg2: db2.example.com:5432
+    pg1: db1.example.com:5432
+  pins:
+    Cust1: pg2
+tenants:
+  Listed:
+    dialect: postgres
+    servers:
+      - "postgres://u@db1.example.com:5432/x_{ctx}"
+      - "postgres://u@db9.example.com:5433/x_{ctx}"
+  Shared:
+    dialect: postgres
+    dsn: "postgres://u@db1.example.com:5432/analytics"
+    layout: fan_in
+    tenant_column: ctx
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cfg.engineOptions()
+	d := opts.Default
+	if len(d.Servers) != 2 || d.Servers[0].Name != "pg1" || d.Servers[0].DSN != "postgres://u:secret@db1.example.com:5432/crm_{ctx}" ||
+		d.DSN != "" || d.Pins["Cust1"] != "pg2" {
+		t.Fatalf("named servers: %+v", d)
+	}
+	if l := opts.Tenants["Listed"]; len(l.Servers) != 2 || l.Servers[1].DSN != "postgres://u@db9.example.com:5433/x_{ctx}" {
+		t.Fatalf("a list of servers: %+v", l)
+	}
+	if s := opts.Tenants["Shared"]; s.Layout != engine.FanIn || s.TenantColumnName() != "ctx" {
+		t.Fatalf("the fan-in layout: %+v", s)
+	}
+	for body, want := range map[string]string{
+		"default:\n  dialect: postgres\n  dsn: \"postgres://h/db_{ctx}\"\n  servers: [\"postgres://a/{ctx}\"]\n": "both a dsn and a list of servers",
+		"default:\n  dialect: postgres\n  dsn: \"postgres://h/db_{ctx}\"\n  servers:\n    a: h1\n":               "no {server}",
+		"default:\n  dialect: postgres\n  servers: 3\n":                                                          "servers is a list of DSNs",
+	} {
+		if _, err := loadConfig(writeConfig(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
+
+// TestPlacementCommand: placement prints each known tenant's server, and under --servers which tenants
+// move (every one to the new server) and how many.
+func TestPlacementCommand(t *testing.T) {
+	path := writeConfig(t, `
+default:
+  dialect: postgres
+  dsn: "postgres://u@{server}/crm_{ctx}"
+  servers:
+    pg1: db1:5432
+    pg2: db2:5432
+    pg3: db3:5432
+  pins:
+    Cust00007: pg1
+`)
+	var tenants strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&tenants, "Cust%05d\n", i)
+	}
+	list := filepath.Join(t.TempDir(), "tenants.txt")
+	if err := os.WriteFile(list, []byte("# exported from the partner portal\n"+tenants.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	if code := run([]string{"placement", "--config", path, "--tenants", list, "--servers", "pg1,pg2,pg3,pg4"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	text := out.String()
+	if !strings.Contains(text, "route default: 3 servers (pg1, pg2, pg3), 300 known tenants") || !strings.Contains(text, "Cust00007  pg1 (pinned)  pg1") {
+		t.Fatalf("output:\n%s", text)
+	}
+	moved := 0
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "moves:") {
+			moved++
+			if !strings.Contains(line, "pg4  moves") {
+				t.Fatalf("a tenant moves to an old server: %s", line)
+			}
+		}
+	}
+	if moved < 55 || moved > 95 || !strings.Contains(text, fmt.Sprintf("under --servers pg1,pg2,pg3,pg4: %d of 300 tenants move", moved)) {
+		t.Fatalf("%d tenants move, want about 75:\n%s", moved, text)
+	}
+	errOut.Reset()
+	if code := run([]string{"placement", "--config", path, "--tenants", list, "--route", "Nobody"}, &out, &errOut); code == 0 {
+		t.Fatal("a route that does not exist was placed")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mirrorsink/mirrorsink/engine"
 	"github.com/mirrorsink/mirrorsink/protocol"
 	"github.com/mirrorsink/mirrorsink/simulator"
 )
@@ -30,6 +31,7 @@ type simulateOptions struct {
 	batchBytes, parallel, cycles, minYear  int
 	soKey, soCert, appPublicKey, clientID  string
 	verifyDialect, verifyDSN, verifySchema string
+	verifyTenantColumn                     string
 	gzip                                   bool
 }
 
@@ -58,6 +60,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.verifyDialect, "verify-dialect", "", "the mirror's dialect (sqlite, postgres): verify the mirror against the source after every cycle")
 	fs.StringVar(&o.verifyDSN, "verify-dsn", "", "the mirror's DSN, as in the service's route ({ctx} is replaced by the tenant)")
 	fs.StringVar(&o.verifySchema, "verify-schema", "", "the mirror's schema, as in the service's route")
+	fs.StringVar(&o.verifyTenantColumn, "verify-tenant-column", "", "the tenant column of a fan-in route (layout: fan_in): verify the tenant's rows of the shared tables")
 	fs.BoolVar(&o.gzip, "gzip", false, "gzip the request bodies")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: mirrorsink simulate --superoffice-key FILE [flags]
@@ -185,6 +188,10 @@ func simulate(ctx context.Context, o simulateOptions, key *rsa.PrivateKey, kid s
 	}
 	if o.verifyDialect != "" {
 		m := simulator.Mirror{Dialect: o.verifyDialect, DSN: o.verifyDSN, Schema: o.verifySchema, Tenant: o.tenant}
+		if o.verifyTenantColumn != "" {
+			m.Route = &engine.Route{Dialect: o.verifyDialect, DSN: o.verifyDSN, Schema: o.verifySchema,
+				Layout: engine.FanIn, TenantColumn: o.verifyTenantColumn}
+		}
 		cfg.Verify = func(ctx context.Context, absent []string) error {
 			_, err := m.Verify(ctx, src, absent...)
 			return err

@@ -27,6 +27,24 @@ type Scenario struct {
 	Table dialect.Table
 	// Changes are in-place changes of Table, when the scenario has any.
 	Changes []dialect.Change
+	// FanIn, when set, renders the table as a tenant of the fan-in layout sees it
+	// (dialect.OpenOptions.TenantColumn).
+	FanIn *ScenarioFanIn
+}
+
+// ScenarioFanIn is the tenant of a fan-in scenario.
+type ScenarioFanIn struct {
+	// Column is the tenant column, Tenant the tenant.
+	Column string `json:"column"`
+	Tenant string `json:"tenant"`
+	// Citus renders the statements for a PostgreSQL database with the citus extension; the other
+	// dialects have nothing to render then (CitusOnly).
+	Citus bool `json:"citus"`
+}
+
+// CitusOnly is what a dialect other than PostgreSQL renders for a Citus scenario.
+func CitusOnly(dialectName string) string {
+	return "-- Citus is distributed PostgreSQL: nothing for " + dialectName + "\n"
 }
 
 // scenarioInput is the JSON of a scenario's "input.json" section.
@@ -43,6 +61,7 @@ type scenarioInput struct {
 		Column *contract.Column `json:"column"`
 		Old    *contract.Column `json:"old"`
 	} `json:"changes"`
+	FanIn *ScenarioFanIn `json:"fanIn"`
 }
 
 var changeKinds = map[string]dialect.ChangeKind{
@@ -92,7 +111,7 @@ func readScenario(path string) (Scenario, error) {
 	if err := dec.Decode(&in); err != nil {
 		return Scenario{}, fmt.Errorf("%s: input.json: %w", path, err)
 	}
-	sc := Scenario{Name: strings.TrimSuffix(filepath.Base(path), ".txtar")}
+	sc := Scenario{Name: strings.TrimSuffix(filepath.Base(path), ".txtar"), FanIn: in.FanIn}
 	if sc.Table, err = MakeTable(in.Table.Name, in.Table.Columns, in.Table.Key...); err != nil {
 		return Scenario{}, fmt.Errorf("%s: %w", path, err)
 	}

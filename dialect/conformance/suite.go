@@ -61,6 +61,7 @@ func Run(t *testing.T, tgt Target) {
 		{"NamesTheDatabaseCannotHold", testBadNames},
 		{"LockExcludesOtherTransactions", testLock},
 		{"HookStatementsAndRelaxedCommit", testRunStatement},
+		{"FanInTenantsShareATable", testFanIn},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))

@@ -73,7 +73,7 @@ func (writer) Analyze(context.Context, dialect.Table) error { return nil }
 func (t *Tx) applyStaged(ctx context.Context, what string, tb dialect.Table, cols []int, rows dialect.RowSource,
 	render func(staging string) (string, error)) (staged, affected int64, err error) {
 	t.stage++
-	name := fmt.Sprintf("~mirrorsink staging %d", t.stage)
+	name := stagingPrefix + strconv.FormatUint(uint64(t.stage), 10)
 	create, err := t.s.sql.StagingTable(name, tb, cols)
 	if err != nil {
 		return 0, 0, err

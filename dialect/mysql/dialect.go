@@ -104,6 +104,7 @@ func (Dialect) Capabilities() dialect.Capabilities {
 		MinYear:               minYear,
 		TransactionalTruncate: true,
 		PadsKeys:              true,
+		FanIn:                 true,
 	}
 }
 
@@ -179,9 +180,15 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("mysql: database name: %w", err)
 	}
-	meta, err := newMeta(opts.Tenant)
+	meta, err := newMeta(opts.Tenant, opts.TenantColumn != "")
 	if err != nil {
 		return nil, err
+	}
+	sql := SQL{}
+	if opts.TenantColumn != "" {
+		if sql, err = sql.FanIn(opts.TenantColumn, opts.Tenant); err != nil {
+			return nil, err
+		}
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -217,7 +224,8 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		closeDB()
 		return nil, fmt.Errorf("mysql: read lower_case_table_names: %w", err)
 	}
-	return &Store{db: db, closeDB: closeDB, sql: SQL{foldNames: lctn != 0}, meta: meta, log: logger, lockTimeout: lockTimeout}, nil
+	sql.foldNames = lctn != 0
+	return &Store{db: db, closeDB: closeDB, sql: sql, meta: meta, log: logger, lockTimeout: lockTimeout}, nil
 }
 
 // Server names the DSN's server: its network and address (host:port, or the socket's path).

@@ -23,20 +23,27 @@ var migrationFiles embed.FS
 //
 // MySQL commits before every ALTER TABLE, so a migration that adds a column may have run without being
 // recorded (a crash in between); it asks information_schema first, which needs the metadata table's
-// name as a string literal: {{meta_name}}.
-func newMeta(tenant string) (*sqlmeta.Store, error) {
+// name as a string literal: {{meta_name}} ({{cycles_name}}, {{pause_name}}, {{failures_name}} for the others). With shared, the
+// tenants of a fan-in database share the tables (dialect.SharedMetaTables).
+func newMeta(tenant string, shared bool) (*sqlmeta.Store, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("mysql: migrations: %w", err)
 	}
 	names := dialect.MetaTables(tenant)
+	if shared {
+		names = dialect.SharedMetaTables()
+	}
 	st, err := sqlmeta.New(sqlmeta.Config{
 		Placeholder: squirrel.Question,
 		Names:       names,
 		Table:       quote,
 		Column:      quote,
 		Migrations:  files,
-		Vars:        map[string]string{"meta_name": stringLiteral(names.Meta)},
+		Vars: map[string]string{"meta_name": stringLiteral(names.Meta), "cycles_name": stringLiteral(names.Cycles),
+			"pause_name": stringLiteral(names.Pause), "failures_name": stringLiteral(names.Failures)},
+		Shared: shared,
+		Tenant: tenant,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mysql: tenant %q: %w", tenant, err)

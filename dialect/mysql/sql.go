@@ -22,7 +22,34 @@ const MaxIdentifierLength = 64
 type SQL struct {
 	// foldNames: the server compares table names without case (lower_case_table_names ≠ 0).
 	foldNames bool
+	// fanIn is set in the fan-in layout (dialect.OpenOptions.TenantColumn).
+	fanIn *dialect.FanInSQL
 }
+
+// FanIn returns the SQL of tenant's view of a fan-in mirror (see dialect.OpenOptions.TenantColumn):
+// every table it creates has column first (varchar(50) in the tables' binary collation) and in its
+// primary key, and its reads and writes touch tenant's rows only.
+func (s SQL) FanIn(column, tenant string) (SQL, error) {
+	q, err := quote(column)
+	if err != nil {
+		return SQL{}, fmt.Errorf("mysql: tenant column: %w", err)
+	}
+	s.fanIn = &dialect.FanInSQL{Column: column, Quoted: q, Tenant: tenant, Literal: stringLiteral(tenant)}
+	return s, nil
+}
+
+// physical returns t as the database holds it: in the fan-in layout, with the tenant column first
+// and first in the key, so that the row budget and the key's size count it too.
+func (s SQL) physical(t dialect.Table) dialect.Table {
+	if s.fanIn == nil {
+		return t
+	}
+	return t.WithLeadingKey(dialect.TenantColumn(s.fanIn.Column, typemap.VarChar))
+}
+
+// stagingPrefix begins the name of every staging table: LoadData sets the tenant column of the rows
+// it loads into any other table of a fan-in mirror.
+const stagingPrefix = "~mirrorsink staging "
 
 // Table quotes a table name (dialect.Namer).
 func (SQL) Table(name string) (string, error) { return quote(name) }
@@ -202,7 +229,8 @@ func defaultSQL(c typemap.Column, ct colType, w *warnings) (string, bool) {
 
 // CreateTable renders CREATE TABLE for t with its planned types (see planTable), NOT NULL, defaults
 // and primary key, and the warnings of what it left out.
-func (SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
+func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
+	t = s.physical(t)
 	qt, err := quote(t.Name)
 	if err != nil {
 		return "", nil, err
@@ -241,7 +269,8 @@ func (SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
 // stored as text/blob now: they stay so, and columns stored in the row that the new definition's row
 // budget moves off it get a MODIFY too, so that the stored table matches the plan. It returns "" when
 // there is nothing to do.
-func (SQL) AlterTable(t dialect.Table, changes []dialect.Change, offRow map[string]bool) (string, []dialect.Warning, error) {
+func (s SQL) AlterTable(t dialect.Table, changes []dialect.Change, offRow map[string]bool) (string, []dialect.Warning, error) {
+	t = s.physical(t)
 	qt, err := quote(t.Name)
 	if err != nil {
 		return "", nil, err
@@ -406,26 +435,28 @@ func keptDefinitions(table, createTable string) ([]keptDefinition, error) {
 
 // Truncate empties a table with DELETE, not TRUNCATE TABLE: TRUNCATE commits implicitly and would
 // split the wipe from the LSN that the engine stores in the same transaction. DELETE is slower on big
-// tables (it writes undo for every row), which is the price of that atomicity.
-func (SQL) Truncate(name string) (string, error) {
+// tables (it writes undo for every row), which is the price of that atomicity. In the fan-in layout it
+// deletes the tenant's rows.
+func (s SQL) Truncate(name string) (string, error) {
 	q, err := quote(name)
 	if err != nil {
 		return "", err
 	}
-	return "DELETE FROM " + q, nil
+	return "DELETE FROM " + q + dialect.Where(s.fanIn.Mine("")), nil
 }
 
-// Count renders the count of a table's rows.
-func (SQL) Count(name string) (string, error) {
+// Count renders the count of a table's rows (the tenant's, in the fan-in layout).
+func (s SQL) Count(name string) (string, error) {
 	q, err := quote(name)
 	if err != nil {
 		return "", err
 	}
-	return "SELECT COUNT(*) FROM " + q, nil
+	return "SELECT COUNT(*) FROM " + q + dialect.Where(s.fanIn.Mine("")), nil
 }
 
-// Select renders the read of every column of t, in t.Columns order.
-func (SQL) Select(t dialect.Table) (string, error) {
+// Select renders the read of every column of t, in t.Columns order (of the tenant's rows, in the
+// fan-in layout).
+func (s SQL) Select(t dialect.Table) (string, error) {
 	qt, err := quote(t.Name)
 	if err != nil {
 		return "", err
@@ -434,7 +465,7 @@ func (SQL) Select(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + qt, nil
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + qt + dialect.Where(s.fanIn.Mine("")), nil
 }
 
 // HasNull renders the check for a NULL in one column, which a change to NOT NULL makes before it
@@ -522,8 +553,10 @@ func (SQL) DropStaging(staging string) (string, error) {
 
 // LoadData renders the LOAD DATA LOCAL INFILE statement that reads the registered reader into table,
 // the values being those of cols in the bulk path's text form. Columns whose kind travels as hex
-// arrive in user variables and are stored with UNHEX.
-func (SQL) LoadData(reader, table string, cols []typemap.Column) (string, error) {
+// arrive in user variables and are stored with UNHEX. In the fan-in layout, rows loaded into a
+// mirrored table (not a staging table) get the tenant in the tenant column, by a SET clause: the
+// data itself stays that of cols.
+func (s SQL) LoadData(reader, table string, cols []typemap.Column) (string, error) {
 	qt, err := quote(table)
 	if err != nil {
 		return "", err
@@ -556,6 +589,9 @@ func (SQL) LoadData(reader, table string, cols []typemap.Column) (string, error)
 		b.WriteString(q)
 	}
 	b.WriteString(")")
+	if s.fanIn != nil && !strings.HasPrefix(table, stagingPrefix) {
+		sets = append(sets, s.fanIn.Mine(""))
+	}
 	if len(sets) > 0 {
 		b.WriteString(" SET ")
 		b.WriteString(strings.Join(sets, ", "))
@@ -572,7 +608,7 @@ func (SQL) LoadData(reader, table string, cols []typemap.Column) (string, error)
 // not fail. Its clause assigns the first key column to itself, qualified with the table's name: a bare
 // name would be ambiguous between the table and the SELECT's (MySQL: "Column 'k' in field list is
 // ambiguous"). INSERT IGNORE would do too, but it also turns every other error into a warning.
-func (SQL) Upsert(t dialect.Table, staging string) (string, error) {
+func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
 	qt, err := quote(t.Name)
 	if err != nil {
 		return "", err
@@ -600,13 +636,17 @@ func (SQL) Upsert(t dialect.Table, staging string) (string, error) {
 		k := qt + "." + keys[0]
 		upd = append(upd, k+" = "+k)
 	}
-	return "INSERT INTO " + qt + " (" + list + ")\nSELECT " + list + " FROM " + qs + " ORDER BY " + strings.Join(keys, ", ") +
+	into, values := list, list
+	if s.fanIn != nil {
+		into, values = s.fanIn.Quoted+", "+list, s.fanIn.Literal+", "+list
+	}
+	return "INSERT INTO " + qt + " (" + into + ")\nSELECT " + values + " FROM " + qs + " ORDER BY " + strings.Join(keys, ", ") +
 		"\nON DUPLICATE KEY UPDATE " + strings.Join(upd, ", "), nil
 }
 
 // Delete renders the set-based delete of the keys held in the staging table. (Measured and
 // rejected: DELETE … WHERE key IN (SELECT …), ten times slower.)
-func (SQL) Delete(t dialect.Table, staging string) (string, error) {
+func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
 	qt, err := quote(t.Name)
 	if err != nil {
 		return "", err
@@ -622,6 +662,9 @@ func (SQL) Delete(t dialect.Table, staging string) (string, error) {
 	on := make([]string, len(keys))
 	for n, k := range keys {
 		on[n] = "t." + k + " = s." + k
+	}
+	if s.fanIn != nil {
+		on = append([]string{s.fanIn.Mine("t.")}, on...)
 	}
 	return "DELETE t FROM " + qt + " AS t JOIN " + qs + " AS s ON " + strings.Join(on, " AND "), nil
 }

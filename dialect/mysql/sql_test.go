@@ -46,6 +46,15 @@ func TestGolden(t *testing.T) { conformance.Golden(t, "mysql", render) }
 func render(sc conformance.Scenario) (string, error) {
 	var s conformance.Script
 	q, t := SQL{}, sc.Table
+	if f := sc.FanIn; f != nil {
+		if f.Citus {
+			return conformance.CitusOnly("mysql"), nil
+		}
+		var err error
+		if q, err = q.FanIn(f.Column, f.Tenant); err != nil {
+			return "", err
+		}
+	}
 	stmt, ws, err := q.CreateTable(t)
 	if err != nil {
 		return "", err
@@ -92,6 +101,9 @@ func render(sc conformance.Scenario) (string, error) {
 			return s.String(), err
 		}
 		s.Add(stmt)
+	}
+	if sc.FanIn != nil {
+		renderFanInMeta(&s, sc.FanIn.Tenant)
 	}
 	return s.String(), nil
 }
@@ -451,5 +463,20 @@ func TestValuesWithheldFromErrors(t *testing.T) {
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
 		t.Fatal("the server's error is no longer in the chain")
+	}
+}
+
+// renderFanInMeta renders what the fan-in migration of mirrorsink's own tables runs in the mirror.
+func renderFanInMeta(s *conformance.Script, tenant string) {
+	meta, err := newMeta(tenant, true)
+	if err != nil {
+		s.Fail(err)
+		return
+	}
+	for _, m := range meta.Migrations() {
+		if m.Version == 4 {
+			s.Head("migration " + m.Name + " of the shared metadata tables")
+			s.Add(m.Statements...)
+		}
 	}
 }

@@ -233,6 +233,29 @@ func checkAlter(t dialect.Table, changes []dialect.Change, stored map[string]sto
 	return nil
 }
 
+// notYetMade leaves out of a fan-in table's changes those the table shows made already: a column to
+// add that it has, one to drop that it lacks. MySQL commits a change before the engine records it,
+// and a crash in between must not make the change fail for ever: other tenants' rows are in the
+// table, so the engine cannot recreate it instead. (The engine adds a shared table's columns
+// nullable and without a default, so a column of the name is the one an earlier attempt added.)
+func notYetMade(changes []dialect.Change, stored map[string]storedColumn) []dialect.Change {
+	var out []dialect.Change
+	for _, ch := range changes {
+		switch _, has := stored[ch.Column.Name]; {
+		case ch.Kind == dialect.AddColumn && has:
+		case ch.Kind == dialect.DropColumn && !hasColumn(stored, ch.Old.Name):
+		default:
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+func hasColumn(stored map[string]storedColumn, name string) bool {
+	_, ok := stored[name]
+	return ok
+}
+
 // Alter applies the changes in one ALTER TABLE, after checking that the server will accept it, so
 // that a refused change commits nothing. Columns already stored off the row stay there, and columns
 // that the new definition's row budget moves off the row are modified with it. ALTER TABLE keeps the
@@ -275,6 +298,9 @@ func (e editor) alter(ctx context.Context, t dialect.Table, changes []dialect.Ch
 	stored, err := e.t.storedColumns(ctx, t.Name)
 	if err != nil {
 		return err
+	}
+	if e.t.s.sql.fanIn != nil {
+		changes = notYetMade(changes, stored)
 	}
 	if err := checkAlter(t, changes, stored); err != nil {
 		return err

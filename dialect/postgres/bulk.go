@@ -27,10 +27,11 @@ func (w rowWriter) Insert(ctx context.Context, tbl dialect.Table, rows dialect.R
 	if err != nil {
 		return 0, err
 	}
+	cols, rows := w.t.st.sql.copyColumns(tbl.Columns, rows)
 	var n int64
 	err = w.t.atomically(ctx, func() error {
 		var err error
-		n, err = w.t.copyRows(ctx, tbl, stmt, tbl.Name, tbl.Columns, rows)
+		n, err = w.t.copyRows(ctx, tbl, stmt, tbl.Name, cols, rows)
 		return err
 	})
 	if err != nil {
@@ -45,7 +46,8 @@ func (w rowWriter) Load(ctx context.Context, tbl dialect.Table, rows dialect.Row
 	if err != nil {
 		return 0, err
 	}
-	n, err := w.t.copyRows(ctx, tbl, stmt, tbl.Name, tbl.Columns, rows)
+	cols, rows := w.t.st.sql.copyColumns(tbl.Columns, rows)
+	n, err := w.t.copyRows(ctx, tbl, stmt, tbl.Name, cols, rows)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: insert into %s: %w", quoteUnchecked(tbl.Name), err)
 	}

@@ -79,6 +79,7 @@ func (Dialect) Capabilities() dialect.Capabilities {
 		Schemas:               true,
 		TransactionalDDL:      true,
 		TransactionalTruncate: true,
+		FanIn:                 true,
 	}
 }
 
@@ -152,6 +153,14 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	}
 	if opts.Schema == "" {
 		sql, err = resolveSchema(ctx, conn)
+	}
+	citus := false
+	if err == nil && opts.TenantColumn != "" {
+		if err = conn.QueryRow(ctx, hasCitus).Scan(&citus); err != nil {
+			err = fmt.Errorf("postgres: does the database have the citus extension: %w", err)
+		} else {
+			sql, err = sql.FanIn(opts.TenantColumn, opts.Tenant, citus)
+		}
 	}
 	pool.release(conn)
 	if err != nil {
@@ -314,6 +323,15 @@ func (s *Store) Begin(ctx context.Context) (dialect.Tx, error) {
 	if err != nil {
 		s.pool.release(conn)
 		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	if s.sql.fanIn != nil && s.sql.fanIn.citus {
+		// A transaction that writes a tenant's shard and then changes (or distributes) a shared table
+		// must reach every shard over the connections it already holds.
+		if _, err := tx.Exec(ctx, citusSequential, pgx.QueryExecModeSimpleProtocol); err != nil {
+			tx.Rollback(ctx)
+			s.pool.release(conn)
+			return nil, fmt.Errorf("postgres: begin: %w", err)
+		}
 	}
 	return &Tx{x: executor{tx}, conn: conn, st: s}, nil
 }

@@ -30,8 +30,17 @@ func render(sc conformance.Scenario) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if f := sc.FanIn; f != nil {
+		if sql, err = sql.FanIn(f.Column, f.Tenant, f.Citus); err != nil {
+			return "", err
+		}
+	}
 	tbl := sc.Table
 	var s conformance.Script
+	if sc.FanIn != nil && sc.FanIn.Citus {
+		s.Head("begin: every transaction, after BEGIN")
+		s.Add(citusSequential)
+	}
 	create, warns, err := sql.CreateTable(tbl)
 	if err != nil {
 		return "", err
@@ -39,6 +48,10 @@ func render(sc conformance.Scenario) (string, error) {
 	s.Head("create")
 	s.Add(create)
 	s.Warn(warns)
+	if dist, err := sql.Distribute(tbl.Name); err != nil || dist != "" {
+		s.Head("create: distribute")
+		s.Add(dist)
+	}
 	for _, ch := range sc.Changes {
 		s.Change(ch)
 		step, warns, err := sql.AlterTable(tbl, ch)
@@ -87,7 +100,27 @@ func render(sc conformance.Scenario) (string, error) {
 		s.Head(st.head)
 		s.Add(stmt)
 	}
+	if sc.FanIn != nil {
+		if err := renderFanInMeta(&s, sql, sc.FanIn.Tenant); err != nil {
+			return s.String(), err
+		}
+	}
 	return s.String(), nil
+}
+
+// renderFanInMeta renders what the fan-in migration of mirrorsink's own tables runs in the mirror.
+func renderFanInMeta(s *conformance.Script, sql SQL, tenant string) error {
+	meta, err := newMeta(sql, tenant)
+	if err != nil {
+		return err
+	}
+	for _, m := range meta.Migrations() {
+		if m.Version == 4 {
+			s.Head("migration " + m.Name + " of the shared metadata tables")
+			s.Add(m.Statements...)
+		}
+	}
+	return nil
 }
 
 // describe names a column definition of a change: its type, nullability and default.

@@ -188,6 +188,15 @@ func (e tableEditor) Create(ctx context.Context, tbl dialect.Table) error {
 	if _, err := e.t.x.simple(ctx, stmt); err != nil {
 		return fmt.Errorf("postgres: create %s: %w", quoteUnchecked(tbl.Name), err)
 	}
+	dist, err := e.t.st.sql.Distribute(tbl.Name)
+	if err != nil {
+		return err
+	}
+	if dist != "" {
+		if _, err := e.t.x.simple(ctx, dist); err != nil {
+			return fmt.Errorf("postgres: distribute %s on the tenant column: %w", quoteUnchecked(tbl.Name), err)
+		}
+	}
 	dialect.LogWarnings(e.t.st.log, "postgres", warns)
 	return nil
 }

@@ -170,6 +170,11 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	if opts.Schema != "" {
 		return nil, fmt.Errorf("sqlite: schema %q requested, but SQLite has no schemas: give each tenant its own file", opts.Schema)
 	}
+	if opts.TenantColumn != "" {
+		// One file has one writer at a time: every tenant's cycles would queue behind each other's.
+		return nil, errors.New("sqlite: the fan-in layout (a tenant column) is not supported: give each tenant its own file, " +
+			"or mirror into PostgreSQL, MySQL or SQL Server to share tables between tenants")
+	}
 	t, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,16 @@ type Config struct {
 	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}}
 	// and {{failures}} (the quoted table names), which the store fills in itself.
 	Vars map[string]string
+	// Flags are the conditions of the migrations' guarded statements that hold for this mirror
+	// (migrations.Parse); the store adds fan_in itself when Shared.
+	Flags []string
+	// Shared makes the store one tenant's view of own tables that every tenant of a fan-in schema
+	// shares (dialect.SharedMetaTables): each row of the metadata and cycles tables has its tenant in
+	// a "tenant" column, every read and write is limited to Tenant's rows, and the metadata rows also
+	// hold StoredIn and Conflict. The migrations' fan_in statements add those columns.
+	Shared bool
+	// Tenant is the tenant whose rows a Shared store reads and writes.
+	Tenant string
 }
 
 // Store is a dialect's metadata store for one tenant. Bind it to a transaction with In.
@@ -76,6 +86,7 @@ type columns struct {
 	id, completed, tables, inserts, updates, deletes, summary, maxOfIDs string
 	pausedBy, pausedAt, reason                                          string
 	failedAt, operation, errorClass, message                            string
+	tenant, storedIn, conflict                                          string
 }
 
 // New quotes every name once and parses the migrations, so that a bad name or migration fails when the
@@ -104,6 +115,11 @@ func New(cfg Config) (*Store, error) {
 		pausedBy: col("pausedby"), pausedAt: col("pausedat"), reason: col("reason"),
 		failedAt: col("failedat"), operation: col("operation"), errorClass: col("errorclass"), message: col("message"),
 	}
+	flags := cfg.Flags
+	if cfg.Shared {
+		s.col.tenant, s.col.storedIn, s.col.conflict = col("tenant"), col("storedin"), col("conflict")
+		flags = append([]string{"fan_in"}, flags...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata tables: %w", err)
 	}
@@ -112,11 +128,15 @@ func New(cfg Config) (*Store, error) {
 	for k, v := range cfg.Vars {
 		vars[k] = v
 	}
-	if s.ms, err = migrations.Parse(cfg.Migrations, vars); err != nil {
+	if s.ms, err = migrations.Parse(cfg.Migrations, vars, flags...); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Migrations returns the store's migrations as they run in its mirror: placeholders filled in,
+// guarded statements kept for its flags only (for golden tests).
+func (s *Store) Migrations() []migrations.Migration { return s.ms }
 
 // In returns the store's view of one transaction.
 func (s *Store) In(q Querier) dialect.MetaStore { return &txStore{s: s, q: q} }
@@ -200,19 +220,53 @@ func (m migrationTarget) Record(ctx context.Context, version int, at time.Time) 
 	return err
 }
 
-func (t *txStore) selectMeta() squirrel.SelectBuilder {
+// selectMeta selects the metadata rows: the tenant's own, or (across, in a shared store) every
+// tenant's, the tenant first among the columns.
+func (t *txStore) selectMeta(across bool) squirrel.SelectBuilder {
 	c := t.s.col
-	return t.s.sb.Select(c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied, c.lost).From(t.s.meta)
+	cols := []string{c.table, c.lsn, c.hash, c.schema, c.changed, c.lastApplied, c.lost}
+	if t.s.cfg.Shared {
+		cols = append(cols, c.storedIn, c.conflict)
+	}
+	if across {
+		return t.s.sb.Select(append([]string{c.tenant}, cols...)...).From(t.s.meta)
+	}
+	return mine(t, t.s.sb.Select(cols...).From(t.s.meta))
 }
 
-func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out func(dialect.TableMeta)) error {
+// withTenant adds the tenant column and its value to an INSERT's columns and values in a shared
+// store.
+func (t *txStore) withTenant(cols []string, vals []any) ([]string, []any) {
+	if !t.s.cfg.Shared {
+		return cols, vals
+	}
+	return append(cols, t.s.col.tenant), append(vals, t.s.cfg.Tenant)
+}
+
+// mine limits a statement to the tenant's rows in a shared store, and leaves it as it is otherwise.
+func mine[B interface{ Where(any, ...any) B }](t *txStore, b B) B {
+	if !t.s.cfg.Shared {
+		return b
+	}
+	return b.Where(squirrel.Eq{t.s.col.tenant: t.s.cfg.Tenant})
+}
+
+// readMeta reads metadata rows selected by selectMeta(across); tenant is the row's tenant when across.
+func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, across bool, out func(tenant string, m dialect.TableMeta)) error {
 	return t.query(ctx, b, "read "+t.s.cfg.Names.Meta, func(scan func(...any) error) error {
 		var (
 			m                dialect.TableMeta
 			changed, applied any
-			lost             string
+			lost, tenant     string
 		)
-		if err := scan(&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied, &lost); err != nil {
+		dest := []any{&m.Table, &m.LSN, &m.SchemaHash, &m.SchemaJSON, &changed, &applied, &lost}
+		if t.s.cfg.Shared {
+			dest = append(dest, &m.StoredIn, &m.Conflict)
+		}
+		if across {
+			dest = append([]any{&tenant}, dest...)
+		}
+		if err := scan(dest...); err != nil {
 			return err
 		}
 		var err error
@@ -227,7 +281,7 @@ func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out fu
 				return fmt.Errorf("lastapplied of %q: %w", m.Table, err)
 			}
 		}
-		out(m)
+		out(tenant, m)
 		return nil
 	})
 }
@@ -235,7 +289,7 @@ func (t *txStore) readMeta(ctx context.Context, b squirrel.SelectBuilder, out fu
 // Tables reads every metadata row.
 func (t *txStore) Tables(ctx context.Context) (map[string]dialect.TableMeta, error) {
 	out := map[string]dialect.TableMeta{}
-	err := t.readMeta(ctx, t.selectMeta(), func(m dialect.TableMeta) { out[m.Table] = m })
+	err := t.readMeta(ctx, t.selectMeta(false), false, func(_ string, m dialect.TableMeta) { out[m.Table] = m })
 	return out, err
 }
 
@@ -245,7 +299,7 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 		found dialect.TableMeta
 		ok    bool
 	)
-	err := t.readMeta(ctx, t.selectMeta().Where(squirrel.Eq{t.s.col.table: name}), func(m dialect.TableMeta) {
+	err := t.readMeta(ctx, t.selectMeta(false).Where(squirrel.Eq{t.s.col.table: name}), false, func(_ string, m dialect.TableMeta) {
 		// A database that compares names without case may return a row of another spelling.
 		if m.Table == name {
 			found, ok = m, true
@@ -258,22 +312,36 @@ func (t *txStore) Table(ctx context.Context, name string) (dialect.TableMeta, bo
 // the caller holds the table's lock. The INSERT leaves lastapplied to its NULL default, and no lost
 // objects are "" rather than NULL, so that no untyped NULL parameter is ever sent.
 func (t *txStore) PutTable(ctx context.Context, m dialect.TableMeta) error {
-	s, c := t.s, t.s.col
+	s := t.s
 	lost, err := encodeLost(m.LostObjects)
 	if err != nil {
 		return fmt.Errorf("table %q: %w", m.Table, err)
 	}
+	return t.putRow(ctx, s.cfg.Tenant, m, lost)
+}
+
+// putRow updates the metadata row of (tenant, m.Table), or inserts it when there is none; tenant
+// matters in a shared store only.
+func (t *txStore) putRow(ctx context.Context, tenant string, m dialect.TableMeta, lost string) error {
+	s, c := t.s, t.s.col
 	// The name is set too: where the database compares names without case, the row found may spell it
 	// as the source did before.
-	n, err := t.exec(ctx, s.sb.Update(s.meta).
+	upd := s.sb.Update(s.meta).
 		Set(c.table, m.Table).Set(c.lsn, m.LSN).Set(c.hash, m.SchemaHash).Set(c.schema, m.SchemaJSON).Set(c.changed, t.bind(m.SchemaChanged)).
 		Set(c.lost, lost).
-		Where(squirrel.Eq{c.table: m.Table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
+		Where(squirrel.Eq{c.table: m.Table})
+	cols := []string{c.table, c.lsn, c.hash, c.schema, c.changed, c.lost}
+	vals := []any{m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged), lost}
+	if s.cfg.Shared {
+		upd = upd.Set(c.storedIn, m.StoredIn).Set(c.conflict, m.Conflict).Where(squirrel.Eq{c.tenant: tenant})
+		cols = append(cols, c.tenant, c.storedIn, c.conflict)
+		vals = append(vals, tenant, m.StoredIn, m.Conflict)
+	}
+	n, err := t.exec(ctx, upd, fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, m.Table))
 	if err != nil || n > 0 {
 		return err
 	}
-	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(c.table, c.lsn, c.hash, c.schema, c.changed, c.lost).
-		Values(m.Table, m.LSN, m.SchemaHash, m.SchemaJSON, t.bind(m.SchemaChanged), lost),
+	_, err = t.exec(ctx, s.sb.Insert(s.meta).Columns(cols...).Values(vals...),
 		fmt.Sprintf("insert into %s for %q", s.cfg.Names.Meta, m.Table))
 	return err
 }
@@ -310,7 +378,7 @@ func (t *txStore) SetLSN(ctx context.Context, table string, lsn int64, applied t
 	if lsn != dialect.KeepLSN {
 		upd = upd.Set(c.lsn, lsn)
 	}
-	n, err := t.exec(ctx, upd.Where(squirrel.Eq{c.table: table}), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, table))
+	n, err := t.exec(ctx, mine(t, upd.Where(squirrel.Eq{c.table: table})), fmt.Sprintf("update %s for %q", s.cfg.Names.Meta, table))
 	if err != nil {
 		return err
 	}
@@ -331,7 +399,7 @@ func (t *txStore) DeleteTable(ctx context.Context, table string) error {
 	if s.cfg.ExactName != nil {
 		col = s.cfg.ExactName(col)
 	}
-	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{col: table}),
+	_, err := t.exec(ctx, mine(t, s.sb.Delete(s.meta).Where(squirrel.Eq{col: table})),
 		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
 	return err
 }
@@ -339,7 +407,7 @@ func (t *txStore) DeleteTable(ctx context.Context, table string) error {
 // ResetLSN marks one table, or every table, for repopulation.
 func (t *txStore) ResetLSN(ctx context.Context, table string) (int64, error) {
 	s := t.s
-	upd := s.sb.Update(s.meta).Set(s.col.lsn, -1)
+	upd := mine(t, s.sb.Update(s.meta).Set(s.col.lsn, -1))
 	if table != "" {
 		upd = upd.Where(squirrel.Eq{s.col.table: table})
 	}
@@ -349,23 +417,24 @@ func (t *txStore) ResetLSN(ctx context.Context, table string) (int64, error) {
 // RecordCycle stores a completed cycle.
 func (t *txStore) RecordCycle(ctx context.Context, cy dialect.Cycle) error {
 	s, c := t.s, t.s.col
-	_, err := t.exec(ctx, s.sb.Insert(s.cycles).
-		Columns(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
-		Values(cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary),
-		"insert into "+s.cfg.Names.Cycles)
+	cols, vals := t.withTenant([]string{c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary},
+		[]any{cy.ID, t.bind(cy.Completed), cy.Tables, cy.Inserts, cy.Updates, cy.Deletes, cy.Summary})
+	_, err := t.exec(ctx, s.sb.Insert(s.cycles).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Cycles)
 	return err
 }
 
 // LastCycle reads the newest cycle by id, without LIMIT/TOP so that every dialect reads it the same way.
 func (t *txStore) LastCycle(ctx context.Context) (dialect.Cycle, bool, error) {
 	s, c := t.s, t.s.col
-	newest := s.sb.Select(c.maxOfIDs).From(s.cycles)
+	// The subquery keeps "?" placeholders, which the outer statement numbers with its own: squirrel
+	// would number a nested statement's from 1 again.
+	newest := mine(t, squirrel.Select(c.maxOfIDs).From(s.cycles))
 	var (
 		cy    dialect.Cycle
 		found bool
 	)
-	err := t.query(ctx, s.sb.Select(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
-		From(s.cycles).Where(squirrel.Expr(c.id+" = (?)", newest)), "read "+s.cfg.Names.Cycles,
+	err := t.query(ctx, mine(t, s.sb.Select(c.id, c.completed, c.tables, c.inserts, c.updates, c.deletes, c.summary).
+		From(s.cycles).Where(squirrel.Expr(c.id+" = (?)", newest))), "read "+s.cfg.Names.Cycles,
 		func(scan func(...any) error) error {
 			var completed any
 			if err := scan(&cy.ID, &completed, &cy.Tables, &cy.Inserts, &cy.Updates, &cy.Deletes, &cy.Summary); err != nil {
@@ -389,7 +458,7 @@ func (t *txStore) Pause(ctx context.Context) (dialect.Pause, bool, error) {
 		p     dialect.Pause
 		found bool
 	)
-	err := t.query(ctx, s.sb.Select(c.pausedBy, c.pausedAt, c.reason).From(s.pause).Where(squirrel.Eq{c.id: pauseRow}),
+	err := t.query(ctx, mine(t, s.sb.Select(c.pausedBy, c.pausedAt, c.reason).From(s.pause).Where(squirrel.Eq{c.id: pauseRow})),
 		"read "+s.cfg.Names.Pause, func(scan func(...any) error) error {
 			var at any
 			if err := scan(&p.By, &at, &p.Reason); err != nil {
@@ -406,20 +475,20 @@ func (t *txStore) Pause(ctx context.Context) (dialect.Pause, bool, error) {
 // SetPause is UPDATE, then INSERT when there was no row; the caller serialises pauses with a lock.
 func (t *txStore) SetPause(ctx context.Context, p dialect.Pause) error {
 	s, c := t.s, t.s.col
-	n, err := t.exec(ctx, s.sb.Update(s.pause).Set(c.pausedBy, p.By).Set(c.pausedAt, t.bind(p.At)).Set(c.reason, p.Reason).
-		Where(squirrel.Eq{c.id: pauseRow}), "update "+s.cfg.Names.Pause)
+	n, err := t.exec(ctx, mine(t, s.sb.Update(s.pause).Set(c.pausedBy, p.By).Set(c.pausedAt, t.bind(p.At)).Set(c.reason, p.Reason).
+		Where(squirrel.Eq{c.id: pauseRow})), "update "+s.cfg.Names.Pause)
 	if err != nil || n > 0 {
 		return err
 	}
-	_, err = t.exec(ctx, s.sb.Insert(s.pause).Columns(c.id, c.pausedBy, c.pausedAt, c.reason).
-		Values(pauseRow, p.By, t.bind(p.At), p.Reason), "insert into "+s.cfg.Names.Pause)
+	cols, vals := t.withTenant([]string{c.id, c.pausedBy, c.pausedAt, c.reason}, []any{pauseRow, p.By, t.bind(p.At), p.Reason})
+	_, err = t.exec(ctx, s.sb.Insert(s.pause).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Pause)
 	return err
 }
 
 // ClearPause deletes the pause.
 func (t *txStore) ClearPause(ctx context.Context) (bool, error) {
 	s := t.s
-	n, err := t.exec(ctx, s.sb.Delete(s.pause).Where(squirrel.Eq{s.col.id: pauseRow}), "delete from "+s.cfg.Names.Pause)
+	n, err := t.exec(ctx, mine(t, s.sb.Delete(s.pause).Where(squirrel.Eq{s.col.id: pauseRow})), "delete from "+s.cfg.Names.Pause)
 	return n > 0, err
 }
 
@@ -428,13 +497,14 @@ func (t *txStore) ClearPause(ctx context.Context) (bool, error) {
 // rather than with LIMIT/OFFSET, which every dialect spells differently.
 func (t *txStore) RecordFailure(ctx context.Context, f dialect.Failure, keep int) error {
 	s, c := t.s, t.s.col
-	_, err := t.exec(ctx, s.sb.Insert(s.failures).Columns(c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message).
-		Values(f.ID, t.bind(f.At), f.Operation, f.Table, f.Class, f.Message), "insert into "+s.cfg.Names.Failures)
+	cols, vals := t.withTenant([]string{c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message},
+		[]any{f.ID, t.bind(f.At), f.Operation, f.Table, f.Class, f.Message})
+	_, err := t.exec(ctx, s.sb.Insert(s.failures).Columns(cols...).Values(vals...), "insert into "+s.cfg.Names.Failures)
 	if err != nil || keep <= 0 {
 		return err
 	}
 	var n int64
-	if err := t.query(ctx, s.sb.Select("COUNT(*)").From(s.failures), "count "+s.cfg.Names.Failures,
+	if err := t.query(ctx, mine(t, s.sb.Select("COUNT(*)").From(s.failures)), "count "+s.cfg.Names.Failures,
 		func(scan func(...any) error) error { return scan(&n) }); err != nil {
 		return err
 	}
@@ -442,7 +512,7 @@ func (t *txStore) RecordFailure(ctx context.Context, f dialect.Failure, keep int
 		return nil
 	}
 	ids := make([]int64, 0, n)
-	if err := t.query(ctx, s.sb.Select(c.id).From(s.failures).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
+	if err := t.query(ctx, mine(t, s.sb.Select(c.id).From(s.failures)).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
 		func(scan func(...any) error) error {
 			var id int64
 			err := scan(&id)
@@ -454,7 +524,7 @@ func (t *txStore) RecordFailure(ctx context.Context, f dialect.Failure, keep int
 	if len(ids) <= keep {
 		return nil // another transaction pruned meanwhile
 	}
-	_, err = t.exec(ctx, s.sb.Delete(s.failures).Where(squirrel.Lt{c.id: ids[keep-1]}), "prune "+s.cfg.Names.Failures)
+	_, err = t.exec(ctx, mine(t, s.sb.Delete(s.failures).Where(squirrel.Lt{c.id: ids[keep-1]})), "prune "+s.cfg.Names.Failures)
 	return err
 }
 
@@ -463,8 +533,8 @@ func (t *txStore) RecordFailure(ctx context.Context, f dialect.Failure, keep int
 func (t *txStore) Failures(ctx context.Context, limit int) ([]dialect.Failure, error) {
 	s, c := t.s, t.s.col
 	var out []dialect.Failure
-	err := t.query(ctx, s.sb.Select(c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message).
-		From(s.failures).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
+	err := t.query(ctx, mine(t, s.sb.Select(c.id, c.failedAt, c.operation, c.table, c.errorClass, c.message).
+		From(s.failures)).OrderBy(c.id+" DESC"), "read "+s.cfg.Names.Failures,
 		func(scan func(...any) error) error {
 			var (
 				f  dialect.Failure
@@ -484,4 +554,101 @@ func (t *txStore) Failures(ctx context.Context, limit int) ([]dialect.Failure, e
 			return nil
 		})
 	return out, err
+}
+
+// errNotShared answers the cross-tenant writes of a store that is not shared.
+var errNotShared = errors.New("the mirror is not in the fan-in layout: it has no shared tables")
+
+// Shared reads the tenant's row of table, the shared table's own row, and the other tenants'
+// distinct schemas of it: a grouped read of their hashes and places, then one schema text for each
+// distinct hash (a store that is not shared has only its tenant's row).
+func (t *txStore) Shared(ctx context.Context, table string) (dialect.SharedTable, error) {
+	var out dialect.SharedTable
+	m, ok, err := t.Table(ctx, table)
+	if err != nil {
+		return out, err
+	}
+	if ok {
+		out.Mine = &m
+	}
+	if !t.s.cfg.Shared {
+		return out, nil
+	}
+	s, c := t.s, t.s.col
+	err = t.readMeta(ctx, t.selectMeta(true).Where(squirrel.Eq{c.table: table, c.tenant: dialect.SharedDefinition}), true,
+		func(_ string, m dialect.TableMeta) {
+			if m.Table == table { // a database that compares names without case
+				out.Definition = &m
+			}
+		})
+	if err != nil {
+		return out, err
+	}
+	// Where names compare without case, only the table's exact spelling is another tenant's table;
+	// the plain condition beside it lets the database find the rows by the index on the name.
+	byName := squirrel.And{squirrel.Eq{c.table: table}}
+	if s.cfg.ExactName != nil {
+		byName = append(byName, squirrel.Eq{s.cfg.ExactName(c.table): table})
+	}
+	type variant struct {
+		hash, storedIn, tenant string
+		tenants                int64
+	}
+	var variants []variant
+	err = t.query(ctx, s.sb.Select(c.hash, c.storedIn, "COUNT(*)", "MIN("+c.tenant+")").From(s.meta).
+		Where(byName).Where(squirrel.NotEq{c.tenant: []string{s.cfg.Tenant, dialect.SharedDefinition}}).
+		GroupBy(c.hash, c.storedIn), "read "+s.cfg.Names.Meta, func(scan func(...any) error) error {
+		var v variant
+		err := scan(&v.hash, &v.storedIn, &v.tenants, &v.tenant)
+		variants = append(variants, v)
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	for _, v := range variants {
+		var schema string
+		found := false
+		err := t.query(ctx, s.sb.Select(c.table, c.schema).From(s.meta).Where(byName).Where(squirrel.Eq{c.tenant: v.tenant}),
+			"read "+s.cfg.Names.Meta, func(scan func(...any) error) error {
+				var name, text string
+				if err := scan(&name, &text); err != nil {
+					return err
+				}
+				if name == table {
+					schema, found = text, true
+				}
+				return nil
+			})
+		if err != nil {
+			return out, err
+		}
+		if found {
+			out.Others = append(out.Others, dialect.SharedSchema{SchemaJSON: schema, StoredIn: v.storedIn, Tenants: v.tenants})
+		}
+	}
+	return out, nil
+}
+
+// PutShared writes the shared table's own row.
+func (t *txStore) PutShared(ctx context.Context, def dialect.TableMeta) error {
+	if !t.s.cfg.Shared {
+		return errNotShared
+	}
+	return t.putRow(ctx, dialect.SharedDefinition, def, "")
+}
+
+// DeleteShared removes the shared table's own row and the rows of the tenants whose rows it holds.
+func (t *txStore) DeleteShared(ctx context.Context, table string) error {
+	s := t.s
+	if !s.cfg.Shared {
+		return errNotShared
+	}
+	col := s.col.table
+	if s.cfg.ExactName != nil {
+		col = s.cfg.ExactName(col)
+	}
+	_, err := t.exec(ctx, s.sb.Delete(s.meta).Where(squirrel.Eq{col: table}).Where(squirrel.Eq{s.col.storedIn: ""}),
+		fmt.Sprintf("delete from %s for %q", s.cfg.Names.Meta, table))
+	return err
 }

@@ -24,7 +24,7 @@ func (t *Tx) Insert(ctx context.Context, tab dialect.Table, src dialect.RowSourc
 	}
 	var n int64
 	err = t.x.Atomically(ctx, func() error {
-		if hasConverted(tab) {
+		if hasConverted(tab) || t.store.sql.fanIn != nil {
 			var err error
 			n, err = t.viaStaging(ctx, tn, tab.Columns, src, func() (int64, error) {
 				move, err := t.store.sql.MoveStaged(tab)

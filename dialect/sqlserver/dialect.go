@@ -83,6 +83,7 @@ func (Dialect) Capabilities() dialect.Capabilities {
 		TransactionalDDL:      true,
 		TransactionalTruncate: true,
 		PadsKeys:              true,
+		FanIn:                 true,
 	}
 }
 
@@ -104,6 +105,11 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		logger = slog.Default()
 	}
 	q := SQL{Schema: opts.Schema}
+	if opts.TenantColumn != "" {
+		if q, err = q.FanIn(opts.TenantColumn, opts.Tenant); err != nil {
+			return nil, err
+		}
+	}
 	// The names fail here, before any connection, when the server could not hold them.
 	meta, err := newMeta(q, opts.Tenant)
 	if err != nil {

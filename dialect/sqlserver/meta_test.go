@@ -82,9 +82,23 @@ func params(args []any) string {
 // OBJECT_ID over a literal), no LIMIT (the store reads ids in order instead), and no untyped NULL
 // parameters (none are sent).
 func TestMetadataGolden(t *testing.T) {
+	metadataGolden(t, SQL{Schema: "tenant's ]one"}, "../../testdata/golden/sqlserver/meta.sql")
+}
+
+// TestMetadataGoldenFanIn renders the same for a tenant of a fan-in schema, whose rows of the shared
+// metadata tables carry its name, with the reads and writes across tenants of the shared tables.
+func TestMetadataGoldenFanIn(t *testing.T) {
+	q, err := SQL{Schema: "analytics"}.FanIn("tenant", "Cust1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metadataGolden(t, q, "../../testdata/golden/sqlserver/meta_fan_in.sql")
+}
+
+func metadataGolden(t *testing.T, q SQL, path string) {
 	ctx := context.Background()
 	var s conformance.Script
-	st, err := newMeta(SQL{Schema: "tenant's ]one"}, "Cust1")
+	st, err := newMeta(q, "Cust1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +147,25 @@ func TestMetadataGolden(t *testing.T) {
 	step("delete a table's row, under its exact name only (the collation compares names without case)", nil, func() error {
 		return m.DeleteTable(ctx, "contact")
 	})
-	golden.Assert(t, "../../testdata/golden/sqlserver/meta.sql", []byte(s.String()))
+	step("read the last cycle", nil, func() error {
+		_, _, err := m.LastCycle(ctx)
+		return err
+	})
+	if q.fanIn != nil {
+		step("read the tenant's row of a table, the shared table's definition, and the other tenants' distinct schemas of it (one schema read for each)",
+			[][][]any{nil, nil, {{"abc", "", int64(3), "Cust2"}}}, func() error {
+				_, err := m.Shared(ctx, "contact")
+				return err
+			})
+		step("store the shared table's definition: an update first, else an insert", nil, func() error {
+			rec.affected = 0
+			return m.PutShared(ctx, dialect.TableMeta{Table: "contact", LSN: -1, SchemaHash: "def", SchemaJSON: "{}", SchemaChanged: at})
+		})
+		step("a shared table that is gone takes its definition and its tenants' rows", nil, func() error {
+			return m.DeleteShared(ctx, "contact")
+		})
+	}
+	golden.Assert(t, path, []byte(s.String()))
 	for _, stmt := range strings.Split(s.String(), ";\n\n") {
 		if strings.Contains(stmt, "<nil>") {
 			t.Errorf("an untyped NULL parameter:\n%s", stmt)

@@ -42,6 +42,44 @@ type SQL struct {
 	// CaseSensitive says that the database's collation tells names apart by case. SQL Server's
 	// default collations do not, hence the zero value.
 	CaseSensitive bool
+	// fanIn is set in the fan-in layout (dialect.OpenOptions.TenantColumn).
+	fanIn *dialect.FanInSQL
+}
+
+// FanIn returns the SQL of tenant's view of a fan-in mirror (see dialect.OpenOptions.TenantColumn):
+// every table it creates has column first (nvarchar(50), compared by code point as every key column
+// is, and of the type of the N'…' literal that names the tenant, so that no conversion keeps an index
+// from being used) and first in its primary key, and its reads and writes touch tenant's rows only.
+// Rows go into a shared table through the staging table, never by a bulk copy into the table itself:
+// that takes a table lock (TABLOCK), which would hold up every other tenant's writes. The tenant is a
+// literal in every statement: those that carry it run as plain batches (see CreateStaging), and a
+// tenant name is letters, digits and underscores.
+func (s SQL) FanIn(column, tenant string) (SQL, error) {
+	q, err := quote(column)
+	if err != nil {
+		return SQL{}, fmt.Errorf("sqlserver: tenant column: %w", err)
+	}
+	s.fanIn = &dialect.FanInSQL{Column: column, Quoted: q, Tenant: tenant, Literal: literal(tenant)}
+	return s, nil
+}
+
+// physical returns t as the database holds it: in the fan-in layout, with the tenant column first
+// and first in the key.
+func (s SQL) physical(t dialect.Table) dialect.Table {
+	if s.fanIn == nil {
+		return t
+	}
+	return t.WithLeadingKey(dialect.TenantColumn(s.fanIn.Column, typemap.NVarChar))
+}
+
+// intoMine returns the column list and the value list of an INSERT of names (with their values
+// exprs) into the table, the tenant column first in the fan-in layout.
+func (s SQL) intoMine(names, exprs []string) (into, values string) {
+	into, values = strings.Join(names, ", "), strings.Join(exprs, ", ")
+	if s.fanIn != nil {
+		into, values = s.fanIn.Quoted+", "+into, s.fanIn.Literal+", "+values
+	}
+	return into, values
 }
 
 var _ dialect.Namer = SQL{}
@@ -345,6 +383,7 @@ func defaultClause(table string, c typemap.Column) (string, []dialect.Warning, e
 // CreateTable renders CREATE TABLE with every column, its type, nullability and named default, and
 // a named clustered primary key. The warnings name the defaults that SQL Server cannot express.
 func (s SQL) CreateTable(t dialect.Table) (string, []dialect.Warning, error) {
+	t = s.physical(t)
 	tn, err := s.Table(t.Name)
 	if err != nil {
 		return "", nil, err
@@ -393,22 +432,26 @@ func (s SQL) DropTable(name string) (string, error) {
 	return "IF OBJECT_ID(" + literal(tn) + ", N'U') IS NOT NULL DROP TABLE " + tn, nil
 }
 
-// Truncate renders TRUNCATE TABLE, which is transactional in SQL Server.
+// Truncate renders TRUNCATE TABLE, which is transactional in SQL Server; in the fan-in layout, the
+// delete of the tenant's rows.
 func (s SQL) Truncate(name string) (string, error) {
 	tn, err := s.Table(name)
 	if err != nil {
 		return "", err
 	}
+	if s.fanIn != nil {
+		return "DELETE FROM " + tn + dialect.Where(s.fanIn.Mine("")), nil
+	}
 	return "TRUNCATE TABLE " + tn, nil
 }
 
-// Count renders the count of a table's rows, as a bigint.
+// Count renders the count of a table's rows (the tenant's, in the fan-in layout), as a bigint.
 func (s SQL) Count(name string) (string, error) {
 	tn, err := s.Table(name)
 	if err != nil {
 		return "", err
 	}
-	return "SELECT COUNT_BIG(*) FROM " + tn, nil
+	return "SELECT COUNT_BIG(*) FROM " + tn + dialect.Where(s.fanIn.Mine("")), nil
 }
 
 // HasRows renders a query that yields one row when the table holds any.
@@ -436,7 +479,7 @@ func (s SQL) Select(t dialect.Table) (string, error) {
 	for i, c := range t.Columns {
 		exprs[i] = readExpr(c.Type, "t."+names[i])
 	}
-	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + tn + " AS t", nil
+	return "SELECT " + strings.Join(exprs, ", ") + " FROM " + tn + " AS t" + dialect.Where(s.fanIn.Mine("t.")), nil
 }
 
 // Alter renders the statements of in-place changes to table t (its new definition), in order. A
@@ -680,8 +723,8 @@ func (s SQL) MoveStaged(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "INSERT INTO " + tn + " (" + strings.Join(names, ", ") + ")\nSELECT " + strings.Join(exprs, ", ") +
-		"\nFROM " + stagingName() + " AS src", nil
+	into, values := s.intoMine(names, exprs)
+	return "INSERT INTO " + tn + " (" + into + ")\nSELECT " + values + "\nFROM " + stagingName() + " AS src", nil
 }
 
 // Upsert renders the set-based statements that apply the staged rows: an UPDATE of the keys that
@@ -694,7 +737,7 @@ func (s SQL) Upsert(t dialect.Table) (update, insert string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	match, err := keyMatch(t, "tgt", "src")
+	match, err := s.keyMatch(t)
 	if err != nil {
 		return "", "", err
 	}
@@ -712,9 +755,20 @@ func (s SQL) Upsert(t dialect.Table) (update, insert string, err error) {
 		update = "UPDATE tgt SET " + strings.Join(sets, ", ") +
 			"\nFROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() + " AS src ON " + match
 	}
-	insert = "INSERT INTO " + tn + " (" + strings.Join(names, ", ") + ")\nSELECT " + strings.Join(exprs, ", ") +
+	into, values := s.intoMine(names, exprs)
+	insert = "INSERT INTO " + tn + " (" + into + ")\nSELECT " + values +
 		"\nFROM " + stagingName() + " AS src\nWHERE NOT EXISTS (SELECT 1 FROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK) WHERE " + match + ")"
 	return update, insert, nil
+}
+
+// keyMatch renders the match of the target's rows (tgt) with the staged keys (src): in the fan-in
+// layout, of the tenant's rows only.
+func (s SQL) keyMatch(t dialect.Table) (string, error) {
+	match, err := keyMatch(t, "tgt", "src")
+	if err != nil || s.fanIn == nil {
+		return match, err
+	}
+	return s.fanIn.Mine("tgt.") + " AND " + match, nil
 }
 
 // Delete renders the set-based delete of the rows whose keys are staged (the staging table then
@@ -724,7 +778,7 @@ func (s SQL) Delete(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	match, err := keyMatch(t, "tgt", "src")
+	match, err := s.keyMatch(t)
 	if err != nil {
 		return "", err
 	}

@@ -26,6 +26,15 @@ func render(sc conformance.Scenario) (string, error) {
 	var s conformance.Script
 	q := SQL{Schema: goldenSchema}
 	t := sc.Table
+	if f := sc.FanIn; f != nil {
+		if f.Citus {
+			return conformance.CitusOnly("sqlserver"), nil
+		}
+		var err error
+		if q, err = q.FanIn(f.Column, f.Tenant); err != nil {
+			return "", err
+		}
+	}
 	tn, err := q.Table(t.Name)
 	if err != nil {
 		return "", err
@@ -58,8 +67,12 @@ func render(sc conformance.Scenario) (string, error) {
 		s.Warn(warnings)
 	}
 
-	if hasConverted(t) {
-		s.Head("insert, through the staging table (text-converted columns), in a savepoint")
+	if hasConverted(t) || q.fanIn != nil {
+		if q.fanIn != nil {
+			s.Head("insert into a shared table, through the staging table (no table lock), in a savepoint")
+		} else {
+			s.Head("insert, through the staging table (text-converted columns), in a savepoint")
+		}
 		if err := renderStaged(&s, q, t, t.Columns, func() ([]string, error) {
 			move, err := q.MoveStaged(t)
 			return []string{move}, err
@@ -106,6 +119,18 @@ func render(sc conformance.Scenario) (string, error) {
 			return "", err
 		}
 		s.Add(stmt)
+	}
+	if sc.FanIn != nil {
+		meta, err := newMeta(q, sc.FanIn.Tenant)
+		if err != nil {
+			return s.String(), err
+		}
+		for _, m := range meta.Migrations() {
+			if m.Version == 4 {
+				s.Head("migration " + m.Name + " of the shared metadata tables")
+				s.Add(m.Statements...)
+			}
+		}
 	}
 	return s.String(), nil
 }

@@ -46,7 +46,18 @@ func (h *harness) partnerTable(name string, key []string, cols ...contract.Colum
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.inTx(func(tx dialect.Tx) error { return tx.Tables().Create(h.ctx, tbl) })
+	// Through the raw store: in the fan-in layout the harness's store would give it a tenant column.
+	tx, err := h.raw.Begin(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := tx.Tables().Create(h.ctx, tbl); err != nil {
+		tx.Rollback(h.ctx)
+		h.t.Fatal(err)
+	}
+	if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
+		h.t.Fatal(err)
+	}
 	return tbl
 }
 
@@ -66,10 +77,22 @@ func (h *harness) inTx(fn func(tx dialect.Tx) error) {
 	}
 }
 
-// readTable reads a table (mirrored, or the partner's own) as canonical text, sorted.
+// readTable reads a mirrored table (the tenant's rows) as canonical text, sorted.
 func (h *harness) readTable(tbl dialect.Table) [][]string {
 	h.t.Helper()
-	tx, err := h.store.Begin(h.ctx)
+	return h.readFrom(h.store, tbl)
+}
+
+// readPartner reads a table of the partner's own as canonical text, sorted, through the raw store
+// (in the fan-in layout the harness's store would look for a tenant column).
+func (h *harness) readPartner(tbl dialect.Table) [][]string {
+	h.t.Helper()
+	return h.readFrom(h.raw, tbl)
+}
+
+func (h *harness) readFrom(st dialect.Store, tbl dialect.Table) [][]string {
+	h.t.Helper()
+	tx, err := st.Begin(h.ctx)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -153,7 +176,7 @@ func testEvents(t *testing.T, h *harness) {
 		t.Helper()
 		want := []string{kind, table, changed, recreated, h.tenant}
 		var got []string
-		for _, r := range h.readTable(seen) {
+		for _, r := range h.readPartner(seen) {
 			if r[0] == kind && r[1] == table {
 				got = r
 			}
@@ -209,7 +232,7 @@ func testEvents(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	a := expect("cycle", "after_cycle", "-", "0", "0")
-	got := h.readTable(derived)
+	got := h.readPartner(derived)
 	if a.Body.Cycle == 0 || a.Body.Summary == nil || len(*a.Body.Summary) != 1 || (*a.Body.Summary)[0] != (engine.TableSummary{Table: "evt", Inserts: 2}) {
 		t.Fatalf("after_cycle webhook: %s", a.Raw)
 	}
@@ -288,7 +311,7 @@ func testRequiredHook(t *testing.T, h *harness) {
 	if err := e.Wipe(h.ctx, call, "guarded"); err != nil {
 		t.Fatalf("the retried Wipe: %v", err)
 	}
-	if got := h.readTable(gate); fmt.Sprint(got) != "[[guarded] [wiped]]" {
+	if got := h.readPartner(gate); fmt.Sprint(got) != "[[guarded] [wiped]]" {
 		t.Fatalf("the hooks recorded %v, want the table's schema change raised again on the retry, and the wipe", got)
 	}
 	// Unchanged now: a changed_only hook does not run again (it would fail on the duplicate key).

@@ -96,8 +96,17 @@ func testBlockedRecreate(t *testing.T, h *harness) {
 	h.schema(contact)
 	h.wipe(contact.Name)
 	h.mustRowData(batch(contact, 10, simpleRow(contract.Insert, 1, "a")))
-	h.exec("CREATE TABLE " + h.quoted("partner_ref") + " (id int PRIMARY KEY, contact_id int, FOREIGN KEY (contact_id) REFERENCES " +
-		h.quoted("contact") + " (id))")
+	if h.fanIn() {
+		// A shared table's key begins with the tenant column. Citus refuses a foreign key from a local
+		// table to a distributed one: there is no such partner object to test.
+		if err := h.tryExec("CREATE TABLE " + h.quoted("partner_ref") + " (id int PRIMARY KEY, tenant varchar(50), contact_id int, " +
+			"FOREIGN KEY (tenant, contact_id) REFERENCES " + h.quoted("contact") + " (tenant, id))"); err != nil {
+			t.Skipf("the database refuses a partner's foreign key to a shared table: %v", err)
+		}
+	} else {
+		h.exec("CREATE TABLE " + h.quoted("partner_ref") + " (id int PRIMARY KEY, contact_id int, FOREIGN KEY (contact_id) REFERENCES " +
+			h.quoted("contact") + " (id))")
+	}
 	changed := simple("contact")
 	changed.Columns[2] = contract.Column{Name: "amount", Type: "nvarchar(20)", IsNullable: true}
 	_, err := h.eng.TableSchema(h.ctx, h.call(), []contract.TableSchema{changed, company})

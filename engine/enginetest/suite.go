@@ -80,7 +80,10 @@ type harness struct {
 	route  engine.Route
 	eng    *engine.Engine
 	store  dialect.Store
-	caps   dialect.Capabilities
+	// raw is the mirror opened as a partner's tools see it: in the fan-in layout, with every tenant's
+	// rows of a shared table, and its views and tables of the partner's own.
+	raw  dialect.Store
+	caps dialect.Capabilities
 }
 
 func newHarness(t *testing.T, tgt *Target) *harness {
@@ -111,14 +114,23 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 		t.Fatalf("authenticate: %v", err)
 	}
 	dsn, schema := route.Resolve(tenant)
-	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema})
+	store, err := d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema, TenantColumn: route.TenantColumnName()})
 	if err != nil {
 		t.Fatalf("open the mirror for reading: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	h.store = store
+	h.store, h.raw = store, store
+	if route.Layout == engine.FanIn {
+		if h.raw, err = d.Open(ctx, dsn, dialect.OpenOptions{Tenant: tenant, Schema: schema}); err != nil {
+			t.Fatalf("open the mirror for reading: %v", err)
+		}
+		t.Cleanup(func() { h.raw.Close() })
+	}
 	return h
 }
+
+// fanIn reports whether the tenant's tables are shared (the fan-in layout).
+func (h *harness) fanIn() bool { return h.route.Layout == engine.FanIn }
 
 func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} }
 
@@ -126,19 +138,24 @@ func (h *harness) call() contract.Call { return contract.Call{Tenant: h.tenant} 
 // engine, in one transaction.
 func (h *harness) exec(stmts ...string) {
 	h.t.Helper()
+	if err := h.tryExec(stmts...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// tryExec is exec that returns the error.
+func (h *harness) tryExec(stmts ...string) error {
 	tx, err := h.store.Begin(h.ctx)
 	if err != nil {
-		h.t.Fatal(err)
+		return err
 	}
 	for _, s := range stmts {
 		if err := tx.RunStatement(h.ctx, s); err != nil {
 			tx.Rollback(h.ctx)
-			h.t.Fatalf("%s: %v", s, err)
+			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
-		h.t.Fatal(err)
-	}
+	return tx.Commit(h.ctx, dialect.Durable)
 }
 
 // quoted returns a table's (or view's) name as statements in the mirror write it.
@@ -151,9 +168,9 @@ func (h *harness) quoted(name string) string {
 	return q
 }
 
-// count counts the rows of a table or view of the mirror.
+// count counts the rows of a table or view of the mirror, every tenant's.
 func (h *harness) count(name string) (int64, error) {
-	tx, err := h.store.Begin(h.ctx)
+	tx, err := h.raw.Begin(h.ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -99,6 +99,32 @@ func SQLServer(t testing.TB) string {
 	return dsn
 }
 
+// Citus returns the DSN in MIRRORSINK_TEST_CITUS: a database of a Citus coordinator (PostgreSQL with
+// the citus extension created in it). There is no default: without it the test skips (or fails, when
+// citus is named in MIRRORSINK_REQUIRE_SERVICES), and the Citus statements are covered by golden SQL
+// only. A server that answers without the extension fails the test: the variable is misnamed.
+func Citus(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("MIRRORSINK_TEST_CITUS")
+	if dsn == "" {
+		unavailable(t, "citus", "MIRRORSINK_TEST_CITUS is not set; without a Citus coordinator the Citus statements are covered by golden SQL only (testdata/scenarios/fan_in_citus.txtar)")
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		unavailable(t, "citus", err.Error())
+		return ""
+	}
+	defer conn.Close(ctx)
+	var has bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')").Scan(&has); err != nil || !has {
+		t.Fatalf("MIRRORSINK_TEST_CITUS names a database without the citus extension (%v): CREATE EXTENSION citus there, on a coordinator", err)
+	}
+	return dsn
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v

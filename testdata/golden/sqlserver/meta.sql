@@ -58,6 +58,9 @@ CREATE TABLE [tenant's ]]one].[Cust1_mirroring_failures] (
 INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
 -- @p1 = 3, @p2 = 2026-05-18T10:40:43.123456Z;
 
+INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
+-- @p1 = 4, @p2 = 2026-05-18T10:40:43.123456Z;
+
 -- pause a tenant that is not paused: no row to update, so one is inserted
 UPDATE [tenant's ]]one].[Cust1_mirroring_pause] SET [pausedby] = @p1, [pausedat] = @p2, [reason] = @p3 WHERE [id] = @p4
 -- @p1 = "ops@host", @p2 = 2026-05-18T10:40:43.123456Z, @p3 = "maintenance", @p4 = 1;
@@ -111,4 +114,7 @@ UPDATE [tenant's ]]one].[Cust1_mirroring] SET [lsn] = @p1
 -- delete a table's row, under its exact name only (the collation compares names without case)
 DELETE FROM [tenant's ]]one].[Cust1_mirroring] WHERE [tablename] COLLATE Latin1_General_100_BIN2 = @p1
 -- @p1 = "contact";
+
+-- read the last cycle
+SELECT [id], [completed], [tables], [inserts], [updates], [deletes], [summary] FROM [tenant's ]]one].[Cust1_mirroring_cycles] WHERE [id] = (SELECT MAX([id]) FROM [tenant's ]]one].[Cust1_mirroring_cycles]);
 
