@@ -147,7 +147,6 @@ type tenant struct {
 // a table's lock in a harmful way: at worst the two serialise.
 const migrationsLock = "#migrations"
 
-
 // New validates the options and returns an Engine. Tenant mirrors are opened on first use.
 func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
