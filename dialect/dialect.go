@@ -405,6 +405,16 @@ type RowWriter interface {
 	// Delete removes the rows whose keys (the key columns of t, in t.Key order) are in keys,
 	// set-based. It returns the number of rows deleted.
 	Delete(ctx context.Context, t Table, keys RowSource) (int64, error)
+	// SoftDelete marks as deleted the rows whose keys (the key columns of t, in t.Key order) are in
+	// keys, set-based as Delete: it sets t.DeletedAt (and t.MirroredAt, when the table has it) to at,
+	// and leaves every other value as it is (see added.go). A row already marked keeps its first time;
+	// a key not in the table does nothing. It returns the number of rows it marked. t.DeletedAt must
+	// not be "".
+	SoftDelete(ctx context.Context, t Table, keys RowSource, at time.Time) (int64, error)
+	// PurgeDeleted removes the rows that t.DeletedAt marks as deleted (of the Store's tenant, in the
+	// fan-in layout), set-based, and returns how many it removed: what is left of the soft deletes
+	// when a table stops keeping them. t.DeletedAt must not be "".
+	PurgeDeleted(ctx context.Context, t Table) (int64, error)
 	// Analyze refreshes the planner's statistics of t where the database keeps them and a bulk load
 	// leaves them stale; elsewhere it does nothing. The engine calls it once a repopulation completes.
 	Analyze(ctx context.Context, t Table) error
@@ -427,6 +437,9 @@ type Table struct {
 	Columns []typemap.Column
 	// Key holds the indexes into Columns of the primary-key columns, in key order (never empty).
 	Key []int
+	// DeletedAt and MirroredAt name the columns of Columns that mirrorsink adds and writes itself after
+	// the source's (see added.go); "" when the table has no such column.
+	DeletedAt, MirroredAt string
 }
 
 // KeyColumns returns the key columns in key order.

@@ -92,7 +92,8 @@ func TenantColumn(name string, kind typemap.Kind) typemap.Column {
 // WithLeadingKey returns t as a fan-in Store creates it: c first among its columns and first in its
 // key, the key's other columns after it.
 func (t Table) WithLeadingKey(c typemap.Column) Table {
-	out := Table{Name: t.Name, Columns: append([]typemap.Column{c}, t.Columns...), Key: []int{0}}
+	out := Table{Name: t.Name, Columns: append([]typemap.Column{c}, t.Columns...), Key: []int{0},
+		DeletedAt: t.DeletedAt, MirroredAt: t.MirroredAt}
 	for _, k := range t.Key {
 		out.Key = append(out.Key, k+1)
 	}
@@ -104,43 +105,5 @@ func (t Table) WithLeadingKey(c typemap.Column) Table {
 // every column it is given. A RawRowSource stays one, the tenant's name being its wire text (a text
 // column's wire form is the text itself).
 func PrependTenant(rows RowSource, tenant string) RowSource {
-	p := &prepended{src: rows, tenant: tenant}
-	if raw, ok := rows.(RawRowSource); ok {
-		return &prependedRaw{prepended: p, raw: raw, text: []byte(tenant)}
-	}
-	return p
-}
-
-type prepended struct {
-	src    RowSource
-	tenant string
-	vals   []any
-}
-
-func (p *prepended) Next() bool { return p.src.Next() }
-func (p *prepended) Err() error { return p.src.Err() }
-
-func (p *prepended) Values() ([]any, error) {
-	vals, err := p.src.Values()
-	if err != nil {
-		return nil, err
-	}
-	p.vals = append(append(p.vals[:0], p.tenant), vals...)
-	return p.vals, nil
-}
-
-type prependedRaw struct {
-	*prepended
-	raw  RawRowSource
-	text []byte
-	wire []WireValue
-}
-
-func (p *prependedRaw) Wire() ([]WireValue, error) {
-	vals, err := p.raw.Wire()
-	if err != nil {
-		return nil, err
-	}
-	p.wire = append(append(p.wire[:0], WireValue{Text: p.text}), vals...)
-	return p.wire, nil
+	return Extend(rows, []any{tenant}, nil, []WireValue{{Text: []byte(tenant)}}, nil)
 }
