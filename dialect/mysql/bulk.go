@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -63,15 +64,43 @@ func (w writer) Delete(ctx context.Context, t dialect.Table, keys dialect.RowSou
 	return deleted, err
 }
 
+// SoftDelete stages the keys and marks the matching rows deleted with one UPDATE … JOIN, returning how
+// many it marked. The time is sent as UTC text, as the type table stores a datetimeoffset (the
+// session's time zone is UTC), so that no time zone of the driver's DSN can shift it.
+func (w writer) SoftDelete(ctx context.Context, t dialect.Table, keys dialect.RowSource, at time.Time) (int64, error) {
+	stamp := at.UTC().Format("2006-01-02 15:04:05.000000")
+	args := []any{stamp}
+	if t.MirroredAt != "" {
+		args = append(args, stamp)
+	}
+	_, marked, err := w.t.applyStaged(ctx, "soft delete in", t, t.Key, keys, func(staging string) (string, error) {
+		return w.t.s.sql.SoftDelete(t, staging)
+	}, args...)
+	return marked, err
+}
+
+// PurgeDeleted removes the rows marked deleted with one DELETE.
+func (w writer) PurgeDeleted(ctx context.Context, t dialect.Table) (int64, error) {
+	stmt, err := w.t.s.sql.PurgeDeleted(t)
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.t.x.Exec(ctx, stmt)
+	if err != nil {
+		return 0, fmt.Errorf("mysql: purge deleted rows of %q: %w", t.Name, err)
+	}
+	return n, nil
+}
+
 // Analyze does nothing: InnoDB recalculates a table's persistent statistics by itself once a tenth
 // of it has changed (innodb_stats_auto_recalc), and ANALYZE TABLE would commit implicitly.
 func (writer) Analyze(context.Context, dialect.Table) error { return nil }
 
 // applyStaged loads rows (the values of the columns cols of tb) into a staging table and runs the
-// set-based statement that render makes of it. It returns the number of rows staged and the number
-// the statement affected.
+// set-based statement that render makes of it, with args. It returns the number of rows staged and
+// the number the statement affected.
 func (t *Tx) applyStaged(ctx context.Context, what string, tb dialect.Table, cols []int, rows dialect.RowSource,
-	render func(staging string) (string, error)) (staged, affected int64, err error) {
+	render func(staging string) (string, error), args ...any) (staged, affected int64, err error) {
 	t.stage++
 	name := stagingPrefix + strconv.FormatUint(uint64(t.stage), 10)
 	create, err := t.s.sql.StagingTable(name, tb, cols)
@@ -101,7 +130,7 @@ func (t *Tx) applyStaged(ctx context.Context, what string, tb dialect.Table, col
 	if staged, err = t.load(ctx, name, values, rows); err != nil {
 		return 0, 0, err
 	}
-	if affected, err = t.x.Exec(ctx, stmt); err != nil {
+	if affected, err = t.x.Exec(ctx, stmt, args...); err != nil {
 		return 0, 0, fmt.Errorf("mysql: %s %q: %w", what, tb.Name, err)
 	}
 	return staged, affected, nil

@@ -647,6 +647,16 @@ func (s SQL) Upsert(t dialect.Table, staging string) (string, error) {
 // Delete renders the set-based delete of the keys held in the staging table. (Measured and
 // rejected: DELETE … WHERE key IN (SELECT …), ten times slower.)
 func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
+	join, err := s.keyJoin(t, staging)
+	if err != nil {
+		return "", err
+	}
+	return "DELETE t FROM " + join, nil
+}
+
+// keyJoin renders "<table> AS t JOIN <staging> AS s ON <keys match>": in the fan-in layout, of the
+// tenant's rows only.
+func (s SQL) keyJoin(t dialect.Table, staging string) (string, error) {
 	qt, err := quote(t.Name)
 	if err != nil {
 		return "", err
@@ -666,7 +676,48 @@ func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
 	if s.fanIn != nil {
 		on = append([]string{s.fanIn.Mine("t.")}, on...)
 	}
-	return "DELETE t FROM " + qt + " AS t JOIN " + qs + " AS s ON " + strings.Join(on, " AND "), nil
+	return qt + " AS t JOIN " + qs + " AS s ON " + strings.Join(on, " AND "), nil
+}
+
+// SoftDelete renders the set-based soft delete of the keys held in the staging table
+// (dialect.RowWriter's SoftDelete): its parameters, one for t.DeletedAt and one for t.MirroredAt when
+// the table has it, are the time of the delete, which goes to the rows whose DeletedAt is still NULL,
+// so that a row deleted twice keeps the first time.
+func (s SQL) SoftDelete(t dialect.Table, staging string) (string, error) {
+	join, err := s.keyJoin(t, staging)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	set := "t." + deleted + " = ?"
+	if t.MirroredAt != "" {
+		mirrored, err := quote(t.MirroredAt)
+		if err != nil {
+			return "", err
+		}
+		set += ", t." + mirrored + " = ?"
+	}
+	return "UPDATE " + join + " SET " + set + " WHERE t." + deleted + " IS NULL", nil
+}
+
+// PurgeDeleted renders the removal of the rows that t.DeletedAt marks as deleted.
+func (s SQL) PurgeDeleted(t dialect.Table) (string, error) {
+	qt, err := quote(t.Name)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	cond := deleted + " IS NOT NULL"
+	if s.fanIn != nil {
+		cond = s.fanIn.Mine("") + " AND " + cond
+	}
+	return "DELETE FROM " + qt + " WHERE " + cond, nil
 }
 
 // Statements that take no names from the wire.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -72,10 +73,33 @@ func (w rowWriter) Delete(ctx context.Context, tbl dialect.Table, keys dialect.R
 	return n, nil
 }
 
+// SoftDelete stages the keys and marks their rows deleted with one UPDATE … FROM.
+func (w rowWriter) SoftDelete(ctx context.Context, tbl dialect.Table, keys dialect.RowSource, at time.Time) (int64, error) {
+	n, err := w.staged(ctx, tbl, tbl.KeyColumns(), keys, w.t.st.sql.SoftDelete, at)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: soft delete in %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
+// PurgeDeleted removes the rows marked deleted with one DELETE.
+func (w rowWriter) PurgeDeleted(ctx context.Context, tbl dialect.Table) (int64, error) {
+	stmt, err := w.t.st.sql.PurgeDeleted(tbl)
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.t.x.simple(ctx, stmt)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: purge deleted rows of %s: %w", quoteUnchecked(tbl.Name), err)
+	}
+	return n, nil
+}
+
 // staged copies rows (values of cols) into a new staging table, runs the statement that apply renders
-// for it, and drops the staging table. It returns the rows the statement affected.
+// for it (with args, when it takes any), and drops the staging table. It returns the rows the
+// statement affected.
 func (w rowWriter) staged(ctx context.Context, tbl dialect.Table, cols []typemap.Column, rows dialect.RowSource,
-	apply func(dialect.Table, string) (string, error)) (int64, error) {
+	apply func(dialect.Table, string) (string, error), args ...any) (int64, error) {
 	sql := w.t.st.sql
 	w.t.stageSeq++
 	staging := stagingName(w.t.stageSeq)
@@ -97,7 +121,12 @@ func (w rowWriter) staged(ctx context.Context, tbl dialect.Table, cols []typemap
 	if _, err := w.t.copyRows(ctx, tbl, load, staging, cols, rows); err != nil {
 		return 0, err
 	}
-	n, err := w.t.x.simple(ctx, stmt)
+	var n int64
+	if len(args) > 0 {
+		n, err = w.t.x.Exec(ctx, stmt, args...)
+	} else {
+		n, err = w.t.x.simple(ctx, stmt)
+	}
 	if err != nil {
 		return 0, mapError(err, "", cols)
 	}

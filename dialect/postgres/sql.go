@@ -590,13 +590,22 @@ func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
 	if s.fanIn != nil && s.fanIn.citus {
 		// Citus plans a join of a distributed table with a local (staging) one only when the local one
 		// is a subquery, which it ships to the tenant's shard.
-		key, err := quoteColumns(t.KeyColumns())
+		in, err := s.stagedKeys(t, staging)
 		if err != nil {
 			return "", err
 		}
-		return "DELETE FROM " + name + " WHERE " + s.mine("") + " AND (" + key + ") IN (SELECT " + key +
-			" FROM " + stagingTable(staging) + ")", nil
+		return "DELETE FROM " + name + " WHERE " + s.mine("") + " AND " + in, nil
 	}
+	cond, err := s.keyJoin(t)
+	if err != nil {
+		return "", err
+	}
+	return "DELETE FROM " + name + " AS t USING " + stagingTable(staging) + " AS s WHERE " + cond, nil
+}
+
+// keyJoin renders the join of the table's rows (t) with the staged keys (s): in the fan-in layout, of
+// the tenant's rows only.
+func (s SQL) keyJoin(t dialect.Table) (string, error) {
 	var cond strings.Builder
 	if s.fanIn != nil {
 		cond.WriteString(s.mine("t.") + " AND ")
@@ -611,7 +620,68 @@ func (s SQL) Delete(t dialect.Table, staging string) (string, error) {
 		}
 		cond.WriteString("t." + q + " = s." + q)
 	}
-	return "DELETE FROM " + name + " AS t USING " + stagingTable(staging) + " AS s WHERE " + cond.String(), nil
+	return cond.String(), nil
+}
+
+// stagedKeys renders "(keys) IN (SELECT keys FROM staging)", the form Citus plans.
+func (s SQL) stagedKeys(t dialect.Table, staging string) (string, error) {
+	key, err := quoteColumns(t.KeyColumns())
+	if err != nil {
+		return "", err
+	}
+	return "(" + key + ") IN (SELECT " + key + " FROM " + stagingTable(staging) + ")", nil
+}
+
+// SoftDelete renders the set-based soft delete of the keys in a staging table (dialect.RowWriter's
+// SoftDelete): $1, the time of the delete, goes into t.DeletedAt (and t.MirroredAt) of the rows whose
+// DeletedAt is still NULL, so that a row deleted twice keeps the first time.
+func (s SQL) SoftDelete(t dialect.Table, staging string) (string, error) {
+	name, err := s.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := quoteIdent(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	set := deleted + " = $1"
+	if t.MirroredAt != "" {
+		mirrored, err := quoteIdent(t.MirroredAt)
+		if err != nil {
+			return "", err
+		}
+		set += ", " + mirrored + " = $1"
+	}
+	if s.fanIn != nil && s.fanIn.citus {
+		in, err := s.stagedKeys(t, staging)
+		if err != nil {
+			return "", err
+		}
+		return "UPDATE " + name + " SET " + set + " WHERE " + s.mine("") + " AND " + in + " AND " + deleted + " IS NULL", nil
+	}
+	cond, err := s.keyJoin(t)
+	if err != nil {
+		return "", err
+	}
+	return "UPDATE " + name + " AS t SET " + set + " FROM " + stagingTable(staging) + " AS s WHERE " + cond +
+		" AND t." + deleted + " IS NULL", nil
+}
+
+// PurgeDeleted renders the removal of the rows that t.DeletedAt marks as deleted.
+func (s SQL) PurgeDeleted(t dialect.Table) (string, error) {
+	name, err := s.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := quoteIdent(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	cond := deleted + " IS NOT NULL"
+	if s.fanIn != nil {
+		cond = s.mine("") + " AND " + cond
+	}
+	return "DELETE FROM " + name + " WHERE " + cond, nil
 }
 
 // lockStatement takes a transaction-scoped advisory lock; its argument is lockID of the key.

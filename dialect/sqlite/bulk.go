@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/typemap"
@@ -253,6 +254,56 @@ func (x *Tx) Delete(ctx context.Context, t dialect.Table, keys dialect.RowSource
 	_, n, err := x.writeRows(ctx, t.KeyColumns(), keys, func(rows int) (string, error) { return x.q.Delete(t, rows) })
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete from %q: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// SoftDelete marks the rows with the given keys deleted, a few hundred keys per set-based statement.
+func (x *Tx) SoftDelete(ctx context.Context, t dialect.Table, keys dialect.RowSource, at time.Time) (int64, error) {
+	stamp, err := addedStamp(t, at)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := x.q.SoftDelete(t, 1, stamp); err != nil {
+		return 0, err
+	}
+	_, n, err := x.writeRows(ctx, t.KeyColumns(), keys, func(rows int) (string, error) { return x.q.SoftDelete(t, rows, stamp) })
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: soft delete in %q: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// addedStamp is at as the type table stores a value of t's DeletedAt column.
+func addedStamp(t dialect.Table, at time.Time) (string, error) {
+	for _, c := range t.Columns {
+		if c.Name != t.DeletedAt {
+			continue
+		}
+		r, err := ruleOf(c.Type)
+		if err != nil {
+			return "", err
+		}
+		var buf [48]byte
+		v, reason := r.convert(at, buf[:])
+		stamp, ok := v.(string)
+		if reason != "" || !ok {
+			return "", fmt.Errorf("sqlite: the time of a soft delete in %q does not fit column %q: %s", t.Name, c.Name, reason)
+		}
+		return stamp, nil
+	}
+	return "", fmt.Errorf("sqlite: soft delete in %q: the table has no column %q", t.Name, t.DeletedAt)
+}
+
+// PurgeDeleted removes the rows marked deleted with one DELETE.
+func (x *Tx) PurgeDeleted(ctx context.Context, t dialect.Table) (int64, error) {
+	stmt, err := x.q.PurgeDeleted(t)
+	if err != nil {
+		return 0, err
+	}
+	n, err := x.x.Exec(ctx, stmt)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge deleted rows of %q: %w", t.Name, err)
 	}
 	return n, nil
 }

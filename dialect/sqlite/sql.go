@@ -767,12 +767,21 @@ func (q SQL) Delete(t dialect.Table, rows int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	in, err := q.keysIn(t, rows)
+	if err != nil {
+		return "", err
+	}
+	return "DELETE FROM " + qt + " WHERE " + in, nil
+}
+
+// keysIn renders the condition that holds for rows keys, bound in order: k IN (?, …) for one key
+// column, (k1, k2) IN (VALUES (?, ?), …) for a composite key.
+func (q SQL) keysIn(t dialect.Table, rows int) (string, error) {
 	keys, err := q.columns(t.KeyColumns())
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
-	b.WriteString("DELETE FROM " + qt + " WHERE ")
 	if len(t.Key) == 1 {
 		b.WriteString(keys + " IN (")
 		for r := 0; r < rows; r++ {
@@ -788,6 +797,48 @@ func (q SQL) Delete(t dialect.Table, rows int) (string, error) {
 	valuesList(&b, rows, len(t.Key))
 	b.WriteByte(')')
 	return b.String(), nil
+}
+
+// SoftDelete renders one set-based soft delete of rows keys, bound as Delete binds them
+// (dialect.RowWriter's SoftDelete): stamp, the time of the delete as the type table stores it, goes
+// into t.DeletedAt (and t.MirroredAt) of the rows whose DeletedAt is still NULL, so that a row deleted
+// twice keeps the first time. stamp is the dialect's own text of a time, written as a literal so that
+// the keys keep their positions.
+func (q SQL) SoftDelete(t dialect.Table, rows int, stamp string) (string, error) {
+	qt, err := q.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := q.Quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	set := deleted + " = " + q.Literal(stamp)
+	if t.MirroredAt != "" {
+		mirrored, err := q.Quote(t.MirroredAt)
+		if err != nil {
+			return "", err
+		}
+		set += ", " + mirrored + " = " + q.Literal(stamp)
+	}
+	in, err := q.keysIn(t, rows)
+	if err != nil {
+		return "", err
+	}
+	return "UPDATE " + qt + " SET " + set + " WHERE " + deleted + " IS NULL AND " + in, nil
+}
+
+// PurgeDeleted renders the removal of the rows that t.DeletedAt marks as deleted.
+func (q SQL) PurgeDeleted(t dialect.Table) (string, error) {
+	qt, err := q.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := q.Quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	return "DELETE FROM " + qt + " WHERE " + deleted + " IS NOT NULL", nil
 }
 
 // Savepoint and RollbackTo render the savepoint statements of sqlexec.

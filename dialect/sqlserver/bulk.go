@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
 
@@ -102,6 +103,45 @@ func (t *Tx) Delete(ctx context.Context, tab dialect.Table, keys dialect.RowSour
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlserver: delete from %q: %w", tab.Name, err)
+	}
+	return n, nil
+}
+
+// SoftDelete stages the keys, then marks the matching rows deleted, inside a savepoint. The time is
+// sent as a datetimeoffset parameter, whatever the TDS version (a time.Time would travel as a datetime,
+// to 1/300 s, before TDS 7.3).
+func (t *Tx) SoftDelete(ctx context.Context, tab dialect.Table, keys dialect.RowSource, at time.Time) (int64, error) {
+	tn, err := t.store.sql.Table(tab.Name)
+	if err != nil {
+		return 0, err
+	}
+	mark, err := t.store.sql.SoftDelete(tab)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = t.x.Atomically(ctx, func() error {
+		var err error
+		n, err = t.viaStaging(ctx, tn, tab.KeyColumns(), keys, func() (int64, error) {
+			return t.x.Exec(ctx, mark, mssql.DateTimeOffset(at))
+		})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlserver: soft delete in %q: %w", tab.Name, err)
+	}
+	return n, nil
+}
+
+// PurgeDeleted removes the rows marked deleted with one DELETE.
+func (t *Tx) PurgeDeleted(ctx context.Context, tab dialect.Table) (int64, error) {
+	stmt, err := t.store.sql.PurgeDeleted(tab)
+	if err != nil {
+		return 0, err
+	}
+	n, err := t.x.Exec(ctx, stmt)
+	if err != nil {
+		return 0, fmt.Errorf("sqlserver: purge deleted rows of %q: %w", tab.Name, err)
 	}
 	return n, nil
 }

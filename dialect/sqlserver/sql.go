@@ -785,6 +785,53 @@ func (s SQL) Delete(t dialect.Table) (string, error) {
 	return "DELETE tgt FROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() + " AS src ON " + match, nil
 }
 
+// SoftDelete renders the set-based soft delete of the rows whose keys are staged (the staging table
+// then holds the key columns only; dialect.RowWriter's SoftDelete): @p1, a datetimeoffset parameter,
+// is the time of the delete, which goes into t.DeletedAt (and t.MirroredAt) of the rows whose
+// DeletedAt is still NULL, so that a row deleted twice keeps the first time.
+func (s SQL) SoftDelete(t dialect.Table) (string, error) {
+	tn, err := s.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	match, err := s.keyMatch(t)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	set := "tgt." + deleted + " = @p1"
+	if t.MirroredAt != "" {
+		mirrored, err := quote(t.MirroredAt)
+		if err != nil {
+			return "", err
+		}
+		set += ", tgt." + mirrored + " = @p1"
+	}
+	return "UPDATE tgt SET " + set + "\nFROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() +
+		" AS src ON " + match + "\nWHERE tgt." + deleted + " IS NULL", nil
+}
+
+// PurgeDeleted renders the removal of the rows that t.DeletedAt marks as deleted (the tenant's, in the
+// fan-in layout).
+func (s SQL) PurgeDeleted(t dialect.Table) (string, error) {
+	tn, err := s.Table(t.Name)
+	if err != nil {
+		return "", err
+	}
+	deleted, err := quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	cond := deleted + " IS NOT NULL"
+	if s.fanIn != nil {
+		cond = s.fanIn.Mine("") + " AND " + cond
+	}
+	return "DELETE FROM " + tn + " WHERE " + cond, nil
+}
+
 // Lock returns a batch with two parameters (@p1 the resource, @p2 the timeout in milliseconds, -1
 // to wait until the context ends) that takes an exclusive application lock owned by the transaction
 // and yields sp_getapplock's return code.
