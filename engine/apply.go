@@ -100,7 +100,10 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 			return err
 		}
 		res.repopulated = r.LSN == -1 && b.LSN > 0
-		a := &applier{table: m.table, rows: b.Rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
+		a, err := e.newApplier(t, m, b.Rows)
+		if err != nil {
+			return err
+		}
 		if r.LSN == -1 && updates == 0 && deletes == 0 && inserts > 0 {
 			err := a.bulk(ctx, tx, false)
 			if err == nil {
@@ -160,9 +163,29 @@ func (e *Engine) finishBatch(ctx context.Context, tx dialect.Tx, table string, l
 	return nil
 }
 
+// newApplier prepares the application of a batch's rows to the table of m.
+func (e *Engine) newApplier(t *tenant, m *tableModel, rows contract.Rows) (*applier, error) {
+	a := &applier{table: m.table, target: m.table, rows: rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
+	if len(m.table.Columns) == len(m.stored.Columns) {
+		return a, nil
+	}
+	// The table has columns that mirrorsink adds: the rows hold the source's, and the batch's time
+	// goes into those added columns that take it.
+	a.table, a.at = m.source(), dialect.AddedTime(e.now())
+	var err error
+	a.added, err = newAddedValues(a.table, a.target, a.at)
+	return a, err
+}
+
 // applier applies the rows of one batch to one table.
 type applier struct {
-	table dialect.Table
+	// table has the source's columns, which the batch's rows hold; target is the table as the mirror
+	// has it, with the columns mirrorsink adds after them (see added.go), or table itself.
+	table, target dialect.Table
+	// at is when the batch is applied, as the added columns keep it (the time of its soft deletes);
+	// added are the values the added columns take in every row it writes.
+	at    time.Time
+	added addedValues
 	rows  contract.Rows
 	// microKeys says that the target keeps times to the microsecond, so that two keys 100 ns apart are
 	// one key in the mirror.
@@ -183,7 +206,7 @@ func (a *applier) bulk(ctx context.Context, tx dialect.Tx, once bool) error {
 	if l, ok := tx.Rows().(dialect.Loader); ok && once {
 		insert = l.Load
 	}
-	if _, err := insert(ctx, a.table, src); err != nil {
+	if _, err := insert(ctx, a.target, a.extend(src)); err != nil {
 		if errors.Is(err, dialect.ErrDuplicateKey) {
 			return err
 		}
@@ -206,17 +229,32 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 	// the upsert would remove.
 	if deletes > 0 {
 		src := a.source(func(op contract.Operation) bool { return op == contract.Delete }, a.table.Key)
-		if _, err := tx.Rows().Delete(ctx, a.table, src); err != nil {
+		var err error
+		if a.target.DeletedAt != "" {
+			_, err = tx.Rows().SoftDelete(ctx, a.target, src, a.at)
+		} else {
+			_, err = tx.Rows().Delete(ctx, a.target, src)
+		}
+		if err != nil {
 			return src.explain(err)
 		}
 	}
 	if upserts > 0 {
 		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
-		if _, err := tx.Rows().Upsert(ctx, a.table, src); err != nil {
+		if _, err := tx.Rows().Upsert(ctx, a.target, a.extend(src)); err != nil {
 			return src.explain(err)
 		}
 	}
 	return nil
+}
+
+// extend returns the rows of src as the target table takes them: with the values of the columns
+// mirrorsink adds after each row's own, or src itself when it adds none.
+func (a *applier) extend(src *rowSource) dialect.RowSource {
+	if len(a.added.values) == 0 {
+		return src
+	}
+	return dialect.Extend(src, nil, a.added.values, nil, a.added.wire)
 }
 
 // findSuperseded marks every row whose key appears again later in the batch: a row changed several

@@ -50,6 +50,16 @@ type Route struct {
 	Layout Layout
 	// TenantColumn names the tenant column of the fan-in layout (default DefaultTenantColumn).
 	TenantColumn string
+	// Deletes is how the route's tables take a row the source deleted: HardDeletes (the default)
+	// removes it, SoftDeletes keeps it, marked in the soft-delete column (see added.go).
+	Deletes Deletes
+	// MirroredAt adds the mirrored-at column to the route's tables: when mirrorsink last wrote each row.
+	MirroredAt bool
+	// DeletedAtColumn and MirroredAtColumn name the columns mirrorsink adds (defaults
+	// DefaultDeletedAtColumn and DefaultMirroredAtColumn).
+	DeletedAtColumn, MirroredAtColumn string
+	// Tables overrides Deletes and MirroredAt for the tables it names, as the source spells them.
+	Tables map[string]TableOptions
 }
 
 // Options configure an Engine.
@@ -206,6 +216,9 @@ func New(opts Options) (*Engine, error) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		if err := r.checkLayout(d); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := r.checkAdded(); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil

@@ -78,17 +78,23 @@ func (r Route) TenantColumnName() string {
 
 // checkSharedSchemas refuses routes that would meet in a fan-in schema without sharing it the same
 // way: a route of a mirror per tenant whose mirror is a fan-in route's schema, or two fan-in routes on
-// one schema with different dialects or tenant columns.
+// one schema with different dialects, tenant columns or added columns (deletes, mirrored_at, their
+// names and table overrides: the tenants of a shared table must write the same columns).
 func checkSharedSchemas(opts Options) error {
-	type shared struct{ who, dialect, column string }
+	type shared struct{ who, dialect, column, added string }
 	schemas := map[[2]string]shared{}
 	add := func(who string, r Route) error {
 		for _, tmpl := range r.dsnTemplates() {
 			key := [2]string{tmpl, r.Schema}
-			if prev, ok := schemas[key]; ok && (prev.dialect != r.Dialect || prev.column != r.TenantColumnName()) {
+			prev, ok := schemas[key]
+			if ok && (prev.dialect != r.Dialect || prev.column != r.TenantColumnName()) {
 				return fmt.Errorf("%s and %s share a fan-in schema with different dialects or tenant columns", prev.who, who)
 			}
-			schemas[key] = shared{who, r.Dialect, r.TenantColumnName()}
+			if ok && prev.added != r.addedSignature() {
+				return fmt.Errorf("%s and %s share a fan-in schema with different deletes, mirrored_at, their columns or their tables overrides; "+
+					"the tenants of a shared table must add the same columns to it", prev.who, who)
+			}
+			schemas[key] = shared{who, r.Dialect, r.TenantColumnName(), r.addedSignature()}
 		}
 		return nil
 	}
@@ -160,7 +166,7 @@ func placeOf(o dialect.SharedSchema, source string) string {
 // checkTenantColumn refuses a table that has a column named like the tenant column: its rows could
 // not say whose they are. Names are compared without case, as some databases do.
 func (f *fanIn) checkTenantColumn(m *tableModel) error {
-	for _, c := range m.table.Columns {
+	for _, c := range m.columns() {
 		if strings.EqualFold(c.Name, f.column) {
 			return fmt.Errorf("it has a column %q, the name of the fan-in layout's tenant column; "+
 				"give the route another tenant_column", c.Name)
@@ -213,7 +219,7 @@ func planShared(name string, def *tableModel, others []*tableModel, old, next *t
 		if tm == nil {
 			return typemap.Column{}, false
 		}
-		for _, c := range tm.table.Columns {
+		for _, c := range tm.columns() {
 			if c.Name == col {
 				return c, true
 			}
@@ -230,7 +236,7 @@ func planShared(name string, def *tableModel, others []*tableModel, old, next *t
 		return all, any
 	}
 	var cols []contract.Column
-	for i, d := range def.table.Columns {
+	for i, d := range def.columns() {
 		dc := def.stored.Columns[i]
 		n, ok := has(next, d.Name)
 		allNotNull, someHave := othersHave(d.Name)
@@ -248,7 +254,7 @@ func planShared(name string, def *tableModel, others []*tableModel, old, next *t
 			cols = append(cols, relaxed(&p, def, i, d, dc))
 			continue
 		}
-		nc := next.stored.Columns[slices.IndexFunc(next.table.Columns, func(c typemap.Column) bool { return c.Name == d.Name })]
+		nc := next.stored.Columns[slices.IndexFunc(next.columns(), func(c typemap.Column) bool { return c.Name == d.Name })]
 		cur := d
 		switch {
 		case d.Type == n.Type, typemap.Widens(n.Type, d.Type):
@@ -278,7 +284,7 @@ func planShared(name string, def *tableModel, others []*tableModel, old, next *t
 		}
 		cols = append(cols, relaxed(&p, def, i, cur, dc))
 	}
-	for i, n := range next.table.Columns {
+	for i, n := range next.columns() {
 		if _, ok := has(def, n.Name); ok {
 			continue
 		}
@@ -295,9 +301,44 @@ func planShared(name string, def *tableModel, others []*tableModel, old, next *t
 			p.repopulate, p.reason = true, fmt.Sprintf("column %q was added with a value for the existing rows", n.Name)
 		}
 	}
-	def, err := buildModel(contract.TableSchema{Name: name, Columns: cols}, next.stored.Key)
+	added := unionAdded(next.stored.Added, othersAdded(others)...)
+	planAdded(&p, def.stored.Added, added)
+	def, err := buildModel(contract.TableSchema{Name: name, Columns: cols}, next.stored.Key, added)
 	p.def = def
 	return p, err
+}
+
+// othersAdded returns the columns mirrorsink adds to each of the other tenants' tables.
+func othersAdded(others []*tableModel) [][]addedColumn {
+	out := make([][]addedColumn, len(others))
+	for i, o := range others {
+		out[i] = o.stored.Added
+	}
+	return out
+}
+
+// planAdded plans the changes that take a shared table's added columns from had to want: a column no
+// tenant writes any more is dropped, a new one added (nullable, without a default). Like a source
+// column, an added column stays while any tenant of the table has it (unionAdded), so that a tenant
+// whose schema was not reconciled yet after a change of the options never writes a column that is
+// gone.
+func planAdded(p *sharedPlan, had, want []addedColumn) {
+	named := func(list []addedColumn, name string) bool {
+		return slices.ContainsFunc(list, func(a addedColumn) bool { return a.Name == name })
+	}
+	col := func(name string) typemap.Column {
+		return typemap.Column{Name: name, Type: dialect.AddedTimeType, Nullable: true}
+	}
+	for _, a := range had {
+		if !named(want, a.Name) {
+			p.drops = append(p.drops, dialect.Change{Kind: dialect.DropColumn, Old: col(a.Name)})
+		}
+	}
+	for _, a := range want {
+		if !named(had, a.Name) {
+			p.changes = append(p.changes, dialect.Change{Kind: dialect.AddColumn, Column: col(a.Name)})
+		}
+	}
 }
 
 // relaxed returns the shared table's column i (cur, as it is after any widening; dc on the wire) as
@@ -321,7 +362,7 @@ func addition(c contract.Column) dialect.Change {
 
 // foldedColumn finds a column of tm whose name equals col without case but not exactly.
 func foldedColumn(tm *tableModel, col string) (string, bool) {
-	for _, c := range tm.table.Columns {
+	for _, c := range tm.columns() {
 		if c.Name != col && strings.EqualFold(c.Name, col) {
 			return c.Name, true
 		}
@@ -369,7 +410,7 @@ func unionDefinition(name string, next *tableModel, others []*tableModel) (*tabl
 			}
 		}
 	}
-	return buildModel(contract.TableSchema{Name: name, Columns: cols}, next.stored.Key)
+	return buildModel(contract.TableSchema{Name: name, Columns: cols}, next.stored.Key, unionAdded(next.stored.Added, othersAdded(others)...))
 }
 
 // sharedState is what reconcileFanIn reads of a table before it changes anything.
@@ -603,6 +644,11 @@ func (e *Engine) applyShared(ctx context.Context, t *tenant, tx dialect.Tx, m *t
 			// The tenant's rows go; the others' stay. (Truncate needs only the table's name.)
 			if err := tx.Tables().Truncate(ctx, dialect.Table{Name: st.to}); err != nil {
 				return nil, -1, fmt.Errorf("delete the tenant's rows of %q: %w", st.to, err)
+			}
+		} else if st.at == st.to {
+			// Rows the tenant kept as deleted go when its table stops keeping them in that column.
+			if err := e.purgeDeleted(ctx, t, tx, st.to, st.old, m); err != nil {
+				return nil, -1, err
 			}
 		}
 		for _, changes := range [][]dialect.Change{p.drops, p.changes} {

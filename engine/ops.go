@@ -98,7 +98,7 @@ func (e *Engine) tableSchema(ctx context.Context, call contract.Call, tables []c
 			continue
 		}
 		folded[f] = ts.Name
-		if models[i], err = buildModel(ts, e.opts.Keys[ts.Name]); err != nil {
+		if models[i], err = buildModel(ts, e.opts.Keys[ts.Name], t.route.added(ts.Name)); err != nil {
 			failed.add(ts.Name, err)
 		}
 	}
@@ -340,6 +340,9 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 		if p.recreate {
 			reason = p.reason
 			return errRecreate
+		}
+		if err := e.purgeDeleted(ctx, t, tx, name, old, m); err != nil {
+			return err
 		}
 		if len(p.changes) > 0 {
 			if lost, err = tx.Tables().Alter(ctx, m.table, p.changes); err != nil {

@@ -17,19 +17,33 @@ import (
 type storedSchema struct {
 	Columns []contract.Column `json:"columns"`
 	Key     []string          `json:"key"`
+	// Added are the columns mirrorsink adds after the source's (added.go), in order. It is left out
+	// when there are none, so that the schema of a table without them is stored, and hashes, as it
+	// did before they existed.
+	Added []addedColumn `json:"added,omitempty"`
 }
 
 // tableModel is a table's schema in every form the engine needs.
 type tableModel struct {
+	// table is the table as the mirror has it: the source's columns, then those mirrorsink adds.
 	table  dialect.Table
 	stored storedSchema
 	hash   string
 	json   string
 }
 
+// columns returns the source's columns, without those mirrorsink adds.
+func (m *tableModel) columns() []typemap.Column { return m.table.Columns[:len(m.stored.Columns)] }
+
+// source returns the table with the source's columns only: what a batch's rows hold.
+func (m *tableModel) source() dialect.Table {
+	return dialect.Table{Name: m.table.Name, Columns: m.columns(), Key: m.table.Key}
+}
+
 // buildModel parses a TableSchemaInfo into the typed model, choosing the key: the configured override
-// for the table, else the first column (PROTOCOL.md's decision, true for all SuperOffice tables).
-func buildModel(ts contract.TableSchema, keyOverride []string) (*tableModel, error) {
+// for the table, else the first column (PROTOCOL.md's decision, true for all SuperOffice tables). The
+// columns mirrorsink adds (added) come after the source's.
+func buildModel(ts contract.TableSchema, keyOverride []string, added []addedColumn) (*tableModel, error) {
 	if ts.Name == "" {
 		return nil, fmt.Errorf("a table has no name")
 	}
@@ -73,7 +87,15 @@ func buildModel(ts contract.TableSchema, keyOverride []string) (*tableModel, err
 		// its nullability at the source is then no change at all.
 		m.table.Columns[idx].Nullable = false
 	}
-	m.stored = storedSchema{Columns: ts.Columns, Key: keyNames}
+	if len(added) > 0 {
+		cols, deletedAt, mirroredAt, err := addedColumns(ts.Name, m.table.Columns, added)
+		if err != nil {
+			return nil, err
+		}
+		m.table.Columns = append(m.table.Columns, cols...)
+		m.table.DeletedAt, m.table.MirroredAt = deletedAt, mirroredAt
+	}
+	m.stored = storedSchema{Columns: ts.Columns, Key: keyNames, Added: added}
 	raw, err := json.Marshal(m.stored)
 	if err != nil {
 		return nil, err
@@ -90,7 +112,7 @@ func parseStored(name, schemaJSON string) (*tableModel, error) {
 	if err := json.Unmarshal([]byte(schemaJSON), &s); err != nil {
 		return nil, fmt.Errorf("table %q: stored schema is unreadable: %w", name, err)
 	}
-	return buildModel(contract.TableSchema{Name: name, Columns: s.Columns}, s.Key)
+	return buildModel(contract.TableSchema{Name: name, Columns: s.Columns}, s.Key, s.Added)
 }
 
 // sameShape reports whether a RowData batch's TableInfo matches the accepted schema: the same column

@@ -104,7 +104,10 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 		if err != nil {
 			return 0, errMissed
 		}
-		a := &applier{table: m.table, rows: &streamedRows{s: stream}, microKeys: t.dialect.Capabilities().TimeDigits == 6}
+		a, err := e.newApplier(t, m, &streamedRows{s: stream})
+		if err != nil {
+			return 0, errMissed
+		}
 		loadErr := a.bulk(ctx, tx, true)
 		loaded = true
 		if err := readBatch(); err != nil {
