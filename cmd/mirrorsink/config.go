@@ -129,6 +129,21 @@ type RouteConfig struct {
 	// Layout is per_tenant (the default) or fan_in; TenantColumn names fan_in's tenant column.
 	Layout       string `yaml:"layout"`
 	TenantColumn string `yaml:"tenant_column"`
+	// Deletes is hard (the default) or soft: a deleted row stays, marked in the soft-delete column.
+	// MirroredAt adds the column of when mirrorsink last wrote each row. The two column settings name
+	// the columns (docs/CONFIGURATION.md, Soft deletes and mirrored_at).
+	Deletes          string `yaml:"deletes"`
+	MirroredAt       bool   `yaml:"mirrored_at"`
+	DeletedAtColumn  string `yaml:"deleted_at_column"`
+	MirroredAtColumn string `yaml:"mirrored_at_column"`
+	// Tables overrides deletes and mirrored_at for the tables it names.
+	Tables map[string]TableConfig `yaml:"tables"`
+}
+
+// TableConfig overrides a route's settings for one table; a setting it leaves out is the route's.
+type TableConfig struct {
+	Deletes    string `yaml:"deletes"`
+	MirroredAt *bool  `yaml:"mirrored_at"`
 }
 
 // ServersConfig is a route's servers, in either of two forms: a list of DSNs (each server named as
@@ -433,7 +448,14 @@ func loadConfig(path string) (*Config, error) {
 func (c *Config) engineOptions() engine.Options {
 	route := func(r RouteConfig) engine.Route {
 		out := engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused,
-			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn}
+			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn,
+			Deletes: engine.Deletes(r.Deletes), MirroredAt: r.MirroredAt, DeletedAtColumn: r.DeletedAtColumn, MirroredAtColumn: r.MirroredAtColumn}
+		if len(r.Tables) > 0 {
+			out.Tables = make(map[string]engine.TableOptions, len(r.Tables))
+			for name, tc := range r.Tables {
+				out.Tables[name] = engine.TableOptions{Deletes: engine.Deletes(tc.Deletes), MirroredAt: tc.MirroredAt}
+			}
+		}
 		for _, dsn := range r.Servers.List {
 			out.Servers = append(out.Servers, engine.Server{DSN: expandEnv(dsn)})
 		}

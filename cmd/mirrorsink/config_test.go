@@ -164,3 +164,63 @@ default:
 		t.Fatal("a route that does not exist was placed")
 	}
 }
+
+// TestAddedColumnsConfig: deletes, mirrored_at, their column names and the per-table overrides reach
+// the engine's routes; values the engine cannot take fail naming the route and the setting.
+func TestAddedColumnsConfig(t *testing.T) {
+	cfg, err := loadBody(t, `tenants:
+  Cust1:
+    dialect: sqlite
+    dsn: "{ctx}.db"
+    deletes: soft
+    mirrored_at: true
+    deleted_at_column: gone_at
+    tables:
+      travelagent:
+        deletes: hard
+      contact:
+        mirrored_at: false
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cfg.engineOptions()
+	r := opts.Tenants["Cust1"]
+	for table, want := range map[string][2]string{
+		"person":      {"gone_at", "_mirrored_at"},
+		"travelagent": {"", "_mirrored_at"},
+		"contact":     {"gone_at", ""},
+	} {
+		if d, m := r.AddedColumns(table); d != want[0] || m != want[1] {
+			t.Errorf("table %s adds (%q, %q), want %q", table, d, m, want)
+		}
+	}
+	if d, m := opts.Default.AddedColumns("person"); d != "" || m != "" {
+		t.Errorf("the default route adds (%q, %q), want nothing", d, m)
+	}
+	if _, err := engine.New(opts); err != nil {
+		t.Fatal(err)
+	}
+
+	route := "default:\n  dialect: sqlite\n  dsn: \"{ctx}.db\"\n"
+	for body, want := range map[string]string{
+		route + "  deletes: sof\n":                                                                                    `default route: deletes "sof" is not known (hard or soft)`,
+		route + "  tables:\n    contact:\n      deletes: never\n":                                                     `default route: tables: contact: deletes "never" is not known`,
+		route + "  deleted_at_column: stamp\n  mirrored_at_column: STAMP\n":                                           `deleted_at_column and mirrored_at_column both name the column "stamp"`,
+		route + "  deleted_at_column: \" gone\"\n":                                                                    `deleted_at_column " gone": a name of 1 to 63 bytes`,
+		route + "  mirrored_at_column: " + strings.Repeat("m", 64) + "\n":                                             `mirrored_at_column "mmmm`,
+		"default:\n  dialect: postgres\n  dsn: \"postgres://h/crm\"\n  layout: fan_in\n  deleted_at_column: Tenant\n": `deleted_at_column "Tenant" is the name of the fan-in layout's tenant column`,
+	} {
+		cfg, err := loadConfig(writeConfig(t, "application:\n  client_id: app\n"+body))
+		if err == nil {
+			_, err = engine.New(cfg.engineOptions())
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+	// A key the override does not know is refused, as everywhere in the file.
+	if _, err := loadConfig(writeConfig(t, route+"  tables:\n    contact:\n      delete: soft\n")); err == nil || !strings.Contains(err.Error(), "field delete not found") {
+		t.Errorf("an unknown key of a table override: %v", err)
+	}
+}
