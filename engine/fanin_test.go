@@ -10,7 +10,7 @@ import (
 
 func sharedModel(t *testing.T, cols ...contract.Column) *tableModel {
 	t.Helper()
-	m, err := buildModel(contract.TableSchema{Name: "contact", Columns: cols}, nil)
+	m, err := buildModel(contract.TableSchema{Name: "contact", Columns: cols}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func col(name, typ string, nullable bool, def string) contract.Column {
 
 func mustModel(t *testing.T, ts contract.TableSchema, key ...string) *tableModel {
 	t.Helper()
-	m, err := buildModel(ts, key)
+	m, err := buildModel(ts, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestBuildModelErrors(t *testing.T) {
 		{table("t", col("a", "varchar2(10)", false, "")), nil, `column "a"`},
 		{table("t", col("a", "int", false, "")), []string{"b"}, `key column "b"`},
 	} {
-		_, err := buildModel(tc.ts, tc.key)
+		_, err := buildModel(tc.ts, tc.key, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want it to say %q", tc.ts, err, tc.want)
 		}
