@@ -1,7 +1,7 @@
 // Package conformance is the one suite every dialect passes against a live server, and the shared
 // golden scenarios of their SQL. It imports only package dialect and the pure packages below it: it
 // checks the dialect contract itself (the metadata store, table editing, the bulk path, upsert and
-// delete, atomicity, locks, every type of TYPES.md round-tripped, hostile names), not the engine,
+// delete, soft delete, atomicity, locks, every type of TYPES.md round-tripped, hostile names), not the engine,
 // whose own suite is engine/enginetest.
 //
 // A dialect's conformance_test.go calls Run with a Target that names a fresh mirror per test; its
@@ -62,6 +62,8 @@ func Run(t *testing.T, tgt Target) {
 		{"LockExcludesOtherTransactions", testLock},
 		{"HookStatementsAndRelaxedCommit", testRunStatement},
 		{"FanInTenantsShareATable", testFanIn},
+		{"SoftDeleteReviveAndMirroredAt", testSoftDelete},
+		{"FanInSoftDelete", testFanInSoftDelete},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
