@@ -62,6 +62,12 @@ type scenarioInput struct {
 		Old    *contract.Column `json:"old"`
 	} `json:"changes"`
 	FanIn *ScenarioFanIn `json:"fanIn"`
+	// Added names the columns mirrorsink adds after the source's (dialect/added.go); a dialect renders
+	// its soft delete and purge for a table that has the soft-delete column.
+	Added *struct {
+		DeletedAt  string `json:"deletedAt"`
+		MirroredAt string `json:"mirroredAt"`
+	} `json:"added"`
 }
 
 var changeKinds = map[string]dialect.ChangeKind{
@@ -114,6 +120,9 @@ func readScenario(path string) (Scenario, error) {
 	sc := Scenario{Name: strings.TrimSuffix(filepath.Base(path), ".txtar"), FanIn: in.FanIn}
 	if sc.Table, err = MakeTable(in.Table.Name, in.Table.Columns, in.Table.Key...); err != nil {
 		return Scenario{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if a := in.Added; a != nil {
+		sc.Table = sc.Table.WithAdded(a.DeletedAt, a.MirroredAt)
 	}
 	parse := func(c *contract.Column) (typemap.Column, error) {
 		if c == nil {

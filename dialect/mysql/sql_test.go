@@ -92,6 +92,18 @@ func render(sc conformance.Scenario) (string, error) {
 		{"truncate", func() (string, error) { return q.Truncate(t.Name) }},
 		{"drop", func() (string, error) { return q.DropTable(t.Name) }},
 	}
+	if t.DeletedAt != "" {
+		steps = append(steps[:9:9], append([]struct {
+			head string
+			stmt func() (string, error)
+		}{
+			{"soft delete, each ? = the time of the delete as UTC text", func() (string, error) { return q.StagingTable("~mirrorsink staging 3", t, t.Key) }},
+			{"", func() (string, error) { return q.LoadData("mirrorsink-4", "~mirrorsink staging 3", keys) }},
+			{"", func() (string, error) { return q.SoftDelete(t, "~mirrorsink staging 3") }},
+			{"", func() (string, error) { return q.DropStaging("~mirrorsink staging 3") }},
+			{"purge the rows kept as deleted", func() (string, error) { return q.PurgeDeleted(t) }},
+		}, steps[9:]...)...)
+	}
 	for _, step := range steps {
 		if step.head != "" {
 			s.Head(step.head)

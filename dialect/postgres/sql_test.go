@@ -92,6 +92,18 @@ func render(sc conformance.Scenario) (string, error) {
 		{"truncate", func() (string, error) { return sql.TruncateTable(tbl.Name) }},
 		{"drop", func() (string, error) { return sql.DropTable(tbl.Name) }},
 	}
+	if tbl.DeletedAt != "" {
+		stmts = append(stmts[:9:9], append([]struct {
+			head string
+			sql  func() (string, error)
+		}{
+			{"soft delete: staging table", func() (string, error) { return sql.CreateStaging(stagingName(3), tbl, tbl.KeyColumns()) }},
+			{"soft delete: load", func() (string, error) { return sql.CopyStaging(stagingName(3), tbl.KeyColumns()) }},
+			{"soft delete: mark, $1 = the time of the delete (timestamptz)", func() (string, error) { return sql.SoftDelete(tbl, stagingName(3)) }},
+			{"soft delete: drop the staging table", func() (string, error) { return sql.DropStaging(stagingName(3)), nil }},
+			{"purge the rows kept as deleted", func() (string, error) { return sql.PurgeDeleted(tbl) }},
+		}, stmts[9:]...)...)
+	}
 	for _, st := range stmts {
 		stmt, err := st.sql()
 		if err != nil {

@@ -44,10 +44,11 @@ func render(sc conformance.Scenario) (string, error) {
 		s.Add(stmts...)
 		s.Warn(warnings)
 	}
-	for _, part := range []struct {
+	type part struct {
 		title string
 		sql   func() (string, error)
-	}{
+	}
+	parts := []part{
 		{"insert, 2 rows", func() (string, error) { return q.Insert(t, 2) }},
 		{"upsert, 2 rows", func() (string, error) { return q.Upsert(t, 2) }},
 		{"delete, 2 keys", func() (string, error) { return q.Delete(t, 2) }},
@@ -55,7 +56,16 @@ func render(sc conformance.Scenario) (string, error) {
 		{"count", func() (string, error) { return q.Count(t.Name) }},
 		{"truncate", func() (string, error) { return q.Truncate(t.Name) }},
 		{"drop", func() (string, error) { return q.DropTable(t.Name) }},
-	} {
+	}
+	if t.DeletedAt != "" {
+		parts = append(parts[:3:3], append([]part{
+			{"soft delete, 2 keys, at 2026-05-18 10:40:43.123456 UTC", func() (string, error) {
+				return q.SoftDelete(t, 2, "2026-05-18 10:40:43.1234560+00:00")
+			}},
+			{"purge the rows kept as deleted", func() (string, error) { return q.PurgeDeleted(t) }},
+		}, parts[3:]...)...)
+	}
+	for _, part := range parts {
 		s.Head(part.title)
 		stmt, err := part.sql()
 		if err != nil {

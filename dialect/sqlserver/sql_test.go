@@ -103,6 +103,22 @@ func render(sc conformance.Scenario) (string, error) {
 		return "", err
 	}
 
+	if t.DeletedAt != "" {
+		s.Head("soft delete, @p1 = the time of the delete (datetimeoffset(7)), in a savepoint")
+		if err := renderStaged(&s, q, t, t.KeyColumns(), func() ([]string, error) {
+			mark, err := q.SoftDelete(t)
+			return []string{mark}, err
+		}); err != nil {
+			return "", err
+		}
+		purge, err := q.PurgeDeleted(t)
+		if err != nil {
+			return "", err
+		}
+		s.Head("purge the rows kept as deleted")
+		s.Add(purge)
+	}
+
 	for _, part := range []struct {
 		title string
 		sql   func() (string, error)
