@@ -46,14 +46,19 @@ func (m Mirror) Open(ctx context.Context) (dialect.Store, error) {
 	return st, nil
 }
 
-// Verify compares src with this mirror (see Verify).
+// Verify compares src with this mirror (see Verify), leaving out the rows it keeps as deleted where
+// its route keeps soft deletes (see Tombstones for those).
 func (m Mirror) Verify(ctx context.Context, src *Source, absent ...string) ([]TableCheck, error) {
 	st, err := m.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	return Verify(ctx, src, m.Dialect, st, absent...)
+	r := m.route()
+	return VerifyWith(ctx, src, m.Dialect, st, VerifyOptions{Absent: absent, DeletedAt: func(table string) string {
+		deletedAt, _ := r.AddedColumns(table)
+		return deletedAt
+	}})
 }
 
 // Reset sets a table's LSN in the mirror's metadata to -1, as an operator does with `mirrorsink

@@ -19,6 +19,9 @@ var Scenarios = []string{"initial", "churn", "schema-change", "reset", "restore"
 // ChurnOptions say how many rows Churn changes.
 type ChurnOptions struct {
 	Inserts, Updates, Deletes int
+	// Reinserts inserts rows again under keys that earlier tracked deletes removed (at most as many as
+	// there are), before this churn's deletes: a mirror that keeps deleted rows revives them.
+	Reinserts int
 	// Dataset is the dataset whose generators make the new values ("crm" or "types").
 	Dataset string
 	Seed    uint64
@@ -26,7 +29,7 @@ type ChurnOptions struct {
 
 // ChurnResult counts what Churn did.
 type ChurnResult struct {
-	Inserts, Updates, Deletes int
+	Inserts, Updates, Deletes, Reinserts int
 }
 
 // Churn inserts, updates and deletes rows spread over the source's tables in proportion to their
@@ -69,7 +72,7 @@ func Churn(ctx context.Context, src *Source, opts ChurnOptions) (ChurnResult, er
 		}
 		return out
 	}
-	ins, upd, del := split(opts.Inserts), split(opts.Updates), split(opts.Deletes)
+	ins, upd, del, reins := split(opts.Inserts), split(opts.Updates), split(opts.Deletes), split(opts.Reinserts)
 	err = src.Write(ctx, func(w *Writer) error {
 		for i, t := range tables {
 			r := tableRand(opts.Seed^0x9e3779b97f4a7c15, t.Name)
@@ -94,6 +97,25 @@ func Churn(ctx context.Context, src *Source, opts ChurnOptions) (ChurnResult, er
 					return err
 				}
 				res.Inserts++
+			}
+			gone, err := w.DeletedKeys(t.Name, reins[i], r)
+			if err != nil {
+				return err
+			}
+			for _, k := range gone {
+				id, ok := k.(int64)
+				if !ok {
+					return fmt.Errorf("churn: %s: re-inserts need an integer key", t.Name)
+				}
+				vals, err := gen(r, id)
+				if err != nil {
+					return err
+				}
+				vals[0] = k
+				if err := w.Insert(t.Name, vals); err != nil {
+					return err
+				}
+				res.Reinserts++
 			}
 			keys, err := w.PickKeys(t.Name, upd[i]+del[i], r)
 			if err != nil {

@@ -43,6 +43,22 @@ func (e *VerifyError) Error() string {
 // source). On a difference it returns a *VerifyError naming the table, the counts and the first
 // differing key.
 func Verify(ctx context.Context, src *Source, dialectName string, store dialect.Store, absent ...string) ([]TableCheck, error) {
+	return VerifyWith(ctx, src, dialectName, store, VerifyOptions{Absent: absent})
+}
+
+// VerifyOptions say how VerifyWith reads a mirror.
+type VerifyOptions struct {
+	// Absent names tables that must not exist in the mirror (dropped at the source).
+	Absent []string
+	// DeletedAt, when set, names a table's soft-delete column ("" when it has none): the rows the mirror
+	// keeps as deleted are left out of the comparison with the source (Tombstones checks them), and a
+	// row the source has must be live in the mirror.
+	DeletedAt func(table string) string
+}
+
+// VerifyWith is Verify with options.
+func VerifyWith(ctx context.Context, src *Source, dialectName string, store dialect.Store, opts VerifyOptions) ([]TableCheck, error) {
+	absent := opts.Absent
 	d, err := dialect.Lookup(dialectName)
 	if err != nil {
 		return nil, err
@@ -63,13 +79,17 @@ func Verify(ctx context.Context, src *Source, dialectName string, store dialect.
 		if err != nil {
 			return checks, err
 		}
-		mc, err := mirrorSums(ctx, store, t, places[t.Name], types, losses, nil)
+		m := mirrorTable{store: store, t: t, place: places[t.Name], types: types, losses: losses}
+		if opts.DeletedAt != nil {
+			m.deletedAt = opts.DeletedAt(t.Name)
+		}
+		mc, err := m.sums(ctx, nil)
 		if err != nil {
 			return checks, err
 		}
 		checks = append(checks, TableCheck{Table: t.Name, SourceRows: sc.rows, MirrorRows: mc.rows, SourceCheck: sc.sum, MirrorCheck: mc.sum})
 		if sc != mc {
-			return checks, diff(ctx, src, store, t, places[t.Name], types, losses, sc.rows, mc.rows)
+			return checks, diff(ctx, src, m, sc.rows, mc.rows)
 		}
 	}
 	if len(absent) > 0 {
@@ -183,29 +203,62 @@ func sourceSums(ctx context.Context, src *Source, t Table, types []typemap.Type,
 	return s, nil
 }
 
-// mirrorSums reads the mirror table through its dialect (the table named place, when it is not the
-// source table's name); with rows set, it also collects each row's texts by key.
-func mirrorSums(ctx context.Context, store dialect.Store, t Table, place string, types []typemap.Type, l canon.Losses, rows map[string][]string) (sums, error) {
-	tbl := dialect.Table{Name: t.Name, Key: []int{0}}
-	if place != "" {
-		tbl.Name = place
+// mirrorTable is how the verifier reads one table of a mirror: through its dialect, from the table
+// named place when it is not the source table's name, its live rows only when deletedAt names its
+// soft-delete column.
+type mirrorTable struct {
+	store     dialect.Store
+	t         Table
+	place     string
+	types     []typemap.Type
+	losses    canon.Losses
+	deletedAt string
+}
+
+// read calls fn with the canonical texts of every row's source columns and the values of the added
+// columns named in added (of dialect.AddedTimeType), in a transaction of its own.
+func (m mirrorTable) read(ctx context.Context, added []string, fn func(texts []string, added []any) error) error {
+	tbl := dialect.Table{Name: m.t.Name, Key: []int{0}}
+	if m.place != "" {
+		tbl.Name = m.place
 	}
-	for i, c := range t.Columns {
-		tbl.Columns = append(tbl.Columns, typemap.Column{Name: c.Name, Type: types[i], Nullable: true})
+	for i, c := range m.t.Columns {
+		tbl.Columns = append(tbl.Columns, typemap.Column{Name: c.Name, Type: m.types[i], Nullable: true})
 	}
-	tx, err := store.Begin(ctx)
+	for _, name := range added {
+		tbl.Columns = append(tbl.Columns, typemap.Column{Name: name, Type: dialect.AddedTimeType, Nullable: true})
+	}
+	tx, err := m.store.Begin(ctx)
 	if err != nil {
-		return sums{}, fmt.Errorf("verify: mirror %s: %w", t.Name, err)
+		return fmt.Errorf("verify: mirror %s: %w", m.t.Name, err)
 	}
 	defer tx.Rollback(ctx)
-	var s sums
-	texts := make([]string, len(tbl.Columns))
+	texts := make([]string, len(m.t.Columns))
 	err = tx.Tables().Read(ctx, tbl, func(vals []any) error {
-		for i, v := range vals {
+		for i, v := range vals[:len(texts)] {
 			var err error
-			if texts[i], err = canon.Value(types[i], v, l); err != nil {
-				return fmt.Errorf("%s.%s: %w", t.Name, t.Columns[i].Name, err)
+			if texts[i], err = canon.Value(m.types[i], v, m.losses); err != nil {
+				return fmt.Errorf("%s.%s: %w", m.t.Name, m.t.Columns[i].Name, err)
 			}
+		}
+		return fn(texts, vals[len(texts):])
+	})
+	if err != nil {
+		return fmt.Errorf("verify: read mirror %s: %w", m.t.Name, err)
+	}
+	return nil
+}
+
+// sums reads the mirror table's live rows; with rows set, it also collects each row's texts by key.
+func (m mirrorTable) sums(ctx context.Context, rows map[string][]string) (sums, error) {
+	var added []string
+	if m.deletedAt != "" {
+		added = []string{m.deletedAt}
+	}
+	var s sums
+	err := m.read(ctx, added, func(texts []string, added []any) error {
+		if len(added) > 0 && added[0] != nil {
+			return nil // kept as deleted
 		}
 		s.rows++
 		s.sum += rowHash(texts)
@@ -214,20 +267,18 @@ func mirrorSums(ctx context.Context, store dialect.Store, t Table, place string,
 		}
 		return nil
 	})
-	if err != nil {
-		return s, fmt.Errorf("verify: read mirror %s: %w", t.Name, err)
-	}
-	return s, nil
+	return s, err
 }
 
 // diff reads both sides again, row by row, to name the first differing key.
-func diff(ctx context.Context, src *Source, store dialect.Store, t Table, place string, types []typemap.Type, l canon.Losses, srcRows, mirRows int64) error {
+func diff(ctx context.Context, src *Source, m mirrorTable, srcRows, mirRows int64) error {
+	t := m.t
 	ve := &VerifyError{Table: t.Name, SourceRows: srcRows, MirrorRows: mirRows}
 	sRows, mRows := map[string][]string{}, map[string][]string{}
-	if _, err := sourceSums(ctx, src, t, types, l, sRows); err != nil {
+	if _, err := sourceSums(ctx, src, t, m.types, m.losses, sRows); err != nil {
 		return err
 	}
-	if _, err := mirrorSums(ctx, store, t, place, types, l, mRows); err != nil {
+	if _, err := m.sums(ctx, mRows); err != nil {
 		return err
 	}
 	keys := make([]string, 0, len(sRows)+len(mRows))

@@ -530,6 +530,49 @@ func (w *Writer) SetNextID(table string, next int64) error {
 	return nil
 }
 
+// DeletedKeys returns up to n distinct keys of a table that tracked deletes removed and that no row has
+// now, decoded, chosen with r (which it does not use when n is 0).
+func (w *Writer) DeletedKeys(table string, n int, r *rand.Rand) ([]any, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
+	wt, err := w.table(table)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := w.tx.QueryContext(w.ctx, `SELECT "key" FROM "_sim_changes" WHERE "tbl" = ? AND "deleted" = 1 ORDER BY "key"`, table)
+	if err != nil {
+		return nil, fmt.Errorf("source: deleted keys of %s: %w", table, err)
+	}
+	var texts []string
+	for rows.Next() {
+		var text string
+		if err := rows.Scan(&text); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("source: deleted keys of %s: %w", table, err)
+		}
+		texts = append(texts, text)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("source: deleted keys of %s: %w", table, err)
+	}
+	r.Shuffle(len(texts), func(i, j int) { texts[i], texts[j] = texts[j], texts[i] })
+	dec := typemap.DecoderFor(wt.types[0])
+	var keys []any
+	for _, text := range texts[:min(n, len(texts))] {
+		k, err := dec([]byte(text))
+		if err != nil {
+			return nil, fmt.Errorf("source: deleted keys of %s: key %q: %w", table, text, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // PickKeys returns up to n distinct existing keys of a table, decoded, chosen with r.
 func (w *Writer) PickKeys(table string, n int, r *rand.Rand) ([]any, error) {
 	if err := w.flush(); err != nil {
