@@ -46,7 +46,22 @@ func send(t *testing.T, e *engine.Engine, lsn int64, rowsText ...string) {
 // offsets from base in seconds, "-" for NULL), sorted by id; added lists the added columns to read.
 func readContact(t *testing.T, dir string, base time.Time, added ...string) ([]string, error) {
 	t.Helper()
-	tx := mirrorTx(t, dir, "Cust1")
+	ctx := context.Background()
+	d, err := dialect.Lookup("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A transaction of its own, ended at once: SQLite's transactions hold the file's write lock.
+	store, err := d.Open(ctx, dir+"/Cust1.db", dialect.OpenOptions{Tenant: "Cust1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tx, err := store.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
 	tbl := dialect.Table{Name: "contact", Key: []int{0}, Columns: []typemap.Column{
 		{Name: "contact_id", Type: typemap.Type{Kind: typemap.Int}},
 		{Name: "name", Type: typemap.Type{Kind: typemap.NVarChar, Length: 20}, Nullable: true},
@@ -56,7 +71,7 @@ func readContact(t *testing.T, dir string, base time.Time, added ...string) ([]s
 	}
 	byID := map[int64]string{}
 	var ids []int64
-	err := tx.Tables().Read(context.Background(), tbl, func(v []any) error {
+	err = tx.Tables().Read(ctx, tbl, func(v []any) error {
 		line := fmt.Sprint(v[0], " ", v[1])
 		for _, x := range v[2:] {
 			if x == nil {
