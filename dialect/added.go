@@ -42,6 +42,25 @@ func (t Table) WithAdded(deletedAt, mirroredAt string) Table {
 	return out
 }
 
+// SoftDeleteSet renders what a dialect's soft delete writes: the assignment of value (a parameter or a
+// literal) to t.DeletedAt and, when the table has it, to t.MirroredAt, each column quoted by quote and
+// preceded by prefix (an alias and a dot, or ""). deleted is the soft-delete column, quoted, without the
+// prefix, for the statement's condition.
+func SoftDeleteSet(t Table, quote func(string) (string, error), prefix, value string) (deleted, set string, err error) {
+	if deleted, err = quote(t.DeletedAt); err != nil {
+		return "", "", err
+	}
+	set = prefix + deleted + " = " + value
+	if t.MirroredAt != "" {
+		mirrored, err := quote(t.MirroredAt)
+		if err != nil {
+			return "", "", err
+		}
+		set += ", " + prefix + mirrored + " = " + value
+	}
+	return deleted, set, nil
+}
+
 // Extend returns a RowSource whose rows are those of rows with the same values before and after
 // theirs in every row: how a fan-in Store puts the tenant first, and how the engine appends the values
 // of the columns it adds. A RawRowSource stays one: wireBefore and wireAfter are the same values as

@@ -19,43 +19,14 @@ import (
 // with fewer columns leaves the others NULL; the shared metadata tables are each tenant's own through
 // Meta, and Shared sees across them. A dialect without the capability must refuse the option.
 func testFanIn(t *testing.T, h *harness) {
-	open := func(tenant string) (dialect.Store, error) {
-		return h.d.Open(h.ctx, h.dsn, dialect.OpenOptions{Tenant: tenant, Schema: h.schema, TenantColumn: "tenant",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}
 	if !h.caps.FanIn {
-		if st, err := open(h.tenant + "a"); err == nil {
+		if st, err := h.openFanIn(h.tenant + "a"); err == nil {
 			st.Close()
 			t.Fatal("a dialect without the FanIn capability opened a mirror with a tenant column")
 		}
 		return
 	}
-	stores := make([]dialect.Store, 2)
-	for i, tenant := range []string{h.tenant + "a", h.tenant + "b"} {
-		st, err := open(tenant)
-		if err != nil {
-			t.Fatalf("open tenant %s: %v", tenant, err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores[i] = st
-	}
-	do := func(i int, fn func(tx dialect.Tx) error) {
-		t.Helper()
-		tx, err := stores[i].Begin(h.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fn(tx); err != nil {
-			tx.Rollback(h.ctx)
-			t.Fatal(err)
-		}
-		if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range stores {
-		do(i, func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
-	}
+	stores, do := h.fanInStores(t, 2)
 	// The engine creates a shared table without defaults (dialect/fanin.go).
 	cols := simple()
 	for i := range cols {
@@ -182,6 +153,47 @@ func testFanIn(t *testing.T, h *harness) {
 		}
 		return nil
 	})
+}
+
+// openFanIn opens tenant's Store on the harness's mirror in the fan-in layout (tenant column "tenant").
+func (h *harness) openFanIn(tenant string) (dialect.Store, error) {
+	return h.d.Open(h.ctx, h.dsn, dialect.OpenOptions{Tenant: tenant, Schema: h.schema, TenantColumn: "tenant",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+// fanInStores opens n tenants' Stores on the harness's mirror in the fan-in layout, with the shared
+// metadata tables migrated, and returns them with do, which runs fn in a transaction of tenant i's
+// Store and commits it, failing the test on an error.
+func (h *harness) fanInStores(t *testing.T, n int) ([]dialect.Store, func(i int, fn func(tx dialect.Tx) error)) {
+	t.Helper()
+	stores := make([]dialect.Store, n)
+	for i := range stores {
+		tenant := h.tenant + string(rune('a'+i))
+		st, err := h.openFanIn(tenant)
+		if err != nil {
+			t.Fatalf("open tenant %s: %v", tenant, err)
+		}
+		t.Cleanup(func() { st.Close() })
+		stores[i] = st
+	}
+	do := func(i int, fn func(tx dialect.Tx) error) {
+		t.Helper()
+		tx, err := stores[i].Begin(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback(h.ctx)
+			t.Fatal(err)
+		}
+		if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range stores {
+		do(i, func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
+	}
+	return stores, do
 }
 
 func flatten(rows [][]string) []string {

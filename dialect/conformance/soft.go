@@ -2,8 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -176,33 +174,7 @@ func testFanInSoftDelete(t *testing.T, h *harness) {
 	if !h.caps.FanIn {
 		t.Skip("the dialect does not take the fan-in layout")
 	}
-	var stores [2]dialect.Store
-	for i, tenant := range []string{h.tenant + "a", h.tenant + "b"} {
-		st, err := h.d.Open(h.ctx, h.dsn, dialect.OpenOptions{Tenant: tenant, Schema: h.schema, TenantColumn: "tenant",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatalf("open tenant %s: %v", tenant, err)
-		}
-		t.Cleanup(func() { st.Close() })
-		stores[i] = st
-	}
-	do := func(i int, fn func(tx dialect.Tx) error) {
-		t.Helper()
-		tx, err := stores[i].Begin(h.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fn(tx); err != nil {
-			tx.Rollback(h.ctx)
-			t.Fatal(err)
-		}
-		if err := tx.Commit(h.ctx, dialect.Durable); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range stores {
-		do(i, func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
-	}
+	stores, do := h.fanInStores(t, 2)
 	cols := simple()
 	for i := range cols {
 		cols[i].DefaultValue = "" // the engine creates shared tables without defaults

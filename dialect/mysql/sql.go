@@ -688,17 +688,9 @@ func (s SQL) SoftDelete(t dialect.Table, staging string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := quote(t.DeletedAt)
+	deleted, set, err := dialect.SoftDeleteSet(t, quote, "t.", "?")
 	if err != nil {
 		return "", err
-	}
-	set := "t." + deleted + " = ?"
-	if t.MirroredAt != "" {
-		mirrored, err := quote(t.MirroredAt)
-		if err != nil {
-			return "", err
-		}
-		set += ", t." + mirrored + " = ?"
 	}
 	return "UPDATE " + join + " SET " + set + " WHERE t." + deleted + " IS NULL", nil
 }

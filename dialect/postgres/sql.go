@@ -640,17 +640,9 @@ func (s SQL) SoftDelete(t dialect.Table, staging string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := quoteIdent(t.DeletedAt)
+	deleted, set, err := dialect.SoftDeleteSet(t, quoteIdent, "", "$1")
 	if err != nil {
 		return "", err
-	}
-	set := deleted + " = $1"
-	if t.MirroredAt != "" {
-		mirrored, err := quoteIdent(t.MirroredAt)
-		if err != nil {
-			return "", err
-		}
-		set += ", " + mirrored + " = $1"
 	}
 	if s.fanIn != nil && s.fanIn.citus {
 		in, err := s.stagedKeys(t, staging)

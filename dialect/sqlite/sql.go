@@ -809,17 +809,9 @@ func (q SQL) SoftDelete(t dialect.Table, rows int, stamp string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	deleted, err := q.Quote(t.DeletedAt)
+	deleted, set, err := dialect.SoftDeleteSet(t, q.Quote, "", q.Literal(stamp))
 	if err != nil {
 		return "", err
-	}
-	set := deleted + " = " + q.Literal(stamp)
-	if t.MirroredAt != "" {
-		mirrored, err := q.Quote(t.MirroredAt)
-		if err != nil {
-			return "", err
-		}
-		set += ", " + mirrored + " = " + q.Literal(stamp)
 	}
 	in, err := q.keysIn(t, rows)
 	if err != nil {

@@ -798,17 +798,9 @@ func (s SQL) SoftDelete(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := quote(t.DeletedAt)
+	deleted, set, err := dialect.SoftDeleteSet(t, quote, "tgt.", "@p1")
 	if err != nil {
 		return "", err
-	}
-	set := "tgt." + deleted + " = @p1"
-	if t.MirroredAt != "" {
-		mirrored, err := quote(t.MirroredAt)
-		if err != nil {
-			return "", err
-		}
-		set += ", tgt." + mirrored + " = @p1"
 	}
 	return "UPDATE tgt SET " + set + "\nFROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() +
 		" AS src ON " + match + "\nWHERE tgt." + deleted + " IS NULL", nil
