@@ -61,6 +61,20 @@ func SoftDeleteSet(t Table, quote func(string) (string, error), prefix, value st
 	return deleted, set, nil
 }
 
+// PurgeWhere renders the WHERE clause of a dialect's PurgeDeleted: the rows whose t.DeletedAt (quoted
+// by quote) is set and, when mine is not "" (the fan-in layout's condition), that are the tenant's.
+func PurgeWhere(t Table, quote func(string) (string, error), mine string) (string, error) {
+	deleted, err := quote(t.DeletedAt)
+	if err != nil {
+		return "", err
+	}
+	cond := deleted + " IS NOT NULL"
+	if mine != "" {
+		cond = mine + " AND " + cond
+	}
+	return " WHERE " + cond, nil
+}
+
 // Extend returns a RowSource whose rows are those of rows with the same values before and after
 // theirs in every row: how a fan-in Store puts the tenant first, and how the engine appends the values
 // of the columns it adds. A RawRowSource stays one: wireBefore and wireAfter are the same values as

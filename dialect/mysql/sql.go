@@ -701,15 +701,8 @@ func (s SQL) PurgeDeleted(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := quote(t.DeletedAt)
-	if err != nil {
-		return "", err
-	}
-	cond := deleted + " IS NOT NULL"
-	if s.fanIn != nil {
-		cond = s.fanIn.Mine("") + " AND " + cond
-	}
-	return "DELETE FROM " + qt + " WHERE " + cond, nil
+	where, err := dialect.PurgeWhere(t, quote, s.fanIn.Mine(""))
+	return "DELETE FROM " + qt + where, err
 }
 
 // Statements that take no names from the wire.

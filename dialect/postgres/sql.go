@@ -665,15 +665,8 @@ func (s SQL) PurgeDeleted(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := quoteIdent(t.DeletedAt)
-	if err != nil {
-		return "", err
-	}
-	cond := deleted + " IS NOT NULL"
-	if s.fanIn != nil {
-		cond = s.mine("") + " AND " + cond
-	}
-	return "DELETE FROM " + name + " WHERE " + cond, nil
+	where, err := dialect.PurgeWhere(t, quoteIdent, s.mine(""))
+	return "DELETE FROM " + name + where, err
 }
 
 // lockStatement takes a transaction-scoped advisory lock; its argument is lockID of the key.

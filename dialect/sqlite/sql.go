@@ -826,11 +826,8 @@ func (q SQL) PurgeDeleted(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := q.Quote(t.DeletedAt)
-	if err != nil {
-		return "", err
-	}
-	return "DELETE FROM " + qt + " WHERE " + deleted + " IS NOT NULL", nil
+	where, err := dialect.PurgeWhere(t, q.Quote, "")
+	return "DELETE FROM " + qt + where, err
 }
 
 // Savepoint and RollbackTo render the savepoint statements of sqlexec.

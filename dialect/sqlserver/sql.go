@@ -813,15 +813,8 @@ func (s SQL) PurgeDeleted(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	deleted, err := quote(t.DeletedAt)
-	if err != nil {
-		return "", err
-	}
-	cond := deleted + " IS NOT NULL"
-	if s.fanIn != nil {
-		cond = s.fanIn.Mine("") + " AND " + cond
-	}
-	return "DELETE FROM " + tn + " WHERE " + cond, nil
+	where, err := dialect.PurgeWhere(t, quote, s.fanIn.Mine(""))
+	return "DELETE FROM " + tn + where, err
 }
 
 // Lock returns a batch with two parameters (@p1 the resource, @p2 the timeout in milliseconds, -1
