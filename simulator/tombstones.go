@@ -24,7 +24,7 @@ type Tombstones struct {
 	// live and dead hold, by table and key (canonical text), the rows the source had at the last
 	// Record and those the mirror must keep as deleted.
 	live, dead map[string]map[string][]string
-	// sent holds, by table, the keys the last cycle sent; full the tables it sent whole.
+	// sent holds, by table, the keys of the rows the last cycle wrote; full the tables it sent whole.
 	sent map[string]map[string]bool
 	full map[string]bool
 	// tables are the source's tables at the last Record.
@@ -70,9 +70,19 @@ func (h *Tombstones) Record(ctx context.Context, src *Source, res CycleResult) e
 			return err
 		}
 		live[t.Name] = rows
-		if h.sent[t.Name], err = h.changedKeys(ctx, src, t.Name, types[0]); err != nil {
+		sent, err := h.changedKeys(ctx, src, t.Name, types[0])
+		if err != nil {
 			return err
 		}
+		for key := range sent {
+			// A key live neither before nor after the cycle was sent as a delete that writes nothing:
+			// of a row the mirror never had, or of one it keeps as deleted already (its first time stays).
+			_, was := h.live[t.Name][key]
+			if _, is := rows[key]; !was && !is {
+				delete(sent, key)
+			}
+		}
+		h.sent[t.Name] = sent
 		dead := h.dead[t.Name]
 		if dead == nil || h.full[t.Name] {
 			dead = map[string][]string{}
