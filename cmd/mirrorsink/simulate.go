@@ -32,6 +32,7 @@ type simulateOptions struct {
 	soKey, soCert, appPublicKey, clientID  string
 	verifyDialect, verifyDSN, verifySchema string
 	verifyTenantColumn                     string
+	verifyDeletedAt                        string
 	gzip                                   bool
 }
 
@@ -61,6 +62,7 @@ func runSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.verifyDSN, "verify-dsn", "", "the mirror's DSN, as in the service's route ({ctx} is replaced by the tenant)")
 	fs.StringVar(&o.verifySchema, "verify-schema", "", "the mirror's schema, as in the service's route")
 	fs.StringVar(&o.verifyTenantColumn, "verify-tenant-column", "", "the tenant column of a fan-in route (layout: fan_in): verify the tenant's rows of the shared tables")
+	fs.StringVar(&o.verifyDeletedAt, "verify-deleted-at", "", "the soft-delete column of a route with deletes: soft (e.g. _deleted_at): the rows the mirror keeps as deleted are not compared")
 	fs.BoolVar(&o.gzip, "gzip", false, "gzip the request bodies")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: mirrorsink simulate --superoffice-key FILE [flags]
@@ -188,9 +190,15 @@ func simulate(ctx context.Context, o simulateOptions, key *rsa.PrivateKey, kid s
 	}
 	if o.verifyDialect != "" {
 		m := simulator.Mirror{Dialect: o.verifyDialect, DSN: o.verifyDSN, Schema: o.verifySchema, Tenant: o.tenant}
-		if o.verifyTenantColumn != "" {
-			m.Route = &engine.Route{Dialect: o.verifyDialect, DSN: o.verifyDSN, Schema: o.verifySchema,
-				Layout: engine.FanIn, TenantColumn: o.verifyTenantColumn}
+		if o.verifyTenantColumn != "" || o.verifyDeletedAt != "" {
+			r := engine.Route{Dialect: o.verifyDialect, DSN: o.verifyDSN, Schema: o.verifySchema}
+			if o.verifyTenantColumn != "" {
+				r.Layout, r.TenantColumn = engine.FanIn, o.verifyTenantColumn
+			}
+			if o.verifyDeletedAt != "" {
+				r.Deletes, r.DeletedAtColumn = engine.SoftDeletes, o.verifyDeletedAt
+			}
+			m.Route = &r
 		}
 		cfg.Verify = func(ctx context.Context, absent []string) error {
 			_, err := m.Verify(ctx, src, absent...)
