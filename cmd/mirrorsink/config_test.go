@@ -168,7 +168,12 @@ default:
 // TestAddedColumnsConfig: deletes, mirrored_at, their column names and the per-table overrides reach
 // the engine's routes; values the engine cannot take fail naming the route and the setting.
 func TestAddedColumnsConfig(t *testing.T) {
-	cfg, err := loadBody(t, `tenants:
+	cfg, err := loadConfig(writeConfig(t, `application:
+  client_id: app
+default:
+  dialect: sqlite
+  dsn: "{ctx}.db"
+tenants:
   Cust1:
     dialect: sqlite
     dsn: "{ctx}.db"
@@ -180,7 +185,7 @@ func TestAddedColumnsConfig(t *testing.T) {
         deletes: hard
       contact:
         mirrored_at: false
-`)
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
