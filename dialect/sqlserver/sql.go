@@ -774,6 +774,16 @@ func (s SQL) keyMatch(t dialect.Table) (string, error) {
 // Delete renders the set-based delete of the rows whose keys are staged (the staging table then
 // holds the key columns only).
 func (s SQL) Delete(t dialect.Table) (string, error) {
+	join, err := s.stagedJoin(t)
+	if err != nil {
+		return "", err
+	}
+	return "DELETE tgt FROM " + join, nil
+}
+
+// stagedJoin renders the join of the table (tgt, locked until the transaction ends) with the staged
+// keys (src) that a delete or a soft delete applies.
+func (s SQL) stagedJoin(t dialect.Table) (string, error) {
 	tn, err := s.Table(t.Name)
 	if err != nil {
 		return "", err
@@ -782,7 +792,7 @@ func (s SQL) Delete(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "DELETE tgt FROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() + " AS src ON " + match, nil
+	return tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() + " AS src ON " + match, nil
 }
 
 // SoftDelete renders the set-based soft delete of the rows whose keys are staged (the staging table
@@ -790,11 +800,7 @@ func (s SQL) Delete(t dialect.Table) (string, error) {
 // is the time of the delete, which goes into t.DeletedAt (and t.MirroredAt) of the rows whose
 // DeletedAt is still NULL, so that a row deleted twice keeps the first time.
 func (s SQL) SoftDelete(t dialect.Table) (string, error) {
-	tn, err := s.Table(t.Name)
-	if err != nil {
-		return "", err
-	}
-	match, err := s.keyMatch(t)
+	join, err := s.stagedJoin(t)
 	if err != nil {
 		return "", err
 	}
@@ -802,8 +808,7 @@ func (s SQL) SoftDelete(t dialect.Table) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "UPDATE tgt SET " + set + "\nFROM " + tn + " AS tgt WITH (UPDLOCK, HOLDLOCK)\nINNER JOIN " + stagingName() +
-		" AS src ON " + match + "\nWHERE tgt." + deleted + " IS NULL", nil
+	return "UPDATE tgt SET " + set + "\nFROM " + join + "\nWHERE tgt." + deleted + " IS NULL", nil
 }
 
 // PurgeDeleted renders the removal of the rows that t.DeletedAt marks as deleted (the tenant's, in the
