@@ -342,7 +342,11 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 			return errRecreate
 		}
 		if err := e.purgeDeleted(ctx, t, tx, name, old, m); err != nil {
-			return err
+			// The table is not as its metadata says (a change that a database without transactional
+			// DDL committed half): starting it afresh is what a failed in-place change does too.
+			e.log.Warn("removing the rows kept as deleted failed; recreating the table", "tenant", t.name, "table", name, "err", err)
+			reason = "the rows kept as deleted could not be removed"
+			return errRecreate
 		}
 		if len(p.changes) > 0 {
 			if lost, err = tx.Tables().Alter(ctx, m.table, p.changes); err != nil {
