@@ -2,7 +2,7 @@
 // and ReplicationCompleted calls built in memory (create, every type of TYPES.md round-tripped,
 // evolve, wipe, bulk insert, upsert, delete, resend idempotence, LSN atomicity, hostile identifiers,
 // status and resync, parallel tables, events as hooks and webhooks, pause across replicas, the
-// failure log), with the mirror read back through the dialect and compared
+// failure log, looks that create no mirror), with the mirror read back through the dialect and compared
 // value by value as canonical text. The e2e package runs it for each dialect. (Each dialect's own
 // contract is checked by dialect/conformance, which knows nothing of the engine.)
 package enginetest
@@ -64,6 +64,7 @@ func Run(t *testing.T, tgt Target) {
 		{"PauseAcrossReplicas", testPauseAcrossReplicas},
 		{"FailureLog", testFailureLog},
 		{"Streaming", testStreaming},
+		{"LooksCreateNothing", testLooksCreateNothing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
