@@ -102,7 +102,9 @@ func TestStatusOfAMistypedTenantCreatesNoDatabase(t *testing.T) {
 	rand.Read(b)
 	tenant := "typo" + hex.EncodeToString(b)
 	db := "msnc_" + tenant
-	t.Cleanup(func() { pgExec(t, base.String(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)") })
+	t.Cleanup(func() {
+		pgExec(t, base.String(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+	})
 	// The server trusts its local connections, so the password is never checked; it must never be shown.
 	dsn := fmt.Sprintf("postgres://%s:s3cr3t-pw@%s/msnc_{ctx}?%s", base.User.Username(), base.Host, base.RawQuery)
 	p := writeConfig(t, fmt.Sprintf("default:\n  dialect: postgres\n  dsn: %q\n", dsn))
