@@ -103,7 +103,10 @@ func TestStatusOfAMistypedTenantCreatesNoDatabase(t *testing.T) {
 	tenant := "typo" + hex.EncodeToString(b)
 	db := "msnc_" + tenant
 	t.Cleanup(func() {
-		pgExec(t, base.String(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+		pg(t, base.String(), func(ctx context.Context, conn *pgx.Conn) error {
+			_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+			return err
+		})
 	})
 	// The server trusts its local connections, so the password is never checked; it must never be shown.
 	dsn := fmt.Sprintf("postgres://%s:s3cr3t-pw@%s/msnc_{ctx}?%s", base.User.Username(), base.Host, base.RawQuery)
@@ -114,38 +117,26 @@ func TestStatusOfAMistypedTenantCreatesNoDatabase(t *testing.T) {
 	if code != 1 || !strings.HasPrefix(errOut, want) || strings.Contains(errOut+out, "s3cr3t") {
 		t.Fatalf("status --tenant %s: exit %d, stdout %q, stderr %q; want exit 1 and %q…, without the password", tenant, code, out, errOut, want)
 	}
-	var exists bool
-	pgQuery(t, base.String(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
+	exists := true
+	pg(t, base.String(), func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
+	})
 	if exists {
 		t.Fatalf("status --tenant %s created database %s", tenant, db)
 	}
 }
 
-// pgExec runs a statement on the test server, outside mirrorsink.
-func pgExec(t *testing.T, dsn, stmt string) {
+// pg calls fn with a connection of its own to the test server, outside mirrorsink.
+func pg(t *testing.T, dsn string, fn func(ctx context.Context, conn *pgx.Conn) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
+	if err == nil {
+		err = fn(ctx, conn)
+		conn.Close(ctx)
+	}
 	if err != nil {
 		t.Error(err)
-		return
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		t.Error(err)
-	}
-}
-
-// pgQuery runs a query that returns one row on the test server, outside mirrorsink.
-func pgQuery(t *testing.T, dsn, query string, args ...any) pgx.Row {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn.QueryRow(ctx, query, args...)
 }

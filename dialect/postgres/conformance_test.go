@@ -49,35 +49,37 @@ func TestConformanceDatabasePerTenant(t *testing.T) {
 	}})
 }
 
+// adminExec runs a statement on the test database itself, outside the dialect.
+func adminExec(t *testing.T, dsn, sql string) {
+	admin(t, dsn, func(ctx context.Context, conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Errorf("cleanup %s: %v", sql, err)
+		}
+	})
+}
+
 // adminExists runs a query that answers whether something exists on the test database, outside the
 // dialect.
-func adminExists(t *testing.T, dsn, query string, arg any) bool {
+func adminExists(t *testing.T, dsn, query string, arg any) (exists bool) {
+	t.Helper()
+	admin(t, dsn, func(ctx context.Context, conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, query, arg).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return exists
+}
+
+// admin calls fn with a connection of its own to the test database.
+func admin(t *testing.T, dsn string, fn func(ctx context.Context, conn *pgx.Conn)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, query, arg).Scan(&exists); err != nil {
-		t.Fatal(err)
-	}
-	return exists
-}
-
-// adminExec runs a statement on the test database itself, outside the dialect.
-func adminExec(t *testing.T, dsn, sql string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
+		t.Errorf("connect to the test database: %v", err)
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Errorf("cleanup %s: %v", sql, err)
-	}
+	fn(ctx, conn)
 }
