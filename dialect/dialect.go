@@ -9,15 +9,15 @@
 //
 //  1. dialect.go: the package doc (storage, concurrency, losses), the Dialect value registered from
 //     init with Register, its Capabilities, and Open: parse the DSN, create the tenant's database or
-//     schema on first use (racing replicas must both succeed), return a Store. Honour every
-//     OpenOptions field, and bound every wait by the context. Connections: every new one (the
-//     pool's growth too, and the administrative ones that create the database) goes through
-//     OpenOptions.Gate.Connect with OpenOptions.ConnectTimeout and dials through Dial; the pool keeps
-//     at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed by a timer, and registers with
-//     the gate's OnShortage. Server names the DSN's server. Errors: mark with ErrMissing the driver's
-//     codes for a database, schema or table that does not exist, at Begin as in every statement.
-//     OpenOptions.TenantColumn opens the fan-in layout (fanin.go): carry it out everywhere and say
-//     so in Capabilities.FanIn, or refuse it.
+//     schema on first use (racing replicas must both succeed; with OpenOptions.NoCreate, fail with
+//     ErrMissing instead), return a Store. Honour every OpenOptions field, and bound every wait by the
+//     context. Connections: every new one (the pool's growth too, and the administrative ones that
+//     create the database) goes through OpenOptions.Gate.Connect with OpenOptions.ConnectTimeout and
+//     dials through Dial; the pool keeps at most MaxIdleConns idle for OpenOptions.IdleTimeout, closed
+//     by a timer, and registers with the gate's OnShortage. Server names the DSN's server, Target its
+//     database. Errors: mark with ErrMissing the driver's codes for a database, schema or table that
+//     does not exist, at Begin as in every statement. OpenOptions.TenantColumn opens the fan-in
+//     layout (fanin.go): carry it out everywhere and say so in Capabilities.FanIn, or refuse it.
 //  2. sql.go: the pure SQL part. Quoting (refuse, with ErrBadName, any name the database cannot hold
 //     exactly: never truncate), CREATE/ALTER/DROP/TRUNCATE, staging, upsert, delete and lock
 //     statements, string literals. Values in, statements and typed Warnings out, no I/O. Golden-tested
@@ -69,13 +69,18 @@ type Dialect interface {
 	// Capabilities says what the engine, the simulator's verifier and the tests must know about the
 	// database.
 	Capabilities() Capabilities
-	// Open connects to one tenant's mirror, creating its database (or schema) on first use.
+	// Open connects to one tenant's mirror, creating its database (or schema) on first use unless
+	// OpenOptions.NoCreate says not to.
 	Open(ctx context.Context, dsn string, opts OpenOptions) (Store, error)
 	// Server names the database server that dsn connects to (its host and port, or its socket), for
 	// one ConnGate shared by every tenant on that server: two DSNs of the same server, with different
 	// databases or users, give the same name. It names no user, password or database, and is "" for an
 	// embedded database, which has no server whose connections could run out.
 	Server(dsn string) (string, error)
+	// Target names the database that dsn opens, for an operator's messages ("tenant … has no mirror
+	// at …"): the server as Server names it and the database's name, or an embedded database's file.
+	// Like Server it names no user and no password, nor any option of the DSN (one may hold a secret).
+	Target(dsn string) (string, error)
 }
 
 // Capabilities are the facts about a database that code outside its dialect may depend on.
@@ -143,6 +148,13 @@ type OpenOptions struct {
 	// DSN's database (or of Schema) are shared by every tenant opened there, each row marked with its
 	// tenant in this leading column (see fanin.go). Only dialects whose Capabilities say FanIn accept it.
 	TenantColumn string
+	// NoCreate makes Open fail with ErrMissing where it would create the mirror's database, its
+	// schema or its file (and the file's folder), and open a mirror that exists as usual. It is for a
+	// read-only look (mirrorsink status, the status page): opening a mistyped tenant's mirror must not
+	// leave an empty database on a shared production server. Open never creates mirrorsink's own
+	// tables; the engine, opening with NoCreate, does not migrate them into a mirror that lacks them
+	// either: a database without them mirrors no tenant.
+	NoCreate bool
 }
 
 // Events are callbacks through which a dialect reports what an operator should be able to count. Any

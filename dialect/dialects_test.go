@@ -74,3 +74,28 @@ func TestServer(t *testing.T) {
 		}
 	}
 }
+
+// TestTarget: Target names the server, as Server does, and the database or file, for an operator's
+// messages; never the user, the password or the DSN's options, in any of the DSN forms.
+func TestTarget(t *testing.T) {
+	for _, c := range []struct{ dialect, dsn, want string }{
+		{"postgres", "postgres://mirror:s3cret@db.example.com:5433/crm_Cust1?sslmode=require&password=s3cret", "postgres://db.example.com:5433/crm_Cust1"},
+		{"postgres", "host=db.example.com user=mirror password=s3cret dbname=crm_Cust1", "postgres://db.example.com:5432/crm_Cust1"},
+		{"mysql", "mirror:s3cret@tcp(db.example.com:3306)/crm_Cust1?tls=skip-verify", "mysql://tcp(db.example.com:3306)/crm_Cust1"},
+		{"sqlserver", "sqlserver://sa:s3cret@db.example.com:1433?database=crm_Cust1", "sqlserver://db.example.com:1433/crm_Cust1"},
+		{"sqlserver", "server=db.example.com;user id=sa;password=s3cret;database=crm_Cust1", "sqlserver://db.example.com:1433/crm_Cust1"},
+		{"sqlserver", "sqlserver://sa:s3cret@db.example.com/SQL2019", `sqlserver://db.example.com\SQL2019`},
+		{"sqlite", "/var/lib/mirrorsink/Cust1.db?_pragma=cache_size(-1)", "/var/lib/mirrorsink/Cust1.db"},
+		{"sqlite", "file:/var/lib/mirrorsink/Cust%201.db?vfs=unix", "/var/lib/mirrorsink/Cust 1.db"},
+		{"sqlite", ":memory:", ":memory:"},
+	} {
+		d, err := dialect.Lookup(c.dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.Target(c.dsn)
+		if err != nil || got != c.want || strings.Contains(got, "s3cret") {
+			t.Errorf("%s: Target(%q) = %q, %v; want %q", c.dialect, c.dsn, got, err, c.want)
+		}
+	}
+}

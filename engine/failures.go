@@ -310,9 +310,10 @@ func failureStatus(f dialect.Failure) FailureStatus {
 	return FailureStatus{At: f.At, Operation: f.Operation, Table: f.Table, Class: f.Class, Message: f.Message}
 }
 
-// Failures returns the newest entries of a tenant's failure log, at most limit, newest first.
+// Failures returns the newest entries of a tenant's failure log, at most limit, newest first. It never
+// creates the mirror: one that does not exist fails with ErrNoMirror.
 func (e *Engine) Failures(ctx context.Context, tenantName string, limit int) (_ []FailureStatus, err error) {
-	t, err := e.tenant(ctx, tenantName)
+	t, err := e.existing(ctx, tenantName)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ type PauseStatus struct {
 
 // Pause stores a pause in the tenant's mirror: from the next call on, on every replica and without a
 // restart, Authenticate answers doNotReplicate and writing calls are refused. Calls already running
-// finish. Pausing a paused tenant replaces the pause's who, when and why.
+// finish. Pausing a paused tenant replaces the pause's who, when and why. It creates the mirror when
+// there is none yet (unlike the looks that only read): pausing a new tenant before its first cycle is
+// how an operator keeps that cycle from running, and the pause lives in the mirror.
 func (e *Engine) Pause(ctx context.Context, tenantName, by, reason string) (err error) {
 	t, err := e.tenant(ctx, tenantName)
 	if err != nil {
@@ -43,9 +45,10 @@ func (e *Engine) Pause(ctx context.Context, tenantName, by, reason string) (err 
 }
 
 // Resume removes the pause stored in the tenant's mirror and reports whether there was one. A pause
-// pinned by the configuration stays.
+// pinned by the configuration stays. It never creates the mirror: a tenant without one holds no pause
+// to lift, and fails with ErrNoMirror, which also tells an operator who mistyped the name.
 func (e *Engine) Resume(ctx context.Context, tenantName string) (_ bool, err error) {
-	t, err := e.tenant(ctx, tenantName)
+	t, err := e.existing(ctx, tenantName)
 	if err != nil {
 		return false, err
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -68,7 +69,7 @@ func (e *Engine) Tenants() []string {
 // status reads the state of a tenant's mirror: per table the LSN, row count, times and what its last
 // schema change could not keep of others' objects, the last cycle, its pause and its newest failures.
 func (e *Engine) status(ctx context.Context, tenantName string) (_ TenantStatus, err error) {
-	t, err := e.tenant(ctx, tenantName)
+	t, err := e.existing(ctx, tenantName)
 	if err != nil {
 		return TenantStatus{}, err
 	}
@@ -139,15 +140,27 @@ type TenantSummary struct {
 	LastError *FailureStatus `json:"lastError,omitempty"`
 	// Unavailable says why the tenant's mirror could not be read; the other fields are then empty.
 	Unavailable string `json:"unavailable,omitempty"`
+	// NoMirror says where the tenant's mirror was looked for and not found (ErrNoMirror): a tenant
+	// named in the configuration that has not replicated yet. Paused may still say that its route
+	// pins a pause; the other fields are empty.
+	NoMirror string `json:"noMirror,omitempty"`
 }
 
-// Summary reads one tenant's line of the overview.
+// Summary reads one tenant's line of the overview. It never creates the tenant's mirror.
 func (e *Engine) Summary(ctx context.Context, tenantName string) TenantSummary {
 	sum := TenantSummary{Tenant: tenantName}
-	if r, err := e.RouteFor(tenantName); err == nil {
+	r, err := e.RouteFor(tenantName)
+	if err == nil {
 		sum.Dialect = r.Dialect
 	}
-	t, err := e.tenant(ctx, tenantName)
+	t, err := e.existing(ctx, tenantName)
+	if errors.Is(err, ErrNoMirror) {
+		sum.NoMirror = err.Error()
+		if r.Paused {
+			sum.Paused = &PauseStatus{Pinned: true}
+		}
+		return sum
+	}
 	if err == nil {
 		defer func() { e.release(t, &err) }()
 		e.awaitRecordings(ctx, tenantName)
@@ -204,7 +217,7 @@ func (e *Engine) Overview(ctx context.Context, perTenant time.Duration) []Tenant
 // cycle wipes and repopulates it. It returns how many tables were marked. Each table is marked under its
 // lock, so that a batch in flight cannot overwrite the mark with its own LSN.
 func (e *Engine) resync(ctx context.Context, tenantName, table string) (_ int64, err error) {
-	t, err := e.tenant(ctx, tenantName)
+	t, err := e.existing(ctx, tenantName)
 	if err != nil {
 		return 0, err
 	}

@@ -29,10 +29,39 @@ type tenantSlot struct {
 }
 
 // tenant returns the tenant's open mirror, opening it (with mirrorsink's own tables migrated) on first
-// use; the caller uses it until it calls release. The engine's mutex is held only to look the slot up,
-// never while a database is contacted. A failed opening is forgotten, so that the next call tries
-// again.
+// use, and creating it when it does not exist: for the calls that write to it. The caller uses it
+// until it calls release.
 func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
+	return e.acquire(ctx, name, true)
+}
+
+// existing is tenant for a look that must not create the mirror (status, the status page, failures,
+// resync, resume): a mistyped tenant name would otherwise leave an empty database (or schema, or file)
+// with mirrorsink's tables on a shared server. A mirror that exists is opened as tenant opens it (its
+// own tables migrated, when they are there to migrate) and stays open for later calls; one that does
+// not fails with ErrNoMirror, and nothing of it is kept.
+func (e *Engine) existing(ctx context.Context, name string) (*tenant, error) {
+	return e.acquire(ctx, name, false)
+}
+
+// acquire returns the tenant's open mirror, opening it on first use (creating it when create says so);
+// the caller uses it until it calls release.
+func (e *Engine) acquire(ctx context.Context, name string, create bool) (*tenant, error) {
+	for {
+		t, err := e.acquireOnce(ctx, name, create)
+		if create && errors.Is(err, ErrNoMirror) {
+			// The call waited for the opening of a look that does not create, which found no mirror
+			// and was forgotten: this call, which creates, opens it afresh.
+			continue
+		}
+		return t, err
+	}
+}
+
+// acquireOnce is one attempt of acquire: it waits for an opening under way, or opens the mirror
+// itself. The engine's mutex is held only to look the slot up, never while a database is contacted.
+// A failed opening is forgotten, so that the next call tries again.
+func (e *Engine) acquireOnce(ctx context.Context, name string, create bool) (*tenant, error) {
 	route, err := e.RouteFor(name)
 	if err != nil {
 		return nil, err
@@ -88,7 +117,7 @@ func (e *Engine) tenant(ctx context.Context, name string) (*tenant, error) {
 		e.metrics.tenantsOpen.Add(1)
 		close(slot.ready)
 	}()
-	if slot.t, slot.err = e.open(openCtx, name, route); slot.err != nil {
+	if slot.t, slot.err = e.open(openCtx, name, route, create); slot.err != nil {
 		return nil, slot.err
 	}
 	return slot.t, nil
@@ -169,8 +198,9 @@ func (e *Engine) OpenTenants() int {
 	return len(e.tenants)
 }
 
-// open connects to a tenant's mirror and migrates mirrorsink's own tables.
-func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, error) {
+// open connects to a tenant's mirror and migrates mirrorsink's own tables. Without create it creates
+// nothing: a mirror whose database, schema, file or own tables are missing fails with ErrNoMirror.
+func (e *Engine) open(ctx context.Context, name string, route Route, create bool) (*tenant, error) {
 	d, err := dialect.Lookup(route.Dialect)
 	if err != nil {
 		return nil, err
@@ -192,7 +222,11 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 		Logger:         e.log.With("tenant", name),
 		Events:         e.metrics.events(),
 		TenantColumn:   route.TenantColumnName(),
+		NoCreate:       !create,
 	})
+	if !create && errors.Is(err, dialect.ErrMissing) {
+		return nil, &noMirrorError{tenant: name, target: where(d, dsn, schema)} // an answer, not a failure to log
+	}
 	if err != nil {
 		e.log.Error("cannot open tenant mirror", "tenant", name, "dialect", route.Dialect, "err", err)
 		if errors.Is(err, dialect.ErrConnectTimeout) {
@@ -214,11 +248,97 @@ func (e *Engine) open(ctx context.Context, name string, route Route) (*tenant, e
 			return nil, fmt.Errorf("tenant %s: its name is too long for this database: mirrorsink's own table %s cannot be named: %w", name, own, err)
 		}
 	}
+	if !create {
+		if err := e.mirrored(ctx, t, where(d, dsn, schema)); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	if err := e.migrate(ctx, t); err != nil {
 		store.Close()
 		return nil, err
 	}
 	return t, nil
+}
+
+// ErrNoMirror is returned, wrapped in a message that names the tenant and where its mirror was looked
+// for, by a look at a tenant that does not create its mirror (Status, Failures, Resync, Resume, the
+// status page's), when the mirror does not exist: its database, schema or file, mirrorsink's own
+// tables in it, or in the fan-in layout any row of the tenant's. The tenant's first writing call
+// creates it.
+var ErrNoMirror = errors.New("the tenant has no mirror")
+
+// noMirrorError says where a tenant's mirror was looked for, and why it is not there when that is not
+// plain (the database or file exists, but mirrors nothing of the tenant).
+type noMirrorError struct {
+	tenant, target, why string
+}
+
+func (n *noMirrorError) Error() string {
+	msg := fmt.Sprintf("tenant %q has no mirror at %s", n.tenant, n.target)
+	if n.why != "" {
+		msg += " (" + n.why + ")"
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrNoMirror) true. ErrMissing is not in the chain: again would otherwise run
+// the look twice, and release would forget a mirror that was never open.
+func (n *noMirrorError) Is(target error) bool { return target == ErrNoMirror }
+
+// where names a tenant's mirror for an operator: its database (or file) as the dialect names it,
+// which leaves the login and the DSN's options out (a DSN may hold a password), and its schema.
+func where(d dialect.Dialect, dsn, schema string) string {
+	target, err := d.Target(dsn)
+	if err != nil {
+		target = "its route's " + d.Name() + " database (the dsn cannot be read)"
+	}
+	if schema != "" {
+		target += fmt.Sprintf(", schema %q", schema)
+	}
+	return target
+}
+
+// mirrored fails with ErrNoMirror when a mirror opened without creating it mirrors nothing of the
+// tenant: its metadata table is missing (a database that exists for something else, or whose tables
+// were dropped; migrating would create them), or, in the fan-in layout, whose shared tables exist for
+// the other tenants, nothing in them is the tenant's.
+func (e *Engine) mirrored(ctx context.Context, t *tenant, target string) error {
+	ok := false
+	why := "mirrorsink's own tables are not there"
+	err := e.metaTx(ctx, t, func(ctx context.Context, tx dialect.Tx) error {
+		var err error
+		if ok, err = tx.Tables().Exists(ctx, t.own.Meta); err != nil || !ok || t.fanIn == nil {
+			return err
+		}
+		why = "the shared tables hold nothing of it"
+		ok, err = holdsTenant(ctx, tx.Meta())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tenant %s: %w", t.name, err)
+	}
+	if !ok {
+		return &noMirrorError{tenant: t.name, target: target, why: why}
+	}
+	return nil
+}
+
+// holdsTenant reports whether the fan-in metadata holds anything of the tenant: a table, a cycle, a
+// pause or a failure.
+func holdsTenant(ctx context.Context, m dialect.MetaStore) (bool, error) {
+	tables, err := m.Tables(ctx)
+	if err != nil || len(tables) > 0 {
+		return len(tables) > 0, err
+	}
+	if _, ok, err := m.LastCycle(ctx); err != nil || ok {
+		return ok, err
+	}
+	if _, ok, err := m.Pause(ctx); err != nil || ok {
+		return ok, err
+	}
+	fs, err := m.Failures(ctx, 1)
+	return len(fs) > 0, err
 }
 
 // gate returns the connection gate of a database server, shared by every tenant on it; nil for an
@@ -284,7 +404,8 @@ func (e *Engine) ReplicationCompleted(ctx context.Context, call contract.Call, c
 	return again(func() error { return e.replicationCompleted(ctx, call, changed) })
 }
 
-// Status reads the state of a tenant's mirror (see status), opening it again if it was found missing.
+// Status reads the state of a tenant's mirror (see status). It never creates the mirror: one that does
+// not exist, or is found missing, fails with ErrNoMirror.
 func (e *Engine) Status(ctx context.Context, tenantName string) (st TenantStatus, err error) {
 	err = again(func() error {
 		st, err = e.status(ctx, tenantName)
@@ -293,8 +414,8 @@ func (e *Engine) Status(ctx context.Context, tenantName string) (st TenantStatus
 	return st, err
 }
 
-// Resync marks one table (or every table) for repopulation (see resync), on a mirror opened again if
-// it was found missing.
+// Resync marks one table (or every table) for repopulation (see resync). It never creates the mirror:
+// one that does not exist, or is found missing, fails with ErrNoMirror.
 func (e *Engine) Resync(ctx context.Context, tenantName, table string) (n int64, err error) {
 	err = again(func() error {
 		n, err = e.resync(ctx, tenantName, table)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ import (
 
 func init() {
 	register("keygen", "write a new application key pair (RSA XML for SuperOffice's portal, PEM beside it)", runKeygen)
-	register("status", "show a tenant's pause, last failures, last cycle, and each table's LSN, row count and last change (and what of others' it could not keep)", runStatus)
+	register("status", "show a tenant's pause, last failures, last cycle, and each table's LSN, row count and last change (and what of others' it could not keep); creates nothing", runStatus)
 	register("resync", "mark a tenant's table (or all its tables) for repopulation in the next cycle", runResync)
 }
 
@@ -84,6 +85,8 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	failures := fs.Int("failures", engine.StatusFailures, "how many of the newest failed calls and hooks to show")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: mirrorsink status [--config FILE] [--tenant CTX] [--failures N] [--json]")
+		fmt.Fprintln(stderr, "\nReads the tenants' mirrors and never creates one: a tenant without a mirror (a mistyped name, or a")
+		fmt.Fprintln(stderr, "tenant that has not replicated yet) is reported, and --tenant CTX then exits with status 1.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +109,14 @@ func runStatus(args []string, stdout, stderr io.Writer) error {
 	var all []engine.TenantStatus
 	for _, name := range tenants {
 		st, err := eng.Status(ctx, name)
+		if errors.Is(err, engine.ErrNoMirror) {
+			if *tenant != "" {
+				return fmt.Errorf("%w; nothing was created (is the name right? a tenant's first cycle creates its mirror)", err)
+			}
+			// A tenant of the configuration that has not replicated yet: the others are still shown.
+			fmt.Fprintf(stderr, "%v: it has not replicated yet\n", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("tenant %s: %w", name, err)
 		}

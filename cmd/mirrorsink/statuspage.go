@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -90,6 +91,8 @@ type overviewPage struct {
 	page
 	Tenants                  []engine.TenantSummary
 	Healthy, Paused, Failing int
+	// NotMirrored counts the tenants without a mirror (named in the configuration, never replicated).
+	NotMirrored int
 }
 
 func (p *statusPage) overview(w http.ResponseWriter, r *http.Request, base string) {
@@ -100,6 +103,8 @@ func (p *statusPage) overview(w http.ResponseWriter, r *http.Request, base strin
 		switch {
 		case s.Unavailable != "":
 			data.Failing++
+		case s.NoMirror != "":
+			data.NotMirrored++
 		case s.Paused != nil:
 			data.Paused++
 		case s.LastError != nil && (s.LastCycle == nil || s.LastError.At.After(s.LastCycle.Completed)):
@@ -118,7 +123,8 @@ type tenantPage struct {
 }
 
 func (p *statusPage) tenant(w http.ResponseWriter, r *http.Request, base, name string) {
-	// Only tenants the overview lists: opening any other name would create a mirror for it.
+	// Only tenants the overview lists: Status creates no mirror for any other name, but a page per
+	// name guessed would still put a connection to the database behind every request.
 	if !slices.Contains(p.eng.KnownTenants(), name) {
 		http.Error(w, "tenant "+strconv.Quote(name)+" is not named in the configuration and has not called this replica since it started", http.StatusNotFound)
 		return
@@ -127,7 +133,10 @@ func (p *statusPage) tenant(w http.ResponseWriter, r *http.Request, base, name s
 	defer cancel()
 	data := tenantPage{page: p.page(name, base, 0)}
 	st, err := p.eng.Status(ctx, name)
-	if err != nil {
+	switch {
+	case errors.Is(err, engine.ErrNoMirror):
+		data.Err = "Nothing is mirrored yet: " + err.Error() + ". The tenant's first cycle creates its mirror."
+	case err != nil:
 		p.log.Warn("status page: reading a tenant's mirror", "tenant", name, "err", err)
 		data.Err = "The tenant's mirror cannot be read now: " + err.Error()
 	}

@@ -33,6 +33,10 @@ type Target struct {
 	// Mirror returns the DSN and schema ("" for none) of a fresh, empty mirror for tenant, and registers
 	// its removal with t.Cleanup.
 	Mirror func(t *testing.T, tenant string) (dsn, schema string)
+	// Exists reports, looking outside the dialect, whether the database, schema or file that Mirror
+	// named exists (for a file, its folder too): the suite checks with it that an Open with
+	// OpenOptions.NoCreate leaves nothing behind.
+	Exists func(t *testing.T, dsn, schema string) bool
 }
 
 // Run runs the whole suite against the target.
@@ -64,6 +68,7 @@ func Run(t *testing.T, tgt Target) {
 		{"FanInTenantsShareATable", testFanIn},
 		{"SoftDeleteReviveAndMirroredAt", testSoftDelete},
 		{"FanInSoftDelete", testFanInSoftDelete},
+		{"NoCreateOpensOnlyWhatExists", testNoCreate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
@@ -75,6 +80,7 @@ func Run(t *testing.T, tgt Target) {
 type harness struct {
 	t      *testing.T
 	ctx    context.Context
+	tgt    *Target
 	d      dialect.Dialect
 	caps   dialect.Capabilities
 	tenant string
@@ -96,7 +102,7 @@ func newHarness(t *testing.T, tgt *Target) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, d: d, caps: d.Capabilities(), tenant: tenant}
+	h := &harness{t: t, ctx: ctx, tgt: tgt, d: d, caps: d.Capabilities(), tenant: tenant}
 	h.dsn, h.schema = tgt.Mirror(t, tenant)
 	h.store = h.open()
 	h.do(func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })

@@ -1,7 +1,7 @@
 // Package mysql is the MySQL 8 / MariaDB 10.6+ target of mirrorsink, on github.com/go-sql-driver/mysql.
 //
 // Each tenant gets a database of its own (the DSN names it; Open creates it with utf8mb4_bin on first
-// use). MySQL has no schemas apart from databases, so OpenOptions.Schema is refused. Every session runs
+// use, or with OpenOptions.NoCreate fails with dialect.ErrMissing when it is missing). MySQL has no schemas apart from databases, so OpenOptions.Schema is refused. Every session runs
 // with time_zone '+00:00', a strict sql_mode (SQLMode: STRICT_ALL_TABLES, NO_ZERO_DATE, no
 // NO_BACKSLASH_ESCAPES), utf8mb4/utf8mb4_bin and parseTime with UTC, whatever the DSN says.
 //
@@ -78,6 +78,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -164,7 +165,8 @@ func config(dsn string) (*mysql.Config, time.Duration, error) {
 }
 
 // Open connects to the tenant's database named in the DSN, creating it (utf8mb4, utf8mb4_bin) first
-// when missing. opts.Schema is refused: MySQL has no schemas apart from databases.
+// when missing, unless opts.NoCreate says not to: the connection to a missing database then fails
+// with dialect.ErrMissing (1049). opts.Schema is refused: MySQL has no schemas apart from databases.
 func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (dialect.Store, error) {
 	if opts.Schema != "" {
 		return nil, fmt.Errorf("mysql: schema %q asked for, but MySQL has no schemas apart from databases: name the tenant's database in the DSN instead", opts.Schema)
@@ -198,10 +200,12 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	// Every connection's socket holds a slot of the server's gate while it is open.
 	cfg.DialFunc = dialect.Dial
 	timeout := cmp.Or(opts.ConnectTimeout, dialect.DefaultConnectTimeout)
-	admin := cfg.Clone()
-	admin.DBName = ""
-	if err := execOnce(ctx, admin, opts.Gate, timeout, createDatabase(qdb)); err != nil {
-		return nil, fmt.Errorf("mysql: create database %s: %w", qdb, mapError(err))
+	if !opts.NoCreate {
+		admin := cfg.Clone()
+		admin.DBName = ""
+		if err := execOnce(ctx, admin, opts.Gate, timeout, createDatabase(qdb)); err != nil {
+			return nil, fmt.Errorf("mysql: create database %s: %w", qdb, mapError(err))
+		}
 	}
 
 	conn, err := mysql.NewConnector(cfg)
@@ -234,8 +238,20 @@ func (Dialect) Server(dsn string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mysql: parse DSN: %w", err)
 	}
-	return "mysql://" + cfg.Net + "(" + cfg.Addr + ")", nil
+	return server(cfg), nil
 }
+
+// Target names the DSN's server, as Server does, and its database: mysql://tcp(host:3306)/database.
+func (Dialect) Target(dsn string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("mysql: parse DSN: %w", err)
+	}
+	return server(cfg) + "/" + url.PathEscape(cfg.DBName), nil
+}
+
+// server names the server of a parsed DSN (see Server).
+func server(cfg *mysql.Config) string { return "mysql://" + cfg.Net + "(" + cfg.Addr + ")" }
 
 // execOnce runs one statement on a connection of its own (the database's creation, before the
 // tenant's pool can connect to it).

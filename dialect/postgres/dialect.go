@@ -1,7 +1,8 @@
 // Package postgres is the PostgreSQL target of mirrorsink (pgx/v5), registered as "postgres".
 //
 // Storage: a tenant gets a database of its own, created on first use from the server's maintenance
-// database, or, with OpenOptions.Schema, a schema of the DSN's database, created on first use. Either
+// database, or, with OpenOptions.Schema, a schema of the DSN's database, created on first use (with
+// OpenOptions.NoCreate, a missing database or schema fails with dialect.ErrMissing instead). Either
 // way every statement names its tables qualified by that schema (without OpenOptions.Schema, the
 // schema the DSN's search_path creates tables in, usually public), and a tenant schema is also every
 // pooled connection's search_path, for the operator's hook statements. Replicas that open a new
@@ -43,6 +44,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,7 +103,8 @@ const (
 	defaultMaxConns = 4
 )
 
-// Open connects to the tenant's mirror, creating its database or schema when it is missing.
+// Open connects to the tenant's mirror, creating its database or schema when it is missing (with
+// opts.NoCreate, failing with dialect.ErrMissing instead).
 func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (dialect.Store, error) {
 	cc, err := parseDSN(dsn)
 	if err != nil {
@@ -130,7 +133,7 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 	}
 	c := connector{gate: opts.Gate, timeout: cmp.Or(opts.ConnectTimeout, dialect.DefaultConnectTimeout)}
 
-	if err := ensureDatabase(ctx, c, cc); err != nil {
+	if err := ensureDatabase(ctx, c, cc, !opts.NoCreate); err != nil {
 		return nil, err
 	}
 	var sql SQL
@@ -138,7 +141,7 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		if sql, err = NewSQL(opts.Schema); err != nil {
 			return nil, err
 		}
-		if err := ensureSchema(ctx, c, cc, sql); err != nil {
+		if err := ensureSchema(ctx, c, cc, sql, !opts.NoCreate); err != nil {
 			return nil, err
 		}
 		// A startup parameter applies to every connection before any statement runs; pg_temp is still
@@ -195,6 +198,20 @@ func (Dialect) Server(dsn string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return server(cc), nil
+}
+
+// Target names the DSN's server, as Server does, and its database: postgres://host:5432/database.
+func (Dialect) Target(dsn string) (string, error) {
+	cc, err := parseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	return server(cc) + "/" + url.PathEscape(cc.Database), nil
+}
+
+// server names the server of a parsed DSN (see Server).
+func server(cc *pgx.ConnConfig) string {
 	hosts := []string{net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))}
 	for _, f := range cc.Fallbacks {
 		// sslmode=prefer lists each host twice (with and without TLS).
@@ -202,7 +219,7 @@ func (Dialect) Server(dsn string) (string, error) {
 			hosts = append(hosts, h)
 		}
 	}
-	return "postgres://" + strings.Join(hosts, ","), nil
+	return "postgres://" + strings.Join(hosts, ",")
 }
 
 // connector makes the dialect's connections: each takes a slot of the server's gate and has the
@@ -229,9 +246,9 @@ func (c connector) connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn,
 	return conn, nil
 }
 
-// ensureDatabase connects once to see whether the tenant database exists and creates it from the
-// server's maintenance database when it does not.
-func ensureDatabase(ctx context.Context, c connector, cc *pgx.ConnConfig) error {
+// ensureDatabase connects once to see whether the tenant database exists and, with create, creates it
+// from the server's maintenance database when it does not; without, it fails with dialect.ErrMissing.
+func ensureDatabase(ctx context.Context, c connector, cc *pgx.ConnConfig, create bool) error {
 	conn, err := c.connect(ctx, cc)
 	if err == nil {
 		return conn.Close(ctx)
@@ -239,7 +256,10 @@ func ensureDatabase(ctx context.Context, c connector, cc *pgx.ConnConfig) error 
 	if !hasCode(err, codeInvalidCatalog) {
 		return fmt.Errorf("postgres: connect to database %q: %w", cc.Database, err)
 	}
-	create, err := createDatabase(cc.Database)
+	if !create {
+		return fmt.Errorf("postgres: database %q does not exist: %w", cc.Database, dialect.ErrMissing)
+	}
+	stmt, err := createDatabase(cc.Database)
 	if err != nil {
 		return err
 	}
@@ -251,7 +271,7 @@ func ensureDatabase(ctx context.Context, c connector, cc *pgx.ConnConfig) error 
 		return fmt.Errorf("postgres: connect to maintenance database to create %q: %w", cc.Database, err)
 	}
 	defer mconn.Close(ctx)
-	_, err = mconn.Exec(ctx, create, pgx.QueryExecModeSimpleProtocol)
+	_, err = mconn.Exec(ctx, stmt, pgx.QueryExecModeSimpleProtocol)
 	// Two replicas may create the same tenant at once: the loser sees 42P04, or 23505 when both passed
 	// the catalog check before either committed.
 	if err != nil && !hasCode(err, codeDuplicateDatabase) && !hasCode(err, codeUniqueViolation) {
@@ -260,13 +280,24 @@ func ensureDatabase(ctx context.Context, c connector, cc *pgx.ConnConfig) error 
 	return nil
 }
 
-// ensureSchema creates the tenant's schema unless it exists.
-func ensureSchema(ctx context.Context, c connector, cc *pgx.ConnConfig, sql SQL) error {
+// ensureSchema creates the tenant's schema unless it exists; without create, a missing schema fails
+// with dialect.ErrMissing instead.
+func ensureSchema(ctx context.Context, c connector, cc *pgx.ConnConfig, sql SQL, create bool) error {
 	conn, err := c.connect(ctx, cc)
 	if err != nil {
-		return fmt.Errorf("postgres: connect to create schema %s: %w", sql.qschema, err)
+		return fmt.Errorf("postgres: connect to find or create schema %s: %w", sql.qschema, err)
 	}
 	defer conn.Close(ctx)
+	if !create {
+		var exists bool
+		if err := conn.QueryRow(ctx, schemaExists, sql.schema).Scan(&exists); err != nil {
+			return fmt.Errorf("postgres: does schema %s exist: %w", sql.qschema, err)
+		}
+		if !exists {
+			return fmt.Errorf("postgres: schema %s does not exist: %w", sql.qschema, dialect.ErrMissing)
+		}
+		return nil
+	}
 	_, err = conn.Exec(ctx, sql.CreateSchema(), pgx.QueryExecModeSimpleProtocol)
 	// IF NOT EXISTS still races in the catalog: a concurrent creator surfaces as 23505 or 42P06.
 	if err != nil && !hasCode(err, codeUniqueViolation) && !hasCode(err, codeDuplicateSchema) {

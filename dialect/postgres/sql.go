@@ -180,6 +180,10 @@ func (s SQL) Fold(name string) string { return name }
 // CreateSchema creates the mirror's schema unless it exists.
 func (s SQL) CreateSchema() string { return "CREATE SCHEMA IF NOT EXISTS " + s.qschema }
 
+// schemaExists asks ($1, the schema's name as PostgreSQL holds it) whether a schema exists, for an
+// Open with NoCreate, which must not create it.
+const schemaExists = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)"
+
 // createDatabase creates a tenant's database; it runs in the server's maintenance database.
 func createDatabase(name string) (string, error) {
 	q, err := quoteIdent(name)

@@ -155,6 +155,8 @@ func TestGoldenSession(t *testing.T) {
 	s.Add(currentSchema)
 	s.Head("open: a schema per tenant (OpenOptions.Schema); it is also every connection's search_path")
 	s.Add(sql.CreateSchema())
+	s.Head("open with NoCreate: does the tenant's schema exist ($1, its name); it is never created")
+	s.Add(schemaExists)
 	s.Head("lock: $1 is the FNV-1a 64 hash of the key")
 	s.Add(lockStatement)
 	s.Head("savepoint around Insert, Alter and Count, and the return to it when they fail")

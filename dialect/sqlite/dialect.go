@@ -2,7 +2,9 @@
 // default: each tenant's mirror is one database file. The DSN is a file path or a "file:" URI;
 // missing parent directories are created (0700), and a new database file is created readable by its
 // owner only (0600; SQLite gives its -wal and -shm files the same mode), as it holds the tenant's CRM
-// data. OpenOptions.Schema is refused: a tenant is a file.
+// data. With OpenOptions.NoCreate neither is created: a missing file (or folder) fails with
+// dialect.ErrMissing, and the file is opened with SQLite's mode=rw, which never creates one.
+// OpenOptions.Schema is refused: a tenant is a file.
 //
 // A database file deleted or replaced (a restored backup) while a Store has it open is noticed at the
 // next Begin, which fails with dialect.ErrMissing instead of going on with the old file; a table that
@@ -44,6 +46,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -105,6 +108,27 @@ type target struct {
 	file string
 	// driverDSN is what the driver opens.
 	driverDSN string
+	// query is the driver's parameters, as driverDSN has them.
+	query url.Values
+}
+
+// existingOnly is the DSN that opens the file only if it exists: SQLite's mode=rw, without which the
+// driver opens with SQLITE_OPEN_CREATE. SQLite reads mode only from a "file:" URI (the driver drops
+// every parameter of a plain path that it does not interpret itself), so the path becomes one. A DSN
+// that says mode=ro keeps it: that creates nothing either.
+func (t target) existingOnly() string {
+	q := url.Values{}
+	for k, v := range t.query {
+		q[k] = v
+	}
+	if q.Get("mode") != "ro" {
+		q.Set("mode", "rw")
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(t.file), RawQuery: q.Encode()}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path // a Windows path (C:/…), which SQLite's URIs write as file:///C:/…
+	}
+	return u.String()
 }
 
 // parseDSN reads a file path or a "file:" URI, and adds the pragmas and the transaction mode that
@@ -148,7 +172,7 @@ func parseDSN(dsn string) (target, error) {
 	// The DSN's own pragmas run after ours, so that a user may tune e.g. cache_size.
 	q["_pragma"] = append(pragmas, q["_pragma"]...)
 	q.Set("_txlock", "immediate")
-	t := target{driverDSN: strings.TrimSuffix(dsn, "?"+rawQuery)}
+	t := target{driverDSN: strings.TrimSuffix(dsn, "?"+rawQuery), query: q}
 	if rawQuery == "" {
 		t.driverDSN = dsn
 	}
@@ -164,8 +188,9 @@ func parseDSN(dsn string) (target, error) {
 }
 
 // Open opens (creating when missing) the database file that dsn names: a path, or a "file:" URI.
-// Parent directories are created. opts.Schema is not supported: SQLite has no schemas, a tenant is
-// a file.
+// Parent directories are created. With opts.NoCreate, a missing file fails with dialect.ErrMissing
+// instead, and so does an in-memory database, which would be a new, empty one. opts.Schema is not
+// supported: SQLite has no schemas, a tenant is a file.
 func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (dialect.Store, error) {
 	if opts.Schema != "" {
 		return nil, fmt.Errorf("sqlite: schema %q requested, but SQLite has no schemas: give each tenant its own file", opts.Schema)
@@ -188,6 +213,15 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		logger = slog.Default()
 	}
 	st := &Store{file: t.file, logger: logger, meta: meta}
+	if opts.NoCreate {
+		if t.file == "" {
+			return nil, fmt.Errorf("sqlite: an in-memory database exists only while it is open: %w", dialect.ErrMissing)
+		}
+		if err := exists(t.file); err != nil {
+			return nil, err
+		}
+		t.driverDSN = t.existingOnly()
+	}
 	if t.file == "" {
 		if st.db, err = openDB(ctx, t.driverDSN); err != nil {
 			return nil, err
@@ -218,10 +252,16 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		poolsMu.Lock()
 	}
 	defer poolsMu.Unlock()
-	if err := createPrivate(t.file); err != nil {
-		return nil, err
+	if !opts.NoCreate {
+		if err := createPrivate(t.file); err != nil {
+			return nil, err
+		}
 	}
 	if st.db, err = openDB(ctx, t.driverDSN); err != nil {
+		if opts.NoCreate {
+			// Deleted since it was found, and not created again by mode=rw.
+			err = errors.Join(err, exists(t.file))
+		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", t.file, err)
 	}
 	fi, err := os.Stat(t.file)
@@ -250,6 +290,31 @@ func removeOrphans(file string) error {
 
 // Server returns "": an embedded database has no server whose connections could run out.
 func (Dialect) Server(string) (string, error) { return "", nil }
+
+// Target names the DSN's database file by its absolute path, or ":memory:"; never the DSN's
+// parameters.
+func (Dialect) Target(dsn string) (string, error) {
+	t, err := parseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	if t.file == "" {
+		return ":memory:", nil
+	}
+	return t.file, nil
+}
+
+// exists fails with dialect.ErrMissing when the database file (or its folder) does not exist.
+func exists(file string) error {
+	_, err := os.Stat(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sqlite: database file %s does not exist: %w", file, dialect.ErrMissing)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
 
 // createPrivate creates the database file's directory (0700) and the file itself (0600) when they are
 // missing, before SQLite would create the file with the process's default mode. Existing files and

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mirrorsink/mirrorsink/dialect"
@@ -41,5 +43,48 @@ func TestFileDeletedOrReplaced(t *testing.T) {
 	}
 	if _, err := tx.Tables().Count(ctx, "old"); !errors.Is(err, dialect.ErrMissing) {
 		t.Fatalf("counting a table that does not exist: %v, want ErrMissing", err)
+	}
+}
+
+// TestNoCreateWithAwkwardPaths: an Open with NoCreate opens a file that exists, and refuses one that
+// does not without creating it, also where the path holds what a "file:" URI must escape (?, #, %,
+// spaces): mode=rw is honoured only in a URI, which the plain path becomes. A plain path's "?" starts
+// its parameters, so it is not tried there.
+func TestNoCreateWithAwkwardPaths(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"plain.db", "with space & more.db", "hash#percent%20.db", "ümlaut.db"} {
+		for _, uri := range []bool{false, true} {
+			dir := filepath.Join(t.TempDir(), "a b")
+			dsn := filepath.Join(dir, name)
+			if uri {
+				dir = filepath.Join(t.TempDir(), "a?b c")
+				dsn = (&url.URL{Scheme: "file", Path: filepath.Join(dir, name)}).String()
+			}
+			opts := dialect.OpenOptions{Tenant: "t", NoCreate: true}
+			if _, err := (Dialect{}).Open(ctx, dsn, opts); !errors.Is(err, dialect.ErrMissing) {
+				t.Fatalf("%s: Open with NoCreate of a missing file: %v, want ErrMissing", dsn, err)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Fatalf("%s: Open with NoCreate created the folder: %v", dsn, err)
+			}
+			st, err := Dialect{}.Open(ctx, dsn, dialect.OpenOptions{Tenant: "t"})
+			must(t, err)
+			must(t, st.Close())
+			if st, err = (Dialect{}).Open(ctx, dsn, opts); err != nil {
+				t.Fatalf("%s: Open with NoCreate of the file that exists: %v", dsn, err)
+			}
+			tx := begin(t, st.(*Store))
+			_, err = exec(tx, ctx, `CREATE TABLE "x" (id INTEGER)`)
+			must(t, err)
+			must(t, tx.Commit(ctx, dialect.Durable))
+			must(t, st.Close())
+			entries, err := os.ReadDir(dir)
+			must(t, err)
+			for _, e := range entries {
+				if !strings.HasPrefix(e.Name(), name) {
+					t.Errorf("%s: a file of another name beside the mirror: %s", dsn, e.Name())
+				}
+			}
+		}
 	}
 }

@@ -34,6 +34,12 @@ func TestConformance(t *testing.T) {
 			cfg.Database = "mirrorsink_c" + run + "_" + tenant
 			t.Cleanup(func() { dropDatabase(t, base, cfg.Database) })
 			return cfg.URL().String(), ""
+		}, Exists: func(t *testing.T, dsn, _ string) bool {
+			cfg, err := msdsn.Parse(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return exists(t, base, "SELECT CASE WHEN DB_ID(@p1) IS NULL THEN 0 ELSE 1 END", cfg.Database)
 		}})
 	})
 	t.Run("SchemaPerTenant", func(t *testing.T) {
@@ -44,6 +50,8 @@ func TestConformance(t *testing.T) {
 			schema := "mirrorsink_c" + run + "_" + tenant
 			t.Cleanup(func() { dropSchema(t, base, schema) })
 			return dsn, schema
+		}, Exists: func(t *testing.T, _, schema string) bool {
+			return exists(t, base, "SELECT CASE WHEN SCHEMA_ID(@p1) IS NULL THEN 0 ELSE 1 END", schema)
 		}})
 	})
 }
@@ -57,6 +65,20 @@ func admin(t *testing.T, cfg msdsn.Config, stmt string, args ...any) {
 	if _, err := db.ExecContext(ctx, stmt, args...); err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
+}
+
+// exists runs a query that yields 1 when something exists and 0 when not, on a connection of its own.
+func exists(t *testing.T, cfg msdsn.Config, query string, args ...any) bool {
+	t.Helper()
+	db := sql.OpenDB(mssql.NewConnectorConfig(cfg))
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n int
+	if err := db.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
 }
 
 func dropDatabase(t *testing.T, base msdsn.Config, name string) {

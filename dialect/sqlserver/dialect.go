@@ -1,7 +1,8 @@
 // Package sqlserver is the SQL Server target of mirrorsink (github.com/microsoft/go-mssqldb).
 //
 // A tenant gets a database of its own, created from a connection to master on first use, or, with
-// OpenOptions.Schema, a schema of the DSN's database; SQL Server has no search_path, so every
+// OpenOptions.Schema, a schema of the DSN's database, created on first use (with OpenOptions.NoCreate,
+// neither is created: a missing one fails with dialect.ErrMissing); SQL Server has no search_path, so every
 // statement names tables in full (SQL.Table).
 //
 // Types stay native (docs/TYPES.md): nvarchar stays nvarchar, decimal(p,s) and datetime2(p) keep
@@ -43,6 +44,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"time"
@@ -90,7 +92,9 @@ func (Dialect) Capabilities() dialect.Capabilities {
 // Open connects to the tenant's mirror. Without opts.Schema the DSN's database is the tenant's own:
 // it is created from a connection to master when missing, and Open waits until it is ONLINE. With
 // opts.Schema the tables live in that schema of the DSN's database, created when missing. Replicas
-// that open the same new tenant at once both succeed.
+// that open the same new tenant at once both succeed. With opts.NoCreate nothing is created and master
+// is not connected to: the login to a missing database fails (4060), and a missing schema is looked
+// up; either fails with dialect.ErrMissing.
 //
 // The connection's "timezone" setting is forced to UTC: the copier encodes smalldatetime against
 // 1900-01-01 in that zone, and mirrored times are naive wall clocks.
@@ -120,8 +124,10 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		if cfg.Database == "" {
 			return nil, errors.New("sqlserver: the DSN names no database (set database=… or use a schema per tenant)")
 		}
-		if err := ensureDatabase(ctx, cfg, opts.Gate, timeout); err != nil {
-			return nil, err
+		if !opts.NoCreate {
+			if err := ensureDatabase(ctx, cfg, opts.Gate, timeout); err != nil {
+				return nil, err
+			}
 		}
 	}
 	maxConns := opts.MaxConns
@@ -134,7 +140,7 @@ func (Dialect) Open(ctx context.Context, dsn string, opts dialect.OpenOptions) (
 		return nil, fmt.Errorf("sqlserver: connect to %q: %w", cfg.Database, mapError(err))
 	}
 	if opts.Schema != "" {
-		if err := ensureSchema(ctx, db, opts.Schema); err != nil {
+		if err := ensureSchema(ctx, db, opts.Schema, !opts.NoCreate); err != nil {
 			closeDB()
 			return nil, err
 		}
@@ -191,13 +197,31 @@ func (Dialect) Server(dsn string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sqlserver: parse DSN: %w", err)
 	}
+	return server(cfg), nil
+}
+
+// Target names the DSN's server, as Server does, and its database: sqlserver://host:1433/database
+// (the server alone when the DSN names no database).
+func (Dialect) Target(dsn string) (string, error) {
+	cfg, err := msdsn.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("sqlserver: parse DSN: %w", err)
+	}
+	if cfg.Database == "" {
+		return server(cfg), nil
+	}
+	return server(cfg) + "/" + url.PathEscape(cfg.Database), nil
+}
+
+// server names the server of a parsed DSN (see Server).
+func server(cfg msdsn.Config) string {
 	switch {
 	case cfg.Port != 0:
-		return "sqlserver://" + net.JoinHostPort(cfg.Host, strconv.FormatUint(cfg.Port, 10)), nil
+		return "sqlserver://" + net.JoinHostPort(cfg.Host, strconv.FormatUint(cfg.Port, 10))
 	case cfg.Instance != "":
-		return "sqlserver://" + cfg.Host + `\` + cfg.Instance, nil
+		return "sqlserver://" + cfg.Host + `\` + cfg.Instance
 	}
-	return "sqlserver://" + net.JoinHostPort(cfg.Host, "1433"), nil
+	return "sqlserver://" + net.JoinHostPort(cfg.Host, "1433")
 }
 
 // SQL Server error numbers the dialect acts on.
@@ -311,13 +335,24 @@ func ensureDatabase(ctx context.Context, cfg msdsn.Config, gate *dialect.ConnGat
 	}
 }
 
-// ensureSchema creates the tenant schema when missing; a concurrent creator is not an error.
-func ensureSchema(ctx context.Context, db *sql.DB, schema string) error {
-	create, err := createSchema(schema)
+// ensureSchema creates the tenant schema when missing; a concurrent creator is not an error. Without
+// create, a missing schema fails with dialect.ErrMissing instead.
+func ensureSchema(ctx context.Context, db *sql.DB, schema string, create bool) error {
+	if !create {
+		var exists int
+		if err := db.QueryRowContext(ctx, schemaExists, schema).Scan(&exists); err != nil {
+			return fmt.Errorf("sqlserver: does schema %q exist: %w", schema, mapError(err))
+		}
+		if exists != 1 {
+			return fmt.Errorf("sqlserver: schema %q does not exist: %w", schema, dialect.ErrMissing)
+		}
+		return nil
+	}
+	stmt, err := createSchema(schema)
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, create, schema); err != nil && !hasErrorNumber(err, errObjectExists) {
+	if _, err := db.ExecContext(ctx, stmt, schema); err != nil && !hasErrorNumber(err, errObjectExists) {
 		return fmt.Errorf("sqlserver: create schema %q: %w", schema, err)
 	}
 	return nil

@@ -903,6 +903,10 @@ func createSchema(name string) (string, error) {
 	return "IF SCHEMA_ID(@p1) IS NULL EXEC(" + literal("CREATE SCHEMA "+q) + ")", nil
 }
 
+// schemaExists is the query (one parameter, @p1, the name) that yields 1 when the schema exists and
+// 0 when it does not, for an Open with NoCreate, which must not create it.
+const schemaExists = "SELECT CASE WHEN SCHEMA_ID(@p1) IS NULL THEN 0 ELSE 1 END"
+
 // defaultSchema is the query for the schema that the session's one-part names would create tables in
 // (the login's default schema in the database), which a mirror without OpenOptions.Schema qualifies
 // its names with.

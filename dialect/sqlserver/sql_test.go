@@ -237,6 +237,7 @@ func TestGoldenSession(t *testing.T) {
 	add("database state, @p1 = the name", databaseState)
 	add("create schema, @p1 = the name", must(createSchema("Cust10195")))
 	add("create schema, hostile name", must(createSchema("Cust]'; --")))
+	add("does the schema exist (1) or not (0), for an open with NoCreate, @p1 = the name", schemaExists)
 	add("case sensitivity of the database's names", caseSensitivity)
 	add("the login's default schema, which qualifies the names of a tenant with a database of its own", defaultSchema)
 	add("code pages and collations of a table's text columns, @p1 = the table", textColumns)

@@ -2,8 +2,8 @@
 // and ReplicationCompleted calls built in memory (create, every type of TYPES.md round-tripped,
 // evolve, wipe, bulk insert, upsert, delete, resend idempotence, LSN atomicity, hostile identifiers,
 // status and resync, parallel tables, events as hooks and webhooks, pause across replicas, the
-// failure log, soft deletes and mirrored_at turned on and off), with the mirror read back through the dialect and compared
-// value by value as canonical text. The e2e package runs it for each dialect. (Each dialect's own
+// failure log, looks that create no mirror, soft deletes and mirrored_at turned on and off), with
+// the mirror read back through the dialect and compared value by value as canonical text. The e2e package runs it for each dialect. (Each dialect's own
 // contract is checked by dialect/conformance, which knows nothing of the engine.)
 package enginetest
 
@@ -65,6 +65,7 @@ func Run(t *testing.T, tgt Target) {
 		{"FailureLog", testFailureLog},
 		{"Streaming", testStreaming},
 		{"SoftDeletesAndMirroredAtTurnedOnAndOff", testAddedColumns},
+		{"LooksCreateNothing", testLooksCreateNothing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))

@@ -7,6 +7,9 @@ SELECT current_schema();
 -- open: a schema per tenant (OpenOptions.Schema); it is also every connection's search_path
 CREATE SCHEMA IF NOT EXISTS "Tenant ""A""";
 
+-- open with NoCreate: does the tenant's schema exist ($1, its name); it is never created
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1);
+
 -- lock: $1 is the FNV-1a 64 hash of the key
 SELECT pg_advisory_xact_lock($1);
 

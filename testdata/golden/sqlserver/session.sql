@@ -30,6 +30,9 @@ IF SCHEMA_ID(@p1) IS NULL EXEC(N'CREATE SCHEMA [Cust10195]');
 -- create schema, hostile name
 IF SCHEMA_ID(@p1) IS NULL EXEC(N'CREATE SCHEMA [Cust]]''; --]');
 
+-- does the schema exist (1) or not (0), for an open with NoCreate, @p1 = the name
+SELECT CASE WHEN SCHEMA_ID(@p1) IS NULL THEN 0 ELSE 1 END;
+
 -- case sensitivity of the database's names
 SELECT CASE WHEN N'a' = N'A' COLLATE DATABASE_DEFAULT THEN 0 ELSE 1 END;
 
