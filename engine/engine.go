@@ -50,6 +50,11 @@ type Route struct {
 	Layout Layout
 	// TenantColumn names the tenant column of the fan-in layout (default DefaultTenantColumn).
 	TenantColumn string
+	// Journal keeps a change journal of every change applied to the route's tenants' mirrors, in the
+	// transactions that apply them (journal.go, docs/ANALYTICS.md). JournalKeep is its retention,
+	// applied after each cycle; zero keeps everything.
+	Journal     bool
+	JournalKeep dialect.JournalRetention
 }
 
 // Options configure an Engine.

@@ -580,6 +580,13 @@ func (e *Engine) applyShared(ctx context.Context, t *tenant, tx dialect.Tx, m *t
 	if st.mine != nil && st.at == st.to && !p.repopulate && !p.create && !p.recreate {
 		lsn = st.mine.LSN
 	}
+	// The tenant's rows go (they move, the table starts afresh, or they are sent again): journaled
+	// first, as in reconcile.
+	if st.at != "" && st.at != st.to || p.create || p.recreate || p.repopulate {
+		if err := e.journalWipe(ctx, t, tx, name); err != nil {
+			return nil, -1, err
+		}
+	}
 	if st.at != "" && st.at != st.to {
 		if err := e.leave(ctx, tx, st); err != nil {
 			return nil, -1, err
@@ -685,6 +692,9 @@ func (e *Engine) dropFanIn(ctx context.Context, t *tenant, r dialect.TableMeta, 
 			others = others || placeOf(o, name) == at && o.Tenants > 0
 		}
 		if err := tx.Meta().DeleteTable(ctx, name); err != nil {
+			return err
+		}
+		if err := e.journalWipe(ctx, t, tx, name); err != nil {
 			return err
 		}
 		if others {

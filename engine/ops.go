@@ -202,6 +202,10 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
+				// Journaled first: where DDL commits by itself, the drop commits the entry with it.
+				if err := e.journalWipe(ctx, t, tx, name); err != nil {
+					return err
+				}
 				var err error
 				if lost, err = tx.Tables().Drop(ctx, name); err != nil {
 					return fmt.Errorf("drop table %q: %w", name, err)
@@ -329,6 +333,11 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 				return fmt.Errorf("create table %q: %w", name, err)
 			}
 			e.metrics.tablesCreated.Add(1)
+			// A table created anew starts empty: also the one an operator dropped, whose rows the
+			// journal still holds.
+			if err := e.journalWipe(ctx, t, tx, name); err != nil {
+				return err
+			}
 			return t.writeMeta(ctx, tx, m, -1, now, nil)
 		}
 		old, err := t.model(r)
@@ -375,6 +384,11 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 	}
 	lost = nil
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
+		// Journaled before the drop: where DDL commits by itself, the drop commits the entry with it,
+		// so that no reader sees the table emptied without it.
+		if err := e.journalWipe(ctx, t, tx, name); err != nil {
+			return err
+		}
 		var err error
 		if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
 			return fmt.Errorf("recreate table %q: %w", name, err)
@@ -428,6 +442,10 @@ func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (er
 		if err := tx.Meta().SetLSN(ctx, table, -1, e.now()); err != nil {
 			return err
 		}
+		// The wipe's journal entry goes before the truncate for the same reason.
+		if err := e.journalWipe(ctx, t, tx, table); err != nil {
+			return err
+		}
 		if err := tx.Tables().Truncate(ctx, m.table); err != nil {
 			return fmt.Errorf("truncate %q: %w", table, err)
 		}
@@ -475,5 +493,6 @@ func (e *Engine) replicationCompleted(ctx context.Context, call contract.Call, c
 		return err
 	}
 	e.metrics.cycles.Add(1)
+	e.pruneJournal(ctx, t)
 	return e.emit(ctx, t, Event{Kind: AfterCycle, Tenant: t.name, Cycle: cycle.ID, Summary: summary, Time: now})
 }

@@ -104,7 +104,8 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 		if err != nil {
 			return 0, errMissed
 		}
-		a := &applier{table: m.table, rows: &streamedRows{s: stream}, microKeys: t.dialect.Capabilities().TimeDigits == 6}
+		j := t.newJournal()
+		a := t.applier(m.table, &streamedRows{s: stream}, j)
 		loadErr := a.bulk(ctx, tx, true)
 		loaded = true
 		if err := readBatch(); err != nil {
@@ -122,7 +123,7 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 		}
 		inserts, _, _ := b.Rows.Counts()
 		e.metrics.rowsBulk.Add(int64(inserts))
-		if err := e.finishBatch(ctx, tx, table, b.LSN); err != nil {
+		if err := e.finishBatch(ctx, tx, table, b.LSN, j); err != nil {
 			return 0, err
 		}
 		res = batchResult{bulk: true, repopulated: b.LSN > 0}

@@ -129,6 +129,10 @@ type RouteConfig struct {
 	// Layout is per_tenant (the default) or fan_in; TenantColumn names fan_in's tenant column.
 	Layout       string `yaml:"layout"`
 	TenantColumn string `yaml:"tenant_column"`
+	// Journal keeps the change journal of the route's tenants (docs/ANALYTICS.md); JournalKeep is its
+	// retention: an age (30d, 12h), a count of entries (1000000) or all; default 30d.
+	Journal     bool   `yaml:"journal"`
+	JournalKeep string `yaml:"journal_keep"`
 }
 
 // ServersConfig is a route's servers, in either of two forms: a list of DSNs (each server named as
@@ -387,6 +391,11 @@ func (c *Config) validateRoutes() error {
 				"(or name the servers and put {server} in dsn)", what)
 		case len(r.Servers.Named) > 0 && !strings.Contains(r.DSN, "{server}"):
 			return fmt.Errorf("configuration: %s: its servers are named, but its dsn has no {server} for their address", what)
+		case r.JournalKeep != "" && !r.Journal:
+			return fmt.Errorf("configuration: %s: journal_keep is set, but the journal is off (journal: true turns it on)", what)
+		}
+		if _, err := r.journalKeep(); err != nil {
+			return fmt.Errorf("configuration: %s: %w", what, err)
 		}
 		return nil
 	}
@@ -429,11 +438,22 @@ func loadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
+// journalKeep is the route's journal retention: journal_keep, or engine.DefaultJournalKeep.
+func (r RouteConfig) journalKeep() (dialect.JournalRetention, error) {
+	if r.JournalKeep == "" {
+		return engine.DefaultJournalKeep, nil
+	}
+	return engine.ParseJournalKeep(r.JournalKeep)
+}
+
 // engineOptions turns the configuration into the engine's options.
 func (c *Config) engineOptions() engine.Options {
 	route := func(r RouteConfig) engine.Route {
 		out := engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused,
-			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn}
+			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn, Journal: r.Journal}
+		if r.Journal {
+			out.JournalKeep, _ = r.journalKeep() // checked by validateRoutes
+		}
 		for _, dsn := range r.Servers.List {
 			out.Servers = append(out.Servers, engine.Server{DSN: expandEnv(dsn)})
 		}

@@ -62,6 +62,9 @@ func Run(t *testing.T, tgt Target) {
 		{"LockExcludesOtherTransactions", testLock},
 		{"HookStatementsAndRelaxedCommit", testRunStatement},
 		{"FanInTenantsShareATable", testFanIn},
+		{"Journal", testJournal},
+		{"JournalCommitsWithTheRows", testJournalAtomic},
+		{"JournalOrderUnderConcurrentWriters", testJournalOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
