@@ -64,6 +64,7 @@ func Run(t *testing.T, tgt Target) {
 		{"PauseAcrossReplicas", testPauseAcrossReplicas},
 		{"FailureLog", testFailureLog},
 		{"Streaming", testStreaming},
+		{"Journal", testJournal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))
