@@ -182,7 +182,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 	}
 	defer src.Close()
 
-	svc, err := b.startService(ctx, binary, k, "serve-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn)
+	svc, err := b.startService(ctx, binary, k, "serve-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn, false)
 	if err != nil {
 		if strings.Contains(err.Error(), "is not known") {
 			return &skipError{reason: fmt.Sprintf("bin/mirrorsink has no %s dialect: cmd/mirrorsink/serve.go does not import dialect/%s", t.dialect, t.dialect)}
@@ -314,7 +314,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 	if err := t.drop(); err != nil {
 		return err
 	}
-	svc, err = b.startService(ctx, binary, k, "serve-replay-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn)
+	svc, err = b.startService(ctx, binary, k, "serve-replay-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn, false)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -341,8 +341,40 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 		name, want, incReplay.Round(time.Millisecond), incReplayRate, incReplayRate/applyRate, targetRatio, verdict(incReplayRate/applyRate >= targetRatio))
 	b.report("%s: %s", name, incReplayUse)
 	b.report("%s:   serve CPU per row %.2f µs; %s", name, float64(incReplayUse.service.Microseconds())/float64(want), incReplayUse.overlap())
+
+	// 6. The cost of the change journal: the same two cycles replayed once more against a fresh mirror
+	// whose route has journal: true.
+	svc.stop()
+	if err := t.drop(); err != nil {
+		return err
+	}
+	svc, err = b.startService(ctx, binary, k, "serve-journal-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn, true)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer svc.stop()
+	jLoad, _, err := b.replayChecked(ctx, svc, t, name, table, "initial load with the journal on", initialCalls, b.opts.rows)
+	if err != nil {
+		return err
+	}
+	jInc, _, err := b.replayChecked(ctx, svc, t, name, table, "incremental cycle with the journal on", incCalls, left)
+	if err != nil {
+		return err
+	}
+	if n, err := t.count(ctx, journalTable); err != nil {
+		return err
+	} else if n != b.opts.rows+want+2 {
+		return fmt.Errorf("%s: the journal holds %d entries, want %d (W for the table created and for its wipe, the load's rows, the cycle's changes)",
+			name, n, b.opts.rows+want+2)
+	}
+	b.report("%s: change journal on (replayed): initial load %s = %.0f rows/s, time %.2fx without; incremental cycle %s = %.0f rows/s, time %.2fx without",
+		name, jLoad.Round(time.Millisecond), float64(b.opts.rows)/jLoad.Seconds(), jLoad.Seconds()/replayTime.Seconds(),
+		jInc.Round(time.Millisecond), float64(want)/jInc.Seconds(), jInc.Seconds()/incReplay.Seconds())
 	return nil
 }
+
+// journalTable is the change journal of the benchmark's tenant (dialect.MetaTables).
+const journalTable = loadTenant + "_changes"
 
 // sameRows checks that the raw table holds exactly what the mirror's table holds, rows of them: or
 // the comparison with the raw tool is not like for like.
