@@ -80,6 +80,25 @@ func (e *Engine) journalWipe(ctx context.Context, t *tenant, tx dialect.Tx, tabl
 	return nil
 }
 
+// emptying runs op, which empties table (a truncate, a drop, a recreate), and journals its W: after
+// op where op rolls back with the transaction (transactional), so that the tenant's journal lock is
+// taken last and never held while op waits for the table (a partner's long query on it, say);
+// before op where op commits by itself, so that the W commits no later than the rows go.
+func (e *Engine) emptying(ctx context.Context, t *tenant, tx dialect.Tx, table string, transactional bool, op func() error) error {
+	if !transactional {
+		if err := e.journalWipe(ctx, t, tx, table); err != nil {
+			return err
+		}
+	}
+	if err := op(); err != nil {
+		return err
+	}
+	if transactional {
+		return e.journalWipe(ctx, t, tx, table)
+	}
+	return nil
+}
+
 // writeJournal appends a batch's captured changes to the journal, last in its transaction.
 func (e *Engine) writeJournal(ctx context.Context, tx dialect.Tx, j *dialect.JournalBatch, table string, lsn int64) error {
 	if j == nil || j.Len() == 0 {

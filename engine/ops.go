@@ -202,13 +202,15 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
-				// Journaled first: where DDL commits by itself, the drop commits the entry with it.
-				if err := e.journalWipe(ctx, t, tx, name); err != nil {
+				err := e.emptying(ctx, t, tx, name, t.dialect.Capabilities().TransactionalDDL, func() error {
+					var err error
+					if lost, err = tx.Tables().Drop(ctx, name); err != nil {
+						return fmt.Errorf("drop table %q: %w", name, err)
+					}
+					return nil
+				})
+				if err != nil {
 					return err
-				}
-				var err error
-				if lost, err = tx.Tables().Drop(ctx, name); err != nil {
-					return fmt.Errorf("drop table %q: %w", name, err)
 				}
 			}
 			return tx.Meta().DeleteTable(ctx, name)
@@ -384,14 +386,15 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 	}
 	lost = nil
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
-		// Journaled before the drop: where DDL commits by itself, the drop commits the entry with it,
-		// so that no reader sees the table emptied without it.
-		if err := e.journalWipe(ctx, t, tx, name); err != nil {
+		err := e.emptying(ctx, t, tx, name, t.dialect.Capabilities().TransactionalDDL, func() error {
+			var err error
+			if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
+				return fmt.Errorf("recreate table %q: %w", name, err)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
-		}
-		var err error
-		if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
-			return fmt.Errorf("recreate table %q: %w", name, err)
 		}
 		return t.writeMeta(ctx, tx, m, -1, e.now(), lost)
 	})
@@ -442,14 +445,12 @@ func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (er
 		if err := tx.Meta().SetLSN(ctx, table, -1, e.now()); err != nil {
 			return err
 		}
-		// The wipe's journal entry goes before the truncate for the same reason.
-		if err := e.journalWipe(ctx, t, tx, table); err != nil {
-			return err
-		}
-		if err := tx.Tables().Truncate(ctx, m.table); err != nil {
-			return fmt.Errorf("truncate %q: %w", table, err)
-		}
-		return nil
+		return e.emptying(ctx, t, tx, table, t.dialect.Capabilities().TransactionalTruncate, func() error {
+			if err := tx.Tables().Truncate(ctx, m.table); err != nil {
+				return fmt.Errorf("truncate %q: %w", table, err)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,24 +290,21 @@ func testJournalOrder(t *testing.T, h *harness) {
 			return err
 		})
 	}
+	var writing atomic.Bool
+	writing.Store(true)
 	go func() {
 		defer close(done)
-		for {
-			select {
-			case <-h.ctx.Done():
-				return
-			default:
-			}
+		// Until the writers are done, and once more after that.
+		for more := true; more && h.ctx.Err() == nil; {
+			more = writing.Load()
 			if err := read(); err != nil {
 				errs <- fmt.Errorf("reader: %w", err)
-				return
-			}
-			if last == writers*each {
 				return
 			}
 		}
 	}()
 	wg.Wait()
+	writing.Store(false)
 	<-done
 	close(errs)
 	for err := range errs {

@@ -470,7 +470,7 @@ func appendJournalCopy(buf []byte, b *dialect.JournalBatch, tenant string, first
 	text := func(buf []byte, s string) []byte {
 		return append(be.AppendUint32(buf, uint32(len(s))), s...)
 	}
-	int8 := func(buf []byte, n int64) []byte {
+	bigint := func(buf []byte, n int64) []byte {
 		return be.AppendUint64(be.AppendUint32(buf, 8), uint64(n))
 	}
 	null := func(buf []byte) []byte { return append(buf, 0xff, 0xff, 0xff, 0xff) }
@@ -482,7 +482,7 @@ func appendJournalCopy(buf []byte, b *dialect.JournalBatch, tenant string, first
 		if tenant != "" {
 			buf = text(buf, tenant)
 		}
-		buf = int8(buf, first+int64(i))
+		buf = bigint(buf, first+int64(i))
 		buf = text(buf, b.Table)
 		if key == nil {
 			buf = null(buf)
@@ -492,12 +492,12 @@ func appendJournalCopy(buf []byte, b *dialect.JournalBatch, tenant string, first
 		}
 		buf = append(be.AppendUint32(buf, 1), byte(op))
 		if b.LSN > 0 {
-			buf = int8(buf, b.LSN)
+			buf = bigint(buf, b.LSN)
 		} else {
 			buf = null(buf)
 		}
-		buf = int8(buf, cycle)
-		buf = int8(buf, at)
+		buf = bigint(buf, cycle)
+		buf = bigint(buf, at)
 	}
 	return append(buf, 0xff, 0xff)
 }
