@@ -35,7 +35,7 @@ func (s *Store) ReserveJournal(ctx context.Context, q Querier, n int) (first, cy
 		return 0, 0, dialect.ErrJournalCounter
 	}
 	// The subquery keeps "?" placeholders, which the outer statement numbers with its own (LastCycle).
-	newest := mine(t, squirrel.Select("COALESCE(" + c.maxOfIDs + ", 0)").From(s.cycles))
+	newest := mine(t, squirrel.Select("COALESCE("+c.maxOfIDs+", 0)").From(s.cycles))
 	var last int64
 	found := false
 	err = t.query(ctx, mine(t, s.sb.Select(c.lastSeq).Column(squirrel.Expr("(?)", newest)).From(s.changesSeq).

@@ -79,7 +79,7 @@ type Store struct {
 	// changes is the change journal, changesSeq its counter (dialect/journal.go).
 	changes, changesSeq string
 	col                 columns
-	ms       []migrations.Migration
+	ms                  []migrations.Migration
 }
 
 // columns are the quoted column names; a field, not a map lookup, so that a typo fails to compile.
