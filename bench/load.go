@@ -310,12 +310,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 
 	// 5. Both cycles replayed from their recorded requests against a fresh mirror and service: the
 	// service's own throughput, with a client that costs next to nothing (see replay.go).
-	svc.stop()
-	if err := t.drop(); err != nil {
-		return err
-	}
-	svc, err = b.startService(ctx, binary, k, "serve-replay-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn, false)
-	if err != nil {
+	if svc, err = b.restart(ctx, svc, binary, k, t, "serve-replay-"+t.name+"-"+table, false); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer svc.stop()
@@ -344,12 +339,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 
 	// 6. The cost of the change journal: the same two cycles replayed once more against a fresh mirror
 	// whose route has journal: true.
-	svc.stop()
-	if err := t.drop(); err != nil {
-		return err
-	}
-	svc, err = b.startService(ctx, binary, k, "serve-journal-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn, true)
-	if err != nil {
+	if svc, err = b.restart(ctx, svc, binary, k, t, "serve-journal-"+t.name+"-"+table, true); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer svc.stop()
@@ -375,6 +365,16 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 
 // journalTable is the change journal of the benchmark's tenant (dialect.MetaTables).
 const journalTable = loadTenant + "_changes"
+
+// restart stops svc, drops the benchmark's mirror and starts another service for the load tenant (with
+// the change journal on when journal is set): a fresh mirror for a replay.
+func (b *bench) restart(ctx context.Context, svc *service, binary string, k keys, t target, name string, journal bool) (*service, error) {
+	svc.stop()
+	if err := t.drop(); err != nil {
+		return nil, err
+	}
+	return b.startService(ctx, binary, k, name, loadTenant, t.dialect, t.dsn, journal)
+}
 
 // sameRows checks that the raw table holds exactly what the mirror's table holds, rows of them: or
 // the comparison with the raw tool is not like for like.
