@@ -198,21 +198,21 @@ func testFanIn(t *testing.T, h *harness) {
 			return err
 		})
 	}
-	read := func(i int) []dialect.JournalEntry {
+	readJournal := func(i int) []dialect.JournalEntry {
 		var out []dialect.JournalEntry
 		do(i, func(tx dialect.Tx) error {
 			return tx.Meta().ReadJournal(h.ctx, 0, 0, func(e dialect.JournalEntry) error { out = append(out, e); return nil })
 		})
 		return out
 	}
-	if a, b := read(0), read(1); len(a) != 3 || len(b) != 2 || a[2].Seq != 3 || b[1].Seq != 2 || a[0].AfterCycle != 42 || b[0].AfterCycle != 42 {
+	if a, b := readJournal(0), readJournal(1); len(a) != 3 || len(b) != 2 || a[2].Seq != 3 || b[1].Seq != 2 || a[0].AfterCycle != 42 || b[0].AfterCycle != 42 {
 		t.Fatalf("each tenant's journal: A %+v, B %+v", a, b)
 	}
 	do(1, func(tx dialect.Tx) error {
 		_, err := tx.Meta().PruneJournal(h.ctx, dialect.JournalRetention{MaxEntries: 1}, now)
 		return err
 	})
-	if a, b := read(0), read(1); len(a) != 3 || len(b) != 1 {
+	if a, b := readJournal(0), readJournal(1); len(a) != 3 || len(b) != 1 {
 		t.Fatalf("B's pruning: A has %d entries (want 3), B %d (want 1)", len(a), len(b))
 	}
 }
