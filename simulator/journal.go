@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,6 +39,9 @@ func (m Mirror) Mark(ctx context.Context) (JournalMark, error) {
 	}
 	defer st.Close()
 	entries, err := readJournal(ctx, st, 0)
+	if errors.Is(err, dialect.ErrMissing) {
+		return JournalMark{}, nil // a mirror not made yet: its journal begins at 1
+	}
 	if err != nil || len(entries) == 0 {
 		return JournalMark{}, err
 	}
