@@ -34,6 +34,19 @@ func (h *harness) journal(tx dialect.Tx, table string, lsn int64, at time.Time, 
 	return tx.Rows().Journal(h.ctx, b)
 }
 
+// appendAt appends a batch in a transaction of its own and fails the test unless its first entry is
+// numbered first.
+func (h *harness) appendAt(first int64, table string, lsn int64, at time.Time, changes ...journalChange) {
+	h.t.Helper()
+	h.do(func(tx dialect.Tx) error {
+		seq, err := h.journal(tx, table, lsn, at, changes...)
+		if err == nil && seq != first {
+			err = fmt.Errorf("the batch's first entry is numbered %d, want %d", seq, first)
+		}
+		return err
+	})
+}
+
 // readJournal returns the tenant's journal entries after a sequence number.
 func (h *harness) readJournal(after int64) []dialect.JournalEntry {
 	h.t.Helper()
@@ -101,13 +114,7 @@ func testJournal(t *testing.T, h *harness) {
 		{dialect.JournalInsert, `["tab\there \"quoted\" back\\slash ü ☃",7]`},
 		{dialect.JournalWipe, ""},
 	}
-	h.do(func(tx dialect.Tx) error {
-		seq, err := h.journal(tx, "contact", 0, at, first...)
-		if err == nil && seq != 1 {
-			err = fmt.Errorf("the first entry's seq is %d, want 1", seq)
-		}
-		return err
-	})
+	h.appendAt(1, "contact", 0, at, first...)
 	if err := checkJournal(h.readJournal(0), 1, "contact", 0, 0, at, first...); err != nil {
 		t.Fatal(err)
 	}
@@ -126,13 +133,7 @@ func testJournal(t *testing.T, h *harness) {
 	}
 	later := at.Add(48 * time.Hour)
 	second := []journalChange{{dialect.JournalInsert, `[100]`}, {dialect.JournalDelete, `[101]`}}
-	h.do(func(tx dialect.Tx) error {
-		seq, err := h.journal(tx, "person", 9, later, second...)
-		if err == nil && seq != 6 {
-			err = fmt.Errorf("after a rollback the next seq is %d, want 6 (the numbers go back)", seq)
-		}
-		return err
-	})
+	h.appendAt(6, "person", 9, later, second...) // the rolled-back numbers are given again
 	if err := checkJournal(h.readJournal(5), 6, "person", 9, 77, later, second...); err != nil {
 		t.Fatal(err)
 	}
@@ -188,13 +189,7 @@ func testJournal(t *testing.T, h *harness) {
 		t.Fatalf("an append without the counter row: %v, want dialect.ErrMissing", err)
 	}
 	h.do(func(tx dialect.Tx) error { return tx.Meta().Migrate(h.ctx, time.Now()) })
-	h.do(func(tx dialect.Tx) error {
-		seq, err := h.journal(tx, "person", 0, later, journalChange{dialect.JournalWipe, ""})
-		if err == nil && seq != 8 {
-			err = fmt.Errorf("after the counter row came back, the next seq is %d, want 8", seq)
-		}
-		return err
-	})
+	h.appendAt(8, "person", 0, later, journalChange{dialect.JournalWipe, ""})
 }
 
 // testJournalAtomic checks that journal entries commit with the rows of their transaction or not at
