@@ -233,29 +233,27 @@ type MetaTableNames struct {
 	Pause string
 	// Failures holds the newest failed calls and hooks (a bounded log).
 	Failures string
-	// Changes is the change journal (journal.go), ChangesSeq its counter row, and ChangesIndex the
-	// journal's index on its time, which PostgreSQL and SQLite name in the tables' namespace. They
-	// exist in every mirror; only a route with the journal on writes to them.
-	Changes, ChangesSeq, ChangesIndex string
+	// Changes is the change journal (journal.go) and ChangesSeq its counter row. They exist in every
+	// mirror; only a route with the journal on writes to them.
+	Changes, ChangesSeq string
 }
 
 // MetaTables returns the names of mirrorsink's own tables for tenant.
 func MetaTables(tenant string) MetaTableNames {
 	return MetaTableNames{
-		Meta:         tenant + "_mirroring",
-		Cycles:       tenant + "_mirroring_cycles",
-		Migrations:   tenant + "_mirroring_migrations",
-		Pause:        tenant + "_mirroring_pause",
-		Failures:     tenant + "_mirroring_failures",
-		Changes:      tenant + "_changes",
-		ChangesSeq:   tenant + "_changes_seq",
-		ChangesIndex: tenant + "_changes_at",
+		Meta:       tenant + "_mirroring",
+		Cycles:     tenant + "_mirroring_cycles",
+		Migrations: tenant + "_mirroring_migrations",
+		Pause:      tenant + "_mirroring_pause",
+		Failures:   tenant + "_mirroring_failures",
+		Changes:    tenant + "_changes",
+		ChangesSeq: tenant + "_changes_seq",
 	}
 }
 
 // All returns every name.
 func (n MetaTableNames) All() []string {
-	return []string{n.Meta, n.Cycles, n.Migrations, n.Pause, n.Failures, n.Changes, n.ChangesSeq, n.ChangesIndex}
+	return []string{n.Meta, n.Cycles, n.Migrations, n.Pause, n.Failures, n.Changes, n.ChangesSeq}
 }
 
 // TableMeta is one row of the metadata table: what the mirror knows of one mirrored table.

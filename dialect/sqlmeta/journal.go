@@ -137,38 +137,66 @@ func (t *txStore) ReadJournal(ctx context.Context, after int64, limit int, fn fu
 	return err
 }
 
-// PruneJournal deletes what the retention lets go: by count, the entries at or below the counter's
-// last number minus MaxEntries (one range of the primary key); by age, those applied before the cut
-// (a range of the journal's time index).
+// PruneJournal deletes what the retention lets go, by ranges of the primary key: by count, the entries
+// at or below the counter's last number minus MaxEntries; by age, those before the first entry
+// applied since the cut, which a binary search over the numbers finds with a few lookups of the key.
+// The journal has no index on its time, which every append would pay for: its entries are in
+// commit order, and so, to within the moments a batch waits for the journal lock, in time order.
 func (t *txStore) PruneJournal(ctx context.Context, r dialect.JournalRetention, now time.Time) (int64, error) {
 	s, c := t.s, t.s.col
-	var pruned int64
+	var last int64
+	found := false
+	if err := t.query(ctx, mine(t, s.sb.Select(c.lastSeq).From(s.changesSeq).Where(squirrel.Eq{c.id: journalCounterRow})),
+		"read "+s.cfg.Names.ChangesSeq, func(scan func(...any) error) error {
+			found = true
+			return scan(&last)
+		}); err != nil || !found {
+		return 0, err
+	}
+	keepFrom := int64(0) // the first number kept
 	if r.MaxEntries > 0 {
-		var last int64
-		found := false
-		if err := t.query(ctx, mine(t, s.sb.Select(c.lastSeq).From(s.changesSeq).Where(squirrel.Eq{c.id: journalCounterRow})),
-			"read "+s.cfg.Names.ChangesSeq, func(scan func(...any) error) error {
-				found = true
-				return scan(&last)
-			}); err != nil {
-			return 0, err
-		}
-		if found && last > r.MaxEntries {
-			n, err := t.exec(ctx, mine(t, s.sb.Delete(s.changes).Where(squirrel.LtOrEq{c.seq: last - r.MaxEntries})),
-				"prune "+s.cfg.Names.Changes)
-			if err != nil {
-				return pruned, err
-			}
-			pruned += n
-		}
+		keepFrom = last - r.MaxEntries + 1
 	}
 	if r.MaxAge > 0 {
-		n, err := t.exec(ctx, mine(t, s.sb.Delete(s.changes).Where(squirrel.Lt{c.appliedAt: t.bind(now.Add(-r.MaxAge))})),
-			"prune "+s.cfg.Names.Changes)
-		if err != nil {
-			return pruned, err
+		cut := now.Add(-r.MaxAge)
+		// The first number whose entry (or the next one there is) was applied at or after the cut, in
+		// [lo, last+1]: last+1 when every entry is older.
+		lo, hi := keepFrom, last+1
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			at, ok, err := t.journalTime(ctx, mid)
+			if err != nil {
+				return 0, err
+			}
+			if !ok || !at.Before(cut) {
+				hi = mid
+			} else {
+				lo = mid + 1
+			}
 		}
-		pruned += n
+		keepFrom = max(keepFrom, lo)
 	}
-	return pruned, nil
+	if keepFrom <= 1 {
+		return 0, nil
+	}
+	return t.exec(ctx, mine(t, s.sb.Delete(s.changes).Where(squirrel.Lt{c.seq: keepFrom})), "prune "+s.cfg.Names.Changes)
+}
+
+// journalTime reads when the first entry numbered n or above was applied; ok is false when there is
+// none. Both reads go by the primary key.
+func (t *txStore) journalTime(ctx context.Context, n int64) (at time.Time, ok bool, err error) {
+	s, c := t.s, t.s.col
+	// The subquery keeps "?" placeholders, which the outer statement numbers with its own (LastCycle).
+	first := mine(t, squirrel.Select("MIN("+c.seq+")").From(s.changes).Where(squirrel.GtOrEq{c.seq: n}))
+	err = t.query(ctx, mine(t, s.sb.Select(c.appliedAt).From(s.changes).Where(squirrel.Expr(c.seq+" = (?)", first))),
+		"read "+s.cfg.Names.Changes, func(scan func(...any) error) error {
+			var v any
+			if err := scan(&v); err != nil {
+				return err
+			}
+			ok = true
+			at, err = t.scanTime(v)
+			return err
+		})
+	return at, ok, err
 }

@@ -52,8 +52,8 @@ type Config struct {
 	// COLLATE clause); nil means the column already does.
 	ExactName func(column string) string
 	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}},
-	// {{failures}}, {{changes}} and {{changes_seq}} (the quoted table names) and {{changes_index}}
-	// (the journal's index, quoted as a column is), which the store fills in itself.
+	// {{failures}}, {{changes}} and {{changes_seq}} (the quoted table names), which the store fills in
+	// itself.
 	Vars map[string]string
 	// Flags are the conditions of the migrations' guarded statements that hold for this mirror
 	// (migrations.Parse); the store adds fan_in itself when Shared, and per_tenant when not.
@@ -111,7 +111,6 @@ func New(cfg Config) (*Store, error) {
 	s.meta, s.cycles, s.migr = table(cfg.Names.Meta), table(cfg.Names.Cycles), table(cfg.Names.Migrations)
 	s.pause, s.failures = table(cfg.Names.Pause), table(cfg.Names.Failures)
 	s.changes, s.changesSeq = table(cfg.Names.Changes), table(cfg.Names.ChangesSeq)
-	changesIndex := col(cfg.Names.ChangesIndex)
 	s.col = columns{
 		version: col("version"), applied: col("applied"),
 		table: col("tablename"), lsn: col("lsn"), hash: col("schemahash"), schema: col("schemajson"),
@@ -135,7 +134,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s.col.maxOfIDs = "MAX(" + s.col.id + ")"
 	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr, "pause": s.pause, "failures": s.failures,
-		"changes": s.changes, "changes_seq": s.changesSeq, "changes_index": changesIndex}
+		"changes": s.changes, "changes_seq": s.changesSeq}
 	for k, v := range cfg.Vars {
 		vars[k] = v
 	}

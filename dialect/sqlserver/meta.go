@@ -19,11 +19,11 @@ var migrationFiles embed.FS
 // when there is one). The migrations create a table only when it is missing (SQL Server has no
 // CREATE TABLE IF NOT EXISTS before 2016), asking OBJECT_ID about its name, which they take as a
 // string literal: {{meta_literal}}, {{cycles_literal}}, {{migrations_literal}}, {{pause_literal}},
-// {{failures_literal}}, {{changes_literal}} and {{changes_seq_literal}} (the journal's index by its
-// bare name, {{changes_index_name}}). The driver binds and returns datetime2 as a time.Time (in UTC: Open sets the
-// session's time zone), which the store takes as it is. In the fan-in layout the tenants share the
-// tables (dialect.SharedMetaTables), whose primary keys the fan_in migrations name: {{meta_pk}} and
-// the like, and compare as {{meta_pk_literal}} and the like.
+// {{failures_literal}}, {{changes_literal}} and {{changes_seq_literal}}. The driver binds and returns
+// datetime2 as a time.Time (in UTC: Open sets the session's time zone), which the store takes as it
+// is. In the fan-in layout the tenants share the tables (dialect.SharedMetaTables), whose primary keys
+// the fan_in migrations name: {{meta_pk}} and the like, and compare as {{meta_pk_literal}} and the
+// like.
 func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
@@ -50,8 +50,6 @@ func newMeta(q SQL, tenant string) (*sqlmeta.Store, error) {
 		}
 		vars[placeholder] = literal(tn)
 	}
-	// sys.indexes names an index without its table's schema.
-	vars["changes_index_name"] = literal(names.ChangesIndex)
 	return sqlmeta.New(sqlmeta.Config{
 		Placeholder: squirrel.AtP,
 		Names:       names,

@@ -6,8 +6,7 @@ CREATE TABLE IF NOT EXISTS {{changes}} (
     op char(1) NOT NULL,
     lsn bigint NULL,
     aftercycle bigint NOT NULL,
-    appliedat datetime(6) NOT NULL,
-    INDEX {{changes_index}} (appliedat)
+    appliedat datetime(6) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 --;
 -- only if per_tenant
@@ -26,8 +25,7 @@ CREATE TABLE IF NOT EXISTS {{changes}} (
     lsn bigint NULL,
     aftercycle bigint NOT NULL,
     appliedat datetime(6) NOT NULL,
-    PRIMARY KEY (tenant, seq),
-    INDEX {{changes_index}} (tenant, appliedat)
+    PRIMARY KEY (tenant, seq)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 --;
 -- only if fan_in

@@ -10,9 +10,6 @@ CREATE TABLE IF NOT EXISTS {{changes}} (
 )
 --;
 -- only if per_tenant
-CREATE INDEX IF NOT EXISTS {{changes_index}} ON {{changes}} (appliedat)
---;
--- only if per_tenant
 CREATE TABLE IF NOT EXISTS {{changes_seq}} (
     id integer PRIMARY KEY,
     lastseq bigint NOT NULL
@@ -30,9 +27,6 @@ CREATE TABLE IF NOT EXISTS {{changes}} (
     appliedat timestamp(6) NOT NULL,
     PRIMARY KEY (tenant, seq)
 )
---;
--- only if fan_in
-CREATE INDEX IF NOT EXISTS {{changes_index}} ON {{changes}} (tenant, appliedat)
 --;
 -- only if fan_in
 CREATE TABLE IF NOT EXISTS {{changes_seq}} (

@@ -8,8 +8,6 @@ CREATE TABLE IF NOT EXISTS {{changes}} (
     appliedat TEXT NOT NULL
 )
 --;
-CREATE INDEX IF NOT EXISTS {{changes_index}} ON {{changes}} (appliedat)
---;
 CREATE TABLE IF NOT EXISTS {{changes_seq}} (
     id INTEGER PRIMARY KEY,
     lastseq INTEGER NOT NULL

@@ -11,10 +11,6 @@ CREATE TABLE {{changes}} (
 )
 --;
 -- only if per_tenant
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID({{changes_literal}}, N'U') AND name = {{changes_index_name}})
-CREATE INDEX {{changes_index}} ON {{changes}} (appliedat)
---;
--- only if per_tenant
 IF OBJECT_ID({{changes_seq_literal}}, N'U') IS NULL
 CREATE TABLE {{changes_seq}} (
     id int NOT NULL PRIMARY KEY,
@@ -34,10 +30,6 @@ CREATE TABLE {{changes}} (
     appliedat datetime2(6) NOT NULL,
     CONSTRAINT {{changes_pk}} PRIMARY KEY CLUSTERED (tenant, seq)
 )
---;
--- only if fan_in
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID({{changes_literal}}, N'U') AND name = {{changes_index_name}})
-CREATE INDEX {{changes_index}} ON {{changes}} (tenant, appliedat)
 --;
 -- only if fan_in
 IF OBJECT_ID({{changes_seq_literal}}, N'U') IS NULL

@@ -72,9 +72,6 @@ CREATE TABLE [tenant's ]]one].[Cust1_changes] (
     appliedat datetime2(6) NOT NULL
 );
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'[tenant''s ]]one].[Cust1_changes]', N'U') AND name = N'Cust1_changes_at')
-CREATE INDEX [Cust1_changes_at] ON [tenant's ]]one].[Cust1_changes] (appliedat);
-
 IF OBJECT_ID(N'[tenant''s ]]one].[Cust1_changes_seq]', N'U') IS NULL
 CREATE TABLE [tenant's ]]one].[Cust1_changes_seq] (
     id int NOT NULL PRIMARY KEY,
@@ -164,9 +161,36 @@ SELECT [seq], [tablename], [rowkey], [op], [lsn], [aftercycle], [appliedat] FROM
 SELECT [lastseq] FROM [tenant's ]]one].[Cust1_changes_seq] WHERE [id] = @p1
 -- @p1 = 1;
 
-DELETE FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] <= @p1
--- @p1 = 4000;
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4501;
 
-DELETE FROM [tenant's ]]one].[Cust1_changes] WHERE [appliedat] < @p1
--- @p1 = 2026-04-18T10:40:43.123456Z;
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4251;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4126;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4063;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4032;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4016;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4008;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4004;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4002;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4001;
+
+DELETE FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] < @p1
+-- @p1 = 4001;
 

@@ -134,9 +134,6 @@ CREATE TABLE [analytics].[mirrorsink_changes] (
     CONSTRAINT [PK_mirrorsink_changes] PRIMARY KEY CLUSTERED (tenant, seq)
 );
 
-IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE object_id = OBJECT_ID(N'[analytics].[mirrorsink_changes]', N'U') AND name = N'mirrorsink_changes_at')
-CREATE INDEX [mirrorsink_changes_at] ON [analytics].[mirrorsink_changes] (tenant, appliedat);
-
 IF OBJECT_ID(N'[analytics].[mirrorsink_changes_seq]', N'U') IS NULL
 CREATE TABLE [analytics].[mirrorsink_changes_seq] (
     tenant nvarchar(50) COLLATE Latin1_General_100_BIN2 NOT NULL,
@@ -234,11 +231,38 @@ SELECT [seq], [tablename], [rowkey], [op], [lsn], [aftercycle], [appliedat] FROM
 SELECT [lastseq] FROM [analytics].[mirrorsink_changes_seq] WHERE [id] = @p1 AND [tenant] = @p2
 -- @p1 = 1, @p2 = "Cust1";
 
-DELETE FROM [analytics].[mirrorsink_changes] WHERE [seq] <= @p1 AND [tenant] = @p2
--- @p1 = 4000, @p2 = "Cust1";
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4501, @p2 = "Cust1", @p3 = "Cust1";
 
-DELETE FROM [analytics].[mirrorsink_changes] WHERE [appliedat] < @p1 AND [tenant] = @p2
--- @p1 = 2026-04-18T10:40:43.123456Z, @p2 = "Cust1";
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4251, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4126, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4063, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4032, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4016, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4008, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4004, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4002, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4001, @p2 = "Cust1", @p3 = "Cust1";
+
+DELETE FROM [analytics].[mirrorsink_changes] WHERE [seq] < @p1 AND [tenant] = @p2
+-- @p1 = 4001, @p2 = "Cust1";
 
 -- read the tenant's row of a table, the shared table's definition, and the other tenants' distinct schemas of it (one schema read for each)
 SELECT [tablename], [lsn], [schemahash], [schemajson], [schemachanged], [lastapplied], [lostobjects], [storedin], [conflict] FROM [analytics].[mirrorsink_mirroring] WHERE [tenant] = @p1 AND [tablename] = @p2
