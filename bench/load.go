@@ -359,22 +359,21 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 	}
 	// CPU time (serve's and the database's) says more than wall time on a machine that is busy with
 	// something else.
-	b.report("%s: change journal on (replayed): initial load %s = %.0f rows/s, time %.2fx without, CPU %.2fx; incremental cycle %s = %.0f rows/s, time %.2fx without, CPU %.2fx",
-		name, jLoad.Round(time.Millisecond), float64(b.opts.rows)/jLoad.Seconds(), jLoad.Seconds()/replayTime.Seconds(), cpuRatio(jLoadUse, replayUse),
-		jInc.Round(time.Millisecond), float64(want)/jInc.Seconds(), jInc.Seconds()/incReplay.Seconds(), cpuRatio(jIncUse, incReplayUse))
+	b.report("%s: change journal on (replayed): initial load %s = %.0f rows/s, time %.2fx without, CPU %s; incremental cycle %s = %.0f rows/s, time %.2fx without, CPU %s",
+		name, jLoad.Round(time.Millisecond), float64(b.opts.rows)/jLoad.Seconds(), jLoad.Seconds()/replayTime.Seconds(), cpuRatios(jLoadUse, replayUse),
+		jInc.Round(time.Millisecond), float64(want)/jInc.Seconds(), jInc.Seconds()/incReplay.Seconds(), cpuRatios(jIncUse, incReplayUse))
 	return nil
 }
 
-// cpuRatio is the CPU time of a cycle (serve's, and the database's where its sessions were found) over
-// another's.
-func cpuRatio(u, base usage) float64 {
-	cpu := func(u usage) time.Duration {
-		if u.dbKnown && base.dbKnown {
-			return u.service + u.db
-		}
-		return u.service
+// cpuRatios compares the CPU time of a cycle with another's: serve's and the database's together
+// (where its sessions were found), then each.
+func cpuRatios(u, base usage) string {
+	ratio := func(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
+	if !u.dbKnown || !base.dbKnown {
+		return fmt.Sprintf("%.2fx (serve)", ratio(u.service, base.service))
 	}
-	return cpu(u).Seconds() / cpu(base).Seconds()
+	return fmt.Sprintf("%.2fx (serve %.2fx, database %.2fx)", ratio(u.service+u.db, base.service+base.db),
+		ratio(u.service, base.service), ratio(u.db, base.db))
 }
 
 // journalTable is the change journal of the benchmark's tenant (dialect.MetaTables).
