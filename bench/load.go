@@ -182,7 +182,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 	}
 	defer src.Close()
 
-	svc, err := b.startService(ctx, binary, k, "serve-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn)
+	svc, err := b.startService(ctx, binary, k, "serve-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn, false)
 	if err != nil {
 		if strings.Contains(err.Error(), "is not known") {
 			return &skipError{reason: fmt.Sprintf("bin/mirrorsink has no %s dialect: cmd/mirrorsink/serve.go does not import dialect/%s", t.dialect, t.dialect)}
@@ -310,12 +310,7 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 
 	// 5. Both cycles replayed from their recorded requests against a fresh mirror and service: the
 	// service's own throughput, with a client that costs next to nothing (see replay.go).
-	svc.stop()
-	if err := t.drop(); err != nil {
-		return err
-	}
-	svc, err = b.startService(ctx, binary, k, "serve-replay-"+t.name+"-"+table, loadTenant, t.dialect, t.dsn)
-	if err != nil {
+	if svc, err = b.restart(ctx, svc, binary, k, t, "serve-replay-"+t.name+"-"+table, false); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer svc.stop()
@@ -341,7 +336,57 @@ func (b *bench) loadBench(ctx context.Context, binary string, k keys, t target, 
 		name, want, incReplay.Round(time.Millisecond), incReplayRate, incReplayRate/applyRate, targetRatio, verdict(incReplayRate/applyRate >= targetRatio))
 	b.report("%s: %s", name, incReplayUse)
 	b.report("%s:   serve CPU per row %.2f µs; %s", name, float64(incReplayUse.service.Microseconds())/float64(want), incReplayUse.overlap())
+
+	// 6. The cost of the change journal: the same two cycles replayed once more against a fresh mirror
+	// whose route has journal: true.
+	if svc, err = b.restart(ctx, svc, binary, k, t, "serve-journal-"+t.name+"-"+table, true); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer svc.stop()
+	jLoad, jLoadUse, err := b.replayChecked(ctx, svc, t, name, table, "initial load with the journal on", initialCalls, b.opts.rows)
+	if err != nil {
+		return err
+	}
+	jInc, jIncUse, err := b.replayChecked(ctx, svc, t, name, table, "incremental cycle with the journal on", incCalls, left)
+	if err != nil {
+		return err
+	}
+	if n, err := t.count(ctx, journalTable); err != nil {
+		return err
+	} else if n != b.opts.rows+want+2 {
+		return fmt.Errorf("%s: the journal holds %d entries, want %d (W for the table created and for its wipe, the load's rows, the cycle's changes)",
+			name, n, b.opts.rows+want+2)
+	}
+	// CPU time (serve's and the database's) says more than wall time on a machine that is busy with
+	// something else.
+	b.report("%s: change journal on (replayed): initial load %s = %.0f rows/s, time %.2fx without, CPU %s; incremental cycle %s = %.0f rows/s, time %.2fx without, CPU %s",
+		name, jLoad.Round(time.Millisecond), float64(b.opts.rows)/jLoad.Seconds(), jLoad.Seconds()/replayTime.Seconds(), cpuRatios(jLoadUse, replayUse),
+		jInc.Round(time.Millisecond), float64(want)/jInc.Seconds(), jInc.Seconds()/incReplay.Seconds(), cpuRatios(jIncUse, incReplayUse))
 	return nil
+}
+
+// cpuRatios compares the CPU time of a cycle with another's: serve's and the database's together
+// (where its sessions were found), then each.
+func cpuRatios(u, base usage) string {
+	ratio := func(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
+	if !u.dbKnown || !base.dbKnown {
+		return fmt.Sprintf("%.2fx (serve)", ratio(u.service, base.service))
+	}
+	return fmt.Sprintf("%.2fx (serve %.2fx, database %.2fx)", ratio(u.service+u.db, base.service+base.db),
+		ratio(u.service, base.service), ratio(u.db, base.db))
+}
+
+// journalTable is the change journal of the benchmark's tenant (dialect.MetaTables).
+const journalTable = loadTenant + "_changes"
+
+// restart stops svc, drops the benchmark's mirror and starts another service for the load tenant (with
+// the change journal on when journal is set): a fresh mirror for a replay.
+func (b *bench) restart(ctx context.Context, svc *service, binary string, k keys, t target, name string, journal bool) (*service, error) {
+	svc.stop()
+	if err := t.drop(); err != nil {
+		return nil, err
+	}
+	return b.startService(ctx, binary, k, name, loadTenant, t.dialect, t.dsn, journal)
 }
 
 // sameRows checks that the raw table holds exactly what the mirror's table holds, rows of them: or

@@ -101,7 +101,7 @@ func (b *bench) schemaBench(ctx context.Context, binary string, k keys, t target
 			b.progress("%v", err)
 		}
 	}()
-	svc, err := b.startService(ctx, binary, k, "serve-"+name, schemaTenant, t.dialect, t.dsn)
+	svc, err := b.startService(ctx, binary, k, "serve-"+name, schemaTenant, t.dialect, t.dsn, false)
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}

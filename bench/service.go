@@ -74,9 +74,10 @@ type service struct {
 	err  error // the process's exit, valid once done is closed
 }
 
-// startService writes a configuration routing tenant to the given dialect and DSN, starts the binary
-// with it and waits until it answers /healthz. The caller must stop it.
-func (b *bench) startService(ctx context.Context, binary string, k keys, name, tenant, dialectName, dsn string) (*service, error) {
+// startService writes a configuration routing tenant to the given dialect and DSN (with the change
+// journal on when journal is set), starts the binary with it and waits until it answers /healthz. The
+// caller must stop it.
+func (b *bench) startService(ctx context.Context, binary string, k keys, name, tenant, dialectName, dsn string, journal bool) (*service, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -94,9 +95,9 @@ tenants:
   %s:
     dialect: %q
     dsn: %q
-log:
+%slog:
   level: warn
-`, listen, clientID, k.appKeyPath, k.certificate, tenant, dialectName, dsn)
+`, listen, clientID, k.appKeyPath, k.certificate, tenant, dialectName, dsn, journalSettings(journal))
 	cfgPath := filepath.Join(b.runDir, name+".yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("service config: %w", err)
@@ -149,6 +150,15 @@ log:
 			return nil, fmt.Errorf("serve did not answer /healthz within 30s: %s", s.logTail())
 		}
 	}
+}
+
+// journalSettings are the route's settings of the change journal: on and never pruned (a prune
+// would only add work the comparison does not measure), or nothing.
+func journalSettings(on bool) string {
+	if !on {
+		return ""
+	}
+	return "    journal: true\n    journal_keep: all\n"
 }
 
 // freePort asks the kernel for a free loopback port. Another process could take it before the

@@ -245,6 +245,9 @@ type MetaTableNames struct {
 	Pause string
 	// Failures holds the newest failed calls and hooks (a bounded log).
 	Failures string
+	// Changes is the change journal (journal.go) and ChangesSeq its counter row. They exist in every
+	// mirror; only a route with the journal on writes to them.
+	Changes, ChangesSeq string
 }
 
 // MetaTables returns the names of mirrorsink's own tables for tenant.
@@ -255,12 +258,14 @@ func MetaTables(tenant string) MetaTableNames {
 		Migrations: tenant + "_mirroring_migrations",
 		Pause:      tenant + "_mirroring_pause",
 		Failures:   tenant + "_mirroring_failures",
+		Changes:    tenant + "_changes",
+		ChangesSeq: tenant + "_changes_seq",
 	}
 }
 
 // All returns every name.
 func (n MetaTableNames) All() []string {
-	return []string{n.Meta, n.Cycles, n.Migrations, n.Pause, n.Failures}
+	return []string{n.Meta, n.Cycles, n.Migrations, n.Pause, n.Failures, n.Changes, n.ChangesSeq}
 }
 
 // TableMeta is one row of the metadata table: what the mirror knows of one mirrored table.
@@ -371,6 +376,13 @@ type MetaStore interface {
 	// the rows of every tenant whose rows that table holds (those whose StoredIn is empty): what a
 	// shared table that is gone takes with it (fan-in only).
 	DeleteShared(ctx context.Context, table string) error
+	// ReadJournal calls fn with the tenant's journal entries whose sequence number is above after, in
+	// sequence order, at most limit of them (limit <= 0: all).
+	ReadJournal(ctx context.Context, after int64, limit int, fn func(JournalEntry) error) error
+	// PruneJournal deletes the tenant's journal entries that r lets go (applied before now - MaxAge,
+	// or older than the newest MaxEntries) and returns how many it deleted. It takes no journal lock:
+	// it deletes old entries only, which no writer touches.
+	PruneJournal(ctx context.Context, r JournalRetention, now time.Time) (int64, error)
 }
 
 // TableEditor creates, changes, empties and reads the mirrored tables.
@@ -430,6 +442,13 @@ type RowWriter interface {
 	// Analyze refreshes the planner's statistics of t where the database keeps them and a bulk load
 	// leaves them stale; elsewhere it does nothing. The engine calls it once a repopulation completes.
 	Analyze(ctx context.Context, t Table) error
+	// Journal appends b's changes to the tenant's change journal (journal.go) through the bulk path,
+	// in this transaction: it takes the tenant's journal lock, which is held until the transaction
+	// ends (so the engine calls it last, just before Commit), numbers the changes on from the
+	// journal's last sequence number, in order, and stamps each with the newest cycle's id. It returns
+	// the first sequence number given (0 for an empty batch, which writes nothing). A missing counter
+	// row fails with ErrJournalCounter.
+	Journal(ctx context.Context, b *JournalBatch) (first int64, err error)
 }
 
 // Loader is implemented by a RowWriter whose bulk path can skip what Insert's promise costs: Load is

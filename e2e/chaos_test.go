@@ -13,7 +13,10 @@ package e2e
 //	          killed at a random moment of each round
 //
 // After each fault, every tenant's next cycle must succeed and its mirror must verify equal to its
-// source, row by row (simulator.Verify): nothing lost, nothing duplicated, nothing left over.
+// source, row by row (simulator.Verify): nothing lost, nothing duplicated, nothing left over. The
+// tenants keep a change journal (journal: true), which must agree with the mirror after every fault
+// (simulator.VerifyJournal): numbered without a gap, and folded from its start, holding exactly the
+// keys of every table; an entry committed without its rows, or rows without their entry, fails it.
 //
 // `make test` runs a short slice; `make chaos` a long run. The environment sets the counts, and the
 // seed that makes a run's choices (kinds of change, data, moments of the faults) again:
@@ -222,7 +225,7 @@ func (r *chaosRun) directRoute() engine.Route {
 func (r *chaosRun) serve(route engine.Route) *servetest.Service {
 	return servetest.Start(r.t, servetest.Config{
 		Binary: r.bin, Dir: r.t.TempDir(), ClientID: clientID, AppKey: keys.app, Certificate: keys.cert,
-		Settings: fmt.Sprintf("default:\n  dialect: %q\n  dsn: %q\n  max_conns: %d\nlimits:\n  shutdown_period: 2s\nlog:\n  level: warn\n",
+		Settings: fmt.Sprintf("default:\n  dialect: %q\n  dsn: %q\n  max_conns: %d\n  journal: true\n  journal_keep: all\nlimits:\n  shutdown_period: 2s\nlog:\n  level: warn\n",
 			route.Dialect, route.DSN, route.MaxConns),
 	})
 }
@@ -368,11 +371,14 @@ func (r *chaosRun) settle(step string, f fmt.Stringer, steps []string) {
 	errs := r.eachTenant(2*time.Minute, func(ctx context.Context, tn *chaosTenant) error {
 		checks, err := tn.mirror.Verify(ctx, tn.src, tn.absent(ctx)...)
 		mu.Lock()
-		defer mu.Unlock()
 		for _, c := range checks {
 			r.verified += c.SourceRows
 		}
-		return err
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return tn.mirror.VerifyJournal(ctx, tn.src, nil, nil)
 	})
 	if errors.Join(errs...) != nil {
 		fail("the mirror does not verify after the retried cycle", errs)

@@ -12,6 +12,7 @@ import (
 	"github.com/mirrorsink/mirrorsink/contract"
 	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/typemap"
+	"github.com/mirrorsink/mirrorsink/typemap/canon"
 )
 
 // RowData applies each batch of the call in a transaction of its own: the batch's rows and its LSN
@@ -83,6 +84,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 	// batch may commit on a new connection to a server that crashed and restarted in between (the pool
 	// replaces dead connections unseen), so a commit that was not yet durable would be lost while the
 	// LSN moves past it (e2e TestAnsweredBatchesSurviveADatabaseCrash).
+	j := t.newJournal()
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 		res = batchResult{}
 		r, err := t.tableMeta(ctx, tx, name)
@@ -100,7 +102,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 			return err
 		}
 		res.repopulated = r.LSN == -1 && b.LSN > 0
-		a, err := e.newApplier(t, m, b.Rows)
+		a, err := e.newApplier(t, m, b.Rows, j)
 		if err != nil {
 			return err
 		}
@@ -109,13 +111,17 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 			if err == nil {
 				e.metrics.rowsBulk.Add(int64(inserts))
 				res.bulk = true
-				return e.finishBatch(ctx, tx, name, b.LSN)
+				return e.finishBatch(ctx, tx, name, b.LSN, j)
 			}
 			if !errors.Is(err, dialect.ErrDuplicateKey) {
 				return err
 			}
-			// A resent batch, or a table repopulated without a wipe: apply it as upserts.
+			// A resent batch, or a table repopulated without a wipe: apply it as upserts, whose rows
+			// are journaled again.
 			e.metrics.bulkFallbacks.Add(1)
+			if j != nil {
+				j.Reset()
+			}
 		}
 		if err := a.upsertAndDelete(ctx, tx, inserts+updates, deletes); err != nil {
 			return err
@@ -127,7 +133,7 @@ func (e *Engine) applyBatch(ctx context.Context, t *tenant, b *contract.Batch) (
 		}
 		e.metrics.rowsUpserted.Add(int64(inserts + updates))
 		e.metrics.rowsDeleted.Add(int64(deletes))
-		return e.finishBatch(ctx, tx, name, b.LSN)
+		return e.finishBatch(ctx, tx, name, b.LSN, j)
 	})
 	return res, err
 }
@@ -152,29 +158,38 @@ func (e *Engine) analyze(ctx context.Context, t *tenant, table string) {
 }
 
 // finishBatch records the batch in the table's metadata row, with its LSN when it carries a valid one,
-// in the batch's transaction.
-func (e *Engine) finishBatch(ctx context.Context, tx dialect.Tx, table string, lsn int64) error {
-	if lsn <= 0 {
-		lsn = dialect.KeepLSN
+// and then, when the journal is on (j is not nil), appends the batch's changes to the journal: the
+// last statements of the batch's transaction, so that the journal's lock is held only to the commit.
+func (e *Engine) finishBatch(ctx context.Context, tx dialect.Tx, table string, lsn int64, j *dialect.JournalBatch) error {
+	stored := lsn
+	if stored <= 0 {
+		stored = dialect.KeepLSN
 	}
-	if err := tx.Meta().SetLSN(ctx, table, lsn, e.now()); err != nil {
+	if err := tx.Meta().SetLSN(ctx, table, stored, e.now()); err != nil {
 		return fmt.Errorf("table %q: %w", table, err)
 	}
-	return nil
+	return e.writeJournal(ctx, tx, j, table, lsn)
 }
 
-// newApplier prepares the application of a batch's rows to the table of m.
-func (e *Engine) newApplier(t *tenant, m *tableModel, rows contract.Rows) (*applier, error) {
-	a := &applier{table: m.table, target: m.table, rows: rows, microKeys: t.dialect.Capabilities().TimeDigits == 6}
-	if len(m.table.Columns) == len(m.stored.Columns) {
-		return a, nil
+// newApplier prepares the application of a batch's rows to the table of m; j, when not nil, collects
+// the journal of the rows it writes.
+func (e *Engine) newApplier(t *tenant, m *tableModel, rows contract.Rows, j *dialect.JournalBatch) (*applier, error) {
+	caps := t.dialect.Capabilities()
+	a := &applier{table: m.table, target: m.table, rows: rows, microKeys: caps.TimeDigits == 6}
+	if len(m.table.Columns) != len(m.stored.Columns) {
+		// The table has columns that mirrorsink adds: the rows hold the source's, and the batch's
+		// time goes into those added columns that take it.
+		a.table, a.at = m.source(), dialect.AddedTime(e.now())
+		var err error
+		if a.added, err = newAddedValues(a.table, a.target, a.at); err != nil {
+			return nil, err
+		}
 	}
-	// The table has columns that mirrorsink adds: the rows hold the source's, and the batch's time
-	// goes into those added columns that take it.
-	a.table, a.at = m.source(), dialect.AddedTime(e.now())
-	var err error
-	a.added, err = newAddedValues(a.table, a.target, a.at)
-	return a, err
+	if j != nil {
+		// The journal's keys are the source's key columns, which lead the table either way.
+		a.journal, a.losses = newJournalKeys(j, a.table), caps.Losses()
+	}
+	return a, nil
 }
 
 // applier applies the rows of one batch to one table.
@@ -195,6 +210,10 @@ type applier struct {
 	merged int
 	// skip marks rows superseded by a later row with the same key in the same batch.
 	skip map[int]bool
+	// journal, when the journal is on, collects the key and operation of every row handed to the
+	// database (see rowSource.journaled); losses make the keys read as the mirror stores them.
+	journal *journalKeys
+	losses  canon.Losses
 }
 
 // bulk loads every row through the bulk path. A duplicate key leaves the transaction as it was, so
@@ -202,6 +221,7 @@ type applier struct {
 // transaction back after any failure, which lets a dialect.Loader save its savepoint.
 func (a *applier) bulk(ctx context.Context, tx dialect.Tx, once bool) error {
 	src := a.source(nil, nil)
+	src.journaled = a.journal != nil
 	insert := tx.Rows().Insert
 	if l, ok := tx.Rows().(dialect.Loader); ok && once {
 		insert = l.Load
@@ -229,6 +249,7 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 	// the upsert would remove.
 	if deletes > 0 {
 		src := a.source(func(op contract.Operation) bool { return op == contract.Delete }, a.table.Key)
+		src.journaled = a.journal != nil
 		var err error
 		if a.target.DeletedAt != "" {
 			_, err = tx.Rows().SoftDelete(ctx, a.target, src, a.at)
@@ -241,6 +262,7 @@ func (a *applier) upsertAndDelete(ctx context.Context, tx dialect.Tx, upserts, d
 	}
 	if upserts > 0 {
 		src := a.source(func(op contract.Operation) bool { return op != contract.Delete }, nil)
+		src.journaled = a.journal != nil
 		if _, err := tx.Rows().Upsert(ctx, a.target, a.extend(src)); err != nil {
 			return src.explain(err)
 		}
@@ -383,6 +405,9 @@ type rowSource struct {
 	filtered bool
 	handed   []int
 	err      error
+	// journaled says that every row handed over is journaled (applier.journal) as it goes: the
+	// database writes it in the same transaction or not at all.
+	journaled bool
 }
 
 // Next advances to the next row that this source hands over.
@@ -397,6 +422,11 @@ func (s *rowSource) Next() bool {
 		}
 		if s.filtered {
 			s.handed = append(s.handed, s.index)
+		}
+		if s.journaled {
+			if s.err = s.capture(); s.err != nil {
+				return false
+			}
 		}
 		return true
 	}

@@ -60,6 +60,11 @@ type Route struct {
 	DeletedAtColumn, MirroredAtColumn string
 	// Tables overrides Deletes and MirroredAt for the tables it names, as the source spells them.
 	Tables map[string]TableOptions
+	// Journal keeps a change journal of every change applied to the route's tenants' mirrors, in the
+	// transactions that apply them (journal.go, docs/ANALYTICS.md). JournalKeep is its retention,
+	// applied after each cycle; zero keeps everything.
+	Journal     bool
+	JournalKeep dialect.JournalRetention
 }
 
 // Options configure an Engine.

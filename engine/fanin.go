@@ -621,6 +621,15 @@ func (e *Engine) applyShared(ctx context.Context, t *tenant, tx dialect.Tx, m *t
 	if st.mine != nil && st.at == st.to && !p.repopulate && !p.create && !p.recreate {
 		lsn = st.mine.LSN
 	}
+	// The tenant's rows go (they move, the table starts afresh, or they are sent again): one W, before
+	// the changes where DDL commits by itself, else after them (see emptying).
+	emptied := st.at != "" && st.at != st.to || p.create || p.recreate || p.repopulate
+	transactional := t.dialect.Capabilities().TransactionalDDL
+	if emptied && !transactional {
+		if err := e.journalWipe(ctx, t, tx, name); err != nil {
+			return nil, -1, err
+		}
+	}
 	if st.at != "" && st.at != st.to {
 		if err := e.leave(ctx, tx, st); err != nil {
 			return nil, -1, err
@@ -663,6 +672,11 @@ func (e *Engine) applyShared(ctx context.Context, t *tenant, tx dialect.Tx, m *t
 		}
 		if len(p.drops)+len(p.changes) > 0 {
 			e.metrics.tablesAltered.Add(1)
+		}
+	}
+	if emptied && transactional {
+		if err := e.journalWipe(ctx, t, tx, name); err != nil {
+			return nil, -1, err
 		}
 	}
 	if p.repopulate {
@@ -733,14 +747,24 @@ func (e *Engine) dropFanIn(ctx context.Context, t *tenant, r dialect.TableMeta, 
 		if err := tx.Meta().DeleteTable(ctx, name); err != nil {
 			return err
 		}
+		caps := t.dialect.Capabilities()
 		if others {
-			if err := tx.Tables().Truncate(ctx, dialect.Table{Name: at}); err != nil {
-				return fmt.Errorf("delete the tenant's rows of %q: %w", at, err)
+			return e.emptying(ctx, t, tx, name, caps.TransactionalTruncate, func() error {
+				if err := tx.Tables().Truncate(ctx, dialect.Table{Name: at}); err != nil {
+					return fmt.Errorf("delete the tenant's rows of %q: %w", at, err)
+				}
+				return nil
+			})
+		}
+		err = e.emptying(ctx, t, tx, name, caps.TransactionalDDL, func() error {
+			var err error
+			if lost, err = tx.Tables().Drop(ctx, at); err != nil {
+				return fmt.Errorf("drop table %q: %w", at, err)
 			}
 			return nil
-		}
-		if lost, err = tx.Tables().Drop(ctx, at); err != nil {
-			return fmt.Errorf("drop table %q: %w", at, err)
+		})
+		if err != nil {
+			return err
 		}
 		dropped = true
 		return tx.Meta().DeleteShared(ctx, at)

@@ -22,6 +22,7 @@ type Metrics struct {
 	nulsReplaced, keysMerged            atomic.Int64
 	batchesStreamed, streamMisses       atomic.Int64
 	partnerObjectsFailed                atomic.Int64
+	journalEntries, journalPruned       atomic.Int64
 	mirrorsReopened, tenantsClosedIdle  atomic.Int64
 	tenantsOpen                         atomic.Int64 // a gauge
 	// servers reports the connection gates, by database server.
@@ -108,6 +109,8 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 		{"mirrorsink_nul_characters_replaced_total", "NUL characters replaced with U+FFFD for targets that cannot store them.", m.nulsReplaced.Load()},
 		{"mirrorsink_mirrors_reopened_total", "Tenant mirrors found missing (database, schema or a table dropped) and opened again, re-creating what was missing.", m.mirrorsReopened.Load()},
 		{"mirrorsink_tenants_closed_idle_total", "Tenant mirrors closed after idle_tenant_timeout without a call.", m.tenantsClosedIdle.Load()},
+		{"mirrorsink_journal_entries_total", "Entries appended to change journals (routes with journal: true), committed or rolled back with their rows.", m.journalEntries.Load()},
+		{"mirrorsink_journal_pruned_total", "Change journal entries deleted by journal_keep after cycles.", m.journalPruned.Load()},
 	}
 	for _, c := range counters {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v); err != nil {

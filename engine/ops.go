@@ -202,9 +202,15 @@ func (e *Engine) dropMissing(ctx context.Context, t *tenant, stored map[string]d
 		var lost []dialect.LostObject
 		err := e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
 			if !sameTable {
-				var err error
-				if lost, err = tx.Tables().Drop(ctx, name); err != nil {
-					return fmt.Errorf("drop table %q: %w", name, err)
+				err := e.emptying(ctx, t, tx, name, t.dialect.Capabilities().TransactionalDDL, func() error {
+					var err error
+					if lost, err = tx.Tables().Drop(ctx, name); err != nil {
+						return fmt.Errorf("drop table %q: %w", name, err)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
 				}
 			}
 			return tx.Meta().DeleteTable(ctx, name)
@@ -329,6 +335,11 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 				return fmt.Errorf("create table %q: %w", name, err)
 			}
 			e.metrics.tablesCreated.Add(1)
+			// A table created anew starts empty: also the one an operator dropped, whose rows the
+			// journal still holds.
+			if err := e.journalWipe(ctx, t, tx, name); err != nil {
+				return err
+			}
 			return t.writeMeta(ctx, tx, m, -1, now, nil)
 		}
 		old, err := t.model(r)
@@ -382,9 +393,15 @@ func (e *Engine) reconcile(ctx context.Context, t *tenant, m *tableModel) (int64
 	}
 	lost = nil
 	err = e.inTx(ctx, t, name, dialect.Durable, func(tx dialect.Tx) error {
-		var err error
-		if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
-			return fmt.Errorf("recreate table %q: %w", name, err)
+		err := e.emptying(ctx, t, tx, name, t.dialect.Capabilities().TransactionalDDL, func() error {
+			var err error
+			if lost, err = tx.Tables().Recreate(ctx, m.table); err != nil {
+				return fmt.Errorf("recreate table %q: %w", name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		return t.writeMeta(ctx, tx, m, -1, e.now(), lost)
 	})
@@ -435,10 +452,12 @@ func (e *Engine) wipe(ctx context.Context, call contract.Call, table string) (er
 		if err := tx.Meta().SetLSN(ctx, table, -1, e.now()); err != nil {
 			return err
 		}
-		if err := tx.Tables().Truncate(ctx, m.table); err != nil {
-			return fmt.Errorf("truncate %q: %w", table, err)
-		}
-		return nil
+		return e.emptying(ctx, t, tx, table, t.dialect.Capabilities().TransactionalTruncate, func() error {
+			if err := tx.Tables().Truncate(ctx, m.table); err != nil {
+				return fmt.Errorf("truncate %q: %w", table, err)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err
@@ -482,5 +501,6 @@ func (e *Engine) replicationCompleted(ctx context.Context, call contract.Call, c
 		return err
 	}
 	e.metrics.cycles.Add(1)
+	e.pruneJournal(ctx, t)
 	return e.emit(ctx, t, Event{Kind: AfterCycle, Tenant: t.name, Cycle: cycle.ID, Summary: summary, Time: now})
 }

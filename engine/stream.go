@@ -104,7 +104,8 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 		if err != nil {
 			return 0, errMissed
 		}
-		a, err := e.newApplier(t, m, &streamedRows{s: stream})
+		j := t.newJournal()
+		a, err := e.newApplier(t, m, &streamedRows{s: stream}, j)
 		if err != nil {
 			return 0, errMissed
 		}
@@ -125,7 +126,7 @@ func (e *Engine) speculate(ctx context.Context, t *tenant, streamer contract.Bat
 		}
 		inserts, _, _ := b.Rows.Counts()
 		e.metrics.rowsBulk.Add(int64(inserts))
-		if err := e.finishBatch(ctx, tx, table, b.LSN); err != nil {
+		if err := e.finishBatch(ctx, tx, table, b.LSN, j); err != nil {
 			return 0, err
 		}
 		res = batchResult{bulk: true, repopulated: b.LSN > 0}

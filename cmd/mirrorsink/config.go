@@ -138,6 +138,10 @@ type RouteConfig struct {
 	MirroredAtColumn string `yaml:"mirrored_at_column"`
 	// Tables overrides deletes and mirrored_at for the tables it names.
 	Tables map[string]TableConfig `yaml:"tables"`
+	// Journal keeps the change journal of the route's tenants (docs/ANALYTICS.md); JournalKeep is its
+	// retention: an age (30d, 12h), a count of entries (1000000) or all; default 30d.
+	Journal     bool   `yaml:"journal"`
+	JournalKeep string `yaml:"journal_keep"`
 }
 
 // TableConfig overrides a route's settings for one table; a setting it leaves out is the route's.
@@ -402,6 +406,11 @@ func (c *Config) validateRoutes() error {
 				"(or name the servers and put {server} in dsn)", what)
 		case len(r.Servers.Named) > 0 && !strings.Contains(r.DSN, "{server}"):
 			return fmt.Errorf("configuration: %s: its servers are named, but its dsn has no {server} for their address", what)
+		case r.JournalKeep != "" && !r.Journal:
+			return fmt.Errorf("configuration: %s: journal_keep is set, but the journal is off (journal: true turns it on)", what)
+		}
+		if _, err := r.journalKeep(); err != nil {
+			return fmt.Errorf("configuration: %s: %w", what, err)
 		}
 		return nil
 	}
@@ -444,12 +453,24 @@ func loadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
+// journalKeep is the route's journal retention: journal_keep, or engine.DefaultJournalKeep.
+func (r RouteConfig) journalKeep() (dialect.JournalRetention, error) {
+	if r.JournalKeep == "" {
+		return engine.DefaultJournalKeep, nil
+	}
+	return engine.ParseJournalKeep(r.JournalKeep)
+}
+
 // engineOptions turns the configuration into the engine's options.
 func (c *Config) engineOptions() engine.Options {
 	route := func(r RouteConfig) engine.Route {
 		out := engine.Route{Dialect: r.Dialect, DSN: expandEnv(r.DSN), Schema: r.Schema, MaxConns: r.MaxConns, Paused: r.Paused,
 			Hooks: r.Hooks.engine(), Pins: r.Pins, Layout: engine.Layout(r.Layout), TenantColumn: r.TenantColumn,
-			Deletes: engine.Deletes(r.Deletes), MirroredAt: r.MirroredAt, DeletedAtColumn: r.DeletedAtColumn, MirroredAtColumn: r.MirroredAtColumn}
+			Deletes: engine.Deletes(r.Deletes), MirroredAt: r.MirroredAt, DeletedAtColumn: r.DeletedAtColumn, MirroredAtColumn: r.MirroredAtColumn,
+			Journal: r.Journal}
+		if r.Journal {
+			out.JournalKeep, _ = r.journalKeep() // checked by validateRoutes
+		}
 		if len(r.Tables) > 0 {
 			out.Tables = make(map[string]engine.TableOptions, len(r.Tables))
 			for name, tc := range r.Tables {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrorsink/mirrorsink/dialect"
 	"github.com/mirrorsink/mirrorsink/engine"
 )
 
@@ -227,5 +228,64 @@ tenants:
 	// A key the override does not know is refused, as everywhere in the file.
 	if _, err := loadConfig(writeConfig(t, route+"  tables:\n    contact:\n      delete: soft\n")); err == nil || !strings.Contains(err.Error(), "field delete not found") {
 		t.Errorf("an unknown key of a table override: %v", err)
+	}
+}
+
+// TestJournalConfig: journal and journal_keep reach the engine, an age or a count, 30 days when
+// journal_keep is left out; a retention without the journal, or one that reads as neither, is refused.
+func TestJournalConfig(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, `
+default:
+  dialect: sqlite
+  dsn: /tmp/{ctx}.db
+  journal: true
+tenants:
+  ByAge:
+    dialect: sqlite
+    dsn: /tmp/a_{ctx}.db
+    journal: true
+    journal_keep: 12h
+  ByCount:
+    dialect: sqlite
+    dsn: /tmp/c_{ctx}.db
+    journal: true
+    journal_keep: 1000000
+  All:
+    dialect: sqlite
+    dsn: /tmp/all_{ctx}.db
+    journal: true
+    journal_keep: all
+  Off:
+    dialect: sqlite
+    dsn: /tmp/off_{ctx}.db
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cfg.engineOptions()
+	for name, want := range map[string]dialect.JournalRetention{
+		"ByAge":   {MaxAge: 12 * time.Hour},
+		"ByCount": {MaxEntries: 1_000_000},
+		"All":     {},
+	} {
+		if r := opts.Tenants[name]; !r.Journal || r.JournalKeep != want {
+			t.Errorf("%s: journal %v, keep %+v, want on, %+v", name, r.Journal, r.JournalKeep, want)
+		}
+	}
+	if d := opts.Default; !d.Journal || d.JournalKeep != engine.DefaultJournalKeep || d.JournalKeep.MaxAge != 30*24*time.Hour {
+		t.Errorf("the default retention: %+v", d)
+	}
+	if r := opts.Tenants["Off"]; r.Journal || !r.JournalKeep.IsZero() {
+		t.Errorf("a route without the journal: %+v", r)
+	}
+	for body, want := range map[string]string{
+		"default:\n  dialect: sqlite\n  dsn: /tmp/{ctx}.db\n  journal_keep: 30d\n":                 "the journal is off",
+		"default:\n  dialect: sqlite\n  dsn: /tmp/{ctx}.db\n  journal: true\n  journal_keep: 3w\n": "an age (30d, 12h) or a count",
+		"default:\n  dialect: sqlite\n  dsn: /tmp/{ctx}.db\n  journal: true\n  journal_keep: 0\n":  "must be positive",
+		"default:\n  dialect: sqlite\n  dsn: /tmp/{ctx}.db\n  journal: true\n  journal_keep: 0d\n": "whole number of days",
+	} {
+		if _, err := loadConfig(writeConfig(t, body)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
 	}
 }

@@ -153,6 +153,39 @@ func testFanIn(t *testing.T, h *harness) {
 		}
 		return nil
 	})
+
+	// The change journal is shared too: each tenant numbers its own entries from 1, stamps them with
+	// its own cycle, reads and prunes its own.
+	for i, n := range []int{3, 2} {
+		do(i, func(tx dialect.Tx) error {
+			b := &dialect.JournalBatch{Table: "shared", At: now}
+			for k := range n {
+				b.Add(dialect.JournalInsert, []byte(fmt.Sprintf("[%d]", k)))
+			}
+			first, err := tx.Rows().Journal(h.ctx, b)
+			if err == nil && first != 1 {
+				err = fmt.Errorf("tenant %d's first entry is %d, want 1", i, first)
+			}
+			return err
+		})
+	}
+	readJournal := func(i int) []dialect.JournalEntry {
+		var out []dialect.JournalEntry
+		do(i, func(tx dialect.Tx) error {
+			return tx.Meta().ReadJournal(h.ctx, 0, 0, func(e dialect.JournalEntry) error { out = append(out, e); return nil })
+		})
+		return out
+	}
+	if a, b := readJournal(0), readJournal(1); len(a) != 3 || len(b) != 2 || a[2].Seq != 3 || b[1].Seq != 2 || a[0].AfterCycle != 42 || b[0].AfterCycle != 42 {
+		t.Fatalf("each tenant's journal: A %+v, B %+v", a, b)
+	}
+	do(1, func(tx dialect.Tx) error {
+		_, err := tx.Meta().PruneJournal(h.ctx, dialect.JournalRetention{MaxEntries: 1}, now)
+		return err
+	})
+	if a, b := readJournal(0), readJournal(1); len(a) != 3 || len(b) != 1 {
+		t.Fatalf("B's pruning: A has %d entries (want 3), B %d (want 1)", len(a), len(b))
+	}
 }
 
 // openFanIn opens tenant's Store on the harness's mirror in the fan-in layout (tenant column "tenant").

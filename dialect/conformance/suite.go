@@ -69,6 +69,9 @@ func Run(t *testing.T, tgt Target) {
 		{"SoftDeleteReviveAndMirroredAt", testSoftDelete},
 		{"FanInSoftDelete", testFanInSoftDelete},
 		{"NoCreateOpensOnlyWhatExists", testNoCreate},
+		{"Journal", testJournal},
+		{"JournalCommitsWithTheRows", testJournalAtomic},
+		{"JournalOrderUnderConcurrentWriters", testJournalOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))

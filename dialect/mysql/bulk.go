@@ -92,6 +92,32 @@ func (w writer) PurgeDeleted(ctx context.Context, t dialect.Table) (int64, error
 	return n, nil
 }
 
+// Journal reserves the batch's sequence numbers under the tenant's journal lock
+// (sqlmeta.Store.ReserveJournal) and loads its entries with LOAD DATA LOCAL INFILE, checked as every
+// load is: the server parses the key's text into the JSON column.
+func (w writer) Journal(ctx context.Context, b *dialect.JournalBatch) (int64, error) {
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	meta := w.t.s.meta
+	first, cycle, err := meta.ReserveJournal(ctx, w.t.x, b.Len())
+	if err != nil {
+		return 0, fmt.Errorf("mysql: journal: %w", err)
+	}
+	tenant := ""
+	if w.t.s.sql.fanIn != nil {
+		tenant = w.t.s.sql.fanIn.Tenant
+	}
+	table := meta.JournalTable()
+	_, err = w.t.loadWith(ctx, table, dialect.JournalTypes(tenant != ""), b.Rows(first, cycle, tenant), func(reader string) (string, error) {
+		return w.t.s.sql.LoadJournal(reader, table, meta.JournalColumns()), nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mysql: journal: %w", err)
+	}
+	return first, nil
+}
+
 // Analyze does nothing: InnoDB recalculates a table's persistent statistics by itself once a tenth
 // of it has changed (innodb_stats_auto_recalc), and ANALYZE TABLE would commit implicitly.
 func (writer) Analyze(context.Context, dialect.Table) error { return nil }
@@ -151,12 +177,19 @@ var (
 // reader that encodes them as the driver reads (loadSource), checks that the server stored every row
 // without a warning, and returns the number of rows stored.
 func (t *Tx) load(ctx context.Context, table string, cols []typemap.Column, rows dialect.RowSource) (int64, error) {
+	return t.loadWith(ctx, table, cols, rows, func(reader string) (string, error) { return t.s.sql.LoadData(reader, table, cols) })
+}
+
+// loadWith is load with the LOAD DATA statement that statement renders for the registered reader's
+// name.
+func (t *Tx) loadWith(ctx context.Context, table string, cols []typemap.Column, rows dialect.RowSource,
+	statement func(reader string) (string, error)) (int64, error) {
 	enc, err := newRowEncoder(cols)
 	if err != nil {
 		return 0, fmt.Errorf("mysql: load %q: %w", table, err)
 	}
 	name := fmt.Sprintf("mirrorsink-%s-%d", readerTag, readerSeq.Add(1))
-	stmt, err := t.s.sql.LoadData(name, table, cols)
+	stmt, err := statement(name)
 	if err != nil {
 		return 0, err
 	}

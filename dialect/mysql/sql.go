@@ -566,7 +566,7 @@ func (s SQL) LoadData(reader, table string, cols []typemap.Column) (string, erro
 	b.WriteString(stringLiteral("Reader::" + reader))
 	b.WriteString(" INTO TABLE ")
 	b.WriteString(qt)
-	b.WriteString(" CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (")
+	b.WriteString(loadFormat + " (")
 	var sets []string
 	for i, c := range cols {
 		if i > 0 {
@@ -597,6 +597,18 @@ func (s SQL) LoadData(reader, table string, cols []typemap.Column) (string, erro
 		b.WriteString(strings.Join(sets, ", "))
 	}
 	return b.String(), nil
+}
+
+// loadFormat is the line format of every LOAD DATA: tab-separated fields, backslash escapes, a line
+// per row, in UTF-8 (see rowEncoder).
+const loadFormat = " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'"
+
+// LoadJournal renders the LOAD DATA of a batch of the change journal into table, its columns cols
+// (the journal's name and columns as the metadata store quotes them: sqlmeta.Store.JournalTable and
+// JournalColumns), in the line format of LoadData.
+func (SQL) LoadJournal(reader, table string, cols []string) string {
+	return "LOAD DATA LOCAL INFILE " + stringLiteral("Reader::"+reader) + " INTO TABLE " + table +
+		loadFormat + " (" + strings.Join(cols, ", ") + ")"
 }
 
 // Upsert renders INSERT … SELECT … ON DUPLICATE KEY UPDATE from the staging table, in key order

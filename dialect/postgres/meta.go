@@ -21,7 +21,8 @@ var migrationFiles embed.FS
 // qualified table names, and pgx's own binding of time.Time to the migrations' timestamp(6) columns
 // (the wall clock of a UTC time, read back in UTC). In the fan-in layout the tenants share the tables
 // (dialect.SharedMetaTables), whose primary keys the fan_in migrations name ({{meta_pkey}} and
-// the like: the names PostgreSQL gave them) and, on Citus, distribute ({{meta_literal}} and the like).
+// the like: the names PostgreSQL gave them) and, on Citus, distribute ({{meta_literal}} and the like,
+// {{changes_literal}} and {{changes_seq_literal}} for the change journal's tables).
 func newMeta(sql SQL, tenant string) (*sqlmeta.Store, error) {
 	files, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
@@ -35,7 +36,8 @@ func newMeta(sql SQL, tenant string) (*sqlmeta.Store, error) {
 		}
 	}
 	vars := map[string]string{}
-	for placeholder, table := range map[string]string{"meta": names.Meta, "cycles": names.Cycles, "pause": names.Pause, "failures": names.Failures} {
+	for placeholder, table := range map[string]string{"meta": names.Meta, "cycles": names.Cycles, "pause": names.Pause, "failures": names.Failures,
+		"changes": names.Changes, "changes_seq": names.ChangesSeq} {
 		q, err := sql.Table(table)
 		if err != nil {
 			return nil, err

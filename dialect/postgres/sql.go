@@ -495,6 +495,13 @@ func (s SQL) CopyRows(t dialect.Table) (string, error) {
 	return copyFrom(name, list), nil
 }
 
+// CopyJournal renders the binary COPY of a batch of the change journal: table and cols are the
+// journal's name and columns as the metadata store quotes them (sqlmeta.Store.JournalTable and
+// JournalColumns).
+func (SQL) CopyJournal(table string, cols []string) string {
+	return copyFrom(table, strings.Join(cols, ", "))
+}
+
 // copyColumns returns the columns that CopyRows writes and the rows to write, which in the fan-in
 // layout hold the tenant first: the bulk path's encoders see it as one more varchar column.
 func (s SQL) copyColumns(cols []typemap.Column, rows dialect.RowSource) ([]typemap.Column, dialect.RowSource) {

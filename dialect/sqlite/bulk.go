@@ -311,3 +311,59 @@ func (x *Tx) PurgeDeleted(ctx context.Context, t dialect.Table) (int64, error) {
 // Analyze does nothing: SQLite plans without statistics unless ANALYZE was run once, and a mirror's
 // queries use the primary key either way.
 func (x *Tx) Analyze(context.Context, dialect.Table) error { return nil }
+
+// Journal reserves the batch's sequence numbers (sqlmeta.Store.ReserveJournal; the transaction holds
+// the file's write lock anyway) and inserts its entries with multi-row INSERT statements, the full ones
+// prepared once. The values go to the driver as they are, a time.Time among them, so that the time is
+// written in the text form the metadata store binds and compares (PruneJournal).
+func (x *Tx) Journal(ctx context.Context, b *dialect.JournalBatch) (int64, error) {
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	meta := x.store.meta
+	first, cycle, err := meta.ReserveJournal(ctx, x.x, b.Len())
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: journal: %w", err)
+	}
+	table, cols := meta.JournalTable(), meta.JournalColumns()
+	per := rowsPerStatement(len(cols))
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			_ = stmt.Close()
+		}
+	}()
+	args := make([]any, 0, min(b.Len(), per)*len(cols))
+	flush := func() error {
+		rows := len(args) / len(cols)
+		var err error
+		if rows == per {
+			if stmt == nil {
+				if stmt, err = x.x.SQL().PrepareContext(ctx, x.q.InsertJournal(table, cols, per)); err != nil {
+					return err
+				}
+			}
+			_, err = stmt.ExecContext(ctx, args...)
+		} else {
+			_, err = x.x.SQL().ExecContext(ctx, x.q.InsertJournal(table, cols, rows), args...)
+		}
+		args = args[:0]
+		return err
+	}
+	src := b.Rows(first, cycle, "")
+	for src.Next() {
+		vals, _ := src.Values()
+		args = append(args, vals...)
+		if len(args) == per*len(cols) {
+			if err := flush(); err != nil {
+				return 0, fmt.Errorf("sqlite: journal: %w", x.x.Err(err))
+			}
+		}
+	}
+	if len(args) > 0 {
+		if err := flush(); err != nil {
+			return 0, fmt.Errorf("sqlite: journal: %w", x.x.Err(err))
+		}
+	}
+	return first, nil
+}

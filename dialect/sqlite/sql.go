@@ -734,6 +734,16 @@ func (q SQL) Insert(t dialect.Table, rows int) (string, error) {
 	return b.String(), nil
 }
 
+// InsertJournal renders a multi-row INSERT of rows entries of the change journal into table, its
+// columns cols (the journal's name and columns as the metadata store quotes them:
+// sqlmeta.Store.JournalTable and JournalColumns).
+func (SQL) InsertJournal(table string, cols []string, rows int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	valuesList(&b, rows, len(cols))
+	return b.String()
+}
+
 // Upsert renders a multi-row INSERT … ON CONFLICT (key) DO UPDATE that sets every non-key column from
 // excluded. It is set-based on its own, so SQLite needs no staging table: the rows are local, and a
 // staging table would only copy them twice. A table of key columns only does nothing on conflict.

@@ -51,11 +51,12 @@ type Config struct {
 	// collation), turns the quoted name column into an expression that compares exactly (a binary
 	// COLLATE clause); nil means the column already does.
 	ExactName func(column string) string
-	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}}
-	// and {{failures}} (the quoted table names), which the store fills in itself.
+	// Vars are placeholders of the migrations beyond {{meta}}, {{cycles}}, {{migrations}}, {{pause}},
+	// {{failures}}, {{changes}} and {{changes_seq}} (the quoted table names), which the store fills in
+	// itself.
 	Vars map[string]string
 	// Flags are the conditions of the migrations' guarded statements that hold for this mirror
-	// (migrations.Parse); the store adds fan_in itself when Shared.
+	// (migrations.Parse); the store adds fan_in itself when Shared, and per_tenant when not.
 	Flags []string
 	// Shared makes the store one tenant's view of own tables that every tenant of a fan-in schema
 	// shares (dialect.SharedMetaTables): each row of the metadata and cycles tables has its tenant in
@@ -75,8 +76,10 @@ type Store struct {
 	migr     string
 	pause    string
 	failures string
-	col      columns
-	ms       []migrations.Migration
+	// changes is the change journal, changesSeq its counter (dialect/journal.go).
+	changes, changesSeq string
+	col                 columns
+	ms                  []migrations.Migration
 }
 
 // columns are the quoted column names; a field, not a map lookup, so that a typo fails to compile.
@@ -87,6 +90,7 @@ type columns struct {
 	pausedBy, pausedAt, reason                                          string
 	failedAt, operation, errorClass, message                            string
 	tenant, storedIn, conflict                                          string
+	seq, rowKey, op, afterCycle, appliedAt, lastSeq                     string
 }
 
 // New quotes every name once and parses the migrations, so that a bad name or migration fails when the
@@ -106,6 +110,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s.meta, s.cycles, s.migr = table(cfg.Names.Meta), table(cfg.Names.Cycles), table(cfg.Names.Migrations)
 	s.pause, s.failures = table(cfg.Names.Pause), table(cfg.Names.Failures)
+	s.changes, s.changesSeq = table(cfg.Names.Changes), table(cfg.Names.ChangesSeq)
 	s.col = columns{
 		version: col("version"), applied: col("applied"),
 		table: col("tablename"), lsn: col("lsn"), hash: col("schemahash"), schema: col("schemajson"),
@@ -114,17 +119,22 @@ func New(cfg Config) (*Store, error) {
 		updates: col("updates"), deletes: col("deletes"), summary: col("summary"),
 		pausedBy: col("pausedby"), pausedAt: col("pausedat"), reason: col("reason"),
 		failedAt: col("failedat"), operation: col("operation"), errorClass: col("errorclass"), message: col("message"),
+		seq: col("seq"), rowKey: col("rowkey"), op: col("op"), afterCycle: col("aftercycle"), appliedAt: col("appliedat"),
+		lastSeq: col("lastseq"),
 	}
 	flags := cfg.Flags
 	if cfg.Shared {
 		s.col.tenant, s.col.storedIn, s.col.conflict = col("tenant"), col("storedin"), col("conflict")
 		flags = append([]string{"fan_in"}, flags...)
+	} else {
+		flags = append([]string{"per_tenant"}, flags...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata tables: %w", err)
 	}
 	s.col.maxOfIDs = "MAX(" + s.col.id + ")"
-	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr, "pause": s.pause, "failures": s.failures}
+	vars := map[string]string{"meta": s.meta, "cycles": s.cycles, "migrations": s.migr, "pause": s.pause, "failures": s.failures,
+		"changes": s.changes, "changes_seq": s.changesSeq}
 	for k, v := range cfg.Vars {
 		vars[k] = v
 	}
@@ -187,9 +197,13 @@ func (t *txStore) query(ctx context.Context, b squirrel.Sqlizer, what string, ea
 	return nil
 }
 
-// Migrate runs the dialect's migrations (migrations.Apply).
+// Migrate runs the dialect's migrations (migrations.Apply), then gives the tenant its journal
+// counter row when it has none.
 func (t *txStore) Migrate(ctx context.Context, now time.Time) error {
-	return migrations.Apply(ctx, migrationTarget{t}, t.s.ms, now)
+	if err := migrations.Apply(ctx, migrationTarget{t}, t.s.ms, now); err != nil {
+		return err
+	}
+	return t.ensureJournalCounter(ctx)
 }
 
 type migrationTarget struct{ t *txStore }

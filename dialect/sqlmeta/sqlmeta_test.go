@@ -57,6 +57,10 @@ func TestNoUntypedNullParameters(t *testing.T) {
 		"RecordCyc": func(m dialect.MetaStore) error {
 			return m.RecordCycle(ctx, dialect.Cycle{ID: 1, Completed: now, Summary: "[]"})
 		},
+		"PruneJournal": func(m dialect.MetaStore) error {
+			_, err := m.PruneJournal(ctx, dialect.JournalRetention{MaxAge: time.Hour, MaxEntries: 10}, now)
+			return err
+		},
 	} {
 		var r recorder
 		if err := write(st.In(&r)); err != nil {

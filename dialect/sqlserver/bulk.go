@@ -40,7 +40,7 @@ func (t *Tx) Insert(ctx context.Context, tab dialect.Table, src dialect.RowSourc
 		if err != nil {
 			return err
 		}
-		n, err = t.load(ctx, tn, tab.Columns, stored, false, src)
+		n, err = t.load(ctx, tn, tab.Columns, stored, false, true, src)
 		return err
 	})
 	if err != nil {
@@ -146,6 +146,29 @@ func (t *Tx) PurgeDeleted(ctx context.Context, tab dialect.Table) (int64, error)
 	return n, nil
 }
 
+// Journal reserves the batch's sequence numbers under the tenant's journal lock
+// (sqlmeta.Store.ReserveJournal) and bulk-copies its entries into the journal, checked as every bulk
+// copy is. Without TABLOCK: the journal is appended to while consumers read it (and, in the fan-in
+// layout, by every tenant), and the counter row's lock already orders the tenant's writers.
+func (t *Tx) Journal(ctx context.Context, b *dialect.JournalBatch) (int64, error) {
+	if b.Len() == 0 {
+		return 0, nil
+	}
+	meta := t.store.meta
+	first, cycle, err := meta.ReserveJournal(ctx, t.x, b.Len())
+	if err != nil {
+		return 0, fmt.Errorf("sqlserver: journal: %w", err)
+	}
+	tenant := ""
+	if t.store.sql.fanIn != nil {
+		tenant = t.store.sql.fanIn.Tenant
+	}
+	if _, err := t.load(ctx, meta.JournalTable(), dialect.JournalTypes(tenant != ""), storedText{}, false, false, b.Rows(first, cycle, tenant)); err != nil {
+		return 0, fmt.Errorf("sqlserver: journal: %w", err)
+	}
+	return first, nil
+}
+
 // Analyze does nothing: SQL Server updates a table's statistics itself once enough of it changed
 // (AUTO_UPDATE_STATISTICS), which a repopulation does.
 func (t *Tx) Analyze(context.Context, dialect.Table) error { return nil }
@@ -179,7 +202,7 @@ func (t *Tx) viaStaging(ctx context.Context, target string, cols []typemap.Colum
 		}
 	}
 	drop := func() { _, _ = t.x.Exec(context.WithoutCancel(ctx), t.store.sql.DropStaging()) }
-	if _, err := t.load(ctx, stagingName(), cols, stored, true, src); err != nil {
+	if _, err := t.load(ctx, stagingName(), cols, stored, true, true, src); err != nil {
 		drop()
 		return 0, err
 	}
@@ -233,10 +256,10 @@ func (t *Tx) storedText(ctx context.Context, target string, cols []typemap.Colum
 }
 
 // load bulk-copies src into target (a quoted name) with cols, on the transaction's connection, with
-// KEEP_NULLS (a NULL stays NULL rather than taking the column's default) and TABLOCK, and checks that
-// the server stored every row sent. text is how the mirrored table stores the text columns (for the
-// staging table too, staged: their values end up there).
-func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, text storedText, staged bool, src dialect.RowSource) (int64, error) {
+// KEEP_NULLS (a NULL stays NULL rather than taking the column's default) and, with tablock, TABLOCK,
+// and checks that the server stored every row sent. text is how the mirrored table stores the text
+// columns (for the staging table too, staged: their values end up there).
+func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, text storedText, staged, tablock bool, src dialect.RowSource) (int64, error) {
 	encs, err := newEncoders(cols, text.codePages, staged, t.store.guidConversion)
 	if err != nil {
 		return 0, err
@@ -259,7 +282,7 @@ func (t *Tx) load(ctx context.Context, target string, cols []typemap.Column, tex
 			return fmt.Errorf("driver connection is a %T, not *mssql.Conn", dc)
 		}
 		bulk := mc.CreateBulkContext(ctx, target, names)
-		bulk.Options = mssql.BulkOptions{KeepNulls: true, Tablock: true}
+		bulk.Options = mssql.BulkOptions{KeepNulls: true, Tablock: tablock}
 		sent, loadErr = feed(bulk, cols, encs, raws, src)
 		// Always end the bulk load, also after a failure: the connection's stream must be complete
 		// before the transaction can go on (or roll back).

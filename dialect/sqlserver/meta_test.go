@@ -151,6 +151,21 @@ func metadataGolden(t *testing.T, q SQL, path string) {
 		_, _, err := m.LastCycle(ctx)
 		return err
 	})
+	step("journal a batch: take the tenant's journal lock and numbers with one UPDATE of its counter row, then read the last number and the newest cycle",
+		[][][]any{{{int64(12), int64(77)}}}, func() error {
+			first, cycle, err := st.ReserveJournal(ctx, rec, 3)
+			if err == nil && (first != 10 || cycle != 77) {
+				err = fmt.Errorf("reserved from %d in cycle %d, want 10 in 77", first, cycle)
+			}
+			return err
+		})
+	step("read the journal after a number, in order", nil, func() error {
+		return m.ReadJournal(ctx, 41, 0, func(dialect.JournalEntry) error { return nil })
+	})
+	step("prune the journal to its newest 1000 entries (by the counter's last number) and to 30 days", [][][]any{{{int64(5000)}}}, func() error {
+		_, err := m.PruneJournal(ctx, dialect.JournalRetention{MaxEntries: 1000, MaxAge: 30 * 24 * time.Hour}, at)
+		return err
+	})
 	if q.fanIn != nil {
 		step("read the tenant's row of a table, the shared table's definition, and the other tenants' distinct schemas of it (one schema read for each)",
 			[][][]any{nil, nil, {{"abc", "", int64(3), "Cust2"}}}, func() error {

@@ -553,3 +553,60 @@ func TestEncodeWireFailsAsValues(t *testing.T) {
 		})
 	}
 }
+
+// TestJournalEncoders runs a change journal batch through the bulk encoders of the journal's columns,
+// as Tx.Journal loads it (no server needed): every value is accepted, a wipe's key and a missing LSN
+// go as NULL, and the fan-in layout's tenant comes first.
+func TestJournalEncoders(t *testing.T) {
+	at := time.Date(2026, 5, 18, 10, 40, 43, 123456000, time.UTC)
+	b := &dialect.JournalBatch{Table: "contact", At: at}
+	b.Add(dialect.JournalWipe, nil)
+	b.Add(dialect.JournalInsert, []byte(`[42,"ü"]`))
+	cols := dialect.JournalTypes(true)
+	encs, err := newEncoders(cols, nil, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.Rows(7, 77, "Cust1")
+	var got [][]any
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]any, len(vals))
+		for i, v := range vals {
+			if v == nil {
+				if !cols[i].Nullable {
+					t.Fatalf("row %d: NULL in the journal's NOT NULL column %s", len(got)+1, cols[i].Name)
+				}
+				continue
+			}
+			if out[i], err = encs[i](v); err != nil {
+				t.Fatalf("row %d, column %s: %v", len(got)+1, cols[i].Name, err)
+			}
+			// Text goes to the copier as UTF-16 in a buffer the encoder reuses.
+			if b, ok := out[i].([]byte); ok {
+				u := make([]uint16, len(b)/2)
+				for k := range u {
+					u[k] = uint16(b[2*k]) | uint16(b[2*k+1])<<8
+				}
+				out[i] = string(utf16.Decode(u))
+			}
+		}
+		got = append(got, out)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d rows, want 2", len(got))
+	}
+	for i, want := range [][]any{
+		{"Cust1", int64(7), "contact", nil, "W", nil, int64(77)},
+		{"Cust1", int64(8), "contact", `[42,"ü"]`, "I", nil, int64(77)},
+	} {
+		for j, w := range want {
+			if fmt.Sprint(got[i][j]) != fmt.Sprint(w) {
+				t.Errorf("row %d, column %s: %#v, want %#v", i+1, cols[j].Name, got[i][j], w)
+			}
+		}
+	}
+}

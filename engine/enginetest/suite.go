@@ -66,6 +66,7 @@ func Run(t *testing.T, tgt Target) {
 		{"Streaming", testStreaming},
 		{"SoftDeletesAndMirroredAtTurnedOnAndOff", testAddedColumns},
 		{"LooksCreateNothing", testLooksCreateNothing},
+		{"Journal", testJournal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newHarness(t, &tgt))

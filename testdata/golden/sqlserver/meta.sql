@@ -61,6 +61,34 @@ INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) 
 INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
 -- @p1 = 4, @p2 = 2026-05-18T10:40:43.123456Z;
 
+IF OBJECT_ID(N'[tenant''s ]]one].[Cust1_changes]', N'U') IS NULL
+CREATE TABLE [tenant's ]]one].[Cust1_changes] (
+    seq bigint NOT NULL PRIMARY KEY,
+    tablename nvarchar(128) NOT NULL,
+    rowkey nvarchar(max) NULL,
+    op nchar(1) NOT NULL,
+    lsn bigint NULL,
+    aftercycle bigint NOT NULL,
+    appliedat datetime2(6) NOT NULL
+);
+
+IF OBJECT_ID(N'[tenant''s ]]one].[Cust1_changes_seq]', N'U') IS NULL
+CREATE TABLE [tenant's ]]one].[Cust1_changes_seq] (
+    id int NOT NULL PRIMARY KEY,
+    lastseq bigint NOT NULL
+);
+
+INSERT INTO [tenant's ]]one].[Cust1_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
+-- @p1 = 5, @p2 = 2026-05-18T10:40:43.123456Z;
+
+SELECT COUNT(*) FROM [tenant's ]]one].[Cust1_changes_seq] WHERE [id] = @p1
+-- @p1 = 1;
+
+SELECT COALESCE(MAX([seq]), 0) FROM [tenant's ]]one].[Cust1_changes];
+
+INSERT INTO [tenant's ]]one].[Cust1_changes_seq] ([id],[lastseq]) VALUES (@p1,@p2)
+-- @p1 = 1, @p2 = 0;
+
 -- pause a tenant that is not paused: no row to update, so one is inserted
 UPDATE [tenant's ]]one].[Cust1_mirroring_pause] SET [pausedby] = @p1, [pausedat] = @p2, [reason] = @p3 WHERE [id] = @p4
 -- @p1 = "ops@host", @p2 = 2026-05-18T10:40:43.123456Z, @p3 = "maintenance", @p4 = 1;
@@ -117,4 +145,52 @@ DELETE FROM [tenant's ]]one].[Cust1_mirroring] WHERE [tablename] COLLATE Latin1_
 
 -- read the last cycle
 SELECT [id], [completed], [tables], [inserts], [updates], [deletes], [summary] FROM [tenant's ]]one].[Cust1_mirroring_cycles] WHERE [id] = (SELECT MAX([id]) FROM [tenant's ]]one].[Cust1_mirroring_cycles]);
+
+-- journal a batch: take the tenant's journal lock and numbers with one UPDATE of its counter row, then read the last number and the newest cycle
+UPDATE [tenant's ]]one].[Cust1_changes_seq] SET [lastseq] = [lastseq] + @p1 WHERE [id] = @p2
+-- @p1 = 3, @p2 = 1;
+
+SELECT [lastseq], (SELECT COALESCE(MAX([id]), 0) FROM [tenant's ]]one].[Cust1_mirroring_cycles]) FROM [tenant's ]]one].[Cust1_changes_seq] WHERE [id] = @p1
+-- @p1 = 1;
+
+-- read the journal after a number, in order
+SELECT [seq], [tablename], [rowkey], [op], [lsn], [aftercycle], [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] > @p1 ORDER BY [seq]
+-- @p1 = 41;
+
+-- prune the journal to its newest 1000 entries (by the counter's last number) and to 30 days
+SELECT [lastseq] FROM [tenant's ]]one].[Cust1_changes_seq] WHERE [id] = @p1
+-- @p1 = 1;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4501;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4251;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4126;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4063;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4032;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4016;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4008;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4004;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4002;
+
+SELECT [appliedat] FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] >= @p1)
+-- @p1 = 4001;
+
+DELETE FROM [tenant's ]]one].[Cust1_changes] WHERE [seq] < @p1
+-- @p1 = 4001;
 

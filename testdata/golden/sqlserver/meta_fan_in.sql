@@ -121,6 +121,39 @@ CREATE INDEX [IX_mirrorsink_bytable] ON [analytics].[mirrorsink_mirroring] (tabl
 INSERT INTO [analytics].[mirrorsink_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
 -- @p1 = 4, @p2 = 2026-05-18T10:40:43.123456Z;
 
+IF OBJECT_ID(N'[analytics].[mirrorsink_changes]', N'U') IS NULL
+CREATE TABLE [analytics].[mirrorsink_changes] (
+    tenant nvarchar(50) COLLATE Latin1_General_100_BIN2 NOT NULL,
+    seq bigint NOT NULL,
+    tablename nvarchar(128) NOT NULL,
+    rowkey nvarchar(max) NULL,
+    op nchar(1) NOT NULL,
+    lsn bigint NULL,
+    aftercycle bigint NOT NULL,
+    appliedat datetime2(6) NOT NULL,
+    CONSTRAINT [PK_mirrorsink_changes] PRIMARY KEY CLUSTERED (tenant, seq)
+);
+
+IF OBJECT_ID(N'[analytics].[mirrorsink_changes_seq]', N'U') IS NULL
+CREATE TABLE [analytics].[mirrorsink_changes_seq] (
+    tenant nvarchar(50) COLLATE Latin1_General_100_BIN2 NOT NULL,
+    id int NOT NULL,
+    lastseq bigint NOT NULL,
+    CONSTRAINT [PK_mirrorsink_changes_seq] PRIMARY KEY CLUSTERED (tenant, id)
+);
+
+INSERT INTO [analytics].[mirrorsink_mirroring_migrations] ([version],[applied]) VALUES (@p1,@p2)
+-- @p1 = 5, @p2 = 2026-05-18T10:40:43.123456Z;
+
+SELECT COUNT(*) FROM [analytics].[mirrorsink_changes_seq] WHERE [id] = @p1 AND [tenant] = @p2
+-- @p1 = 1, @p2 = "Cust1";
+
+SELECT COALESCE(MAX([seq]), 0) FROM [analytics].[mirrorsink_changes] WHERE [tenant] = @p1
+-- @p1 = "Cust1";
+
+INSERT INTO [analytics].[mirrorsink_changes_seq] ([id],[lastseq],[tenant]) VALUES (@p1,@p2,@p3)
+-- @p1 = 1, @p2 = 0, @p3 = "Cust1";
+
 -- pause a tenant that is not paused: no row to update, so one is inserted
 UPDATE [analytics].[mirrorsink_mirroring_pause] SET [pausedby] = @p1, [pausedat] = @p2, [reason] = @p3 WHERE [id] = @p4 AND [tenant] = @p5
 -- @p1 = "ops@host", @p2 = 2026-05-18T10:40:43.123456Z, @p3 = "maintenance", @p4 = 1, @p5 = "Cust1";
@@ -182,6 +215,54 @@ DELETE FROM [analytics].[mirrorsink_mirroring] WHERE [tablename] COLLATE Latin1_
 -- read the last cycle
 SELECT [id], [completed], [tables], [inserts], [updates], [deletes], [summary] FROM [analytics].[mirrorsink_mirroring_cycles] WHERE [id] = (SELECT MAX([id]) FROM [analytics].[mirrorsink_mirroring_cycles] WHERE [tenant] = @p1) AND [tenant] = @p2
 -- @p1 = "Cust1", @p2 = "Cust1";
+
+-- journal a batch: take the tenant's journal lock and numbers with one UPDATE of its counter row, then read the last number and the newest cycle
+UPDATE [analytics].[mirrorsink_changes_seq] SET [lastseq] = [lastseq] + @p1 WHERE [id] = @p2 AND [tenant] = @p3
+-- @p1 = 3, @p2 = 1, @p3 = "Cust1";
+
+SELECT [lastseq], (SELECT COALESCE(MAX([id]), 0) FROM [analytics].[mirrorsink_mirroring_cycles] WHERE [tenant] = @p1) FROM [analytics].[mirrorsink_changes_seq] WHERE [id] = @p2 AND [tenant] = @p3
+-- @p1 = "Cust1", @p2 = 1, @p3 = "Cust1";
+
+-- read the journal after a number, in order
+SELECT [seq], [tablename], [rowkey], [op], [lsn], [aftercycle], [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] > @p1 AND [tenant] = @p2 ORDER BY [seq]
+-- @p1 = 41, @p2 = "Cust1";
+
+-- prune the journal to its newest 1000 entries (by the counter's last number) and to 30 days
+SELECT [lastseq] FROM [analytics].[mirrorsink_changes_seq] WHERE [id] = @p1 AND [tenant] = @p2
+-- @p1 = 1, @p2 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4501, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4251, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4126, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4063, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4032, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4016, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4008, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4004, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4002, @p2 = "Cust1", @p3 = "Cust1";
+
+SELECT [appliedat] FROM [analytics].[mirrorsink_changes] WHERE [seq] = (SELECT MIN([seq]) FROM [analytics].[mirrorsink_changes] WHERE [seq] >= @p1 AND [tenant] = @p2) AND [tenant] = @p3
+-- @p1 = 4001, @p2 = "Cust1", @p3 = "Cust1";
+
+DELETE FROM [analytics].[mirrorsink_changes] WHERE [seq] < @p1 AND [tenant] = @p2
+-- @p1 = 4001, @p2 = "Cust1";
 
 -- read the tenant's row of a table, the shared table's definition, and the other tenants' distinct schemas of it (one schema read for each)
 SELECT [tablename], [lsn], [schemahash], [schemajson], [schemachanged], [lastapplied], [lostobjects], [storedin], [conflict] FROM [analytics].[mirrorsink_mirroring] WHERE [tenant] = @p1 AND [tablename] = @p2

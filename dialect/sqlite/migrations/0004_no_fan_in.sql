@@ -1,0 +1,2 @@
+-- only if fan_in
+SELECT 1
