@@ -108,9 +108,12 @@ func churnCycle(t *testing.T, tn *tenant, tombs *simulator.Tombstones, route eng
 
 // softChurn is the churn scenario with soft deletes and the mirrored-at column on route, with two
 // tables overridden (text deletes hard, sale has no mirrored-at column); it checks that no churn
-// cycle resent a table whole and that the churns deleted and re-inserted rows.
+// cycle resent a table whole and that the churns deleted and re-inserted rows, and, where the route
+// keeps the change journal, that each cycle's entries are exactly what the source changed
+// (simulator.VerifyJournal).
 func softChurn(t *testing.T, tg target, route engine.Route, tenants int) {
 	t.Helper()
+	marks := map[string]simulator.JournalMark{} // by tenant: the journal's end before its next cycle
 	route.Deletes, route.MirroredAt = engine.SoftDeletes, true
 	noMirroredAt := false
 	route.Tables = map[string]engine.TableOptions{
@@ -126,6 +129,20 @@ func softChurn(t *testing.T, tg target, route engine.Route, tenants int) {
 					t.Fatalf("tenant %s, cycle %d sent table %s whole (%s); a churn sends changes only", tn.name, cycle, tr.Table, tr.Reason)
 				}
 			}
+			if !route.Journal {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			mark := marks[tn.name]
+			if err := tn.mirror.VerifyJournal(ctx, tn.src, &mark, &res); err != nil {
+				t.Fatalf("tenant %s, cycle %d (%s): %v", tn.name, cycle, res.Summary(), err)
+			}
+			next, err := tn.mirror.Mark(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			marks[tn.name] = next
 		},
 	})
 	if out.Deletes == 0 || out.Reinserts == 0 || out.Tombstones == 0 {
@@ -142,15 +159,30 @@ func TestSoftDeleteChurn(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target) { softChurn(t, tg, tg.route(t), 1) })
 }
 
-// TestFanInSoftDeleteChurn is TestSoftDeleteChurn with two tenants in one fan-in schema, on every
-// database that takes the layout: each tenant's deletes mark its own rows only.
+// TestSoftDeleteAndJournalChurn is TestSoftDeleteChurn with the change journal on as well, on every
+// dialect: besides the mirror, its tombstones and mirrored-at times, every cycle's journal entries are
+// exactly the source's changes (a delete journaled as D although the row stays, marked; a re-insert of
+// a deleted key as I), and the whole journal folds into the source's keys.
+func TestSoftDeleteAndJournalChurn(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		route := tg.route(t)
+		route.Journal = true
+		softChurn(t, tg, route, 1)
+	})
+}
+
+// TestFanInSoftDeleteChurn is TestSoftDeleteAndJournalChurn with two tenants in one fan-in schema, on
+// every database that takes the layout: each tenant's deletes mark its own rows only, and each
+// tenant's journal holds its own changes only.
 func TestFanInSoftDeleteChurn(t *testing.T) {
 	for _, tgt := range fanInTargets() {
 		t.Run(tgt.Name, func(t *testing.T) {
 			if tgt.Available != nil {
 				tgt.Available(t)
 			}
-			softChurn(t, target{name: tgt.Dialect}, tgt.Route(t), 2)
+			route := tgt.Route(t)
+			route.Journal = true // the shared journal, keyed by tenant: each tenant's entries are its own
+			softChurn(t, target{name: tgt.Dialect}, route, 2)
 		})
 	}
 }
