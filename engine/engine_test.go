@@ -18,7 +18,7 @@ import (
 // These tests use the embedded SQLite dialect; the engine suite (engine/enginetest, run by e2e) runs the
 // engine against every dialect.
 
-func newEngine(t *testing.T, mutate func(*engine.Options)) (*engine.Engine, string) {
+func newEngine(t testing.TB, mutate func(*engine.Options)) (*engine.Engine, string) {
 	t.Helper()
 	dir := t.TempDir()
 	opts := engine.Options{

@@ -476,7 +476,7 @@ func (w rowWriter) Journal(ctx context.Context, b *dialect.JournalBatch) (int64,
 	if st.sql.fanIn != nil {
 		tenant = st.sql.fanIn.Tenant
 	}
-	body := appendJournalCopy(nil, b, tenant, first, cycle)
+	body := appendJournalCopy(make([]byte, 0, journalCopySize(b, tenant)), b, tenant, first, cycle)
 	if _, err := w.t.conn.PgConn().CopyFrom(ctx, bytes.NewReader(body), st.sql.CopyJournal(st.meta.JournalTable(), st.meta.JournalColumns())); err != nil {
 		return 0, fmt.Errorf("postgres: journal: %w", markMissing(mapError(err, "", nil)))
 	}
@@ -485,6 +485,23 @@ func (w rowWriter) Journal(ctx context.Context, b *dialect.JournalBatch) (int64,
 
 // pgEpoch is where PostgreSQL's binary timestamps count from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// journalCopySize is the length of appendJournalCopy's body, which is allocated once: growing it as
+// it is written costs more than writing it.
+func journalCopySize(b *dialect.JournalBatch, tenant string) int {
+	// Per row: the field count; seq, lsn, cycle and time as 4+8 bytes (an lsn of NULL is less); the
+	// table name, the operation and the key (with jsonb's version byte) after their lengths.
+	row := 2 + 4*12 + 4 + len(b.Table) + 4 + 1 + 4 + 1
+	if tenant != "" {
+		row += 4 + len(tenant)
+	}
+	keys := 0
+	for i := range b.Len() {
+		_, key := b.Change(i)
+		keys += len(key)
+	}
+	return len(copyHeader) + b.Len()*row + keys + 2
+}
 
 // appendJournalCopy appends the binary COPY body of a journal batch (the columns of
 // dialect.JournalColumns, the tenant first when there is one): numbered from first, stamped with

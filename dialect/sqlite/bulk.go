@@ -314,8 +314,8 @@ func (x *Tx) Analyze(context.Context, dialect.Table) error { return nil }
 
 // Journal reserves the batch's sequence numbers (sqlmeta.Store.ReserveJournal; the transaction holds
 // the file's write lock anyway) and inserts its entries with multi-row INSERT statements, the full ones
-// prepared once. The values go to the driver as they are, a time.Time among them, so that the time is
-// written in the text form the metadata store binds and compares (PruneJournal).
+// prepared once, each row binding only its own values (SQL.InsertJournal). The time is written as the
+// text the driver writes for a time.Time, as in the other metadata tables.
 func (x *Tx) Journal(ctx context.Context, b *dialect.JournalBatch) (int64, error) {
 	if b.Len() == 0 {
 		return 0, nil
@@ -325,45 +325,49 @@ func (x *Tx) Journal(ctx context.Context, b *dialect.JournalBatch) (int64, error
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: journal: %w", err)
 	}
-	table, cols := meta.JournalTable(), meta.JournalColumns()
-	per := rowsPerStatement(len(cols))
+	table, cols, at := meta.JournalTable(), meta.JournalColumns(), b.At.UTC().Format(driverTimeLayout)
+	per := journalRowsPerStatement
+	args := make([]any, 0, min(b.Len(), per)*journalPerRow)
 	var stmt *sql.Stmt
 	defer func() {
 		if stmt != nil {
 			_ = stmt.Close()
 		}
 	}()
-	args := make([]any, 0, min(b.Len(), per)*len(cols))
 	flush := func() error {
-		rows := len(args) / len(cols)
+		rows := len(args) / journalPerRow
 		var err error
 		if rows == per {
 			if stmt == nil {
-				if stmt, err = x.x.SQL().PrepareContext(ctx, x.q.InsertJournal(table, cols, per)); err != nil {
+				if stmt, err = x.x.SQL().PrepareContext(ctx, x.q.InsertJournal(table, cols, per, b, cycle, at)); err != nil {
 					return err
 				}
 			}
 			_, err = stmt.ExecContext(ctx, args...)
 		} else {
-			_, err = x.x.SQL().ExecContext(ctx, x.q.InsertJournal(table, cols, rows), args...)
+			_, err = x.x.SQL().ExecContext(ctx, x.q.InsertJournal(table, cols, rows, b, cycle, at), args...)
 		}
 		args = args[:0]
 		return err
 	}
-	src := b.Rows(first, cycle, "")
-	for src.Next() {
-		vals, _ := src.Values()
-		args = append(args, vals...)
-		if len(args) == per*len(cols) {
+	for i := range b.Len() {
+		op, key := b.Change(i)
+		var k any
+		if key != nil {
+			k = string(key)
+		}
+		args = append(args, first+int64(i), k, opText[op])
+		if len(args) == per*journalPerRow || i == b.Len()-1 {
 			if err := flush(); err != nil {
 				return 0, fmt.Errorf("sqlite: journal: %w", x.x.Err(err))
 			}
 		}
 	}
-	if len(args) > 0 {
-		if err := flush(); err != nil {
-			return 0, fmt.Errorf("sqlite: journal: %w", x.x.Err(err))
-		}
-	}
 	return first, nil
 }
+
+// opText is each journal operation's text, made once.
+var opText = map[dialect.JournalOp]string{dialect.JournalInsert: "I", dialect.JournalUpdate: "U", dialect.JournalDelete: "D", dialect.JournalWipe: "W"}
+
+// driverTimeLayout is the text the driver writes for a time.Time (the first of metaTimeLayouts).
+const driverTimeLayout = "2006-01-02 15:04:05.999999999-07:00"

@@ -40,7 +40,7 @@ func newMeta(tenant string) (*sqlmeta.Store, error) {
 // metaTimeLayouts are the text forms of a timestamp in the metadata tables: the driver's own, which is
 // what it writes for a time.Time, and RFC 3339 forms an operator might write by hand.
 var metaTimeLayouts = []string{
-	"2006-01-02 15:04:05.999999999-07:00",
+	driverTimeLayout,
 	time.RFC3339Nano,
 	"2006-01-02 15:04:05.999999999 -0700 MST",
 	"2006-01-02 15:04:05.999999999",

@@ -734,15 +734,34 @@ func (q SQL) Insert(t dialect.Table, rows int) (string, error) {
 	return b.String(), nil
 }
 
-// InsertJournal renders a multi-row INSERT of rows entries of the change journal into table, its
-// columns cols (the journal's name and columns as the metadata store quotes them:
-// sqlmeta.Store.JournalTable and JournalColumns).
-func (SQL) InsertJournal(table string, cols []string, rows int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
-	valuesList(&b, rows, len(cols))
-	return b.String()
+// InsertJournal renders a multi-row INSERT of rows entries of a batch of the change journal into
+// table, its columns cols (the journal's name and columns as the metadata store quotes them, in the
+// order of dialect.JournalColumns: sqlmeta.Store.JournalTable and JournalColumns). What every entry of
+// the batch shares (table name, LSN or NULL, cycle, time) is written as literals; each row binds its
+// own number, key and operation. Binding is most of what an insert costs SQLite, and the driver binds
+// numbered parameters (?NNN) far more slowly than plain ones.
+func (q SQL) InsertJournal(table string, cols []string, rows int, b *dialect.JournalBatch, cycle int64, at string) string {
+	lsn := "NULL"
+	if b.LSN > 0 {
+		lsn = strconv.FormatInt(b.LSN, 10)
+	}
+	row := "(?, " + q.Literal(b.Table) + ", ?, ?, " + lsn + ", " + strconv.FormatInt(cycle, 10) + ", " + q.Literal(at) + ")"
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	for r := range rows {
+		if r > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(row)
+	}
+	return sb.String()
 }
+
+// journalPerRow is the number of parameters of an InsertJournal row.
+const journalPerRow = 3
+
+// journalRowsPerStatement is how many entries one InsertJournal statement takes.
+var journalRowsPerStatement = min(maxVariables/journalPerRow, maxRowsPerStatement)
 
 // Upsert renders a multi-row INSERT … ON CONFLICT (key) DO UPDATE that sets every non-key column from
 // excluded. It is set-based on its own, so SQLite needs no staging table: the rows are local, and a
