@@ -166,7 +166,10 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 // it connected, without a timeout (19 s for another tenant's Authenticate), and a pool's later
 // connections waited as long as the call.
 func TestBlackHoledTenant(t *testing.T) {
-	const connectTimeout = 3 * time.Second
+	// Long enough that a call which waited for the black-holed tenant's connect (the bug this test
+	// guards against) stands apart from calls slowed by a busy machine: on a 2-core machine loaded by
+	// other test runs, calls without any black-holed tenant took up to 2.8 s.
+	const connectTimeout = 8 * time.Second
 	route := engine.Route{Dialect: "postgres", DSN: pgDSN(t, "", "e2e_{ctx}"), MaxConns: 2}
 	pg := targetNamed(t, "postgres")
 	goesBlack := tenantName(t)
@@ -254,7 +257,7 @@ func TestBlackHoledTenant(t *testing.T) {
 		t.Logf("calls of ten tenants, quantile %.2f: %v without a black-holed tenant, %v with one (%d and %d calls)",
 			q, quantile(without, q).Round(time.Millisecond), quantile(with, q).Round(time.Millisecond), len(without), len(with))
 	}
-	if p95, base := quantile(with, 0.95), quantile(without, 0.95); p95 > 2*base+250*time.Millisecond {
+	if p95, base := quantile(with, 0.95), quantile(without, 0.95); p95 > 2*base+connectTimeout/4 {
 		t.Errorf("the other tenants' 95th percentile call took %v with a black-holed tenant, %v without", p95, base)
 	}
 	if worst := quantile(with, 1); worst >= connectTimeout {
