@@ -439,7 +439,7 @@ func (s *rowSource) Values() ([]any, error) {
 	row := s.a.rows.Row()
 	t := s.a.table
 	values := row.Values
-	keyOnly := row.Op == contract.Delete && len(values) == len(t.Key) && len(values) != len(t.Columns)
+	keyOnly := keyOnlyRow(row, t)
 	if !keyOnly && len(values) != len(t.Columns) {
 		s.err = s.rowError("", fmt.Sprintf("has %d values, the table has %d columns", len(values), len(t.Columns)), nil)
 		return nil, s.err
@@ -511,6 +511,12 @@ func (s *rowSource) refuse() ([]dialect.WireValue, error) {
 
 // Err returns the error that stopped the source.
 func (s *rowSource) Err() error { return s.err }
+
+// keyOnlyRow reports whether row is a delete that carries only the table's key values (in key order),
+// as SuperOffice may send a delete, rather than every column.
+func keyOnlyRow(row contract.Row, t dialect.Table) bool {
+	return row.Op == contract.Delete && len(row.Values) == len(t.Key) && len(row.Values) != len(t.Columns)
+}
 
 func keyPosition(key []int, col int) int {
 	for i, k := range key {

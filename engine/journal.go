@@ -155,9 +155,17 @@ func newJournalKeys(b *dialect.JournalBatch, t dialect.Table) *journalKeys {
 	return k
 }
 
-// journalOps maps the wire's operations to the journal's.
-var journalOps = map[contract.Operation]dialect.JournalOp{
-	contract.Insert: dialect.JournalInsert, contract.Update: dialect.JournalUpdate, contract.Delete: dialect.JournalDelete,
+// journalOp is the journal's operation of a wire operation; it runs for every journaled row, so it is a
+// switch rather than a map lookup.
+func journalOp(op contract.Operation) dialect.JournalOp {
+	switch op {
+	case contract.Delete:
+		return dialect.JournalDelete
+	case contract.Update:
+		return dialect.JournalUpdate
+	default:
+		return dialect.JournalInsert
+	}
 }
 
 // capture journals the source's current row: its operation and its key, decoded from the wire text
@@ -166,7 +174,7 @@ func (s *rowSource) capture() error {
 	k := s.a.journal
 	row := s.a.rows.Row()
 	t := s.a.table
-	keyOnly := len(row.Values) == len(t.Key) && len(row.Values) != len(t.Columns)
+	keyOnly := keyOnlyRow(row, t)
 	for i, c := range t.Key {
 		pos := c
 		if keyOnly {
@@ -186,5 +194,5 @@ func (s *rowSource) capture() error {
 		}
 		k.vals[i] = x
 	}
-	return k.batch.AddKey(journalOps[row.Op], k.types, k.vals, s.a.losses)
+	return k.batch.AddKey(journalOp(row.Op), k.types, k.vals, s.a.losses)
 }
